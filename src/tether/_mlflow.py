@@ -1,0 +1,319 @@
+"""The one module that imports MLflow: typed functions for runs, inputs, artifacts, registry.
+
+Everything else in tether calls these functions and never sees an MLflow object or
+exception: MLflow errors are translated into :class:`~tether.errors.TrackingError` here.
+
+MLflow is given explicit URIs (a tracking URI, and an artifact location for each new
+experiment) so that a project's runs land under its own ``.tether/`` folder and never in
+the current working directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.sklearn
+import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from tether.errors import TrackingError
+
+MODEL_ARTIFACT = "model"
+"""The name under which every tether run logs its model."""
+MODEL_FILE = "model.pkl"
+"""The serialized model inside the MLflow model folder, the file whose sha256 is recorded."""
+
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_MLFLOW_DIGEST_LIMIT = 36  # MLflow's dataset digest column holds at most 36 characters.
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What tether reads back about a tracked run."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    start_time: datetime
+    user: str
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+    tags: Mapping[str, str]
+    artifact_uri: str
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """One registered model version."""
+
+    name: str
+    version: str
+    run_id: str
+    source: str
+    created: datetime
+    user: str
+    aliases: tuple[str, ...]
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model logged in a run: its URI and where its files were written."""
+
+    model_uri: str
+    model_id: str
+
+
+def _client(tracking_uri: str) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+@contextlib.contextmanager
+def _translated(action: str, tracking_uri: str) -> Iterator[None]:
+    """Turn MLflow and connection failures into a TrackingError naming the action."""
+    try:
+        yield
+    except MlflowException as exc:
+        raise TrackingError(f"MLflow refused to {action} at {tracking_uri}: {exc.message}") from exc
+    except (ConnectionError, OSError) as exc:
+        raise TrackingError(
+            f"Could not {action}: the tracking server at {tracking_uri} is unreachable "
+            f"({exc}). Check [tracking] uri in tether.toml or TETHER_TRACKING_URI."
+        ) from exc
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence MLflow's chatter that tether has already acted on.
+
+    The cloudpickle warning is a choice tether made deliberately (see ARCHITECTURE.md)
+    and guards against by verifying the model digest before every load; the dataset
+    source warning is about a file:// URI that is, by design, a local snapshot; the
+    integer-schema hint is moot because tether records the schema of the data it saw.
+    """
+    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The specified dataset source")
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def ensure_experiment(tracking_uri: str, name: str, artifact_uri: str) -> str:
+    """Return the id of experiment ``name``, creating it with its artifact location."""
+    with _translated(f"open experiment {name!r}", tracking_uri), _quiet():
+        client = _client(tracking_uri)
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        location = artifact_uri if "://" in artifact_uri else Path(artifact_uri).as_uri()
+        return str(client.create_experiment(name, artifact_location=location))
+
+
+@contextlib.contextmanager
+def start_run(tracking_uri: str, experiment_id: str, run_name: str) -> Iterator[str]:
+    """Open an MLflow run and yield its id; the run ends FAILED if the body raises."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    with _translated("start a run", tracking_uri), _quiet():
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name)
+    try:
+        yield str(run.info.run_id)
+    except BaseException:
+        with _quiet():
+            mlflow.end_run(status="FAILED")
+        raise
+    with _quiet():
+        mlflow.end_run(status="FINISHED")
+
+
+def log_params(params: Mapping[str, object]) -> None:
+    """Log params of the active run."""
+    with _quiet():
+        mlflow.log_params(dict(params))
+
+
+def log_metrics(metrics: Mapping[str, float]) -> None:
+    """Log metrics of the active run."""
+    with _quiet():
+        mlflow.log_metrics(dict(metrics))
+
+
+def set_tags(tags: Mapping[str, str]) -> None:
+    """Set tags on the active run."""
+    with _quiet():
+        mlflow.set_tags(dict(tags))
+
+
+def log_artifact(path: Path, artifact_dir: str | None = None) -> None:
+    """Upload one local file into the active run's artifacts."""
+    with _quiet():
+        mlflow.log_artifact(str(path), artifact_path=artifact_dir)
+
+
+def log_dataset_input(
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    source_uri: str,
+    digest: str,
+    context: str,
+    tags: Mapping[str, str],
+) -> None:
+    """Record a dataset the active run read, as an MLflow input.
+
+    MLflow's own digest is a hash of at most 10,000 rows, cut to 8 characters; tether
+    passes a prefix of its full sha256 instead (MLflow stores at most 36 characters) and
+    keeps the full digest in the source URI and a tag.
+    """
+    with _quiet():
+        dataset = from_pandas(
+            frame, source=source_uri, name=name, digest=digest[:_MLFLOW_DIGEST_LIMIT]
+        )
+        mlflow.log_input(dataset, context=context, tags=dict(tags))
+
+
+def log_sklearn_model(
+    model: Any, example: pd.DataFrame, predictions: Any, requirements: Sequence[str]
+) -> LoggedModel:
+    """Log a scikit-learn model with a signature, serialized with cloudpickle.
+
+    ``requirements`` are pinned by the caller from the frozen environment, which also
+    spares MLflow its slow import-tracing of the model's dependencies.
+    """
+    with _quiet():
+        signature = infer_signature(example, predictions)
+        info = mlflow.sklearn.log_model(
+            model,
+            name=MODEL_ARTIFACT,
+            signature=signature,
+            serialization_format="cloudpickle",
+            pip_requirements=list(requirements),
+        )
+    return LoggedModel(model_uri=str(info.model_uri), model_id=str(info.model_id))
+
+
+def save_sklearn_model(model: Any, directory: Path) -> Path:
+    """Serialize a model exactly as :func:`log_sklearn_model` does, into ``directory``.
+
+    Returns the path of the serialized model file, for a byte comparison.
+    """
+    with _quiet():
+        mlflow.sklearn.save_model(model, str(directory), serialization_format="cloudpickle")
+    return directory / MODEL_FILE
+
+
+def load_sklearn_model(directory: Path) -> Any:
+    """Load a model folder. Callers verify the model file's digest first."""
+    with _quiet():
+        return mlflow.sklearn.load_model(str(directory))
+
+
+def register_model(
+    tracking_uri: str, model_uri: str, name: str, tags: Mapping[str, str]
+) -> ModelVersionInfo:
+    """Register a logged model as a new version of ``name``."""
+    # Registration prints a confirmation on stderr; tether reports the version itself.
+    with (
+        _translated(f"register model {name!r}", tracking_uri),
+        _quiet(),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        version = mlflow.register_model(model_uri, name, tags=dict(tags))
+    return get_model_version(tracking_uri, name, str(version.version))
+
+
+def get_model_version(tracking_uri: str, name: str, version: str) -> ModelVersionInfo:
+    """Read one registered model version."""
+    with _translated(f"read model version {name}/{version}", tracking_uri), _quiet():
+        client = _client(tracking_uri)
+        found = client.get_model_version(name, version)
+    return _version_info(found)
+
+
+def get_model_version_by_alias(tracking_uri: str, name: str, alias: str) -> ModelVersionInfo:
+    """Read the model version that ``name@alias`` points at."""
+    with _translated(f"resolve {name}@{alias}", tracking_uri), _quiet():
+        client = _client(tracking_uri)
+        found = client.get_model_version_by_alias(name, alias)
+    return _version_info(found)
+
+
+def versions_of_run(tracking_uri: str, run_id: str) -> list[ModelVersionInfo]:
+    """Every registered model version created from ``run_id``."""
+    with _translated(f"search model versions of run {run_id}", tracking_uri), _quiet():
+        client = _client(tracking_uri)
+        found = client.search_model_versions(f"run_id = '{run_id}'")
+    return sorted((_version_info(v) for v in found), key=lambda v: (v.name, int(v.version)))
+
+
+def _version_info(version: Any) -> ModelVersionInfo:
+    return ModelVersionInfo(
+        name=str(version.name),
+        version=str(version.version),
+        run_id=str(version.run_id),
+        source=str(version.source),
+        created=datetime.fromtimestamp(version.creation_timestamp / 1000, tz=UTC),
+        user=str(version.user_id or ""),
+        aliases=tuple(version.aliases or ()),
+        tags=dict(version.tags or {}),
+    )
+
+
+def is_run_id(text: str) -> bool:
+    """Whether ``text`` has the form of an MLflow run id."""
+    return bool(_RUN_ID.match(text))
+
+
+def get_run(tracking_uri: str, run_id: str) -> RunInfo:
+    """Read a run's params, metrics and tags."""
+    with _translated(f"read run {run_id}", tracking_uri), _quiet():
+        client = _client(tracking_uri)
+        run = client.get_run(run_id)
+    return RunInfo(
+        run_id=str(run.info.run_id),
+        experiment_id=str(run.info.experiment_id),
+        status=str(run.info.status),
+        start_time=datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC),
+        user=str(run.info.user_id or ""),
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        tags=dict(run.data.tags),
+        artifact_uri=str(run.info.artifact_uri),
+    )
+
+
+def download_run_artifact(tracking_uri: str, run_id: str, path: str, dest: Path) -> Path:
+    """Download one artifact (file or folder) of a run into ``dest``."""
+    with _translated(f"download artifact {path!r} of run {run_id}", tracking_uri), _quiet():
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=path, dst_path=str(dest), tracking_uri=tracking_uri
+        )
+    return Path(local)
+
+
+def download_model(tracking_uri: str, model_uri: str, dest: Path) -> Path:
+    """Download a logged model's folder (``models:/m-...``) into ``dest``."""
+    model_id = model_uri.removeprefix("models:/")
+    with _translated(f"download model {model_uri}", tracking_uri), _quiet():
+        location = _client(tracking_uri).get_logged_model(model_id).artifact_location
+        local = mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(dest))
+    return Path(local)

@@ -1,0 +1,185 @@
+"""``tether init``, ``train``, ``reproduce`` and ``audit``: one project's training record."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tether.cli import _render
+from tether.cli._app import EXIT_FAILED_CHECK, State, app
+from tether.config import load_settings, locate_stores
+from tether.errors import ConfigError
+from tether.examples._scaffold import NewProject, init_project
+from tether.examples.fraud.simulate import ScenarioConfig
+from tether.lineage import (
+    ReproduceReport,
+    TrainResult,
+    audit,
+    render_html,
+    render_json,
+    render_markdown,
+    reproduce,
+    train_project,
+)
+
+DEFAULT_INIT_TRANSACTIONS = 250_000
+"""Enough for a month-by-month story in a minute; the full scenario is 1,000,000."""
+
+
+@app.command("init")
+def init_command(
+    directory: Path = typer.Argument(..., help="The folder to create the project in."),
+    transactions: int = typer.Option(
+        DEFAULT_INIT_TRANSACTIONS, help="Transactions to generate (1,000,000 = full scale)."
+    ),
+    seed: int = typer.Option(7, help="Seed of the generated world."),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create a ready project from the bundled fraud example, with generated data."""
+    if transactions < 1000:
+        raise ConfigError(f"--transactions must be at least 1000, got {transactions}.")
+    made = init_project(directory, ScenarioConfig(n_transactions=transactions, seed=seed))
+    show_new_project(made, json)
+
+
+def show_new_project(made: NewProject, as_json: bool) -> None:
+    """Print what ``init`` made."""
+    data = {
+        "directory": str(made.directory),
+        "files": list(made.files),
+        "events": str(made.data.events),
+        "labels": str(made.data.labels),
+        "commit": made.commit or "(inside an existing repository: not committed)",
+    }
+    if as_json:
+        _render.as_json(data)
+    else:
+        _render.key_values("New project", data)
+
+
+def _parse_params(pairs: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {pair!r}: expected KEY=VALUE, e.g. --param max_iter=100.")
+        params[key.strip()] = value.strip()
+    return params
+
+
+@app.command("train")
+def train_command(
+    ctx: typer.Context,
+    param: list[str] = typer.Option([], "--param", "-p", help="Override a param: KEY=VALUE."),
+    allow_dirty: bool = typer.Option(
+        False, "--allow-dirty", help="Train with uncommitted changes, recording the patch."
+    ),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Train the project, versioning code, data and configuration together."""
+    state: State = ctx.obj
+    settings = load_settings(state.project).with_params(_parse_params(param))
+    with _render.steps("training", json) as progress:
+        result = train_project(settings, allow_dirty=allow_dirty, progress=progress)
+    show_training(result, json)
+
+
+def show_training(result: TrainResult, as_json: bool) -> None:
+    """Print a training result."""
+    record = result.record
+    data: dict[str, Any] = {
+        "run_id": result.run_id,
+        "model": result.model_name,
+        "version": result.model_version,
+        "metrics": dict(record.metrics),
+        "model_sha256": record.model.sha256,
+        "datasets": {d.name: f"sha256:{d.digest}" for d in (*record.datasets, record.evaluation)},
+        "commit": record.code.commit,
+        "dirty": record.code.dirty,
+    }
+    if as_json:
+        _render.as_json(data)
+        return
+    rows: dict[str, object] = {
+        "run": result.run_id,
+        "registered": f"{result.model_name}/{result.model_version}",
+        "commit": record.code.commit + (" + recorded patch" if record.code.dirty else ""),
+        "model sha256": record.model.sha256,
+    }
+    rows.update({f"data {k}": v for k, v in data["datasets"].items()})
+    rows.update({f"metric {k}": f"{v:.4f}" for k, v in sorted(record.metrics.items())})
+    _render.key_values("Training run", rows)
+
+
+@app.command("reproduce")
+def reproduce_command(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="RUN_ID, MODEL@ALIAS or MODEL/VERSION."),
+    strict_env: bool = typer.Option(
+        False, "--strict-env", help="Fail when the environment differs at all."
+    ),
+    tolerance: float = typer.Option(
+        0.0, "--tolerance", min=0.0, help="Largest absolute prediction difference allowed."
+    ),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Rebuild a recorded run from its record alone and verify the result is identical."""
+    state: State = ctx.obj
+    stores = locate_stores(state.project)
+    with _render.steps("reproducing", json) as progress:
+        report = reproduce(
+            stores, ref, strict_env=strict_env, tolerance=tolerance, progress=progress
+        )
+    show_reproduction(report, json)
+    if not report.reproduced:
+        raise typer.Exit(EXIT_FAILED_CHECK)
+
+
+def show_reproduction(report: ReproduceReport, as_json: bool) -> None:
+    """Print a reproduce verdict, the reason first."""
+    if as_json:
+        data = dataclasses.asdict(report)
+        data["environment_differences"] = [str(d) for d in report.environment_differences]
+        _render.as_json(data)
+        return
+    verdict = "REPRODUCED" if report.reproduced else "NOT REPRODUCED"
+    _render.text(f"{verdict}: {report.reason}")
+    for difference in report.environment_differences:
+        _render.warning(f"environment differs: {difference}")
+    _render.key_values(
+        f"Reproduction of run {report.run_id}",
+        {
+            "rows compared": report.rows_compared,
+            "largest absolute difference": report.max_abs_difference,
+            "tolerance": report.tolerance,
+            "model file byte-identical": report.model_bytes_identical,
+            "recorded model sha256": report.recorded_model_sha256,
+            "new model sha256": report.new_model_sha256 or "-",
+            "evaluation data identical": report.evaluation_identical,
+        },
+    )
+
+
+AUDIT_FORMATS = {"md": render_markdown, "json": render_json, "html": render_html}
+
+
+@app.command("audit")
+def audit_command(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="RUN_ID, MODEL@ALIAS or MODEL/VERSION."),
+    format: str = typer.Option("md", "--format", "-f", help="md, json or html."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file."),
+) -> None:
+    """Report which data, code, configuration and environment trained a model."""
+    if format not in AUDIT_FORMATS:
+        raise ConfigError(f"--format {format!r}: expected one of md, json, html.")
+    state: State = ctx.obj
+    document = AUDIT_FORMATS[format](audit(locate_stores(state.project), ref))
+    if output is None:
+        _render.text(document)
+    else:
+        output.write_text(document, encoding="utf-8")
+        _render.text(f"audit written to {output}")

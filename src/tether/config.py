@@ -1,0 +1,294 @@
+"""Typed, validated, frozen settings read from a project's ``tether.toml``.
+
+This is the only module that reads ``TETHER_*`` environment variables. Every other
+module receives a :class:`Settings` object. An unknown key, a missing key or a value of
+the wrong type is a :class:`~tether.errors.ConfigError` naming the key and what was
+expected, raised before any work starts.
+
+A minimal ``tether.toml``::
+
+    [project]
+    name = "fraud"
+    model_name = "fraud-detector"
+
+    [datasets]
+    events = "data/events.parquet"
+
+    [train]
+    entry_point = "train:train"
+    label = "is_fraud"
+    seed = 42
+
+    [train.params]
+    max_iter = 200
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from tether.errors import ConfigError
+
+CONFIG_FILE = "tether.toml"
+STATE_DIR = ".tether"
+DEFAULT_SEED = 0
+DEFAULT_THREADS = 1
+"""Native thread pools (OpenMP, BLAS) used while training: a fixed count, because a
+histogram built by another number of threads can sum in another order."""
+TRACKING_URI_ENV = "TETHER_TRACKING_URI"
+
+ParamValue = bool | int | float | str
+"""The type of one training parameter: scalars only, so that MLflow logs them exactly."""
+
+_SECTIONS: Mapping[str, frozenset[str]] = {
+    "project": frozenset({"name", "model_name"}),
+    "datasets": frozenset(),  # free-form: dataset name -> path
+    "train": frozenset({"entry_point", "label", "seed", "threads", "params"}),
+    "tracking": frozenset({"uri", "artifact_uri"}),
+    "storage": frozenset({"snapshots"}),
+}
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How the project trains: its entry point, label column, seed and parameters."""
+
+    entry_point: str
+    label: str
+    seed: int = DEFAULT_SEED
+    threads: int = DEFAULT_THREADS
+    params: Mapping[str, ParamValue] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def module_name(self) -> str:
+        """The module part of ``entry_point`` (``train`` in ``train:train``)."""
+        return self.entry_point.partition(":")[0]
+
+    @property
+    def function_name(self) -> str:
+        """The function part of ``entry_point`` (the second ``train`` in ``train:train``)."""
+        return self.entry_point.partition(":")[2]
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Where a project's state lives: tracking, artifacts and data snapshots."""
+
+    tracking_uri: str
+    artifact_uri: str
+    snapshot_uri: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything tether knows about one project, resolved to absolute locations."""
+
+    project_dir: Path
+    name: str
+    model_name: str
+    datasets: Mapping[str, Path]
+    train: TrainSettings
+    stores: Stores
+
+    @property
+    def state_dir(self) -> Path:
+        """The folder that holds all of tether's local state for this project."""
+        return self.project_dir / STATE_DIR
+
+    def with_params(self, overrides: Mapping[str, str]) -> Settings:
+        """Return settings whose training params are overridden by ``KEY=VALUE`` strings.
+
+        A key that ``[train.params]`` does not define is refused: a typo must not train
+        a model with a silently ignored setting. Each value is parsed as the type of the
+        value it replaces.
+        """
+        params = dict(self.train.params)
+        for key, text in overrides.items():
+            if key not in params:
+                known = ", ".join(sorted(params)) or "(none)"
+                raise ConfigError(
+                    f"Unknown parameter {key!r} in --param {key}={text}. The parameters "
+                    f"defined in [train.params] of {CONFIG_FILE} are: {known}. Add it "
+                    "there first if the entry point reads it."
+                )
+            params[key] = _parse_like(key, text, params[key])
+        train = replace(self.train, params=MappingProxyType(params))
+        return replace(self, train=train)
+
+
+def load_settings(project_dir: Path | str = ".") -> Settings:
+    """Read and validate ``tether.toml`` in ``project_dir``.
+
+    Example::
+
+        settings = load_settings("my-project")
+        settings.train.params["max_iter"]
+    """
+    root = Path(project_dir).resolve()
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"No {CONFIG_FILE} in {root}. Run tether in a project folder, or create one "
+            "with `tether init DIR`."
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
+    return settings_from_mapping(raw, root, os.environ)
+
+
+def settings_from_mapping(
+    raw: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str]
+) -> Settings:
+    """Validate a parsed ``tether.toml`` and resolve it against ``project_dir``."""
+    _check_keys(raw)
+    project = _table(raw, "project", required=True)
+    name = _string(project, "project.name", required=True)
+    return Settings(
+        project_dir=project_dir,
+        name=name,
+        model_name=_string(project, "project.model_name") or name,
+        datasets=_datasets(_table(raw, "datasets"), project_dir),
+        train=_train(_table(raw, "train", required=True)),
+        stores=_stores(raw, project_dir, environ),
+    )
+
+
+def locate_stores(project_dir: Path | str = ".") -> Stores:
+    """The stores of a project, even when its ``tether.toml`` is gone.
+
+    ``tether reproduce`` and ``tether audit`` must work after the project's config has
+    been changed or deleted; they need only to know where the records are. Without a
+    ``tether.toml`` the embedded defaults under ``.tether/`` apply.
+    """
+    root = Path(project_dir).resolve()
+    path = root / CONFIG_FILE
+    raw: Mapping[str, Any] = {}
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
+    return _stores(raw, root, os.environ)
+
+
+def _stores(raw: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str]) -> Stores:
+    state = project_dir / STATE_DIR
+    tracking = _table(raw, "tracking")
+    storage = _table(raw, "storage")
+    tracking_uri = environ.get(TRACKING_URI_ENV) or _string(tracking, "tracking.uri")
+    return Stores(
+        tracking_uri=tracking_uri or f"sqlite:///{state / 'mlflow.db'}",
+        artifact_uri=_string(tracking, "tracking.artifact_uri") or str(state / "artifacts"),
+        snapshot_uri=_string(storage, "storage.snapshots") or str(state / "snapshots"),
+    )
+
+
+def _check_keys(raw: Mapping[str, Any]) -> None:
+    for section, value in raw.items():
+        if section not in _SECTIONS:
+            known = ", ".join(f"[{s}]" for s in _SECTIONS)
+            raise ConfigError(
+                f"Unknown section [{section}] in {CONFIG_FILE}; expected one of {known}."
+            )
+        allowed = _SECTIONS[section]
+        if not allowed or not isinstance(value, Mapping):
+            continue
+        for key in value:
+            if key not in allowed:
+                raise ConfigError(
+                    f"Unknown key {section}.{key} in {CONFIG_FILE}; [{section}] takes "
+                    f"{', '.join(sorted(allowed))}."
+                )
+
+
+def _table(raw: Mapping[str, Any], name: str, *, required: bool = False) -> Mapping[str, Any]:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            raise ConfigError(f"{CONFIG_FILE} has no [{name}] table, which is required.")
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} in {CONFIG_FILE} must be a table, got {value!r}.")
+    return value
+
+
+def _string(table: Mapping[str, Any], key: str, *, required: bool = False) -> str:
+    value = table.get(key.rpartition(".")[2])
+    if value is None:
+        if required:
+            raise ConfigError(f"{CONFIG_FILE} has no {key}, which is required (a string).")
+        return ""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key} in {CONFIG_FILE} must be a non-empty string, got {value!r}.")
+    return value
+
+
+def _datasets(table: Mapping[str, Any], project_dir: Path) -> Mapping[str, Path]:
+    datasets: dict[str, Path] = {}
+    for name in table:
+        path = Path(_string(table, f"datasets.{name}"))
+        datasets[name] = path if path.is_absolute() else project_dir / path
+    return MappingProxyType(datasets)
+
+
+def _train(table: Mapping[str, Any]) -> TrainSettings:
+    entry_point = _string(table, "train.entry_point", required=True)
+    module, _, function = entry_point.partition(":")
+    if not module.isidentifier() or not function.isidentifier():
+        raise ConfigError(
+            f"train.entry_point in {CONFIG_FILE} is {entry_point!r}; expected "
+            "'module:function', e.g. 'train:train' for def train(ctx) in train.py."
+        )
+    seed = table.get("seed", DEFAULT_SEED)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(
+            f"train.seed in {CONFIG_FILE} must be an integer in [0, 2**32), got {seed!r}."
+        )
+    threads = table.get("threads", DEFAULT_THREADS)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(
+            f"train.threads in {CONFIG_FILE} must be a positive integer, got {threads!r}."
+        )
+    params = _table(table, "params")
+    for key, value in params.items():
+        if not isinstance(value, bool | int | float | str):
+            raise ConfigError(
+                f"train.params.{key} in {CONFIG_FILE} is {value!r}; parameters must be "
+                "scalars (boolean, integer, float or string)."
+            )
+    return TrainSettings(
+        entry_point=entry_point,
+        label=_string(table, "train.label", required=True),
+        seed=seed,
+        threads=threads,
+        params=MappingProxyType(dict(params)),
+    )
+
+
+def _parse_like(key: str, text: str, default: ParamValue) -> ParamValue:
+    """Parse ``text`` as the type of ``default`` (the value in tether.toml)."""
+    expected = type(default).__name__
+    try:
+        if isinstance(default, bool):
+            lowered = text.strip().lower()
+            if lowered not in {"true", "false", "1", "0"}:
+                raise ValueError(text)
+            return lowered in {"true", "1"}
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"--param {key}={text}: expected a value of type {expected} (like the default "
+            f"{default!r} in [train.params]), got {text!r}."
+        ) from exc
+    return text

@@ -1,0 +1,75 @@
+"""One error tree for tether.
+
+Every message names the thing, the value seen and what was expected, and where it can,
+what to do next. The mapping from these errors to HTTP status codes and CLI exit codes
+lives in the fronts (``server/``, ``cli/``), never here.
+
+    TetherError
+    ├── ConfigError            tether.toml, --param, TETHER_* variables
+    ├── ProjectError           the project folder: git state, entry point, data files
+    ├── SnapshotError          the content-addressed data store
+    │   └── IntegrityError     bytes that no longer match their recorded digest
+    ├── TrackingError          MLflow: unreachable server, unknown run, model or alias
+    ├── ReproducibilityError   a reproduce that could not run to a verdict
+    ├── FeatureError           feature definitions, training sets, online stores
+    │   └── StoreUnavailableError  an online store that cannot be reached
+    ├── RegistryError          versions, aliases, transitions
+    ├── ServingError           the prediction router and log
+    └── MonitoringError        drift, quality, performance, experiments
+
+    TetherWarning              tether's own warnings (errors in tests)
+"""
+
+from __future__ import annotations
+
+
+class TetherError(Exception):
+    """The base of every error tether raises on purpose."""
+
+
+class ConfigError(TetherError):
+    """A configuration value is missing, unknown or invalid."""
+
+
+class ProjectError(TetherError):
+    """The project folder is not in the state an operation needs."""
+
+
+class SnapshotError(TetherError):
+    """A data snapshot cannot be written or read."""
+
+
+class IntegrityError(SnapshotError):
+    """Stored bytes do not match the digest recorded for them."""
+
+
+class TrackingError(TetherError):
+    """The tracking server or model registry refused or cannot be reached."""
+
+
+class ReproducibilityError(TetherError):
+    """A recorded run cannot be rebuilt from its record."""
+
+
+class FeatureError(TetherError):
+    """A feature definition, training set or online lookup is invalid."""
+
+
+class StoreUnavailableError(FeatureError):
+    """An online feature store cannot be reached."""
+
+
+class RegistryError(TetherError):
+    """A registry operation (version, alias, transition) is invalid."""
+
+
+class ServingError(TetherError):
+    """A prediction cannot be routed, computed or logged."""
+
+
+class MonitoringError(TetherError):
+    """A monitoring computation got input it cannot judge."""
+
+
+class TetherWarning(UserWarning):
+    """A warning raised by tether itself; tests turn it into an error."""

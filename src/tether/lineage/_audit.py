@@ -1,0 +1,221 @@
+"""The compliance answer: what trained a model, from the run's own record.
+
+``tether audit`` names the data (digests, rows, time ranges, schemas), the code (commit,
+patch, repository), the configuration (params, seed), the environment, the metrics, and
+when and by whom each model version was registered. The report is built once as
+sections of rows and rendered to Markdown, HTML or JSON from that one structure.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tether import _mlflow
+from tether.config import Stores
+from tether.lineage._environment import MODEL_REQUIREMENTS, Environment
+from tether.lineage._record import RunRecord
+from tether.lineage._reproduce import load_record, recorded_environment, resolve_run
+
+Row = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled table of the report."""
+
+    title: str
+    header: Row
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Everything the audit found about one run and the versions it produced."""
+
+    record: RunRecord
+    run: _mlflow.RunInfo
+    versions: tuple[_mlflow.ModelVersionInfo, ...]
+    environment: Environment
+
+    def sections(self) -> list[Section]:
+        """The report as titled tables, in the order a reader asks the questions."""
+        return [
+            _model_section(self),
+            _data_section(self.record),
+            _code_section(self.record),
+            _config_section(self.record),
+            _environment_section(self.environment),
+            _metrics_section(self.record),
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form: the full record, the run, versions and every package."""
+        return {
+            "record": asdict(self.record),
+            "run": {**asdict(self.run), "start_time": self.run.start_time.isoformat()},
+            "versions": [{**asdict(v), "created": v.created.isoformat()} for v in self.versions],
+            "environment": asdict(self.environment),
+        }
+
+
+def audit(stores: Stores, ref: str) -> AuditReport:
+    """Collect the audit of ``RUN_ID``, ``MODEL@ALIAS`` or ``MODEL/VERSION``.
+
+    Example::
+
+        print(render_markdown(audit(locate_stores("my-project"), "fraud-detector/1")))
+    """
+    tracking = stores.tracking_uri
+    run_id = resolve_run(tracking, ref)
+    with tempfile.TemporaryDirectory(prefix="tether-audit-") as scratch:
+        record = load_record(tracking, run_id, Path(scratch) / "record")
+        environment = recorded_environment(tracking, record, Path(scratch) / "env")
+    return AuditReport(
+        record=record,
+        run=_mlflow.get_run(tracking, run_id),
+        versions=tuple(_mlflow.versions_of_run(tracking, run_id)),
+        environment=environment,
+    )
+
+
+def _model_section(report: AuditReport) -> Section:
+    record, run = report.record, report.run
+    rows: list[Row] = [
+        ("run", record.run_id, f"started {run.start_time.isoformat()} by {run.user or '?'}"),
+        (
+            "model file sha256",
+            record.model.sha256,
+            f"{record.model.flavor}, {record.model.serialization}",
+        ),
+        ("run key", record.run_key, "digest of code, config and data"),
+    ]
+    for version in report.versions:
+        aliases = ", ".join(version.aliases) or "no alias"
+        rows.append(
+            (
+                f"registered {version.name}/{version.version}",
+                f"{version.created.isoformat()} by {_registrant(version)}",
+                aliases,
+            )
+        )
+    return Section("Model", ("what", "value", "detail"), tuple(rows))
+
+
+def _registrant(version: _mlflow.ModelVersionInfo) -> str:
+    return version.user or version.tags.get("tether.registered_by", "") or "(unknown)"
+
+
+def _data_section(record: RunRecord) -> Section:
+    rows = []
+    for dataset in (*record.datasets, record.evaluation):
+        ranges = "; ".join(f"{c}: {lo} .. {hi}" for c, (lo, hi) in dataset.time_ranges.items())
+        schema = ", ".join(f"{c} {t}" for c, t in dataset.schema.items())
+        rows.append(
+            (
+                dataset.name,
+                dataset.context,
+                f"sha256:{dataset.digest}",
+                str(dataset.rows),
+                ranges or "-",
+                schema,
+                dataset.source,
+            )
+        )
+    header = ("dataset", "role", "digest", "rows", "time range", "schema", "source")
+    return Section("Data", header, tuple(rows))
+
+
+def _code_section(record: RunRecord) -> Section:
+    code = record.code
+    patch = f"yes, sha256:{code.patch_sha256}" if code.patch_sha256 else "no"
+    rows: tuple[Row, ...] = (
+        ("commit", code.commit or "(not a git repository: files archived by digest)"),
+        ("uncommitted changes recorded", patch if code.commit else "archive only"),
+        ("source archive sha256", code.archive_sha256),
+        ("repository", code.repository),
+        ("folder in repository", code.subdirectory or "(root)"),
+        ("branch", code.branch or "-"),
+        ("entry point", record.entry_point),
+    )
+    return Section("Code", ("what", "value"), rows)
+
+
+def _config_section(record: RunRecord) -> Section:
+    rows: list[Row] = [("seed", str(record.seed)), ("threads", str(record.threads))]
+    rows += [(f"param {k}", json.dumps(v)) for k, v in sorted(record.params.items())]
+    rows.append(("label", record.label))
+    return Section("Configuration", ("what", "value"), tuple(rows))
+
+
+def _environment_section(environment: Environment) -> Section:
+    rows: list[Row] = [
+        ("python", environment.python),
+        ("platform", environment.platform),
+        ("machine", environment.machine),
+        (
+            "packages",
+            f"{len(environment.packages)} (full list: environment/requirements.frozen.txt)",
+        ),
+    ]
+    rows += [
+        (name, environment.packages[name])
+        for name in MODEL_REQUIREMENTS
+        if name in environment.packages
+    ]
+    return Section("Environment", ("what", "value"), tuple(rows))
+
+
+def _metrics_section(record: RunRecord) -> Section:
+    rows = tuple((name, f"{value:.6g}") for name, value in sorted(record.metrics.items()))
+    return Section("Metrics (held-out evaluation)", ("metric", "value"), rows)
+
+
+def render_markdown(report: AuditReport) -> str:
+    """The audit as a Markdown document."""
+    record = report.record
+    lines = [f"# Audit of {record.model_name}, run {record.run_id}", ""]
+    for section in report.sections():
+        lines += [
+            f"## {section.title}",
+            "",
+            _md_row(section.header),
+            _md_row(tuple("---" for _ in section.header)),
+        ]
+        lines += [_md_row(row) for row in section.rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md_row(cells: Row) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def render_html(report: AuditReport) -> str:
+    """The audit as a self-contained HTML page."""
+    title = html.escape(f"Audit of {report.record.model_name}, run {report.record.run_id}")
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{title}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;"
+        "padding:4px 8px;text-align:left;vertical-align:top}</style></head><body>",
+        f"<h1>{title}</h1>",
+    ]
+    for section in report.sections():
+        parts.append(f"<h2>{html.escape(section.title)}</h2><table><tr>")
+        parts += [f"<th>{html.escape(h)}</th>" for h in section.header]
+        parts.append("</tr>")
+        for row in section.rows:
+            parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def render_json(report: AuditReport) -> str:
+    """The audit as JSON: the full record, run, versions and packages."""
+    return json.dumps(report.to_dict(), indent=2, sort_keys=True)

@@ -1,0 +1,225 @@
+"""What a project's entry point sees (``ctx``), and how tether loads and calls it.
+
+The entry point's contract::
+
+    def train(ctx):
+        events = ctx.dataset("events")        # the only way it reads data
+        model = fit(events, ctx.params, seed=ctx.seed)
+        return model, eval_frame              # features + label column, held out
+
+``ctx.dataset(name)`` snapshots the file named in ``[datasets]`` of ``tether.toml`` and
+returns the rows *read back from the snapshot*, so what the run records is exactly what
+the model saw. On reproduce the same call serves the recorded snapshot instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tether.config import ParamValue
+from tether.errors import ProjectError
+from tether.lineage._record import DatasetRecord
+from tether.lineage._snapshots import SnapshotStore
+
+EntryPoint = Callable[["TrainContext"], Any]
+DatasetReader = Callable[[str], tuple[pd.DataFrame, DatasetRecord]]
+
+
+class TrainContext:
+    """The object passed to ``train(ctx)``: params, seed, and datasets by name."""
+
+    def __init__(
+        self, params: Mapping[str, ParamValue], seed: int, read_dataset: DatasetReader
+    ) -> None:
+        self.params: Mapping[str, ParamValue] = dict(params)
+        self.seed = seed
+        self._read_dataset = read_dataset
+        self._records: dict[str, DatasetRecord] = {}
+
+    def dataset(self, name: str) -> pd.DataFrame:
+        """Return the rows of dataset ``name``, snapshotted (or served from a snapshot)."""
+        frame, record = self._read_dataset(name)
+        self._records[name] = record
+        return frame
+
+    @property
+    def datasets_read(self) -> tuple[DatasetRecord, ...]:
+        """The datasets read so far, in the order first read."""
+        return tuple(self._records.values())
+
+
+def read_table(data: bytes, fmt: str, name: str) -> pd.DataFrame:
+    """Parse snapshot bytes as Parquet or CSV."""
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(io.BytesIO(data))
+        return pd.read_csv(io.BytesIO(data))
+    except Exception as exc:
+        raise ProjectError(f"Dataset {name!r} could not be read as {fmt}: {exc}") from exc
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame as Parquet bytes: the form every frame a run produces is snapshotted in."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def table_format(path: Path, name: str) -> str:
+    """``parquet`` or ``csv`` from a dataset path's suffix."""
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return "parquet"
+    if suffix == ".csv":
+        return "csv"
+    raise ProjectError(
+        f"Dataset {name!r} is {path}; expected a .parquet or .csv file (set its path under "
+        "[datasets] in tether.toml)."
+    )
+
+
+def snapshot_reader(
+    datasets: Mapping[str, Path], store: SnapshotStore, project_dir: Path
+) -> DatasetReader:
+    """A reader that snapshots each named file into ``store`` and reads it back."""
+
+    def read(name: str) -> tuple[pd.DataFrame, DatasetRecord]:
+        if name not in datasets:
+            known = ", ".join(sorted(datasets)) or "(none)"
+            raise ProjectError(
+                f"The entry point asked for dataset {name!r}, which [datasets] in tether.toml "
+                f"does not define; defined: {known}."
+            )
+        path = datasets[name]
+        fmt = table_format(path, name)
+        if not path.is_file():
+            raise ProjectError(
+                f"Dataset {name!r} points at {path}, which does not exist. Generate or copy "
+                f"the file there, or change datasets.{name} in tether.toml."
+            )
+        snapshot = store.put_file(path)
+        frame = read_table(store.read_bytes(snapshot.digest), fmt, name)
+        source = _relative(path, project_dir)
+        return frame, describe_dataset(
+            frame, name, "training", snapshot.digest, snapshot.size, fmt, source, snapshot.uri
+        )
+
+    return read
+
+
+def recorded_reader(records: Mapping[str, DatasetRecord], store: SnapshotStore) -> DatasetReader:
+    """A reader that serves each dataset from its recorded snapshot, verified."""
+
+    def read(name: str) -> tuple[pd.DataFrame, DatasetRecord]:
+        if name not in records:
+            known = ", ".join(sorted(records)) or "(none)"
+            raise ProjectError(
+                f"The entry point asked for dataset {name!r}, which the recorded run never "
+                f"read (it read: {known})."
+            )
+        record = records[name]
+        return read_table(store.read_bytes(record.digest), record.format, name), record
+
+    return read
+
+
+def describe_dataset(
+    frame: pd.DataFrame,
+    name: str,
+    context: str,
+    digest: str,
+    size: int,
+    fmt: str,
+    source: str,
+    uri: str,
+) -> DatasetRecord:
+    """Record a dataset: digest, size, rows, schema, and the range of each time column."""
+    ranges: dict[str, tuple[str, str]] = {}
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(series) and series.notna().any():
+            ranges[str(column)] = (series.min().isoformat(), series.max().isoformat())
+    return DatasetRecord(
+        name=name,
+        context=context,
+        digest=digest,
+        size=size,
+        rows=len(frame),
+        format=fmt,
+        source=source,
+        uri=uri,
+        schema={str(c): str(t) for c, t in frame.dtypes.items()},
+        time_ranges=ranges,
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@contextlib.contextmanager
+def project_imports(source_dir: Path) -> Iterator[None]:
+    """Make ``source_dir`` importable, isolated from any other copy of the same project.
+
+    Training and reproducing in one process (the demo, the tests) import two copies of
+    ``train.py``; modules loaded from one copy are dropped before and after, so neither
+    sees the other's ``features`` module.
+    """
+    root = str(source_dir.resolve())
+    _drop_project_modules(source_dir)
+    sys.path.insert(0, root)
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path.remove(root)
+        _drop_project_modules(source_dir)
+
+
+def _drop_project_modules(source_dir: Path) -> None:
+    local = {p.stem for p in source_dir.glob("*.py")} | {
+        p.name for p in source_dir.iterdir() if (p / "__init__.py").is_file()
+    }
+    for module_name in list(sys.modules):
+        if module_name.partition(".")[0] in local:
+            del sys.modules[module_name]
+
+
+def load_entry_point(source_dir: Path, entry_point: str) -> EntryPoint:
+    """Import ``module:function`` from ``source_dir`` (inside :func:`project_imports`)."""
+    module_name, _, function_name = entry_point.partition(":")
+    if (
+        not (source_dir / f"{module_name}.py").is_file()
+        and not (source_dir / module_name / "__init__.py").is_file()
+    ):
+        raise ProjectError(
+            f"Entry point {entry_point!r}: no {module_name}.py in {source_dir}. Set "
+            "train.entry_point in tether.toml to 'module:function'."
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ProjectError(
+            f"Importing {module_name}.py for entry point {entry_point!r} raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ProjectError(
+            f"Entry point {entry_point!r}: {module_name}.py defines no function "
+            f"{function_name!r}. Expected def {function_name}(ctx): ... returning "
+            "(model, eval_frame)."
+        )
+    entry: EntryPoint = function
+    return entry

@@ -1,0 +1,293 @@
+"""Rebuild a recorded run from its record alone, and verify the result is identical.
+
+The code comes from the run's source archive (plus its patch), the data from the
+snapshot store by digest, the params and seed from the record: nothing is read from the
+project's working tree, so a run reproduces after its code, data and config have moved
+on. The environment is compared first; then the entry point runs again and the new model
+and the recorded one score the recorded evaluation data. Identical predictions mean
+reproduced; whether the model files are byte-identical is reported too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tether import _mlflow
+from tether.config import Stores
+from tether.errors import IntegrityError, ProjectError, SnapshotError, TrackingError
+from tether.lineage._code import PATCH_FILE, SOURCE_ARCHIVE, restore_source
+from tether.lineage._context import (
+    TrainContext,
+    load_entry_point,
+    parquet_bytes,
+    project_imports,
+    read_table,
+    recorded_reader,
+)
+from tether.lineage._environment import (
+    FROZEN_REQUIREMENTS,
+    Environment,
+    EnvironmentDifference,
+    capture_environment,
+    compare_environments,
+    parse_frozen,
+)
+from tether.lineage._evaluate import features_of, predict_scores, split_result
+from tether.lineage._record import (
+    CODE_ARTIFACT_DIR,
+    ENVIRONMENT_ARTIFACT_DIR,
+    RECORD_ARTIFACT,
+    RunRecord,
+    record_from_json,
+)
+from tether.lineage._snapshots import SnapshotStore, sha256_file
+from tether.lineage._train import call_entry_point
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ReproduceReport:
+    """The verdict of ``tether reproduce`` and its evidence."""
+
+    run_id: str
+    reproduced: bool
+    reason: str
+    environment_differences: tuple[EnvironmentDifference, ...]
+    rows_compared: int
+    max_abs_difference: float
+    tolerance: float
+    model_bytes_identical: bool
+    recorded_model_sha256: str
+    new_model_sha256: str
+    evaluation_identical: bool
+
+
+def resolve_run(tracking_uri: str, ref: str) -> str:
+    """The run id behind ``RUN_ID``, ``MODEL@ALIAS`` or ``MODEL/VERSION``."""
+    if "@" in ref:
+        name, _, alias = ref.partition("@")
+        return _mlflow.get_model_version_by_alias(tracking_uri, name, alias).run_id
+    if "/" in ref:
+        name, _, version = ref.rpartition("/")
+        if not version.isdigit():
+            raise TrackingError(f"{ref!r}: a model version is a number, as in {name}/3.")
+        return _mlflow.get_model_version(tracking_uri, name, version).run_id
+    if not _mlflow.is_run_id(ref):
+        raise TrackingError(
+            f"{ref!r} is not a run reference; expected a run id (32 hex characters), "
+            "MODEL@ALIAS (e.g. fraud-detector@champion) or MODEL/VERSION (fraud-detector/1)."
+        )
+    return _mlflow.get_run(tracking_uri, ref).run_id
+
+
+def load_record(tracking_uri: str, run_id: str, work: Path) -> RunRecord:
+    """Download and parse a run's ``record.json``."""
+    try:
+        path = _mlflow.download_run_artifact(tracking_uri, run_id, RECORD_ARTIFACT, work)
+    except TrackingError as exc:
+        raise TrackingError(
+            f"Run {run_id} has no {RECORD_ARTIFACT}: it was not trained by `tether train`."
+        ) from exc
+    return record_from_json(path.read_text(encoding="utf-8"))
+
+
+def recorded_environment(tracking_uri: str, record: RunRecord, work: Path) -> Environment:
+    """The environment a run was trained in, from its frozen package list."""
+    path = _mlflow.download_run_artifact(
+        tracking_uri, record.run_id, f"{ENVIRONMENT_ARTIFACT_DIR}/{FROZEN_REQUIREMENTS}", work
+    )
+    return Environment(
+        python=record.python,
+        implementation="CPython",
+        platform=record.platform,
+        machine=record.machine,
+        packages=parse_frozen(path.read_text(encoding="utf-8")),
+    )
+
+
+def reproduce(
+    stores: Stores,
+    ref: str,
+    *,
+    strict_env: bool = False,
+    tolerance: float = 0.0,
+    progress: Progress = lambda _: None,
+) -> ReproduceReport:
+    """Re-run a recorded run and compare it with the recorded result.
+
+    Example::
+
+        report = reproduce(locate_stores("my-project"), "fraud-detector@champion")
+        assert report.reproduced, report.reason
+    """
+    tracking = stores.tracking_uri
+    store = SnapshotStore(stores.snapshot_uri)
+    with tempfile.TemporaryDirectory(prefix="tether-reproduce-") as scratch:
+        work = Path(scratch)
+        run_id = resolve_run(tracking, ref)
+        record = load_record(tracking, run_id, work / "record")
+        progress("comparing the environment")
+        current = capture_environment()
+        recorded_env = recorded_environment(tracking, record, work / "env")
+        differences = tuple(compare_environments(recorded_env, current))
+        if strict_env and differences:
+            reason = (
+                f"the environment differs from the recorded one in {len(differences)} "
+                f"place(s), and --strict-env was given; first: {differences[0]}"
+            )
+            return _verdict(record, False, reason, differences, tolerance)
+        progress("verifying the recorded snapshots")
+        _verify_snapshots(record, store)
+        progress("restoring the recorded code")
+        source = _restore_code(tracking, record, work)
+        progress("re-running the entry point")
+        new_model, new_frame = _retrain(record, source, store)
+        progress("comparing predictions")
+        return _compare(tracking, record, store, new_model, new_frame, differences, tolerance, work)
+
+
+def _verify_snapshots(record: RunRecord, store: SnapshotStore) -> None:
+    for dataset in (*record.datasets, record.evaluation):
+        try:
+            store.verify(dataset.digest)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"Dataset {dataset.name!r} (sha256:{dataset.digest}) of run {record.run_id} "
+                f"failed verification: {exc}"
+            ) from exc
+        except SnapshotError as exc:
+            raise SnapshotError(
+                f"Dataset {dataset.name!r} (sha256:{dataset.digest}) of run {record.run_id} "
+                f"is missing from the snapshot store: {exc}"
+            ) from exc
+
+
+def _download_verified(
+    tracking: str, record: RunRecord, name: str, digest: str, work: Path
+) -> Path:
+    path = _mlflow.download_run_artifact(
+        tracking, record.run_id, f"{CODE_ARTIFACT_DIR}/{name}", work / "code"
+    )
+    found = sha256_file(path)
+    if found != digest:
+        raise IntegrityError(
+            f"The code artifact {name} of run {record.run_id} has sha256 {found}, but the "
+            f"run recorded {digest}: it was modified after training."
+        )
+    return path
+
+
+def _restore_code(tracking: str, record: RunRecord, work: Path) -> Path:
+    code = record.code
+    archive = _download_verified(tracking, record, SOURCE_ARCHIVE, code.archive_sha256, work)
+    patch = None
+    if code.patch_sha256:
+        patch = _download_verified(tracking, record, PATCH_FILE, code.patch_sha256, work)
+    return restore_source(archive, patch, work / "source")
+
+
+def _retrain(record: RunRecord, source: Path, store: SnapshotStore) -> tuple[Any, pd.DataFrame]:
+    records = {d.name: d for d in record.datasets}
+    context = TrainContext(record.params, record.seed, recorded_reader(records, store))
+    with project_imports(source):
+        entry = load_entry_point(source, record.entry_point)
+        result = call_entry_point(entry, context, record.entry_point, record.seed, record.threads)
+    return split_result(result, record.entry_point, record.label)
+
+
+def _recorded_model(tracking: str, record: RunRecord, work: Path) -> Any:
+    folder = _mlflow.download_model(tracking, record.model.uri, work / "recorded-model")
+    found = sha256_file(folder / record.model.file)
+    if found != record.model.sha256:
+        raise IntegrityError(
+            f"The model file of run {record.run_id} ({record.model.uri}) has sha256 {found}, "
+            f"but {record.model.sha256} was recorded at training; refusing to load it "
+            "(unpickling a modified file can run arbitrary code)."
+        )
+    return _mlflow.load_sklearn_model(folder)
+
+
+def _compare(
+    tracking: str,
+    record: RunRecord,
+    store: SnapshotStore,
+    new_model: Any,
+    new_frame: pd.DataFrame,
+    differences: tuple[EnvironmentDifference, ...],
+    tolerance: float,
+    work: Path,
+) -> ReproduceReport:
+    old_model = _recorded_model(tracking, record, work)
+    evaluation = read_table(store.read_bytes(record.evaluation.digest), "parquet", "evaluation")
+    features = features_of(evaluation, record.label)
+    old_scores = predict_scores(old_model, features)
+    new_scores = predict_scores(new_model, features)
+    if old_scores.shape != new_scores.shape:
+        raise ProjectError(
+            f"The new model returns predictions of shape {new_scores.shape}, the recorded "
+            f"one {old_scores.shape}: the code being reproduced differs from the recorded code."
+        )
+    largest = float(np.max(np.abs(old_scores - new_scores))) if old_scores.size else 0.0
+    new_sha = sha256_file(_mlflow.save_sklearn_model(new_model, work / "new-model"))
+    same_eval = _frame_digest(new_frame) == record.evaluation.digest
+    if largest <= tolerance and not np.isnan(largest):
+        reason = (
+            f"predictions on the {len(evaluation)} recorded evaluation rows are identical"
+            if largest == 0.0
+            else f"predictions agree within tolerance {tolerance} (largest {largest:.3g})"
+        )
+        reproduced = True
+    else:
+        reason = (
+            f"predictions differ on the recorded evaluation data: largest absolute difference "
+            f"{largest:.6g} exceeds tolerance {tolerance}"
+        )
+        reproduced = False
+    return ReproduceReport(
+        run_id=record.run_id,
+        reproduced=reproduced,
+        reason=reason,
+        environment_differences=differences,
+        rows_compared=len(evaluation),
+        max_abs_difference=largest,
+        tolerance=tolerance,
+        model_bytes_identical=new_sha == record.model.sha256,
+        recorded_model_sha256=record.model.sha256,
+        new_model_sha256=new_sha,
+        evaluation_identical=same_eval,
+    )
+
+
+def _verdict(
+    record: RunRecord,
+    reproduced: bool,
+    reason: str,
+    differences: tuple[EnvironmentDifference, ...],
+    tolerance: float,
+) -> ReproduceReport:
+    return ReproduceReport(
+        run_id=record.run_id,
+        reproduced=reproduced,
+        reason=reason,
+        environment_differences=differences,
+        rows_compared=0,
+        max_abs_difference=float("nan"),
+        tolerance=tolerance,
+        model_bytes_identical=False,
+        recorded_model_sha256=record.model.sha256,
+        new_model_sha256="",
+        evaluation_identical=False,
+    )
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(parquet_bytes(frame)).hexdigest()

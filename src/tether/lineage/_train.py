@@ -1,0 +1,306 @@
+"""A training run: code, data and configuration versioned together and logged to MLflow.
+
+``train_project`` refuses a dirty tree unless allowed, snapshots every dataset the entry
+point reads, runs it seeded with fixed thread pools, scores the held-out frame, logs the
+model (cloudpickle, with a signature), records the model file's sha256 and registers a
+new version. Everything lands in one ``record.json`` artifact too, which is what
+``reproduce`` and ``audit`` read.
+"""
+
+from __future__ import annotations
+
+import getpass
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tether import _mlflow
+from tether.config import Settings
+from tether.errors import ProjectError
+from tether.lineage._code import (
+    CodeVersion,
+    dirty_files,
+    inspect_code,
+    is_git_repository,
+    write_directory_archive,
+    write_patch,
+    write_source_archive,
+)
+from tether.lineage._context import (
+    EntryPoint,
+    TrainContext,
+    describe_dataset,
+    load_entry_point,
+    parquet_bytes,
+    project_imports,
+    snapshot_reader,
+)
+from tether.lineage._environment import (
+    FROZEN_REQUIREMENTS,
+    MODEL_REQUIREMENTS,
+    Environment,
+    capture_environment,
+    deterministic,
+)
+from tether.lineage._evaluate import evaluate, features_of, split_result
+from tether.lineage._record import (
+    CODE_ARTIFACT_DIR,
+    ENVIRONMENT_ARTIFACT_DIR,
+    RECORD_ARTIFACT,
+    CodeRecord,
+    DatasetRecord,
+    ModelRecord,
+    RunRecord,
+)
+from tether.lineage._snapshots import SnapshotStore, sha256_file
+
+Progress = Callable[[str], None]
+
+EVALUATION_DATASET = "evaluation"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``tether train`` reports: the run, the registered version and the record."""
+
+    run_id: str
+    model_name: str
+    model_version: str
+    record: RunRecord
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+def train_project(
+    settings: Settings, *, allow_dirty: bool = False, progress: Progress = _ignore
+) -> TrainResult:
+    """Train the project in ``settings.project_dir`` and register the model.
+
+    Example::
+
+        result = train_project(load_settings("my-project").with_params({"max_iter": "50"}))
+        print(result.run_id, result.model_version, result.record.metrics["roc_auc"])
+    """
+    store = SnapshotStore(settings.stores.snapshot_uri)
+    environment = capture_environment()
+    with tempfile.TemporaryDirectory(prefix="tether-train-") as scratch:
+        work = Path(scratch)
+        progress("versioning code")
+        code, code_files = _capture_code(settings, allow_dirty, work)
+        tracking = settings.stores.tracking_uri
+        experiment = _mlflow.ensure_experiment(
+            tracking, settings.name, settings.stores.artifact_uri
+        )
+        with _mlflow.start_run(tracking, experiment, settings.model_name) as run_id:
+            _log_configuration(settings, code, code_files, environment, work)
+            progress("running the entry point")
+            model, frame, datasets = _run_entry_point(settings, store)
+            progress("evaluating and logging the model")
+            record = _log_outputs(
+                settings, run_id, code, datasets, model, frame, store, environment, work
+            )
+            progress("registering the model")
+            version = _mlflow.register_model(
+                tracking,
+                record.model.uri,
+                settings.model_name,
+                tags={
+                    "tether.run_id": run_id,
+                    "tether.model.sha256": record.model.sha256,
+                    "tether.registered_by": getpass.getuser(),
+                },
+            )
+    return TrainResult(run_id, settings.model_name, version.version, record)
+
+
+def _capture_code(
+    settings: Settings, allow_dirty: bool, work: Path
+) -> tuple[CodeRecord, list[Path]]:
+    project = settings.project_dir
+    if is_git_repository(project):
+        version = inspect_code(project)
+        if version.dirty and not allow_dirty:
+            changed = dirty_files(project)
+            shown = ", ".join(changed[:10]) + (" ..." if len(changed) > 10 else "")
+            raise ProjectError(
+                f"The project at {project} has uncommitted changes ({shown}). Commit them so "
+                "the run records the exact code, or pass --allow-dirty to record the patch."
+            )
+        archive = write_source_archive(project, version, work)
+        patch = write_patch(project, work) if version.dirty else None
+    elif allow_dirty:
+        version = CodeVersion("", True, str(project), "", "")
+        archive = write_directory_archive(project, list(settings.datasets.values()), work)
+        patch = None
+    else:
+        raise ProjectError(
+            f"The project at {project} is not in a git repository with a commit, so its "
+            "code cannot be versioned. Run `git init && git add -A && git commit`, or pass "
+            "--allow-dirty to archive the project's files by digest instead."
+        )
+    record = CodeRecord(
+        commit=version.commit,
+        dirty=version.dirty,
+        repository=version.repository,
+        subdirectory=version.subdirectory,
+        branch=version.branch,
+        archive_sha256=sha256_file(archive),
+        patch_sha256=sha256_file(patch) if patch is not None else "",
+    )
+    return record, [p for p in (archive, patch) if p is not None]
+
+
+def _log_configuration(
+    settings: Settings,
+    code: CodeRecord,
+    code_files: list[Path],
+    environment: Environment,
+    work: Path,
+) -> None:
+    for path in code_files:
+        _mlflow.log_artifact(path, CODE_ARTIFACT_DIR)
+    frozen = work / FROZEN_REQUIREMENTS
+    frozen.write_text(environment.frozen(), encoding="utf-8")
+    _mlflow.log_artifact(frozen, ENVIRONMENT_ARTIFACT_DIR)
+    train = settings.train
+    _mlflow.log_params({**train.params, "tether.seed": train.seed, "tether.threads": train.threads})
+    _mlflow.set_tags(
+        {
+            "mlflow.source.git.commit": code.commit,
+            "mlflow.source.git.repoURL": code.repository,
+            "mlflow.source.git.branch": code.branch,
+            "tether.git.commit": code.commit or "(none: not a git repository)",
+            "tether.git.dirty": str(code.dirty).lower(),
+            "tether.seed": str(train.seed),
+            "tether.entry_point": train.entry_point,
+            "tether.env.python": environment.python,
+            "tether.env.platform": environment.platform,
+        }
+    )
+
+
+def _run_entry_point(
+    settings: Settings, store: SnapshotStore
+) -> tuple[Any, pd.DataFrame, tuple[DatasetRecord, ...]]:
+    train = settings.train
+    snapshot = snapshot_reader(settings.datasets, store, settings.project_dir)
+
+    def read_and_log(name: str) -> tuple[pd.DataFrame, DatasetRecord]:
+        frame, record = snapshot(name)
+        _log_input(record, frame)
+        return frame, record
+
+    context = TrainContext(train.params, train.seed, read_and_log)
+    with project_imports(settings.project_dir):
+        entry = load_entry_point(settings.project_dir, train.entry_point)
+        result = call_entry_point(entry, context, train.entry_point, train.seed, train.threads)
+    model, frame = split_result(result, train.entry_point, train.label)
+    return model, frame, context.datasets_read
+
+
+def call_entry_point(
+    entry: EntryPoint, context: TrainContext, name: str, seed: int, threads: int
+) -> Any:
+    """Call the project's entry point seeded, translating what it raises."""
+    try:
+        with deterministic(seed, threads):
+            return entry(context)
+    except ProjectError:
+        raise
+    except Exception as exc:
+        raise ProjectError(
+            f"The entry point {name!r} raised {type(exc).__name__}: {exc}. Run with --debug "
+            "for the traceback."
+        ) from exc
+
+
+def snapshot_frame(
+    frame: pd.DataFrame, name: str, context: str, store: SnapshotStore
+) -> DatasetRecord:
+    """Store a frame as Parquet in the snapshot store and describe it."""
+    snapshot = store.put_bytes(parquet_bytes(frame))
+    return describe_dataset(
+        frame,
+        name,
+        context,
+        snapshot.digest,
+        snapshot.size,
+        "parquet",
+        "(produced by the run)",
+        snapshot.uri,
+    )
+
+
+def _log_outputs(
+    settings: Settings,
+    run_id: str,
+    code: CodeRecord,
+    datasets: tuple[DatasetRecord, ...],
+    model: Any,
+    frame: pd.DataFrame,
+    store: SnapshotStore,
+    environment: Environment,
+    work: Path,
+) -> RunRecord:
+    label = settings.train.label
+    evaluation = snapshot_frame(frame, EVALUATION_DATASET, "evaluation", store)
+    features = features_of(frame, label)
+    metrics = evaluate(model, frame, label)
+    logged = _mlflow.log_sklearn_model(
+        model, features, model.predict(features), environment.pins(MODEL_REQUIREMENTS)
+    )
+    model_dir = _mlflow.download_model(settings.stores.tracking_uri, logged.model_uri, work / "m")
+    model_record = ModelRecord(
+        sha256=sha256_file(model_dir / _mlflow.MODEL_FILE),
+        uri=logged.model_uri,
+        file=_mlflow.MODEL_FILE,
+        flavor="sklearn",
+        serialization="cloudpickle",
+    )
+    train = settings.train
+    record = RunRecord(
+        run_id=run_id,
+        project=settings.name,
+        model_name=settings.model_name,
+        entry_point=train.entry_point,
+        label=label,
+        seed=train.seed,
+        threads=train.threads,
+        params=dict(train.params),
+        code=code,
+        datasets=datasets,
+        evaluation=evaluation,
+        python=environment.python,
+        platform=environment.platform,
+        machine=environment.machine,
+        model=model_record,
+        metrics=metrics,
+    )
+    _log_input(evaluation, frame)
+    path = work / "record.json"
+    path.write_text(record.to_json(), encoding="utf-8")
+    _mlflow.log_artifact(path, RECORD_ARTIFACT.rpartition("/")[0])
+    _mlflow.log_metrics(metrics)
+    _mlflow.set_tags({"tether.model.sha256": model_record.sha256, "tether.run_key": record.run_key})
+    return record
+
+
+def _log_input(record: DatasetRecord, frame: pd.DataFrame) -> None:
+    _mlflow.log_dataset_input(
+        frame,
+        name=record.name,
+        source_uri=f"{record.uri}#sha256={record.digest}",
+        digest=record.digest,
+        context=record.context,
+        tags={
+            "tether.digest": f"sha256:{record.digest}",
+            "tether.rows": str(record.rows),
+            "tether.source": record.source,
+        },
+    )
