@@ -101,7 +101,8 @@ def _quiet() -> Iterator[None]:
     The cloudpickle warning is a choice tether made deliberately (see ARCHITECTURE.md)
     and guards against by verifying the model digest before every load; the dataset
     source warning is about a file:// URI that is, by design, a local snapshot; the
-    integer-schema hint is moot because tether records the schema of the data it saw.
+    integer-schema hint is moot because tether records the schema of the data it saw;
+    pandas 3.1 deprecates a call MLflow's schema inference makes on UTC timestamps.
     """
     loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
     levels = [logger.level for logger in loggers]
@@ -111,6 +112,7 @@ def _quiet() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The specified dataset source")
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
             yield
     finally:
         for logger, level in zip(loggers, levels, strict=True):

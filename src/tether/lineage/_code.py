@@ -100,7 +100,9 @@ def write_source_archive(project_dir: Path, code: CodeVersion, dest: Path) -> Pa
     """Write the project's tree at ``code.commit`` as a tar rooted at the project folder."""
     treeish = f"{code.commit}:{code.subdirectory}" if code.subdirectory else code.commit
     path = dest / SOURCE_ARCHIVE
-    _git(["archive", "--format=tar", "-o", str(path), treeish], project_dir)
+    # From the repository root: in a subfolder git reads the tree path relative to it.
+    root = Path(_git_text(["rev-parse", "--show-toplevel"], project_dir))
+    _git(["archive", "--format=tar", "-o", str(path), treeish], root)
     return path
 
 
