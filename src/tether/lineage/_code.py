@@ -74,6 +74,12 @@ def inspect_code(project_dir: Path) -> CodeVersion:
     """Describe the code version of ``project_dir`` (which must be a git work tree)."""
     root = Path(_git_text(["rev-parse", "--show-toplevel"], project_dir))
     subdirectory = project_dir.resolve().relative_to(root.resolve()).as_posix()
+    if subdirectory != "." and not _git_text(["ls-tree", "HEAD", "--", "."], project_dir):
+        raise ProjectError(
+            f"The project folder {project_dir} has no committed files in the repository at "
+            f"{root} (is it new, or ignored there?). Commit it, or make it its own "
+            "repository with `git init`."
+        )
     status = _git_text(["status", "--porcelain", "--untracked-files=all", "--", "."], project_dir)
     remote = subprocess.run(
         ["git", "config", "--get", "remote.origin.url"],
@@ -183,14 +189,19 @@ def commit_new_repository(directory: Path, message: str) -> str:
 
 
 def in_git_work_tree(directory: Path) -> bool:
-    """Whether ``directory`` is inside any git work tree (committed to or not)."""
+    """Whether ``directory`` is inside a git work tree that does not ignore it."""
     probe = subprocess.run(
         ["git", "rev-parse", "--is-inside-work-tree"],
         cwd=directory,
         capture_output=True,
         check=False,
     )
-    return probe.returncode == 0 and probe.stdout.strip() == b"true"
+    if probe.returncode != 0 or probe.stdout.strip() != b"true":
+        return False
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(directory)], cwd=directory, check=False
+    )
+    return ignored.returncode != 0
 
 
 def _configured(directory: Path, key: str) -> bool:
