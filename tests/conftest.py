@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,18 @@ def redis_url() -> str:
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 
 
+def new_fraud_project(directory: Path) -> Path:
+    """A fresh fraud project (its own git repository) on a small scenario."""
+    return init_project(directory, SMALL_SCENARIO).directory
+
+
 @pytest.fixture
 def fraud_project(tmp_path: Path) -> Path:
-    """A fresh fraud project (its own git repository) on a small scenario."""
-    return init_project(tmp_path / "project", SMALL_SCENARIO).directory
+    """A fresh fraud project in this test's temporary folder."""
+    return new_fraud_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def make_fraud_project() -> Callable[[Path], Path]:
+    """A factory of fresh fraud projects, for module-scoped fixtures."""
+    return new_fraud_project

@@ -1,1 +1,47 @@
-"""tether."""
+"""tether keeps production models honest.
+
+The public Python API, for notebooks and pipelines; the same operations as the CLI::
+
+    import tether
+
+    settings = tether.load_settings("my-project")
+    result = tether.train_project(settings)
+    report = tether.reproduce(settings.stores, result.run_id)
+    print(tether.render_markdown(tether.audit(settings.stores, result.run_id)))
+"""
+
+from tether.config import Settings, Stores, load_settings, locate_stores
+from tether.errors import TetherError
+from tether.lineage import (
+    AuditReport,
+    ReproduceReport,
+    TrainContext,
+    TrainResult,
+    audit,
+    render_html,
+    render_json,
+    render_markdown,
+    reproduce,
+    train_project,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuditReport",
+    "ReproduceReport",
+    "Settings",
+    "Stores",
+    "TetherError",
+    "TrainContext",
+    "TrainResult",
+    "__version__",
+    "audit",
+    "load_settings",
+    "locate_stores",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "reproduce",
+    "train_project",
+]
