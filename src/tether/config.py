@@ -42,6 +42,8 @@ DEFAULT_THREADS = 1
 """Native thread pools (OpenMP, BLAS) used while training: a fixed count, because a
 histogram built by another number of threads can sum in another order."""
 TRACKING_URI_ENV = "TETHER_TRACKING_URI"
+ADMIN_TOKEN_ENV = "TETHER_ADMIN_TOKEN"
+REDACTION_SALT_ENV = "TETHER_REDACTION_SALT"
 
 ParamValue = bool | int | float | str
 """The type of one training parameter: scalars only, so that MLflow logs them exactly."""
@@ -52,6 +54,24 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     "train": frozenset({"entry_point", "label", "seed", "threads", "params"}),
     "tracking": frozenset({"uri", "artifact_uri"}),
     "storage": frozenset({"snapshots"}),
+    "serving": frozenset(
+        {
+            "host",
+            "port",
+            "workers",
+            "predictions_uri",
+            "events_uri",
+            "challenger_timeout_ms",
+            "shadow_queue_size",
+            "max_instances",
+            "max_body_bytes",
+            "reload_interval_s",
+            "feature_mismatch",
+            "hash_columns",
+            "drop_columns",
+            "retention_days",
+        }
+    ),
 }
 
 
@@ -86,6 +106,28 @@ class Stores:
 
 
 @dataclass(frozen=True)
+class ServingSettings:
+    """The prediction server, its logs and its safety limits (``[serving]``)."""
+
+    predictions_uri: str
+    events_uri: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    challenger_timeout_ms: int = 200
+    shadow_queue_size: int = 1000
+    max_instances: int = 1000
+    max_body_bytes: int = 1_000_000
+    reload_interval_s: float = 5.0
+    feature_mismatch: str = "refuse"
+    hash_columns: tuple[str, ...] = ()
+    drop_columns: tuple[str, ...] = ()
+    retention_days: int = 90
+    admin_token: str = ""
+    redaction_salt: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything tether knows about one project, resolved to absolute locations."""
 
@@ -95,6 +137,7 @@ class Settings:
     datasets: Mapping[str, Path]
     train: TrainSettings
     stores: Stores
+    serving: ServingSettings
 
     @property
     def state_dir(self) -> Path:
@@ -158,6 +201,7 @@ def settings_from_mapping(
         datasets=_datasets(_table(raw, "datasets"), project_dir),
         train=_train(_table(raw, "train", required=True)),
         stores=_stores(raw, project_dir, environ),
+        serving=_serving(_table(raw, "serving"), project_dir, environ),
     )
 
 
@@ -189,6 +233,58 @@ def _stores(raw: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str
         artifact_uri=_string(tracking, "tracking.artifact_uri") or str(state / "artifacts"),
         snapshot_uri=_string(storage, "storage.snapshots") or str(state / "snapshots"),
     )
+
+
+def _serving(
+    table: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str]
+) -> ServingSettings:
+    state = project_dir / STATE_DIR
+    defaults = ServingSettings(predictions_uri="", events_uri="")
+    values: dict[str, Any] = {}
+    for key in ("port", "workers", "challenger_timeout_ms", "shadow_queue_size",
+                "max_instances", "max_body_bytes", "retention_days"):  # fmt: skip
+        values[key] = _positive_int(table, key, getattr(defaults, key))
+    interval = table.get("reload_interval_s", defaults.reload_interval_s)
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+        raise ConfigError(
+            f"serving.reload_interval_s in {CONFIG_FILE} must be a positive number of "
+            f"seconds, got {interval!r}."
+        )
+    mismatch = _string(table, "serving.feature_mismatch") or defaults.feature_mismatch
+    if mismatch not in {"refuse", "warn"}:
+        raise ConfigError(
+            f"serving.feature_mismatch in {CONFIG_FILE} is {mismatch!r}; expected 'refuse' "
+            "or 'warn'."
+        )
+    return ServingSettings(
+        predictions_uri=_string(table, "serving.predictions_uri")
+        or f"sqlite:///{state / 'predictions.db'}",
+        events_uri=_string(table, "serving.events_uri") or f"sqlite:///{state / 'events.db'}",
+        host=_string(table, "serving.host") or defaults.host,
+        reload_interval_s=float(interval),
+        feature_mismatch=mismatch,
+        hash_columns=_strings(table, "serving.hash_columns"),
+        drop_columns=_strings(table, "serving.drop_columns"),
+        admin_token=environ.get(ADMIN_TOKEN_ENV, ""),
+        redaction_salt=environ.get(REDACTION_SALT_ENV, ""),
+        **values,
+    )
+
+
+def _positive_int(table: Mapping[str, Any], key: str, default: int) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"serving.{key} in {CONFIG_FILE} must be a positive integer, got {value!r}."
+        )
+    return value
+
+
+def _strings(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = table.get(key.rpartition(".")[2], [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{key} in {CONFIG_FILE} must be a list of column names, got {value!r}.")
+    return tuple(value)
 
 
 def _check_keys(raw: Mapping[str, Any]) -> None:

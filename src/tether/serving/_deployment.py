@@ -1,0 +1,70 @@
+"""What the prediction server serves: loaded models in their roles, and where they come from.
+
+A :class:`Deployment` is an immutable snapshot of one registered model's serving state:
+the champion, at most one challenger with its traffic share and experiment id, and any
+shadows. The router holds one deployment and swaps the whole object when the registry
+changes, so a request sees either the old state or the new one, never a mix, and never
+a half-loaded model (models are loaded before the deployment that names them is built).
+
+A :class:`DeploymentSource` produces deployments: the registry implements it from the
+authoritative event log; tests implement it in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+SHADOW = "shadow"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded, verified model version.
+
+    ``model`` is the fitted estimator (scikit-learn API: ``predict_proba`` for a
+    classifier, else ``predict``); ``features`` are its input columns in order;
+    ``feature_version`` is the digest of the feature definitions it was trained on
+    (empty when it was trained on a plain frame).
+    """
+
+    name: str
+    version: str
+    model: Any
+    features: tuple[str, ...]
+    sha256: str
+    run_id: str = ""
+    feature_version: str = ""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The serving state of one registered model at one point of the event log."""
+
+    model_name: str
+    champion: ServedModel
+    challenger: ServedModel | None = None
+    challenger_share: float = 0.0
+    experiment_id: str = ""
+    shadows: tuple[ServedModel, ...] = field(default_factory=tuple)
+    event_id: int = 0
+
+    def models(self) -> Sequence[ServedModel]:
+        """Every model this deployment serves, champion first."""
+        extra = [self.challenger] if self.challenger is not None else []
+        return [self.champion, *extra, *self.shadows]
+
+
+class DeploymentSource(Protocol):
+    """Where the server gets its deployment from (the registry, in production)."""
+
+    def latest_event_id(self) -> int:
+        """The id of the newest registry event for the served model (cheap to call)."""
+        ...
+
+    def load(self) -> Deployment:
+        """Build the current deployment, loading and verifying every model it names."""
+        ...
