@@ -319,3 +319,28 @@ def download_model(tracking_uri: str, model_uri: str, dest: Path) -> Path:
         location = _client(tracking_uri).get_logged_model(model_id).artifact_location
         local = mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(dest))
     return Path(local)
+
+
+def get_aliases(tracking_uri: str, name: str) -> dict[str, str]:
+    """The aliases of registered model ``name``: alias -> version."""
+    with _translated(f"read the aliases of {name!r}", tracking_uri), _quiet():
+        model = _client(tracking_uri).get_registered_model(name)
+    return {str(alias): str(version) for alias, version in (model.aliases or {}).items()}
+
+
+def set_alias(tracking_uri: str, name: str, alias: str, version: str) -> None:
+    """Point ``name@alias`` at ``version``."""
+    with _translated(f"set {name}@{alias}", tracking_uri), _quiet():
+        _client(tracking_uri).set_registered_model_alias(name, alias, version)
+
+
+def delete_alias(tracking_uri: str, name: str, alias: str) -> None:
+    """Remove ``name@alias``."""
+    with _translated(f"delete {name}@{alias}", tracking_uri), _quiet():
+        _client(tracking_uri).delete_registered_model_alias(name, alias)
+
+
+def set_version_tag(tracking_uri: str, name: str, version: str, key: str, value: str) -> None:
+    """Set a tag on one registered model version."""
+    with _translated(f"tag {name}/{version}", tracking_uri), _quiet():
+        _client(tracking_uri).set_model_version_tag(name, version, key, value)

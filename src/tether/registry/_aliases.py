@@ -1,0 +1,230 @@
+"""Champion, challenger and shadows: the transitions of one registered model.
+
+The event log is authoritative: every transition is an event (time, actor, reason, the
+aliases before and after) appended under the model's lock, so two transitions racing on
+one model are serialized and neither acts on a stale state. The MLflow aliases follow the
+log: each transition then sets and deletes MLflow aliases to match its ``after`` state,
+and :meth:`ModelAliases.sync` repairs them from the log if they ever disagree (a crash
+between the two writes, or someone editing aliases in the MLflow UI).
+
+Aliases: ``champion`` answers by default; ``challenger`` answers a share of units;
+``shadow-<version>`` sees a copy of traffic; ``previous-champion`` is what a rollback
+returns to, so a rollback is always one alias change away.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tether import _mlflow
+from tether.errors import RegistryError, TrackingError
+from tether.registry._events import AliasState, Event, EventLog
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS_CHAMPION = "previous-champion"
+SHADOW_PREFIX = "shadow-"
+DEFAULT_TRAFFIC = 0.05
+ROLES = ("shadow", "challenger", "champion")
+
+
+class TransitionError(RegistryError):
+    """A transition that the model's current state does not allow (HTTP 409)."""
+
+
+class UnknownVersionError(RegistryError):
+    """A model version that the registry does not have (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """A model's serving state, from the event log."""
+
+    model: str
+    aliases: Mapping[str, str]
+    challenger_share: float
+    experiment_id: str
+    latest_event_id: int
+
+    @property
+    def shadows(self) -> list[str]:
+        """The versions deployed as shadows."""
+        return sorted(v for a, v in self.aliases.items() if a.startswith(SHADOW_PREFIX))
+
+
+class ModelAliases:
+    """Deploy, promote, roll back and retire versions of one registered model.
+
+    Example::
+
+        aliases = ModelAliases(EventLog("sqlite:///.tether/events.db"), tracking_uri, "fraud")
+        aliases.deploy("2", "challenger", traffic=0.1, actor="ana", reason="retrained on May")
+        aliases.promote(actor="loop", reason="challenger won on loss per 1k transactions")
+        aliases.rollback(actor="ana", reason="alert: precision fell after the promotion")
+    """
+
+    def __init__(self, log: EventLog, tracking_uri: str, model: str) -> None:
+        self.log = log
+        self.tracking_uri = tracking_uri
+        self.model = model
+
+    def deploy(
+        self,
+        version: str,
+        role: str,
+        *,
+        actor: str,
+        reason: str,
+        traffic: float = DEFAULT_TRAFFIC,
+    ) -> Event:
+        """Deploy ``version`` as a shadow, a challenger (with a traffic share) or the first
+        champion."""
+        if role not in ROLES:
+            raise RegistryError(f"Role {role!r}: expected one of {', '.join(ROLES)}.")
+        if role == CHALLENGER and not 0.0 < traffic <= 1.0:
+            raise RegistryError(f"--traffic {traffic}: expected a share in (0, 1], e.g. 0.05.")
+        self._require_version(version)
+        with self.log.transition(self.model) as tx:
+            after = dict(tx.state)
+            current = {a for a, v in tx.state.items() if v == version}
+            if CHAMPION in current:
+                raise TransitionError(f"{self.model}/{version} is the champion already.")
+            if role == CHAMPION:
+                if CHAMPION in tx.state:
+                    raise TransitionError(
+                        f"{self.model} has a champion ({tx.state[CHAMPION]}); deploy "
+                        f"{version} as a challenger and promote it, so the change is measured."
+                    )
+                after[CHAMPION] = version
+            elif role == CHALLENGER:
+                if CHALLENGER in tx.state:
+                    raise TransitionError(
+                        f"{self.model} already has a challenger ({tx.state[CHALLENGER]}); "
+                        "promote or retire it before deploying another."
+                    )
+                after[CHALLENGER] = version
+            else:
+                after[f"{SHADOW_PREFIX}{version}"] = version
+            details = {"version": version, "role": role}
+            if role == CHALLENGER:
+                details["traffic"] = str(traffic)
+            event = tx.append("deploy", actor=actor, reason=reason, after=after, details=details)
+        self._follow(event)
+        return event
+
+    def promote(
+        self, *, actor: str, reason: str, evidence: Mapping[str, object] | None = None
+    ) -> Event:
+        """Make the challenger the champion; the old champion becomes ``previous-champion``."""
+        with self.log.transition(self.model) as tx:
+            if CHALLENGER not in tx.state:
+                raise TransitionError(f"{self.model} has no challenger to promote.")
+            after = dict(tx.state)
+            winner = after.pop(CHALLENGER)
+            if CHAMPION in after:
+                after[PREVIOUS_CHAMPION] = after[CHAMPION]
+            after[CHAMPION] = winner
+            after.pop(f"{SHADOW_PREFIX}{winner}", None)
+            details = {
+                "version": winner,
+                "evidence": json.loads(json.dumps(evidence or {}, default=str)),
+            }
+            event = tx.append("promote", actor=actor, reason=reason, after=after, details=details)
+        self._follow(event)
+        return event
+
+    def rollback(self, *, actor: str, reason: str) -> Event:
+        """Put the previous champion back, in one step."""
+        with self.log.transition(self.model) as tx:
+            if PREVIOUS_CHAMPION not in tx.state:
+                raise TransitionError(
+                    f"{self.model} has no previous champion to roll back to (no promotion "
+                    "since the first deployment, or a rollback already used it)."
+                )
+            after = dict(tx.state)
+            demoted = after.get(CHAMPION, "")
+            after[CHAMPION] = after.pop(PREVIOUS_CHAMPION)
+            details = {"version": after[CHAMPION], "demoted": demoted}
+            event = tx.append("rollback", actor=actor, reason=reason, after=after, details=details)
+        self._follow(event)
+        return event
+
+    def retire(self, version: str, *, actor: str, reason: str) -> Event:
+        """Remove every alias of ``version`` but the champion's."""
+        with self.log.transition(self.model) as tx:
+            held = sorted(a for a, v in tx.state.items() if v == version)
+            if CHAMPION in held:
+                raise TransitionError(
+                    f"{self.model}/{version} is the champion; promote another version or roll "
+                    "back before retiring it."
+                )
+            if not held:
+                raise TransitionError(f"{self.model}/{version} holds no alias; nothing to retire.")
+            after = {a: v for a, v in tx.state.items() if v != version}
+            details = {"version": version, "aliases": ",".join(held)}
+            event = tx.append("retire", actor=actor, reason=reason, after=after, details=details)
+        self._follow(event)
+        return event
+
+    def status(self) -> ModelStatus:
+        """The model's aliases, challenger share and experiment id, from the event log."""
+        events = self.log.events(self.model)
+        state = events[-1].after if events else {}
+        share, experiment = 0.0, ""
+        challenger = state.get(CHALLENGER)
+        for event in reversed(events):
+            if (
+                challenger is not None
+                and event.action == "deploy"
+                and event.details.get("role") == CHALLENGER
+                and event.after.get(CHALLENGER) == challenger
+            ):
+                share, experiment = float(str(event.details["traffic"])), str(event.id)
+                break
+        return ModelStatus(
+            model=self.model,
+            aliases=dict(state),
+            challenger_share=share,
+            experiment_id=experiment,
+            latest_event_id=events[-1].id if events else 0,
+        )
+
+    def sync(self) -> list[str]:
+        """Make MLflow's aliases equal the event log's; return what was changed."""
+        wanted = self.log.latest_state(self.model)
+        found = _mlflow.get_aliases(self.tracking_uri, self.model)
+        return self._apply(found, wanted)
+
+    def _follow(self, event: Event) -> None:
+        self._apply(event.before, event.after)
+        record = json.dumps(
+            {"event": event.id, "action": event.action, "actor": event.actor,
+             "reason": event.reason, "time": event.time.isoformat()}
+        )  # fmt: skip
+        for version in {*event.before.values(), *event.after.values()}:
+            _mlflow.set_version_tag(
+                self.tracking_uri, self.model, version, "tether.last_transition", record
+            )
+
+    def _apply(self, found: AliasState, wanted: AliasState) -> list[str]:
+        changes = []
+        for alias in sorted(set(found) - set(wanted)):
+            _mlflow.delete_alias(self.tracking_uri, self.model, alias)
+            changes.append(f"deleted {alias}")
+        for alias, version in sorted(wanted.items()):
+            if found.get(alias) != version:
+                _mlflow.set_alias(self.tracking_uri, self.model, alias, version)
+                changes.append(f"{alias} -> {version}")
+        return changes
+
+    def _require_version(self, version: str) -> None:
+        if not version.isdigit():
+            raise RegistryError(f"Version {version!r}: expected a version number such as 3.")
+        try:
+            _mlflow.get_model_version(self.tracking_uri, self.model, version)
+        except TrackingError as exc:
+            raise UnknownVersionError(
+                f"{self.model}/{version} could not be found in the registry: {exc}"
+            ) from exc
