@@ -15,6 +15,7 @@ from tether.errors import ConfigError
 from tether.examples._scaffold import NewProject, init_project
 from tether.examples.fraud.simulate import ScenarioConfig
 from tether.lineage import (
+    AuditReport,
     ReproduceReport,
     TrainResult,
     audit,
@@ -24,6 +25,7 @@ from tether.lineage import (
     reproduce,
     train_project,
 )
+from tether.registry import project_aliases, version_history
 
 DEFAULT_INIT_TRANSACTIONS = 250_000
 """Enough for a month-by-month story in a minute; the full scenario is 1,000,000."""
@@ -163,6 +165,21 @@ def show_reproduction(report: ReproduceReport, as_json: bool) -> None:
     )
 
 
+def _audit_with_history(project: Path, ref: str) -> AuditReport:
+    """The audit, with the registry's history when the project's config is readable."""
+    stores = locate_stores(project)
+    first = audit(stores, ref)
+    try:
+        settings = load_settings(project)
+    except ConfigError:
+        return first  # the config is gone or broken: the run's own record still stands
+    versions = {v.version for v in first.versions if v.name == settings.model_name}
+    log = project_aliases(settings).log
+    return dataclasses.replace(
+        first, history=tuple(version_history(log, settings.model_name, versions))
+    )
+
+
 AUDIT_FORMATS = {"md": render_markdown, "json": render_json, "html": render_html}
 
 
@@ -177,7 +194,7 @@ def audit_command(
     if format not in AUDIT_FORMATS:
         raise ConfigError(f"--format {format!r}: expected one of md, json, html.")
     state: State = ctx.obj
-    document = AUDIT_FORMATS[format](audit(locate_stores(state.project), ref))
+    document = AUDIT_FORMATS[format](_audit_with_history(state.project, ref))
     if output is None:
         _render.text(document)
     else:

@@ -7,6 +7,7 @@ trained a model. ``SnapshotStore`` is the content-addressed store every dataset 
 
 from tether.lineage._audit import (
     AuditReport,
+    HistoryEntry,
     audit,
     render_html,
     render_json,
@@ -24,6 +25,7 @@ __all__ = [
     "DatasetRecord",
     "Environment",
     "EnvironmentDifference",
+    "HistoryEntry",
     "ReproduceReport",
     "RunRecord",
     "Snapshot",

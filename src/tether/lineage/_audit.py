@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,18 @@ class Section:
 
 
 @dataclass(frozen=True)
+class HistoryEntry:
+    """One registry transition that touched a version of the audited run."""
+
+    event_id: int
+    time: str
+    action: str
+    actor: str
+    reason: str
+    change: str
+
+
+@dataclass(frozen=True)
 class AuditReport:
     """Everything the audit found about one run and the versions it produced."""
 
@@ -41,6 +54,7 @@ class AuditReport:
     run: _mlflow.RunInfo
     versions: tuple[_mlflow.ModelVersionInfo, ...]
     environment: Environment
+    history: tuple[HistoryEntry, ...] = ()
 
     def sections(self) -> list[Section]:
         """The report as titled tables, in the order a reader asks the questions."""
@@ -51,6 +65,7 @@ class AuditReport:
             _config_section(self.record),
             _environment_section(self.environment),
             _metrics_section(self.record),
+            _history_section(self.history),
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,11 +75,15 @@ class AuditReport:
             "run": {**asdict(self.run), "start_time": self.run.start_time.isoformat()},
             "versions": [{**asdict(v), "created": v.created.isoformat()} for v in self.versions],
             "environment": asdict(self.environment),
+            "history": [asdict(h) for h in self.history],
         }
 
 
-def audit(stores: Stores, ref: str) -> AuditReport:
+def audit(stores: Stores, ref: str, history: Sequence[HistoryEntry] = ()) -> AuditReport:
     """Collect the audit of ``RUN_ID``, ``MODEL@ALIAS`` or ``MODEL/VERSION``.
+
+    ``history`` is what the registry's event log says about the run's versions (the
+    caller reads it: lineage does not depend on the registry).
 
     Example::
 
@@ -80,6 +99,7 @@ def audit(stores: Stores, ref: str) -> AuditReport:
         run=_mlflow.get_run(tracking, run_id),
         versions=tuple(_mlflow.versions_of_run(tracking, run_id)),
         environment=environment,
+        history=tuple(history),
     )
 
 
@@ -173,6 +193,12 @@ def _environment_section(environment: Environment) -> Section:
 def _metrics_section(record: RunRecord) -> Section:
     rows = tuple((name, f"{value:.6g}") for name, value in sorted(record.metrics.items()))
     return Section("Metrics (held-out evaluation)", ("metric", "value"), rows)
+
+
+def _history_section(history: tuple[HistoryEntry, ...]) -> Section:
+    rows = tuple((str(h.event_id), h.time, h.action, h.actor, h.reason, h.change) for h in history)
+    header = ("event", "time", "action", "actor", "reason", "aliases after")
+    return Section("Registry history (aliases and loop decisions)", header, rows)
 
 
 def render_markdown(report: AuditReport) -> str:

@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tether import _mlflow
+from tether.config import Settings
 from tether.errors import RegistryError, TrackingError
+from tether.lineage import HistoryEntry
 from tether.registry._events import AliasState, Event, EventLog
 
 CHAMPION = "champion"
@@ -228,3 +230,26 @@ class ModelAliases:
             raise UnknownVersionError(
                 f"{self.model}/{version} could not be found in the registry: {exc}"
             ) from exc
+
+
+def project_aliases(settings: Settings) -> ModelAliases:
+    """The aliases of a project's registered model, on its configured event log."""
+    log = EventLog(settings.serving.events_uri)
+    return ModelAliases(log, settings.stores.tracking_uri, settings.model_name)
+
+
+def version_history(log: EventLog, model: str, versions: set[str]) -> list[HistoryEntry]:
+    """The transitions of ``model`` that gave or took an alias of one of ``versions``."""
+    entries = []
+    for event in log.events(model):
+        changed = {
+            a for a in {*event.before, *event.after} if event.before.get(a) != event.after.get(a)
+        }
+        moved = {event.before.get(a) for a in changed} | {event.after.get(a) for a in changed}
+        if moved & versions:
+            after = ", ".join(f"{a}={v}" for a, v in sorted(event.after.items())) or "(none)"
+            entries.append(
+                HistoryEntry(event.id, event.time.isoformat(), event.action, event.actor,
+                             event.reason, after)
+            )  # fmt: skip
+    return entries

@@ -1,0 +1,126 @@
+"""``tether models deploy|promote|rollback|retire|status|sync``: the registry's transitions."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+import typer
+
+from tether.cli import _render
+from tether.cli._app import State, app
+from tether.config import load_settings
+from tether.registry import Event, ModelAliases, project_aliases
+
+models_app = typer.Typer(help="Deploy, promote, roll back and retire model versions.")
+app.add_typer(models_app, name="models")
+
+ACTOR_HELP = "Who is acting (default: the current user)."
+
+
+def _aliases(ctx: typer.Context) -> ModelAliases:
+    state: State = ctx.obj
+    return project_aliases(load_settings(state.project))
+
+
+def _show_event(event: Event, as_json: bool) -> None:
+    data: dict[str, Any] = {
+        "event": event.id,
+        "action": event.action,
+        "model": event.model,
+        "actor": event.actor,
+        "reason": event.reason,
+        "before": dict(event.before),
+        "after": dict(event.after),
+        "time": event.time.isoformat(),
+    }
+    if as_json:
+        _render.as_json(data)
+    else:
+        _render.key_values(f"{event.action} of {event.model} (event {event.id})", data)
+
+
+@models_app.command("deploy")
+def deploy_command(
+    ctx: typer.Context,
+    version: str = typer.Argument(..., help="The registered version to deploy."),
+    role: str = typer.Option(..., "--as", help="shadow, challenger, or champion (first only)."),
+    traffic: float = typer.Option(0.05, help="The challenger's share of units."),
+    reason: str = typer.Option(..., help="Why: kept in the event log and the audit."),
+    actor: str = typer.Option("", help=ACTOR_HELP),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Deploy a version as a shadow or a challenger (or the first champion)."""
+    event = _aliases(ctx).deploy(
+        version, role, traffic=traffic, actor=actor or getpass.getuser(), reason=reason
+    )
+    _show_event(event, json)
+
+
+@models_app.command("promote")
+def promote_command(
+    ctx: typer.Context,
+    reason: str = typer.Option(..., help="Why: kept in the event log and the audit."),
+    actor: str = typer.Option("", help=ACTOR_HELP),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Make the challenger the champion (the old champion is kept as previous-champion)."""
+    _show_event(_aliases(ctx).promote(actor=actor or getpass.getuser(), reason=reason), json)
+
+
+@models_app.command("rollback")
+def rollback_command(
+    ctx: typer.Context,
+    reason: str = typer.Option(..., help="Why: kept in the event log and the audit."),
+    actor: str = typer.Option("", help=ACTOR_HELP),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Put the previous champion back, in one step."""
+    _show_event(_aliases(ctx).rollback(actor=actor or getpass.getuser(), reason=reason), json)
+
+
+@models_app.command("retire")
+def retire_command(
+    ctx: typer.Context,
+    version: str = typer.Argument(..., help="The version to take out of service."),
+    reason: str = typer.Option(..., help="Why: kept in the event log and the audit."),
+    actor: str = typer.Option("", help=ACTOR_HELP),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Remove a challenger or shadow version's aliases."""
+    event = _aliases(ctx).retire(version, actor=actor or getpass.getuser(), reason=reason)
+    _show_event(event, json)
+
+
+@models_app.command("status")
+def status_command(
+    ctx: typer.Context, json: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """Show the aliases, the challenger's share and experiment, and recent transitions."""
+    aliases = _aliases(ctx)
+    status = aliases.status()
+    events = aliases.log.events(aliases.model)[-10:]
+    data: dict[str, Any] = {
+        "model": status.model,
+        "aliases": dict(status.aliases),
+        "challenger_share": status.challenger_share,
+        "experiment_id": status.experiment_id,
+        "latest_event_id": status.latest_event_id,
+        "recent": [
+            f"{e.id} {e.time.isoformat()} {e.action} by {e.actor}: {e.reason}" for e in events
+        ],
+    }
+    if json:
+        _render.as_json(data)
+        return
+    rows = {k: v for k, v in data.items() if k != "recent"}
+    _render.key_values(f"Serving state of {status.model}", rows)
+    for line in data["recent"]:
+        _render.text(line)
+
+
+@models_app.command("sync")
+def sync_command(ctx: typer.Context) -> None:
+    """Make MLflow's aliases equal the event log's (after a crash or a manual edit)."""
+    changes = _aliases(ctx).sync()
+    _render.text("\n".join(changes) if changes else "MLflow aliases already match the event log")

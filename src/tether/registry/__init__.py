@@ -1,0 +1,41 @@
+"""The model registry: versions, aliases and transitions with reason and actor.
+
+MLflow holds the versions and their files; tether's event log holds every transition
+(deploy, promote, rollback, retire) and is the authority the MLflow aliases follow.
+"""
+
+from tether.registry._aliases import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS_CHAMPION,
+    SHADOW_PREFIX,
+    ModelAliases,
+    ModelStatus,
+    TransitionError,
+    UnknownVersionError,
+    project_aliases,
+    version_history,
+)
+from tether.registry._events import AliasState, Event, EventLog, Transition
+from tether.registry._loading import FeatureVersionMismatchError, load_version
+from tether.registry._source import RegistryDeploymentSource
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "PREVIOUS_CHAMPION",
+    "SHADOW_PREFIX",
+    "AliasState",
+    "Event",
+    "EventLog",
+    "FeatureVersionMismatchError",
+    "ModelAliases",
+    "ModelStatus",
+    "RegistryDeploymentSource",
+    "Transition",
+    "TransitionError",
+    "UnknownVersionError",
+    "load_version",
+    "project_aliases",
+    "version_history",
+]

@@ -1,0 +1,50 @@
+"""``tether models ...`` and the audit's registry history, from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tether.cli import main
+from tether.config import load_settings
+from tether.lineage import train_project
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    captured = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+@pytest.mark.slow
+def test_deploy_promote_rollback_and_the_audit_tells_the_story(
+    fraud_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for max_iter in ("10", "11"):
+        train_project(load_settings(fraud_project).with_params({"max_iter": max_iter}))
+    cli = ["-C", str(fraud_project), "models"]
+    steps = [
+        ["deploy", "1", "--as", "champion", "--reason", "first model"],
+        ["deploy", "2", "--as", "challenger", "--traffic", "0.1", "--reason", "retrained"],
+        ["promote", "--reason", "won the experiment"],
+        ["rollback", "--reason", "precision fell after the promotion"],
+    ]
+    for step in steps:
+        code, _, err = run_cli([*cli, *step, "--actor", "ana", "--json"], capsys)
+        assert code == 0, err
+    code, out, _ = run_cli([*cli, "status", "--json"], capsys)
+    status = json.loads(out)
+    assert status["aliases"] == {"champion": "1"}
+    assert len(status["recent"]) == 4
+
+    code, out, _ = run_cli(["-C", str(fraud_project), "audit", "fraud-detector/2"], capsys)
+    assert code == 0
+    assert "won the experiment" in out and "precision fell after the promotion" in out
+
+    code, _, err = run_cli([*cli, "rollback", "--reason", "again"], capsys)
+    assert code == 2
+    assert "no previous champion" in err
