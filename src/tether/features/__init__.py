@@ -1,0 +1,79 @@
+"""Feature definitions and point-in-time correct training sets (the offline feature store).
+
+Define features once; compute them offline (DuckDB by default, Spark on the same definitions)
+and online (by the online store, on the same reference semantics and the same expression
+evaluator), so training-serving skew cannot come from two implementations.
+
+>>> from tether.features import (Aggregation, Entity, EventSource, FeatureStore,
+...                              FeatureView, Transformation)
+>>> customer = Entity("customer", keys=["customer_id"])
+>>> tx = EventSource.parquet("events.parquet", entity_key="customer_id", event_id="event_id",
+...                          event_time="event_time", created_time="ingested_time")
+>>> view = FeatureView("customer_tx", entity=customer, source=tx, ttl="30d", features=[
+...     Aggregation("tx_count_1h", "count", window="1h"),
+...     Aggregation("amount_mean_30d", "mean", column="amount", window="30d"),
+...     Transformation("amount_ratio_30d", "amount / amount_mean_30d", request=["amount"]),
+... ])  # doctest: +SKIP
+>>> store = FeatureStore([view])  # doctest: +SKIP
+>>> training = store.build_training_set(spine, timestamp="event_time")  # doctest: +SKIP
+"""
+
+from tether.features._aggregate import AggregateValue, EventBatch, aggregate_point, point_values
+from tether.features._definitions import (
+    AGGREGATION_FUNCTIONS,
+    DEFINITIONS_FORMAT,
+    Aggregation,
+    AggregationFunction,
+    Entity,
+    EventSource,
+    Feature,
+    FeatureView,
+    NaiveTimestamps,
+    Transformation,
+    definition_digest,
+)
+from tether.features._duckdb import DuckDBEngine
+from tether.features._durations import duration_micros, format_duration, parse_duration
+from tether.features._engine import ColumnKind, OfflineEngine, SourceSchema
+from tether.features._evaluate import Vector, evaluate, evaluate_scalar, vector_from_values
+from tether.features._expressions import Expression, Scalar, parse_expression, to_sql
+from tether.features._offline import FeatureStore
+from tether.features._spark import SparkEngine
+from tether.features._timestamps import series_micros, timestamp_micros
+
+__all__ = [
+    "AGGREGATION_FUNCTIONS",
+    "DEFINITIONS_FORMAT",
+    "AggregateValue",
+    "Aggregation",
+    "AggregationFunction",
+    "ColumnKind",
+    "DuckDBEngine",
+    "Entity",
+    "EventBatch",
+    "EventSource",
+    "Expression",
+    "Feature",
+    "FeatureStore",
+    "FeatureView",
+    "NaiveTimestamps",
+    "OfflineEngine",
+    "Scalar",
+    "SourceSchema",
+    "SparkEngine",
+    "Transformation",
+    "Vector",
+    "aggregate_point",
+    "definition_digest",
+    "duration_micros",
+    "evaluate",
+    "evaluate_scalar",
+    "format_duration",
+    "parse_duration",
+    "parse_expression",
+    "point_values",
+    "series_micros",
+    "timestamp_micros",
+    "to_sql",
+    "vector_from_values",
+]
