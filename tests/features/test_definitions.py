@@ -190,3 +190,18 @@ def test_defaults_of_the_null_policy_are_written_into_the_definition() -> None:
         (0, None),
         (None, None),
     ]
+
+
+def test_the_version_does_not_depend_on_where_the_events_are() -> None:
+    from tether.features import Aggregation, Entity, EventSource, FeatureView
+
+    def view(path: str) -> FeatureView:
+        source = EventSource.parquet(
+            path, entity_key="customer_id", event_id="event_id", event_time="event_time"
+        )
+        return FeatureView(
+            "tx", entity=Entity("customer", keys=["customer_id"]), source=source,
+            features=[Aggregation("n_1d", "count", window="1d")],
+        )  # fmt: skip
+
+    assert view("data/a.parquet").version == view("/snapshots/ab/cdef").version

@@ -184,10 +184,13 @@ class EventSource:
         return (self.event_time, self.created_time)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the normalized form."""
+        """Return the normalized form, without the location.
+
+        Where the events are read from is not what the features mean: moving the data, or a
+        training run reading a snapshot of it, keeps the definitions' version.
+        """
         return {
             "format": self.format,
-            "location": self.location,
             "entity_key": list(self.key_columns),
             "event_id": self.event_id,
             "event_time": self.event_time,
