@@ -1,0 +1,293 @@
+"""From a prediction request to feature vectors: validation, online lookup, assembly.
+
+An instance names its features in one or both of two ways: ``features`` holds raw values
+(e.g. the amount of the payment being scored), ``entity`` holds entity keys (e.g.
+``{"customer_id": "c1"}``) from which a :class:`FeatureLookup` (the online feature store)
+computes the rest as of the instance's ``event_time``. The raw values are also handed to the
+lookup as request data, for the transformations that need them.
+
+Validation is against the feature lists of the models being served
+(:class:`FeatureSpec`): every feature the champion or the challenger takes must be present,
+so that a request valid for one unit is valid for every unit whatever its cohort; a raw
+feature that no served model (shadows included) takes is refused, unless the instance has an
+entity, in which case it may be request data for the lookup (which refuses what it does not
+take). Values a model receives must be finite numbers; a raw value that contradicts the
+lookup's value for the same feature is refused rather than silently preferred, because that
+is training-serving skew by construction. Every refusal is an :class:`InvalidInstanceError`
+naming the field (``instances[3].features.amount``) and what was expected.
+
+The vector a model receives maps each feature to a float, or to None where the online store
+has no value (the feature definition's null policy); models receive None as NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, TypeAlias
+
+from tether.errors import ServingError
+from tether.serving._deployment import Deployment
+
+FeatureValue: TypeAlias = bool | int | float | str | None
+"""A scalar a request or the online store may hold for one feature or request column."""
+Vector: TypeAlias = dict[str, float | None]
+"""The features of one instance as the models receive them (None: no value, NaN to models)."""
+
+
+class FeatureLookup(Protocol):
+    """Online features for entities at given times (the online feature store, in production).
+
+    The server calls :meth:`lookup` once per request with every instance that has an entity;
+    implementations adapt ``OnlineFeatureStore.get_online_features``.
+    """
+
+    def lookup(
+        self,
+        entities: Sequence[Mapping[str, str]],
+        request_data: Sequence[Mapping[str, FeatureValue]],
+        at: Sequence[datetime],
+    ) -> list[Mapping[str, FeatureValue]]:
+        """Return, per entity, every feature the store computes for it as of ``at`` (UTC).
+
+        The three sequences have one row per instance. Keys of the result rows that no
+        model takes are ignored.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached (HTTP 503).
+            FeatureError: a key or request column is unknown or missing (HTTP 422).
+        """
+        ...
+
+    def ping(self) -> None:
+        """Return if the store can be reached; readiness probes call it.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+        """
+        ...
+
+
+class InvalidInstanceError(ServingError):
+    """An instance of a prediction request is invalid (HTTP 422).
+
+    ``field`` locates the problem (``instances[3].features.amount``); ``expected`` says what
+    would have been accepted.
+    """
+
+    def __init__(self, message: str, *, field: str, expected: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.expected = expected
+
+
+class BatchTooLargeError(ServingError):
+    """A prediction request holds more instances than ``serving.max_instances`` (HTTP 413)."""
+
+
+@dataclass(frozen=True)
+class InstanceRequest:
+    """One instance to score, as a client sends it.
+
+    ``event_time`` must be timezone-aware (default: the time of the request).
+    """
+
+    features: Mapping[str, FeatureValue] = field(default_factory=dict)
+    entity: Mapping[str, str] | None = None
+    instance_id: str | None = None
+    unit_id: str | None = None
+    event_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The features a deployment's models take.
+
+    ``required``: every feature of the champion and the challenger, in first-seen order.
+    ``optional``: the features only shadows take (scored when present).
+    """
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> FeatureSpec:
+        """The spec of ``deployment``."""
+        served = [deployment.champion]
+        if deployment.challenger is not None:
+            served.append(deployment.challenger)
+        required = tuple(dict.fromkeys(f for model in served for f in model.features))
+        shadow = (f for model in deployment.shadows for f in model.features)
+        optional = tuple(f for f in dict.fromkeys(shadow) if f not in required)
+        return cls(required, optional)
+
+    def takes(self, name: str) -> bool:
+        """Whether some served model takes feature ``name``."""
+        return name in self.required or name in self.optional
+
+
+def assemble(
+    instances: Sequence[InstanceRequest],
+    spec: FeatureSpec,
+    lookup: FeatureLookup | None,
+    now: datetime,
+) -> list[Vector]:
+    """Validate ``instances`` and return their feature vectors, in order.
+
+    Raises:
+        InvalidInstanceError: see the module docstring.
+        StoreUnavailableError, FeatureError: from the lookup.
+        ServingError: the lookup returned something other than one row of numbers per
+            entity (a wiring or definition problem, not the client's).
+    """
+    for position, instance in enumerate(instances):
+        _check_raw(position, instance, spec)
+    looked_up = _lookup(instances, lookup, now)
+    return [
+        _vector(position, instance, looked_up.get(position, {}), spec)
+        for position, instance in enumerate(instances)
+    ]
+
+
+def _check_raw(position: int, instance: InstanceRequest, spec: FeatureSpec) -> None:
+    where = f"instances[{position}].features"
+    for name, value in instance.features.items():
+        if not spec.takes(name):
+            if instance.entity is not None:
+                continue  # request data for the lookup, which refuses what it does not take
+            raise InvalidInstanceError(
+                f"{where} has the feature {name!r}, which no served model takes; expected only "
+                f"{_names(spec.required + spec.optional)}.",
+                field=f"{where}.{name}",
+                expected=f"one of {_names(spec.required + spec.optional)}",
+            )
+        if not _is_finite_number(value):
+            raise InvalidInstanceError(
+                f"{where}.{name} is {value!r}; expected a finite number.",
+                field=f"{where}.{name}",
+                expected="a finite number",
+            )
+    if instance.entity is not None and not instance.entity:
+        raise InvalidInstanceError(
+            f"instances[{position}].entity is empty; expected entity key columns such as "
+            '{"customer_id": "c1"}, or no entity at all.',
+            field=f"instances[{position}].entity",
+            expected="a non-empty object of entity key columns",
+        )
+
+
+def _lookup(
+    instances: Sequence[InstanceRequest], lookup: FeatureLookup | None, now: datetime
+) -> dict[int, Mapping[str, FeatureValue]]:
+    positions = [i for i, instance in enumerate(instances) if instance.entity is not None]
+    if not positions:
+        return {}
+    if lookup is None:
+        raise InvalidInstanceError(
+            f"instances[{positions[0]}].entity: this server has no online feature store, so "
+            "it cannot look features up by entity; send every feature in `features` instead.",
+            field=f"instances[{positions[0]}].entity",
+            expected="no entity (all features in `features`)",
+        )
+    chosen = [instances[i] for i in positions]
+    rows = lookup.lookup(
+        [dict(instance.entity or {}) for instance in chosen],
+        [dict(instance.features) for instance in chosen],
+        [instance.event_time or now for instance in chosen],
+    )
+    if len(rows) != len(chosen):
+        raise ServingError(
+            f"The online feature lookup returned {len(rows)} rows for {len(chosen)} "
+            "entities; expected one row per entity."
+        )
+    return dict(zip(positions, rows, strict=True))
+
+
+def _vector(
+    position: int,
+    instance: InstanceRequest,
+    looked_up: Mapping[str, FeatureValue],
+    spec: FeatureSpec,
+) -> Vector:
+    where = f"instances[{position}].features"
+    vector: Vector = {}
+    missing: list[str] = []
+    for name in spec.required + spec.optional:
+        stored = name in looked_up
+        sent = name in instance.features
+        if stored and sent and _differs(looked_up[name], instance.features[name]):
+            raise InvalidInstanceError(
+                f"{where}.{name} is {instance.features[name]!r}, but the online store computes "
+                f"{looked_up[name]!r} for the entity; send it in one place only (a feature "
+                "the store computes must not be overridden).",
+                field=f"{where}.{name}",
+                expected="no value (it is computed from the entity)",
+            )
+        if sent:
+            vector[name] = _number(instance.features[name])
+        elif stored:
+            vector[name] = _stored_number(name, looked_up[name])
+        elif name in spec.required:
+            missing.append(name)
+    if missing:
+        source = "`features` or the entity's online features" if instance.entity else "`features`"
+        raise InvalidInstanceError(
+            f"{where} lacks {_names(missing)}; the served models take {_names(spec.required)}, "
+            f"each from {source}.",
+            field=f"{where}.{missing[0]}",
+            expected=f"a finite number for each of {_names(missing)}",
+        )
+    return vector
+
+
+def _stored_number(name: str, value: FeatureValue) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise ServingError(
+            f"The online store returned {value!r} for feature {name!r}; the served models "
+            "take numbers. Check the feature definition against the model's training set."
+        )
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _is_finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        return False
+
+
+def _differs(stored: FeatureValue, sent: FeatureValue) -> bool:
+    if stored is None or isinstance(stored, str):
+        return True
+    return float(stored) != _number(sent)
+
+
+def _number(value: FeatureValue) -> float:
+    """A raw value already checked by :func:`_check_raw`, as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ServingError(f"Feature value {value!r} was not validated as a number.")
+    return float(value)
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:20])
+    return f"[{shown}{', ...' if len(names) > 20 else ''}]"
+
+
+def utc(moment: datetime, field_name: str) -> datetime:
+    """``moment`` in UTC; an :class:`InvalidInstanceError` if it is naive."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInstanceError(
+            f"{field_name} is the naive time {moment.isoformat()}; expected a UTC time such "
+            "as 2024-05-01T12:00:00Z.",
+            field=field_name,
+            expected="an ISO-8601 time with a timezone",
+        )
+    return moment.astimezone(UTC)

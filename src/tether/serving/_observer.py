@@ -1,0 +1,73 @@
+"""What the router and the shadow worker report as they work, for metrics.
+
+The serving code knows nothing of Prometheus: it calls a :class:`ServingObserver` at each
+event, and the server implements the observer with its metrics (``tether.server``). The
+calls happen on the request path or in the shadow worker, so an implementation must be
+cheap (an increment) and must not raise.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, TypeAlias
+
+ModelRole: TypeAlias = Literal["champion", "challenger", "shadow"]
+"""The role a model played in a call: answered for a cohort, or shadowed."""
+FallbackReason: TypeAlias = Literal["error", "timeout"]
+"""Why the champion answered for a challenger: the challenger raised, or was too slow."""
+
+
+class ServingObserver(Protocol):
+    """Receives the router's and the shadow worker's events (see :class:`NullObserver`)."""
+
+    def model_called(self, version: str, role: ModelRole, seconds: float, instances: int) -> None:
+        """A model answered ``instances`` instances in ``seconds``."""
+        ...
+
+    def model_failed(self, version: str, role: ModelRole) -> None:
+        """A model raised (or, for a challenger, exceeded its timeout)."""
+        ...
+
+    def fallback(self, version: str, reason: FallbackReason, instances: int) -> None:
+        """The champion answered ``instances`` instances for challenger ``version``."""
+        ...
+
+    def shadow_queued(self, depth: int) -> None:
+        """A shadow job was queued or taken; ``depth`` jobs are waiting now."""
+        ...
+
+    def shadow_dropped(self, version: str) -> None:
+        """The shadow queue was full: shadow ``version`` skipped a request."""
+        ...
+
+    def prediction_dropped(self) -> None:
+        """The prediction log's queue was full: one prediction was not logged."""
+        ...
+
+    def reloaded(self, succeeded: bool, event_id: int) -> None:
+        """A deployment reload finished; ``event_id`` is the one being served now."""
+        ...
+
+
+class NullObserver:
+    """An observer that ignores every event (the default)."""
+
+    def model_called(self, version: str, role: ModelRole, seconds: float, instances: int) -> None:
+        """Ignore the event."""
+
+    def model_failed(self, version: str, role: ModelRole) -> None:
+        """Ignore the event."""
+
+    def fallback(self, version: str, reason: FallbackReason, instances: int) -> None:
+        """Ignore the event."""
+
+    def shadow_queued(self, depth: int) -> None:
+        """Ignore the event."""
+
+    def shadow_dropped(self, version: str) -> None:
+        """Ignore the event."""
+
+    def prediction_dropped(self) -> None:
+        """Ignore the event."""
+
+    def reloaded(self, succeeded: bool, event_id: int) -> None:
+        """Ignore the event."""

@@ -1,0 +1,489 @@
+"""The prediction router: champion, sticky challenger, shadows, and hot reload (no HTTP).
+
+:meth:`Router.predict` scores a batch of instances on the current :class:`Deployment`:
+
+1. validates the instances and assembles their feature vectors (``_features.py``), looking
+   entity features up online;
+2. assigns each instance a cohort, sticky on its unit id (``_assignment.py``);
+3. scores the challenger's cohort on a worker thread while the calling thread scores the
+   champion's; a challenger that raises, or has not answered ``challenger_timeout_s`` after
+   it started, is replaced by the champion for that request (a *fallback*, counted, and
+   flagged on the result);
+4. records every prediction to the prediction log (enqueue only) and hands a copy of the
+   request to each shadow (``_shadow.py``), after the response is decided.
+
+The deployment is one immutable object swapped as one reference: a request reads it once, so
+it is served entirely by the old deployment or entirely by the new one. :meth:`Router.refresh`
+asks the :class:`DeploymentSource` for its latest event id and, when it changed, loads the new
+deployment (every model loaded and verified by the source) *before* swapping; a load that fails
+leaves the old deployment serving (logged, counted). :meth:`Router.start` loads the first
+deployment and polls every ``reload_interval_s`` seconds; an admin call refreshes at once.
+
+>>> router = Router(source, prediction_log, features=online_lookup)  # doctest: +SKIP
+>>> router.start()  # doctest: +SKIP
+>>> result = router.predict([InstanceRequest(features={"amount": 12.5, ...}, unit_id="c1")])
+... # doctest: +SKIP
+>>> result.results[0].output, result.results[0].version, result.results[0].cohort
+... # doctest: +SKIP
+(0.031, '3', 'champion')
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+from tether.errors import ServingError
+from tether.serving._assignment import Cohort, assign_cohort
+from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
+from tether.serving._features import (
+    BatchTooLargeError,
+    FeatureLookup,
+    FeatureSpec,
+    InstanceRequest,
+    InvalidInstanceError,
+    Vector,
+    assemble,
+    utc,
+)
+from tether.serving._observer import ModelRole, NullObserver, ServingObserver
+from tether.serving._predlog import Prediction
+from tether.serving._scoring import Scores, score
+from tether.serving._shadow import PredictionRecorder, ShadowJob, ShadowRow, ShadowWorker
+from tether.serving._storage import JSONValue
+
+DEFAULT_CHALLENGER_TIMEOUT_S = 0.2
+DEFAULT_MAX_INSTANCES = 1000
+DEFAULT_SHADOW_QUEUE_SIZE = 1000
+DEFAULT_RELOAD_INTERVAL_S = 5.0
+CHALLENGER_THREADS = 4
+"""Threads that run challengers; a hung challenger holds one until it returns."""
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class NotReadyError(ServingError):
+    """No deployment is loaded yet, so nothing can be served (HTTP 503)."""
+
+
+@dataclass(frozen=True)
+class InstanceResult:
+    """The answer for one instance: its id, output, the version that answered, its cohort.
+
+    ``fallback`` is True when the instance's cohort is the challenger's but the champion
+    answered because the challenger failed or was too slow.
+    """
+
+    instance_id: str
+    output: JSONValue
+    version: str
+    cohort: Cohort
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """The answer to one request: one :class:`InstanceResult` per instance, in order."""
+
+    request_id: str
+    model: str
+    event_id: int
+    results: list[InstanceResult]
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What :meth:`Router.refresh` did, and the event id of the deployment served after it."""
+
+    outcome: Literal["unchanged", "reloaded", "failed"]
+    event_id: int
+    error: str = ""
+
+
+@dataclass
+class RouterStats:
+    """Counters of the things that went wrong without failing a request."""
+
+    fallbacks: int = 0
+    reloads: int = 0
+    reload_failures: int = 0
+    predictions_dropped: int = 0
+
+
+@dataclass(frozen=True)
+class _Row:
+    instance_id: str
+    unit_id: str | None
+    event_time: datetime
+    cohort: Cohort
+    vector: Vector
+
+
+@dataclass(frozen=True)
+class _Answer:
+    model: ServedModel
+    role: ModelRole
+    output: JSONValue
+    seconds: float
+    fallback: bool
+
+
+class Router:
+    """Routes predictions to the champion, the challenger and shadows of a deployment.
+
+    Thread-safe: :meth:`predict` is called from many request threads at once.
+    """
+
+    def __init__(
+        self,
+        source: DeploymentSource,
+        recorder: PredictionRecorder,
+        *,
+        features: FeatureLookup | None = None,
+        observer: ServingObserver | None = None,
+        challenger_timeout_s: float = DEFAULT_CHALLENGER_TIMEOUT_S,
+        max_instances: int = DEFAULT_MAX_INSTANCES,
+        shadow_queue_size: int = DEFAULT_SHADOW_QUEUE_SIZE,
+        reload_interval_s: float = DEFAULT_RELOAD_INTERVAL_S,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._source = source
+        self._recorder = recorder
+        self._lookup = features
+        self._observer: ServingObserver = observer or NullObserver()
+        self._timeout = challenger_timeout_s
+        self._max_instances = max_instances
+        self._interval = reload_interval_s
+        self._clock = clock or _utc_now
+        # The deployment and its feature spec, swapped together as one reference.
+        self._serving: tuple[Deployment, FeatureSpec] | None = None
+        self._reload_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._poller: threading.Thread | None = None
+        self._challengers = ThreadPoolExecutor(CHALLENGER_THREADS, "tether-challenger")
+        self.shadows = ShadowWorker(recorder, capacity=shadow_queue_size, observer=observer)
+        """The shadow queue and its worker threads."""
+        self.stats = RouterStats()
+        """Fallbacks, reloads and dropped predictions so far."""
+
+    @property
+    def deployment(self) -> Deployment | None:
+        """The deployment being served, or None before the first successful load."""
+        serving = self._serving
+        return serving[0] if serving is not None else None
+
+    def start(self) -> ReloadResult:
+        """Load the first deployment, then start the shadow worker and the reload poller.
+
+        A failed first load is returned, not raised: the router keeps polling, and
+        :meth:`predict` raises :class:`NotReadyError` until a load succeeds.
+
+        Raises:
+            ServingError: the router was closed (threads cannot restart; make a new router).
+        """
+        if self._stopping.is_set():
+            raise ServingError("This router was closed and cannot start again; create another.")
+        result = self.refresh()
+        self.shadows.start()
+        if self._poller is None:
+            self._poller = threading.Thread(target=self._poll, name="tether-reload", daemon=True)
+            self._poller.start()
+        return result
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop polling, stop the shadow worker (dropping queued shadow jobs), free threads."""
+        self._stopping.set()
+        if self._poller is not None:
+            self._poller.join(timeout)
+        self.shadows.close(timeout)
+        self._challengers.shutdown(wait=False, cancel_futures=True)
+
+    def refresh(self, *, force: bool = False) -> ReloadResult:
+        """Load and swap in the source's deployment if its event id changed (or ``force``).
+
+        Never raises: a failure is logged, counted, reported, and the old deployment stays.
+        """
+        with self._reload_lock:
+            current = self.deployment
+            served = current.event_id if current is not None else 0
+            try:
+                latest = self._source.latest_event_id()
+                if current is not None and latest == current.event_id and not force:
+                    return ReloadResult("unchanged", served)
+                deployment = self._source.load()
+                spec = _checked_spec(deployment)
+            # Loading unpickles models and runs the source's code: anything may go wrong, and
+            # whatever does must leave the old deployment serving (a process boundary).
+            except Exception as exc:
+                _LOGGER.exception(
+                    "loading the new deployment failed; still serving event %d", served
+                )
+                return self._reload_failed(exc, served)
+            self._serving = (deployment, spec)
+            with self._stats_lock:
+                self.stats.reloads += 1
+        _LOGGER.info("serving %s", _describe(deployment))
+        self._observer.reloaded(True, deployment.event_id)
+        return ReloadResult("reloaded", deployment.event_id)
+
+    def predict(
+        self, instances: Sequence[InstanceRequest], *, request_id: str | None = None
+    ) -> PredictResult:
+        """Score ``instances`` (see the module docstring).
+
+        Raises:
+            NotReadyError: no deployment is loaded.
+            BatchTooLargeError: more than ``max_instances`` instances.
+            InvalidInstanceError: an instance is invalid (the message names the field).
+            StoreUnavailableError, FeatureError: from the online feature lookup.
+        """
+        serving = self._serving  # read once: this request sees one deployment throughout
+        if serving is None:
+            raise NotReadyError(
+                "No deployment is loaded yet: the registry has no champion for this server's "
+                "model, or loading it failed (see the server log and GET /readyz)."
+            )
+        deployment, spec = serving
+        request_id = request_id or uuid.uuid4().hex
+        now = self._clock()
+        rows = self._prepare(instances, deployment, spec, now)
+        answers = self._answer(deployment, rows)
+        self._record(deployment, request_id, now, rows, answers)
+        self._shadow(deployment, request_id, now, rows)
+        results = [
+            InstanceResult(row.instance_id, a.output, a.model.version, row.cohort, a.fallback)
+            for row, a in zip(rows, answers, strict=True)
+        ]
+        return PredictResult(request_id, deployment.model_name, deployment.event_id, results)
+
+    def _prepare(
+        self,
+        instances: Sequence[InstanceRequest],
+        deployment: Deployment,
+        spec: FeatureSpec,
+        now: datetime,
+    ) -> list[_Row]:
+        if not instances:
+            raise InvalidInstanceError(
+                "instances is empty; expected at least one instance to score.",
+                field="instances",
+                expected="1 or more instances",
+            )
+        if len(instances) > self._max_instances:
+            raise BatchTooLargeError(
+                f"The request has {len(instances)} instances; this server scores at most "
+                f"{self._max_instances} per request (serving.max_instances). Split the batch."
+            )
+        timed = [_with_utc_time(i, instance, now) for i, instance in enumerate(instances)]
+        ids = _instance_ids(timed)
+        vectors = assemble(timed, spec, self._lookup, now)
+        share = deployment.challenger_share if deployment.challenger is not None else 0.0
+        return [
+            _Row(
+                instance_id,
+                instance.unit_id,
+                instance.event_time or now,
+                assign_cohort(deployment.experiment_id, instance.unit_id, share),
+                vector,
+            )
+            for instance_id, instance, vector in zip(ids, timed, vectors, strict=True)
+        ]
+
+    def _answer(self, deployment: Deployment, rows: Sequence[_Row]) -> list[_Answer]:
+        answers: list[_Answer | None] = [None] * len(rows)
+        challenger = deployment.challenger
+        chosen = [i for i, row in enumerate(rows) if row.cohort == "challenger"]
+        future: Future[Scores] | None = None
+        started = time.monotonic()
+        if challenger is not None and chosen:
+            future = self._challengers.submit(score, challenger, [rows[i].vector for i in chosen])
+        others = [i for i, row in enumerate(rows) if row.cohort == "champion"]
+        if others:
+            self._fill(answers, others, rows, deployment.champion, "champion", fallback=False)
+        if challenger is not None and future is not None:
+            scores = self._await_challenger(future, challenger, started, len(chosen))
+            if scores is None:
+                self._fill(answers, chosen, rows, deployment.champion, "champion", fallback=True)
+            else:
+                self._place(answers, chosen, challenger, "challenger", scores, fallback=False)
+        if any(answer is None for answer in answers):
+            raise ServingError(f"Request of {len(rows)} instances left some unanswered.")
+        return [answer for answer in answers if answer is not None]
+
+    def _fill(
+        self,
+        answers: list[_Answer | None],
+        positions: Sequence[int],
+        rows: Sequence[_Row],
+        model: ServedModel,
+        role: ModelRole,
+        *,
+        fallback: bool,
+    ) -> None:
+        try:
+            scores = score(model, [rows[i].vector for i in positions])
+        except Exception:
+            self._observer.model_failed(model.version, role)
+            raise
+        self._place(answers, positions, model, role, scores, fallback=fallback)
+
+    def _place(
+        self,
+        answers: list[_Answer | None],
+        positions: Sequence[int],
+        model: ServedModel,
+        role: ModelRole,
+        scores: Scores,
+        *,
+        fallback: bool,
+    ) -> None:
+        self._observer.model_called(model.version, role, scores.seconds, len(positions))
+        for position, output in zip(positions, scores.outputs, strict=True):
+            answers[position] = _Answer(model, role, output, scores.seconds, fallback)
+
+    def _await_challenger(
+        self, future: Future[Scores], challenger: ServedModel, started: float, instances: int
+    ) -> Scores | None:
+        remaining = max(0.0, self._timeout - (time.monotonic() - started))
+        try:
+            return future.result(timeout=remaining)
+        except FutureTimeout:
+            future.cancel()
+            reason: Literal["error", "timeout"] = "timeout"
+            _LOGGER.warning(
+                "challenger %s took longer than %.0f ms; the champion answered %d instances",
+                challenger.version, self._timeout * 1000, instances,
+            )  # fmt: skip
+        # The challenger is arbitrary model code on trial: whatever it raises must only send
+        # its cohort to the champion for this request (isolation is the point of the cohort).
+        except Exception:
+            reason = "error"
+            _LOGGER.exception(
+                "challenger %s failed; the champion answered %d instances",
+                challenger.version, instances,
+            )  # fmt: skip
+        with self._stats_lock:
+            self.stats.fallbacks += instances
+        self._observer.model_failed(challenger.version, "challenger")
+        self._observer.fallback(challenger.version, reason, instances)
+        return None
+
+    def _record(
+        self,
+        deployment: Deployment,
+        request_id: str,
+        now: datetime,
+        rows: Sequence[_Row],
+        answers: Sequence[_Answer],
+    ) -> None:
+        for row, answer in zip(rows, answers, strict=True):
+            model = answer.model
+            prediction = Prediction(
+                request_id=request_id,
+                instance_id=row.instance_id,
+                time=now,
+                model=deployment.model_name,
+                version=model.version,
+                role=answer.role,
+                features={name: row.vector[name] for name in model.features},
+                output=answer.output,
+                latency_ms=answer.seconds * 1000.0,
+                unit_id=row.unit_id,
+                cohort=row.cohort,
+                event_time=row.event_time,
+            )
+            if not self._recorder.record(prediction):
+                with self._stats_lock:
+                    self.stats.predictions_dropped += 1
+                self._observer.prediction_dropped()
+
+    def _shadow(
+        self, deployment: Deployment, request_id: str, now: datetime, rows: Sequence[_Row]
+    ) -> None:
+        if not deployment.shadows:
+            return
+        copies = [
+            ShadowRow(row.instance_id, row.unit_id, row.cohort, row.event_time, row.vector)
+            for row in rows
+        ]
+        for shadow in deployment.shadows:
+            self.shadows.submit(ShadowJob(deployment.model_name, shadow, request_id, now, copies))
+
+    def _reload_failed(self, exc: Exception, served: int) -> ReloadResult:
+        with self._stats_lock:
+            self.stats.reload_failures += 1
+        self._observer.reloaded(False, served)
+        return ReloadResult("failed", served, f"{type(exc).__name__}: {exc}")
+
+    def _poll(self) -> None:
+        while not self._stopping.wait(self._interval):
+            self.refresh()
+
+
+def _checked_spec(deployment: Deployment) -> FeatureSpec:
+    """The feature spec of ``deployment``, after checking it can be served at all."""
+    for model in deployment.models():
+        if not model.features:
+            raise ServingError(
+                f"{model.name} version {model.version} lists no features; expected the "
+                "columns it was trained on."
+            )
+        if not hasattr(model.model, "predict"):
+            raise ServingError(
+                f"{model.name} version {model.version} is a {type(model.model).__name__}, "
+                "which has no predict method; expected a fitted estimator."
+            )
+    if deployment.challenger is not None:
+        assign_cohort(deployment.experiment_id, None, deployment.challenger_share)
+    return FeatureSpec.of(deployment)
+
+
+def _with_utc_time(position: int, instance: InstanceRequest, now: datetime) -> InstanceRequest:
+    if instance.event_time is None:
+        return replace(instance, event_time=now)
+    return replace(
+        instance, event_time=utc(instance.event_time, f"instances[{position}].event_time")
+    )
+
+
+def _instance_ids(instances: Sequence[InstanceRequest]) -> list[str]:
+    """The instance id of each instance (a new UUID where absent); repeats are refused."""
+    ids: list[str] = []
+    seen: dict[str, int] = {}
+    for position, instance in enumerate(instances):
+        instance_id = instance.instance_id or uuid.uuid4().hex
+        if instance_id in seen:
+            raise InvalidInstanceError(
+                f"instances[{position}].instance_id {instance_id!r} repeats "
+                f"instances[{seen[instance_id]}]; expected unique instance ids (feedback "
+                "joins on them).",
+                field=f"instances[{position}].instance_id",
+                expected="an instance id not used elsewhere in the request",
+            )
+        seen[instance_id] = position
+        ids.append(instance_id)
+    return ids
+
+
+def _describe(deployment: Deployment) -> str:
+    parts = [f"{deployment.model_name} champion {deployment.champion.version}"]
+    if deployment.challenger is not None:
+        parts.append(
+            f"challenger {deployment.challenger.version} at {deployment.challenger_share:.1%} "
+            f"(experiment {deployment.experiment_id})"
+        )
+    parts.extend(f"shadow {shadow.version}" for shadow in deployment.shadows)
+    return ", ".join(parts) + f" (event {deployment.event_id})"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,79 @@
+"""Running one served model on feature vectors, and reading its output.
+
+A model receives its own features, in its own order, as a float matrix (None becomes NaN):
+a pandas frame when the estimator was fitted on one (``feature_names_in_``, so scikit-learn
+checks the columns), else a NumPy array. The output of an instance is the probability of the
+positive class (``classes_[1]``) for a binary classifier with ``predict_proba``, and the
+model's prediction otherwise, as a plain Python value (JSON-ready; a NaN or infinite output
+becomes None).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tether.serving._deployment import ServedModel
+from tether.serving._features import Vector
+from tether.serving._storage import JSONValue
+
+_NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The outputs of one model call, in instance order, and how long the call took."""
+
+    outputs: list[JSONValue]
+    seconds: float
+
+
+def score(model: ServedModel, vectors: Sequence[Vector]) -> Scores:
+    """Run ``model`` on ``vectors`` (each must hold every feature the model takes).
+
+    Raises:
+        KeyError: a vector lacks one of the model's features.
+        Exception: whatever the estimator raises (the caller isolates challengers and
+            shadows from it).
+    """
+    started = time.perf_counter()
+    matrix = np.array(
+        [[_nan_if_none(vector[name]) for name in model.features] for vector in vectors],
+        dtype=np.float64,
+    ).reshape(len(vectors), len(model.features))
+    estimator = model.model
+    inputs: object = matrix
+    if hasattr(estimator, "feature_names_in_"):
+        inputs = pd.DataFrame(matrix, columns=list(model.features), copy=False)
+    if _is_binary_classifier(estimator):
+        outputs: list[JSONValue] = [float(p) for p in estimator.predict_proba(inputs)[:, 1]]
+    else:
+        outputs = np.asarray(estimator.predict(inputs)).tolist()
+    outputs = [_finite_or_none(output) for output in outputs]
+    if len(outputs) != len(vectors):
+        raise ValueError(
+            f"{model.name} version {model.version} returned {len(outputs)} outputs for "
+            f"{len(vectors)} instances."
+        )
+    return Scores(outputs, time.perf_counter() - started)
+
+
+def _is_binary_classifier(estimator: object) -> bool:
+    classes = getattr(estimator, "classes_", None)
+    return hasattr(estimator, "predict_proba") and classes is not None and len(classes) == 2
+
+
+def _finite_or_none(output: JSONValue) -> JSONValue:
+    """NaN and infinities (which JSON cannot hold) become None: the model gave no number."""
+    if isinstance(output, float) and not math.isfinite(output):
+        return None
+    return output
+
+
+def _nan_if_none(value: float | None) -> float:
+    return _NAN if value is None else value

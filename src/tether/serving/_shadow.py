@@ -1,0 +1,202 @@
+"""Shadow models: scored on a copy of live traffic, off the request path.
+
+After the router has decided a response, it hands one :class:`ShadowJob` per shadow model to
+:meth:`ShadowWorker.submit`, which only puts it in a bounded queue (``put_nowait``: about a
+microsecond; see ``test_shadow.py`` for the measurement). A full queue drops the job and
+counts it, so a slow shadow can never make requests wait or grow memory without bound. Worker
+threads take jobs, run the shadow model on the exact feature vectors the champion or
+challenger received, and log each prediction with role ``shadow``. A shadow that raises is
+logged and counted and never propagates: shadows never change a response, never add latency
+beyond the enqueue, never fail a request (ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from tether.serving._deployment import ServedModel
+from tether.serving._features import Vector
+from tether.serving._observer import NullObserver, ServingObserver
+from tether.serving._predlog import Prediction
+from tether.serving._scoring import score
+from tether.serving._storage import JSONValue
+
+DEFAULT_SHADOW_THREADS = 1
+"""Worker threads; one keeps shadows from competing with requests for the CPU."""
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class PredictionRecorder(Protocol):
+    """Where predictions go: :class:`~tether.serving.PredictionLog`, or a fake in tests."""
+
+    def record(self, prediction: Prediction) -> bool:
+        """Enqueue ``prediction`` for writing; False if it was dropped."""
+        ...
+
+
+@dataclass(frozen=True)
+class ShadowRow:
+    """One instance of a request, as the serving model saw it."""
+
+    instance_id: str
+    unit_id: str | None
+    cohort: str
+    event_time: datetime
+    vector: Vector
+
+
+@dataclass(frozen=True)
+class ShadowJob:
+    """One shadow model to run on the instances of one request."""
+
+    model_name: str
+    model: ServedModel
+    request_id: str
+    time: datetime
+    rows: Sequence[ShadowRow]
+
+
+class ShadowWorker:
+    """A bounded queue of shadow jobs and the threads that run them.
+
+    >>> worker = ShadowWorker(prediction_log, capacity=1000)  # doctest: +SKIP
+    >>> worker.start()  # doctest: +SKIP
+    >>> worker.submit(job)  # returns at once; False if the queue was full  # doctest: +SKIP
+    >>> worker.close()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        recorder: PredictionRecorder,
+        *,
+        capacity: int,
+        threads: int = DEFAULT_SHADOW_THREADS,
+        observer: ServingObserver | None = None,
+    ) -> None:
+        self._recorder = recorder
+        self._observer: ServingObserver = observer or NullObserver()
+        self._queue: queue.Queue[ShadowJob | None] = queue.Queue(maxsize=capacity)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"tether-shadow-{i}", daemon=True)
+            for i in range(threads)
+        ]
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.dropped = 0
+        """Jobs refused because the queue was full."""
+        self.failed = 0
+        """Jobs whose model raised (logged)."""
+        self.completed = 0
+        """Jobs scored and logged."""
+
+    @property
+    def depth(self) -> int:
+        """Jobs waiting in the queue (approximately)."""
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        """Start the worker threads (once)."""
+        for thread in self._threads:
+            if not thread.is_alive():
+                thread.start()
+
+    def submit(self, job: ShadowJob) -> bool:
+        """Queue ``job`` and return at once; False (counted) if the queue was full."""
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+            self._observer.shadow_dropped(job.model.version)
+            return False
+        self._observer.shadow_queued(self._queue.qsize())
+        return True
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every queued job is done; False if ``timeout`` seconds passed first."""
+        deadline = time.monotonic() + timeout
+        done = self._queue.all_tasks_done
+        with done:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not done.wait(remaining):
+                    return False
+        return True
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the threads after their current job; queued jobs are discarded.
+
+        Threads still busy after ``timeout`` seconds (a shadow that hangs) are left to
+        finish on their own: they are daemons and log nothing more.
+        """
+        self._stopping.set()
+        for _ in self._threads:
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                break  # the threads see _stopping after their current job
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            job = self._queue.get()
+            try:
+                if job is not None and not self._stopping.is_set():
+                    self._observer.shadow_queued(self._queue.qsize())
+                    self._run_job(job)
+            finally:
+                self._queue.task_done()
+
+    def _run_job(self, job: ShadowJob) -> None:
+        version = job.model.version
+        try:
+            scores = score(job.model, [row.vector for row in job.rows])
+        # A shadow is arbitrary model code on a background thread: whatever it raises is
+        # logged and counted here, and must never reach a request (a process boundary).
+        except Exception:
+            with self._lock:
+                self.failed += 1
+            self._observer.model_failed(version, "shadow")
+            _LOGGER.exception(
+                "shadow %s version %s failed on request %s (%d instances); the responses "
+                "were not affected",
+                job.model_name,
+                version,
+                job.request_id,
+                len(job.rows),
+            )
+            return
+        self._observer.model_called(version, "shadow", scores.seconds, len(job.rows))
+        self._log(job, scores.outputs, scores.seconds * 1000.0)
+        with self._lock:
+            self.completed += 1
+
+    def _log(self, job: ShadowJob, outputs: Sequence[JSONValue], latency_ms: float) -> None:
+        for row, output in zip(job.rows, outputs, strict=True):
+            prediction = Prediction(
+                request_id=job.request_id,
+                instance_id=row.instance_id,
+                time=job.time,
+                model=job.model_name,
+                version=job.model.version,
+                role="shadow",
+                features={name: row.vector.get(name) for name in job.model.features},
+                output=output,
+                latency_ms=latency_ms,
+                unit_id=row.unit_id,
+                cohort=row.cohort,
+                event_time=row.event_time,
+            )
+            if not self._recorder.record(prediction):
+                self._observer.prediction_dropped()
