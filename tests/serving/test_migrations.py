@@ -1,0 +1,224 @@
+"""Schema versions: ordered migrations in one transaction, old databases upgraded in place,
+databases from a newer tether refused. Every test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tether.errors import RegistryError, ServingError, TetherError
+from tether.registry._events import EVENTS_SCHEMA, EventLog
+from tether.serving._predlog import PredictionLog
+from tether.serving._predlog_sql import PREDICTIONS_SCHEMA
+from tether.serving._schema import VERSION_TABLE, Migration, Schema, schema_version, upgrade
+from tether.serving._storage import Database, Transaction, open_database, to_micros
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def _backfill_upper(transaction: Transaction) -> None:
+    for row_id, name in transaction.fetch_all("SELECT id, name FROM tether_toy"):
+        transaction.execute(
+            "UPDATE tether_toy SET upper_name = :upper WHERE id = :id",
+            {"upper": str(name).upper(), "id": row_id},
+        )
+
+
+TOY_V1 = Migration(
+    1, "a table", ("CREATE TABLE tether_toy (id BIGINT PRIMARY KEY, name TEXT NOT NULL)",)
+)
+TOY = Schema(
+    "toy",
+    (
+        TOY_V1,
+        Migration(
+            2,
+            "a column and its backfill",
+            ("ALTER TABLE tether_toy ADD COLUMN upper_name TEXT", _backfill_upper),
+        ),
+    ),
+)
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = open_database(database_url, error=ServingError, purpose="test")
+    yield db
+    db.dispose()
+
+
+def _version(database: Database, component: str) -> int:
+    with database.read() as transaction:
+        return schema_version(transaction, component)
+
+
+def _set_version(database: Database, component: str, version: int) -> None:
+    with database.write() as transaction:
+        transaction.execute(
+            f"UPDATE {VERSION_TABLE} SET version = :version WHERE component = :component",
+            {"version": version, "component": component},
+        )
+
+
+def test_a_new_database_is_created_at_the_current_version(database: Database) -> None:
+    assert upgrade(database, TOY) == 0
+    assert _version(database, "toy") == 2
+    assert upgrade(database, TOY) == 2  # a second upgrade finds nothing to do
+    assert _version(database, "toy") == 2
+
+
+def test_a_version_1_database_is_upgraded_with_its_rows_intact(database: Database) -> None:
+    upgrade(database, TOY, target=1)
+    with database.write() as transaction:
+        transaction.execute_many(
+            "INSERT INTO tether_toy (id, name) VALUES (:id, :name)",
+            [{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}],
+        )
+
+    assert upgrade(database, TOY) == 1
+
+    with database.read() as transaction:
+        rows = transaction.fetch_all("SELECT id, name, upper_name FROM tether_toy ORDER BY id")
+    assert rows == [(1, "ada", "ADA"), (2, "grace", "GRACE")]
+    assert _version(database, "toy") == 2
+
+
+def test_a_failing_migration_leaves_no_trace(database: Database) -> None:
+    upgrade(database, TOY, target=1)
+    broken = Schema(
+        "toy",
+        (
+            TOY_V1,
+            Migration(2, "half good", ("CREATE TABLE tether_toy_2 (id BIGINT)", "NOT SQL AT ALL")),
+        ),
+    )
+
+    with pytest.raises(ServingError, match=r"test database at .* failed"):
+        upgrade(database, broken)
+
+    assert _version(database, "toy") == 1
+    with pytest.raises(ServingError), database.read() as transaction:
+        transaction.fetch_all("SELECT * FROM tether_toy_2")
+
+
+def test_a_database_from_a_newer_tether_is_refused(database: Database) -> None:
+    upgrade(database, TOY)
+    _set_version(database, "toy", 3)
+
+    with pytest.raises(ServingError, match=r"schema version 3.*versions up to 2.*newer tether"):
+        upgrade(database, TOY)
+    assert _version(database, "toy") == 3
+
+
+def test_components_are_versioned_apart(database: Database) -> None:
+    upgrade(database, TOY, target=1)
+    upgrade(database, Schema("other", (Migration(1, "nothing", ()),)))
+    assert (_version(database, "toy"), _version(database, "other")) == (1, 1)
+
+
+def test_concurrent_openers_apply_each_migration_once(database_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def open_and_upgrade() -> None:
+        db = open_database(database_url, error=ServingError, purpose="test")
+        try:
+            upgrade(db, TOY)
+        except TetherError as exc:  # collected: an assertion in a thread would be lost
+            errors.append(exc)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=open_and_upgrade) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    db = open_database(database_url, error=ServingError, purpose="test")
+    assert _version(db, "toy") == 2
+    db.dispose()
+
+
+def test_migrations_must_be_numbered_from_1_in_order() -> None:
+    with pytest.raises(ValueError, match=r"numbered \[1, 3\]"):
+        Schema("toy", (TOY_V1, Migration(3, "skips 2", ())))
+
+
+def test_a_version_1_prediction_log_is_upgraded_with_its_rows_intact(
+    database: Database, database_url: str
+) -> None:
+    upgrade(database, PREDICTIONS_SCHEMA, target=1)
+    v1_row = {
+        "request_id": "r-1",
+        "time_us": to_micros(T0),
+        "features": '{"amount":12.5}',
+        "latency_ms": 3.0,
+        "role": "champion",
+    }
+    with database.write() as transaction:
+        transaction.execute_many(
+            "INSERT INTO tether_predictions (instance_id, model, version, role, request_id, "
+            "time_us, features, output, latency_ms) VALUES (:instance_id, 'fraud', '1', :role, "
+            ":request_id, :time_us, :features, :output, :latency_ms)",
+            [
+                {**v1_row, "instance_id": "tx-1", "output": "0.25"},
+                {**v1_row, "instance_id": "tx-2", "output": '{"label":"fraud"}'},
+            ],
+        )
+        transaction.execute(
+            "INSERT INTO tether_feedback (instance_id, label, business, time_us) "
+            "VALUES ('tx-1', '1', '{}', :time_us)",
+            {"time_us": to_micros(T0)},
+        )
+
+    with PredictionLog(database_url) as log:
+        frame = log.query(T0, T0 + timedelta(seconds=1))
+
+    assert list(frame["instance_id"]) == ["tx-1", "tx-2"]
+    assert list(frame["output"]) == [0.25, {"label": "fraud"}]
+    assert frame["score"].iloc[0] == 0.25 and frame["score"].isna().iloc[1]  # backfilled
+    assert list(frame["features"]) == [{"amount": 12.5}] * 2
+    assert frame["label"].iloc[0] == 1
+    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 2
+
+
+def test_a_version_1_event_log_opens_with_its_events_intact(
+    database: Database, database_url: str
+) -> None:
+    upgrade(database, EVENTS_SCHEMA, target=1)
+    with database.write() as transaction:
+        transaction.execute(
+            "INSERT INTO tether_events VALUES (1, :time_us, 'fraud', 'deploy', 'ana', 'first', "
+            "'{}', '{\"champion\":\"1\"}', '{}')",
+            {"time_us": to_micros(T0)},
+        )
+
+    log = EventLog(database_url)
+    [event] = log.events()
+    log.close()
+
+    assert (event.id, event.time, event.after) == (1, T0, {"champion": "1"})
+    assert _version(database, "events") == EVENTS_SCHEMA.current_version
+
+
+@pytest.mark.parametrize(
+    ("open_log", "schema", "error"),
+    [(PredictionLog, PREDICTIONS_SCHEMA, ServingError), (EventLog, EVENTS_SCHEMA, RegistryError)],
+    ids=["predictions", "events"],
+)
+def test_a_log_refuses_a_database_from_a_newer_tether(
+    database: Database,
+    database_url: str,
+    open_log: type[PredictionLog | EventLog],
+    schema: Schema,
+    error: type[TetherError],
+) -> None:
+    upgrade(database, schema)
+    _set_version(database, schema.component, schema.current_version + 1)
+
+    with pytest.raises(error, match="written by a newer tether"):
+        open_log(database_url)
