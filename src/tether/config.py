@@ -44,6 +44,8 @@ histogram built by another number of threads can sum in another order."""
 TRACKING_URI_ENV = "TETHER_TRACKING_URI"
 ADMIN_TOKEN_ENV = "TETHER_ADMIN_TOKEN"
 REDACTION_SALT_ENV = "TETHER_REDACTION_SALT"
+PROJECT_ENV = "TETHER_PROJECT"
+"""The project folder a server worker process serves (set by ``tether serve`` for its workers)."""
 
 ParamValue = bool | int | float | str
 """The type of one training parameter: scalars only, so that MLflow logs them exactly."""
@@ -203,6 +205,11 @@ def settings_from_mapping(
         stores=_stores(raw, project_dir, environ),
         serving=_serving(_table(raw, "serving"), project_dir, environ),
     )
+
+
+def project_from_environment() -> Path:
+    """The project folder named by ``TETHER_PROJECT`` (server workers), else the current one."""
+    return Path(os.environ.get(PROJECT_ENV) or ".").resolve()
 
 
 def locate_stores(project_dir: Path | str = ".") -> Stores:

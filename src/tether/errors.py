@@ -15,6 +15,8 @@ lives in the fronts (``server/``, ``cli/``), never here.
     │   └── StoreUnavailableError  an online store that cannot be reached
     ├── RegistryError          versions, aliases, transitions
     ├── ServingError           the prediction router and log
+    │   ├── UnknownInstanceError   feedback for an instance never predicted (HTTP 404)
+    │   └── FeedbackConflictError  feedback that contradicts what was recorded (HTTP 409)
     └── MonitoringError        drift, quality, performance, experiments
 
     TetherWarning              tether's own warnings (errors in tests)
@@ -65,6 +67,14 @@ class RegistryError(TetherError):
 
 class ServingError(TetherError):
     """A prediction cannot be routed, computed or logged."""
+
+
+class UnknownInstanceError(ServingError):
+    """Feedback names an instance id that no logged prediction has (HTTP 404)."""
+
+
+class FeedbackConflictError(ServingError):
+    """Feedback differs from the feedback already recorded for its instance (HTTP 409)."""
 
 
 class MonitoringError(TetherError):

@@ -7,6 +7,7 @@ MLflow holds the versions and their files; tether's event log holds every transi
 from tether.registry._aliases import (
     CHALLENGER,
     CHAMPION,
+    DEFAULT_TRAFFIC,
     PREVIOUS_CHAMPION,
     SHADOW_PREFIX,
     ModelAliases,
@@ -23,6 +24,7 @@ from tether.registry._source import RegistryDeploymentSource
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "DEFAULT_TRAFFIC",
     "PREVIOUS_CHAMPION",
     "SHADOW_PREFIX",
     "AliasState",

@@ -57,7 +57,11 @@ def load_version(
         estimator = _mlflow.load_sklearn_model(folder)
     _check_feature_version(model, version, record.feature_version, served_feature_version,
                            feature_mismatch)  # fmt: skip
-    features = tuple(c for c in record.evaluation.schema if c != record.label)
+    # The estimator knows its input columns in order; the record's schema is sorted by name.
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        names = [c for c in record.evaluation.schema if c != record.label]
+    features = tuple(str(c) for c in names)
     return ServedModel(
         name=model,
         version=version,

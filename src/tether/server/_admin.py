@@ -22,7 +22,7 @@ from tether.config import ADMIN_TOKEN_ENV
 from tether.server._errors import ApiError, ErrorBody
 from tether.server._state import Admin, Role, ServerState
 from tether.server._types import Identifier, Text
-from tether.serving._router import Router
+from tether.serving import Router
 
 _BEARER = HTTPBearer(auto_error=False, description=f"The token in {ADMIN_TOKEN_ENV}.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

@@ -23,10 +23,7 @@ from tether.server._limits import BodyLimit
 from tether.server._metrics import HttpMetrics, ServerMetrics, metrics_router
 from tether.server._predict import predict_router
 from tether.server._state import Admin, ServerState
-from tether.serving._deployment import DeploymentSource
-from tether.serving._features import FeatureLookup
-from tether.serving._predlog import PredictionLog
-from tether.serving._router import Router
+from tether.serving import DeploymentSource, FeatureLookup, PredictionLog, Router
 
 _VERSION = "0.1.0"
 

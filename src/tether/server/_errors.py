@@ -28,16 +28,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tether.errors import (
     FeatureError,
+    FeedbackConflictError,
     RegistryError,
     ServingError,
     StoreUnavailableError,
     TetherError,
     TrackingError,
+    UnknownInstanceError,
 )
 from tether.registry import TransitionError, UnknownVersionError
-from tether.serving._features import BatchTooLargeError, InvalidInstanceError
-from tether.serving._predlog import FeedbackConflictError, UnknownInstanceError
-from tether.serving._router import NotReadyError
+from tether.serving import BatchTooLargeError, InvalidInstanceError, NotReadyError
 
 DEFAULT_STATUSES: Mapping[type[Exception], int] = {
     InvalidInstanceError: 422,

@@ -43,7 +43,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tether.serving._observer import FallbackReason, ModelRole
+from tether.serving import FallbackReason, ModelRole
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _MODEL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

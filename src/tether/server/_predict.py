@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from tether.server._errors import ErrorBody
 from tether.server._state import ServerState
 from tether.server._types import Identifier, Scalar, UtcTime
-from tether.serving._features import InstanceRequest
-from tether.serving._router import PredictResult
+from tether.serving import InstanceRequest, PredictResult
 
 
 class Instance(BaseModel):

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from tether.config import ServingSettings
-from tether.serving._features import FeatureLookup
-from tether.serving._predlog import PredictionLog
-from tether.serving._router import Router
+from tether.serving import FeatureLookup, PredictionLog, Router
 
 Role = Literal["champion", "challenger", "shadow"]
 """The role a version is deployed in."""

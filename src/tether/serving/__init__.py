@@ -1,0 +1,61 @@
+"""Serving: what answers a prediction request, without any HTTP.
+
+A :class:`Router` holds one :class:`Deployment` (champion, sticky challenger, shadows)
+and swaps it whole when the registry changes; sticky cohorts come from
+:func:`assign_cohort`; shadows run off the request path on a bounded queue; every
+prediction goes to the :class:`PredictionLog`, where feedback joins it later.
+"""
+
+from tether.errors import FeedbackConflictError, UnknownInstanceError
+from tether.serving._assignment import Cohort, assign_cohort, assignment_bucket
+from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
+from tether.serving._features import (
+    BatchTooLargeError,
+    FeatureLookup,
+    FeatureValue,
+    InstanceRequest,
+    InvalidInstanceError,
+)
+from tether.serving._observer import FallbackReason, ModelRole, NullObserver, ServingObserver
+from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
+from tether.serving._redaction import Redaction
+from tether.serving._router import (
+    InstanceResult,
+    NotReadyError,
+    PredictResult,
+    ReloadResult,
+    Router,
+    RouterStats,
+)
+from tether.serving._shadow import PredictionRecorder
+
+__all__ = [
+    "BatchTooLargeError",
+    "Cohort",
+    "Deployment",
+    "DeploymentSource",
+    "FallbackReason",
+    "FeatureLookup",
+    "FeatureValue",
+    "FeedbackConflictError",
+    "InstanceRequest",
+    "InstanceResult",
+    "InvalidInstanceError",
+    "ModelRole",
+    "NotReadyError",
+    "NullObserver",
+    "PredictResult",
+    "Prediction",
+    "PredictionLog",
+    "PredictionRecorder",
+    "Redaction",
+    "ReloadResult",
+    "RetentionResult",
+    "Router",
+    "RouterStats",
+    "ServedModel",
+    "ServingObserver",
+    "UnknownInstanceError",
+    "assign_cohort",
+    "assignment_bucket",
+]

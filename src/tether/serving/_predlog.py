@@ -39,7 +39,7 @@ from typing import Literal, TypeAlias
 
 import pandas as pd
 
-from tether.errors import ServingError
+from tether.errors import FeedbackConflictError, ServingError, UnknownInstanceError
 from tether.serving import _predlog_sql as sql
 from tether.serving._batch import BatchWriter
 from tether.serving._redaction import Redaction
@@ -65,14 +65,6 @@ DEFAULT_TIMEOUT = 30.0
 """Seconds :meth:`PredictionLog.flush` and :meth:`PredictionLog.close` wait for the writer."""
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class UnknownInstanceError(ServingError):
-    """Feedback names an instance id that no logged prediction has (HTTP 404)."""
-
-
-class FeedbackConflictError(ServingError):
-    """Feedback differs from the feedback already recorded for its instance (HTTP 409)."""
 
 
 # Not frozen: one is built per prediction on the request path, and a frozen dataclass took four

@@ -1,0 +1,116 @@
+"""``tether serve`` on a trained project: the registry, the log and the server together."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from tether.config import load_settings
+from tether.lineage import SnapshotStore, train_project
+from tether.registry import project_aliases
+from tether.serving._predlog import PredictionLog
+
+pytestmark = pytest.mark.slow
+TOKEN = "a-test-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _serve(project: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "TETHER_ADMIN_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "tether", "-C", str(project), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                err = process.stderr.read().decode() if process.stderr else ""
+                pytest.fail(f"tether serve exited: {err[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.5)
+        else:
+            pytest.fail("tether serve was not ready within 120 s")
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _rows(project: Path, digest: str, count: int) -> list[dict[str, object]]:
+    """Rows of the recorded evaluation frame, without NaN (JSON has no NaN)."""
+    store = SnapshotStore(load_settings(project).stores.snapshot_uri)
+    frame = pd.read_parquet(io.BytesIO(store.read_bytes(digest))).drop(columns=["is_fraud"])
+    return list(frame.dropna().head(count).to_dict(orient="records"))
+
+
+def test_tether_serve_answers_routes_and_logs_with_the_registry(fraud_project: Path) -> None:
+    settings = load_settings(fraud_project)
+    first = train_project(settings.with_params({"max_iter": "20"}))
+    second = train_project(settings.with_params({"max_iter": "21"}))
+    aliases = project_aliases(settings)
+    aliases.deploy("1", "champion", actor="test", reason="first")
+    rows = _rows(fraud_project, first.record.evaluation.digest, 50)
+
+    with _serve(fraud_project) as base:
+        one = httpx.post(f"{base}/v1/predict", json={"instances": [{"features": rows[0]}]})
+        assert one.status_code == 200, one.text
+        answer = one.json()
+        assert answer["predictions"][0]["model_version"] == "1"
+
+        bad = httpx.post(f"{base}/v1/predict", json={"instances": [{"features": {"x": 1}}]})
+        assert bad.status_code == 422
+        assert "amount" in bad.text
+
+        refused = httpx.post(f"{base}/v1/admin/deploy", json={"version": "2"})
+        assert refused.status_code in {401, 403}
+        deployed = httpx.post(
+            f"{base}/v1/admin/deploy",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"version": second.model_version, "role": "challenger", "traffic": 0.5,
+                  "actor": "test", "reason": "try v2"},
+        )  # fmt: skip
+        assert deployed.status_code == 200, deployed.text
+        instances = [{"features": row, "unit_id": f"customer-{i}"} for i, row in enumerate(rows)]
+        routed = httpx.post(f"{base}/v1/predict", json={"instances": instances}).json()
+        versions = {p["model_version"] for p in routed["predictions"]}
+        assert versions == {"1", "2"}
+
+        instance = routed["predictions"][0]["instance_id"]
+        feedback = {"instance_id": instance, "label": 1, "business": {"amount": 12.5}}
+        assert httpx.post(f"{base}/v1/feedback", json=feedback).status_code == 201
+        assert httpx.post(f"{base}/v1/feedback", json=feedback).status_code == 200
+        conflict = {**feedback, "label": 0}
+        assert httpx.post(f"{base}/v1/feedback", json=conflict).status_code == 409
+
+    log = PredictionLog(settings.serving.predictions_uri)
+    try:
+        logged = log.query(pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp.now(tz="UTC"))
+    finally:
+        log.close()
+    assert len(logged) >= 1 + len(rows)
+    assert set(logged["version"].astype(str)) == {"1", "2"}
