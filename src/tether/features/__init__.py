@@ -1,8 +1,9 @@
 """Feature definitions and point-in-time correct training sets (the offline feature store).
 
 Define features once; compute them offline (DuckDB by default, Spark on the same definitions)
-and online (by the online store, on the same reference semantics and the same expression
-evaluator), so training-serving skew cannot come from two implementations.
+and online (:class:`OnlineFeatureStore` over SQLite or Redis, computing each vector at request
+time with the same reference aggregation and the same expression evaluator), so
+training-serving skew cannot come from two implementations; :func:`measure_skew` checks it.
 
 >>> from tether.features import (Aggregation, Entity, EventSource, FeatureStore,
 ...                              FeatureView, Transformation)
@@ -38,12 +39,18 @@ from tether.features._engine import ColumnKind, OfflineEngine, SourceSchema
 from tether.features._evaluate import Vector, evaluate, evaluate_scalar, vector_from_values
 from tether.features._expressions import Expression, Scalar, parse_expression, to_sql
 from tether.features._offline import FeatureStore
+from tether.features._online import FeatureStatus, FeatureVector, OnlineFeatureStore, OnlineStore
+from tether.features._online_redis import RedisOnlineStore
+from tether.features._online_rows import StoredVersion
+from tether.features._online_sqlite import ONLINE_STORE_FILE, SQLiteOnlineStore
+from tether.features._skew import FeatureSkew, SkewReport, measure_skew
 from tether.features._spark import SparkEngine
 from tether.features._timestamps import series_micros, timestamp_micros
 
 __all__ = [
     "AGGREGATION_FUNCTIONS",
     "DEFINITIONS_FORMAT",
+    "ONLINE_STORE_FILE",
     "AggregateValue",
     "Aggregation",
     "AggregationFunction",
@@ -54,13 +61,22 @@ __all__ = [
     "EventSource",
     "Expression",
     "Feature",
+    "FeatureSkew",
+    "FeatureStatus",
     "FeatureStore",
+    "FeatureVector",
     "FeatureView",
     "NaiveTimestamps",
     "OfflineEngine",
+    "OnlineFeatureStore",
+    "OnlineStore",
+    "RedisOnlineStore",
+    "SQLiteOnlineStore",
     "Scalar",
+    "SkewReport",
     "SourceSchema",
     "SparkEngine",
+    "StoredVersion",
     "Transformation",
     "Vector",
     "aggregate_point",
@@ -69,6 +85,7 @@ __all__ = [
     "evaluate",
     "evaluate_scalar",
     "format_duration",
+    "measure_skew",
     "parse_duration",
     "parse_expression",
     "point_values",

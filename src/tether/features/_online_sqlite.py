@@ -1,0 +1,200 @@
+"""The embedded online store: one SQLite file (WAL), by default ``.tether/online.sqlite``.
+
+Three tables: ``versions`` (every stored version, keyed by namespace, event id and row),
+``memberships`` (which entities each event was ever the key of, with the event's latest event
+time) and ``watermarks``. A read joins an entity's recent memberships to the versions of those
+events, so a correction that moves an event to another entity is seen by both. Writes are one
+transaction each; ``INSERT OR IGNORE`` makes writing a version twice a no-op. The file's
+``PRAGMA user_version`` is its format (:data:`SQLITE_FORMAT`); another one is refused. One
+connection is shared by the threads of a process, behind a lock (a read takes tens of
+microseconds, so the lock is not the bottleneck).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tether.config import STATE_DIR
+from tether.errors import FeatureError, StoreUnavailableError
+from tether.features._online import OnlineStore
+from tether.features._online_rows import StoredVersion
+
+__all__ = ["ONLINE_STORE_FILE", "SQLITE_FORMAT", "SQLiteOnlineStore"]
+
+ONLINE_STORE_FILE = "online.sqlite"
+"""The file name of a project's embedded online store, under its ``.tether/`` folder."""
+
+SQLITE_FORMAT = 1
+"""The layout of the file's tables, kept in ``PRAGMA user_version``; bumped when it changes."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (
+    namespace TEXT NOT NULL, event_id TEXT NOT NULL, row TEXT NOT NULL,
+    event_us INTEGER NOT NULL,
+    PRIMARY KEY (namespace, event_id, row)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS memberships (
+    namespace TEXT NOT NULL, entity TEXT NOT NULL, event_id TEXT NOT NULL,
+    last_event_us INTEGER NOT NULL,
+    PRIMARY KEY (namespace, entity, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS memberships_by_event ON memberships (namespace, event_id);
+CREATE TABLE IF NOT EXISTS watermarks (
+    namespace TEXT PRIMARY KEY, created_us INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+# CROSS JOIN fixes the join order in SQLite: memberships first (a few rows by primary key),
+# then each event's versions by primary key; the planner would otherwise scan all versions.
+_READ = """
+SELECT v.row FROM memberships AS m
+CROSS JOIN versions AS v ON v.namespace = m.namespace AND v.event_id = m.event_id
+WHERE m.namespace = ? AND m.entity = ? AND m.last_event_us >= ?
+"""
+_KNOWN = "SELECT 1 FROM memberships WHERE namespace = ? AND entity = ? LIMIT 1"
+_REFRESH = """
+UPDATE memberships SET last_event_us = (
+    SELECT max(v.event_us) FROM versions AS v
+    WHERE v.namespace = memberships.namespace AND v.event_id = memberships.event_id)
+WHERE namespace = ? AND event_id = ?
+"""
+_OLD_EVENTS = """
+SELECT event_id FROM versions WHERE namespace = ?
+GROUP BY event_id HAVING max(event_us) < ?
+"""
+
+
+class SQLiteOnlineStore(OnlineStore):
+    """An online store in one SQLite file, for one machine (the embedded default).
+
+    >>> store = SQLiteOnlineStore.in_project(".")  # doctest: +SKIP
+    >>> store.url  # doctest: +SKIP
+    '/project/.tether/online.sqlite'
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.url = os.fspath(path)
+        self._lock = threading.Lock()
+        try:
+            self._connection = sqlite3.connect(
+                self.url, check_same_thread=False, isolation_level=None
+            )
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._check_format()
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+
+    def _check_format(self) -> None:
+        (found,) = self._connection.execute("PRAGMA user_version").fetchone()
+        if found not in (0, SQLITE_FORMAT):
+            raise FeatureError(
+                f"the SQLite online store {self.url!r} has format {found}: expected "
+                f"{SQLITE_FORMAT}; delete the file and materialize again"
+            )
+        self._connection.executescript(_SCHEMA)
+        self._connection.execute(f"PRAGMA user_version = {SQLITE_FORMAT}")
+
+    @classmethod
+    def in_project(cls, project: str | os.PathLike[str]) -> SQLiteOnlineStore:
+        """The store of the project in folder ``project``: ``.tether/online.sqlite``."""
+        folder = Path(project) / STATE_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder / ONLINE_STORE_FILE)
+
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"the SQLite online store {self.url!r} cannot be used: {exc}; expected a writable "
+            "file in an existing folder"
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._connection
+                except BaseException:
+                    self._connection.execute("ROLLBACK")
+                    raise
+                self._connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._unavailable(exc) from exc
+
+    def write(self, namespace: str, versions: Sequence[StoredVersion]) -> None:
+        """Add ``versions`` in one transaction; versions already stored are ignored."""
+        with self._transaction() as connection:
+            connection.executemany(
+                "INSERT OR IGNORE INTO versions VALUES (?, ?, ?, ?)",
+                [(namespace, v.event_id, v.row, v.event_us) for v in versions],
+            )
+            connection.executemany(
+                "INSERT OR IGNORE INTO memberships VALUES (?, ?, ?, 0)",
+                {(namespace, v.entity, v.event_id) for v in versions},
+            )
+            connection.executemany(_REFRESH, {(namespace, v.event_id) for v in versions})
+
+    def read(
+        self, namespace: str, entities: Sequence[str], since_us: int
+    ) -> list[list[str] | None]:
+        """Return the stored rows of each entity (one indexed join per entity)."""
+        with self._lock:
+            try:
+                return [self._read(namespace, entity, since_us) for entity in entities]
+            except sqlite3.Error as exc:
+                raise self._unavailable(exc) from exc
+
+    def _read(self, namespace: str, entity: str, since_us: int) -> list[str] | None:
+        rows = [row for (row,) in self._connection.execute(_READ, (namespace, entity, since_us))]
+        if rows or self._connection.execute(_KNOWN, (namespace, entity)).fetchone():
+            return rows
+        return None
+
+    def watermark(self, namespace: str) -> int | None:
+        """The created time up to which ``namespace`` is materialized, if it ever was."""
+        with self._lock:
+            try:
+                found = self._connection.execute(
+                    "SELECT created_us FROM watermarks WHERE namespace = ?", (namespace,)
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise self._unavailable(exc) from exc
+        return None if found is None else int(found[0])
+
+    def set_watermark(self, namespace: str, created_us: int) -> None:
+        """Move the watermark of ``namespace`` forward to ``created_us`` (never back)."""
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO watermarks VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE "
+                "SET created_us = max(created_us, excluded.created_us)",
+                (namespace, created_us),
+            )
+
+    def compact(self, namespace: str, before_us: int) -> int:
+        """Delete the events whose every version has an event time before ``before_us``."""
+        with self._transaction() as connection:
+            old = [
+                (namespace, event_id)
+                for (event_id,) in connection.execute(_OLD_EVENTS, (namespace, before_us))
+            ]
+            connection.executemany("DELETE FROM versions WHERE namespace = ? AND event_id = ?", old)
+            connection.executemany(
+                "DELETE FROM memberships WHERE namespace = ? AND event_id = ?", old
+            )
+        return len(old)
+
+    def clear(self) -> None:
+        """Delete every version, membership and watermark in the file."""
+        with self._transaction() as connection:
+            for table in ("versions", "memberships", "watermarks"):
+                connection.execute(f"DELETE FROM {table}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._connection.close()
