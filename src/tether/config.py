@@ -56,6 +56,9 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     "train": frozenset({"entry_point", "label", "seed", "threads", "params"}),
     "tracking": frozenset({"uri", "artifact_uri"}),
     "storage": frozenset({"snapshots"}),
+    "features": frozenset(
+        {"definitions", "engine", "online", "naive_timestamps", "max_skew_rate", "skew_tolerance"}
+    ),
     "serving": frozenset(
         {
             "host",
@@ -108,6 +111,23 @@ class Stores:
 
 
 @dataclass(frozen=True)
+class FeatureSettings:
+    """The project's feature store (``[features]``); absent when ``definitions`` is empty.
+
+    ``definitions`` is ``module:attribute`` in the project folder, naming a list of
+    ``FeatureView`` objects; ``online`` is ``sqlite`` (a file under ``.tether/``) or a
+    ``redis://`` URL.
+    """
+
+    definitions: str = ""
+    engine: str = "duckdb"
+    online: str = "sqlite"
+    naive_timestamps: str = "reject"
+    max_skew_rate: float = 0.0
+    skew_tolerance: float = 1e-9
+
+
+@dataclass(frozen=True)
 class ServingSettings:
     """The prediction server, its logs and its safety limits (``[serving]``)."""
 
@@ -140,6 +160,7 @@ class Settings:
     train: TrainSettings
     stores: Stores
     serving: ServingSettings
+    features: FeatureSettings
 
     @property
     def state_dir(self) -> Path:
@@ -204,6 +225,7 @@ def settings_from_mapping(
         train=_train(_table(raw, "train", required=True)),
         stores=_stores(raw, project_dir, environ),
         serving=_serving(_table(raw, "serving"), project_dir, environ),
+        features=_features(_table(raw, "features")),
     )
 
 
@@ -240,6 +262,49 @@ def _stores(raw: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str
         artifact_uri=_string(tracking, "tracking.artifact_uri") or str(state / "artifacts"),
         snapshot_uri=_string(storage, "storage.snapshots") or str(state / "snapshots"),
     )
+
+
+def _features(table: Mapping[str, Any]) -> FeatureSettings:
+    defaults = FeatureSettings()
+    definitions = _string(table, "features.definitions")
+    if definitions and not all(p.isidentifier() for p in definitions.partition(":")[::2]):
+        raise ConfigError(
+            f"features.definitions in {CONFIG_FILE} is {definitions!r}; expected "
+            "'module:attribute', e.g. 'features:FEATURE_VIEWS' for a list in features.py."
+        )
+    engine = _string(table, "features.engine") or defaults.engine
+    online = _string(table, "features.online") or defaults.online
+    naive = _string(table, "features.naive_timestamps") or defaults.naive_timestamps
+    for key, value, allowed in (
+        ("engine", engine, {"duckdb", "spark"}),
+        ("naive_timestamps", naive, {"reject", "utc"}),
+    ):
+        if value not in allowed:
+            raise ConfigError(
+                f"features.{key} in {CONFIG_FILE} is {value!r}; expected one of "
+                f"{', '.join(sorted(allowed))}."
+            )
+    if online != "sqlite" and not online.startswith(("redis://", "rediss://")):
+        raise ConfigError(
+            f"features.online in {CONFIG_FILE} is {online!r}; expected 'sqlite' or a redis:// URL."
+        )
+    return FeatureSettings(
+        definitions=definitions,
+        engine=engine,
+        online=online,
+        naive_timestamps=naive,
+        max_skew_rate=_fraction(table, "max_skew_rate", defaults.max_skew_rate),
+        skew_tolerance=_fraction(table, "skew_tolerance", defaults.skew_tolerance),
+    )
+
+
+def _fraction(table: Mapping[str, Any], key: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(
+            f"features.{key} in {CONFIG_FILE} must be a number in [0, 1], got {value!r}."
+        )
+    return float(value)
 
 
 def _serving(

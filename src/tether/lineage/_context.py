@@ -20,7 +20,7 @@ import io
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -31,23 +31,65 @@ from tether.lineage._snapshots import SnapshotStore
 
 EntryPoint = Callable[["TrainContext"], Any]
 DatasetReader = Callable[[str], tuple[pd.DataFrame, DatasetRecord]]
+OutputRecorder = Callable[[pd.DataFrame, str], DatasetRecord]
+TRAINING_SET = "training_set"
+
+
+class TrainingSetBuilder(Protocol):
+    """Builds point-in-time training sets from the project's feature definitions."""
+
+    version: str
+
+    def build(self, spine: pd.DataFrame, timestamp: str) -> pd.DataFrame:
+        """The training set of ``spine``."""
+        ...
 
 
 class TrainContext:
-    """The object passed to ``train(ctx)``: params, seed, and datasets by name."""
+    """The object passed to ``train(ctx)``: params, seed, datasets, and training sets."""
 
     def __init__(
-        self, params: Mapping[str, ParamValue], seed: int, read_dataset: DatasetReader
+        self,
+        params: Mapping[str, ParamValue],
+        seed: int,
+        read_dataset: DatasetReader,
+        *,
+        training_sets: TrainingSetBuilder | None = None,
+        record_output: OutputRecorder | None = None,
     ) -> None:
         self.params: Mapping[str, ParamValue] = dict(params)
         self.seed = seed
         self._read_dataset = read_dataset
+        self._training_sets = training_sets
+        self._record_output = record_output
         self._records: dict[str, DatasetRecord] = {}
+        self.feature_version = ""
 
     def dataset(self, name: str) -> pd.DataFrame:
         """Return the rows of dataset ``name``, snapshotted (or served from a snapshot)."""
         frame, record = self._read_dataset(name)
         self._records[name] = record
+        return frame
+
+    def dataset_record(self, name: str) -> DatasetRecord:
+        """Snapshot (or look up) dataset ``name`` without keeping its rows; its record."""
+        self.dataset(name)
+        return self._records[name]
+
+    def training_set(self, spine: pd.DataFrame, timestamp: str = "event_time") -> pd.DataFrame:
+        """Point-in-time features for every ``spine`` row, from ``[features] definitions``.
+
+        Each feature at a row's ``timestamp`` t uses only events strictly before t. The
+        result is recorded as the dataset ``training_set``, with the definitions' version.
+        """
+        if self._training_sets is None or self._record_output is None:
+            raise ProjectError(
+                "ctx.training_set needs feature definitions: set [features] definitions = "
+                "'module:attribute' in tether.toml."
+            )
+        frame = self._training_sets.build(spine, timestamp)
+        self._records[TRAINING_SET] = self._record_output(frame, TRAINING_SET)
+        self.feature_version = self._training_sets.version
         return frame
 
     @property
@@ -159,6 +201,24 @@ def describe_dataset(
         schema={str(c): str(t) for c, t in frame.dtypes.items()},
         time_ranges=ranges,
     )
+
+
+def source_name(location: str, sources: Mapping[str, str]) -> str:
+    """The dataset whose recorded source (a path relative to the project) is ``location``."""
+    wanted = Path(location).as_posix().removeprefix("./")
+    for name, source in sources.items():
+        if source == wanted:
+            return name
+    known = ", ".join(f"{n} = {s!r}" for n, s in sorted(sources.items())) or "(none)"
+    raise ProjectError(
+        f"A feature view reads {location!r}, which no dataset names (datasets: {known}). "
+        "Declare it under [datasets] in tether.toml so the run snapshots it."
+    )
+
+
+def relative_source(path: Path, root: Path) -> str:
+    """A dataset path as recorded: relative to the project folder where it lies inside."""
+    return _relative(path, root)
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -83,6 +83,7 @@ class RunRecord:
     model: ModelRecord
     metrics: Mapping[str, float]
     feature_version: str = ""
+    features: Mapping[str, str] = field(default_factory=dict)
     format_version: int = RECORD_FORMAT_VERSION
 
     @property
@@ -168,6 +169,7 @@ def record_from_json(text: str) -> RunRecord:
         model=ModelRecord(**raw["model"]),
         metrics=raw["metrics"],
         feature_version=raw.get("feature_version", ""),
+        features=raw.get("features", {}),
         format_version=version,
     )
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tether import _mlflow
-from tether.config import Stores
+from tether.config import FeatureSettings, Stores
 from tether.errors import IntegrityError, ProjectError, SnapshotError, TrackingError
 from tether.lineage._code import PATCH_FILE, SOURCE_ARCHIVE, restore_source
 from tether.lineage._context import (
@@ -45,11 +45,12 @@ from tether.lineage._record import (
     CODE_ARTIFACT_DIR,
     ENVIRONMENT_ARTIFACT_DIR,
     RECORD_ARTIFACT,
+    DatasetRecord,
     RunRecord,
     record_from_json,
 )
 from tether.lineage._snapshots import SnapshotStore, sha256_file
-from tether.lineage._train import call_entry_point
+from tether.lineage._train import call_entry_point, snapshot_frame, training_sets
 
 Progress = Callable[[str], None]
 
@@ -150,7 +151,7 @@ def reproduce(
         progress("restoring the recorded code")
         source = _restore_code(tracking, record, work)
         progress("re-running the entry point")
-        new_model, new_frame = _retrain(record, source, store)
+        new_model, new_frame = _retrain(record, source, store, work)
         progress("comparing predictions")
         return _compare(tracking, record, store, new_model, new_frame, differences, tolerance, work)
 
@@ -195,10 +196,25 @@ def _restore_code(tracking: str, record: RunRecord, work: Path) -> Path:
     return restore_source(archive, patch, work / "source")
 
 
-def _retrain(record: RunRecord, source: Path, store: SnapshotStore) -> tuple[Any, pd.DataFrame]:
+def _retrain(
+    record: RunRecord, source: Path, store: SnapshotStore, work: Path
+) -> tuple[Any, pd.DataFrame]:
     records = {d.name: d for d in record.datasets}
-    context = TrainContext(record.params, record.seed, recorded_reader(records, store))
+
+    def record_output(frame: pd.DataFrame, name: str) -> DatasetRecord:
+        return snapshot_frame(frame, name, "training", store)
+
     with project_imports(source):
+        features = FeatureSettings(
+            definitions=record.features.get("definitions", ""),
+            naive_timestamps=record.features.get("naive_timestamps", "reject"),
+        )
+        sources = {d.name: d.source for d in record.datasets}
+        builder = training_sets(features, source, sources, store, work, lambda: context)
+        context = TrainContext(
+            record.params, record.seed, recorded_reader(records, store),
+            training_sets=builder, record_output=record_output,
+        )  # fmt: skip
         entry = load_entry_point(source, record.entry_point)
         result = call_entry_point(entry, context, record.entry_point, record.seed, record.threads)
     return split_result(result, record.entry_point, record.label)

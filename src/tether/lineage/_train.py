@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tether import _mlflow
-from tether.config import Settings
+from tether.config import FeatureSettings, Settings
 from tether.errors import ProjectError
 from tether.lineage._code import (
     CodeVersion,
@@ -37,7 +37,9 @@ from tether.lineage._context import (
     load_entry_point,
     parquet_bytes,
     project_imports,
+    relative_source,
     snapshot_reader,
+    source_name,
 )
 from tether.lineage._environment import (
     FROZEN_REQUIREMENTS,
@@ -47,6 +49,7 @@ from tether.lineage._environment import (
     deterministic,
 )
 from tether.lineage._evaluate import evaluate, features_of, split_result
+from tether.lineage._features import TrainingSets, load_views
 from tether.lineage._record import (
     CODE_ARTIFACT_DIR,
     ENVIRONMENT_ARTIFACT_DIR,
@@ -100,10 +103,10 @@ def train_project(
         with _mlflow.start_run(tracking, experiment, settings.model_name) as run_id:
             _log_configuration(settings, code, code_files, environment, work)
             progress("running the entry point")
-            model, frame, datasets = _run_entry_point(settings, store)
+            model, frame, context = _run_entry_point(settings, store, work)
             progress("evaluating and logging the model")
             record = _log_outputs(
-                settings, run_id, code, datasets, model, frame, store, environment, work
+                settings, run_id, code, context, model, frame, store, environment, work
             )
             progress("registering the model")
             version = _mlflow.register_model(
@@ -186,8 +189,8 @@ def _log_configuration(
 
 
 def _run_entry_point(
-    settings: Settings, store: SnapshotStore
-) -> tuple[Any, pd.DataFrame, tuple[DatasetRecord, ...]]:
+    settings: Settings, store: SnapshotStore, work: Path
+) -> tuple[Any, pd.DataFrame, TrainContext]:
     train = settings.train
     snapshot = snapshot_reader(settings.datasets, store, settings.project_dir)
 
@@ -196,12 +199,48 @@ def _run_entry_point(
         _log_input(record, frame)
         return frame, record
 
-    context = TrainContext(train.params, train.seed, read_and_log)
+    def record_output(frame: pd.DataFrame, name: str) -> DatasetRecord:
+        record = snapshot_frame(frame, name, "training", store)
+        _log_input(record, frame)
+        return record
+
     with project_imports(settings.project_dir):
+        sources = {
+            name: relative_source(path, settings.project_dir)
+            for name, path in settings.datasets.items()
+        }
+        builder = training_sets(
+            settings.features, settings.project_dir, sources, store, work, lambda: context
+        )
+        context = TrainContext(
+            train.params, train.seed, read_and_log, training_sets=builder,
+            record_output=record_output,
+        )  # fmt: skip
         entry = load_entry_point(settings.project_dir, train.entry_point)
         result = call_entry_point(entry, context, train.entry_point, train.seed, train.threads)
     model, frame = split_result(result, train.entry_point, train.label)
-    return model, frame, context.datasets_read
+    return model, frame, context
+
+
+def training_sets(
+    features: FeatureSettings,
+    source_dir: Path,
+    sources: dict[str, str],
+    store: SnapshotStore,
+    work: Path,
+    context: Callable[[], TrainContext],
+) -> TrainingSets | None:
+    """The builder behind ``ctx.training_set``, when the project defines features."""
+    if not features.definitions:
+        return None
+    views = load_views(source_dir, features)
+
+    def dataset_file(location: str) -> DatasetRecord:
+        return context().dataset_record(source_name(location, sources))
+
+    scratch = work / "feature-sources"
+    scratch.mkdir(exist_ok=True)
+    return TrainingSets(views, features.naive_timestamps, dataset_file, store, scratch)
 
 
 def call_entry_point(
@@ -241,7 +280,7 @@ def _log_outputs(
     settings: Settings,
     run_id: str,
     code: CodeRecord,
-    datasets: tuple[DatasetRecord, ...],
+    context: TrainContext,
     model: Any,
     frame: pd.DataFrame,
     store: SnapshotStore,
@@ -274,13 +313,20 @@ def _log_outputs(
         threads=train.threads,
         params=dict(train.params),
         code=code,
-        datasets=datasets,
+        datasets=context.datasets_read,
         evaluation=evaluation,
         python=environment.python,
         platform=environment.platform,
         machine=environment.machine,
         model=model_record,
         metrics=metrics,
+        feature_version=context.feature_version,
+        features={
+            "definitions": settings.features.definitions,
+            "naive_timestamps": settings.features.naive_timestamps,
+        }
+        if settings.features.definitions
+        else {},
     )
     _log_input(evaluation, frame)
     path = work / "record.json"
