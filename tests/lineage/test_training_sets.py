@@ -13,7 +13,7 @@ from tether.config import load_settings
 from tether.lineage import reproduce, train_project
 from tether.lineage._code import commit_new_repository
 
-FEATURES_PY = '''
+FEATURES_PY = """
 from tether.features import Aggregation, Entity, EventSource, FeatureView, Transformation
 
 EVENTS = EventSource.parquet("data/events.parquet", entity_key="customer_id",
@@ -26,9 +26,9 @@ FEATURE_VIEWS = [
                     Transformation("ratio", "amount / (mean_7d + 1)", request=["amount"]),
                 ]),
 ]
-'''
+"""
 
-TRAIN_PY = '''
+TRAIN_PY = """
 from sklearn.linear_model import LogisticRegression
 
 def train(ctx):
@@ -38,7 +38,7 @@ def train(ctx):
     features = frame[["n_1d", "mean_7d", "ratio", "amount"]]
     model = LogisticRegression(C=float(ctx.params["C"])).fit(features, frame["label"])
     return model, features.assign(label=frame["label"])
-'''
+"""
 
 TOML = """
 [project]
