@@ -15,6 +15,7 @@ from tether.lineage._audit import (
 )
 from tether.lineage._context import TrainContext
 from tether.lineage._environment import Environment, EnvironmentDifference, capture_environment
+from tether.lineage._features import feature_store, project_views
 from tether.lineage._record import DatasetRecord, RunRecord
 from tether.lineage._reproduce import ReproduceReport, reproduce, resolve_run
 from tether.lineage._snapshots import Snapshot, SnapshotStore, sha256_file
@@ -34,6 +35,8 @@ __all__ = [
     "TrainResult",
     "audit",
     "capture_environment",
+    "feature_store",
+    "project_views",
     "render_html",
     "render_json",
     "render_markdown",
