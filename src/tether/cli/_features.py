@@ -19,12 +19,9 @@ from tether.features import (
     FeatureView,
     NaiveTimestamps,
     OnlineFeatureStore,
-    OnlineStore,
-    RedisOnlineStore,
-    SQLiteOnlineStore,
     measure_skew,
 )
-from tether.lineage import feature_store, project_views
+from tether.lineage import feature_store, online_backend, project_views
 
 features_app = typer.Typer(help="Feature definitions, training sets, the online store, skew.")
 app.add_typer(features_app, name="features")
@@ -36,12 +33,7 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _online(settings: Settings, views: list[FeatureView]) -> OnlineFeatureStore:
-    backend: OnlineStore
-    if settings.features.online == "sqlite":
-        backend = SQLiteOnlineStore.in_project(settings.project_dir)
-    else:
-        backend = RedisOnlineStore(settings.features.online, prefix=settings.name)
-    return OnlineFeatureStore(views, backend)
+    return OnlineFeatureStore(views, online_backend(settings))
 
 
 def _read_table(path: Path, what: str) -> pd.DataFrame:

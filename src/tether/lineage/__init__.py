@@ -15,7 +15,7 @@ from tether.lineage._audit import (
 )
 from tether.lineage._context import TrainContext
 from tether.lineage._environment import Environment, EnvironmentDifference, capture_environment
-from tether.lineage._features import feature_store, project_views
+from tether.lineage._features import feature_store, online_backend, project_views
 from tether.lineage._record import DatasetRecord, RunRecord
 from tether.lineage._reproduce import ReproduceReport, reproduce, resolve_run
 from tether.lineage._snapshots import Snapshot, SnapshotStore, sha256_file
@@ -36,6 +36,7 @@ __all__ = [
     "audit",
     "capture_environment",
     "feature_store",
+    "online_backend",
     "project_views",
     "render_html",
     "render_json",

@@ -26,7 +26,10 @@ from tether.features import (
     FeatureStore,
     FeatureView,
     NaiveTimestamps,
+    OnlineStore,
+    RedisOnlineStore,
     SparkEngine,
+    SQLiteOnlineStore,
 )
 from tether.lineage._context import project_imports
 from tether.lineage._record import DatasetRecord
@@ -78,6 +81,13 @@ def feature_store(views: Sequence[FeatureView], features: FeatureSettings) -> Fe
         spark = SparkSession.builder.master("local[*]").appName("tether").getOrCreate()
         return FeatureStore(views, engine=SparkEngine(spark))
     return FeatureStore(views)
+
+
+def online_backend(settings: Settings) -> OnlineStore:
+    """The project's online store: a SQLite file under ``.tether/`` or Redis."""
+    if settings.features.online == "sqlite":
+        return SQLiteOnlineStore.in_project(settings.project_dir)
+    return RedisOnlineStore(settings.features.online, prefix=settings.name)
 
 
 def rooted(view: FeatureView, project_dir: Path) -> FeatureView:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 
 from tether.config import Settings, load_settings, project_from_environment
+from tether.features import FeatureStore, OnlineFeatureStore
+from tether.lineage import online_backend, project_views
 from tether.registry import (
     DEFAULT_TRAFFIC,
     Event,
@@ -16,7 +18,7 @@ from tether.registry import (
 )
 from tether.server._app import create_app
 from tether.server._state import Role
-from tether.serving import PredictionLog, Redaction
+from tether.serving import OnlineLookup, PredictionLog, Redaction
 
 
 class RegistryAdmin:
@@ -84,7 +86,16 @@ def create_project_app(settings: Settings) -> FastAPI:
         hash=serving.hash_columns, drop=serving.drop_columns, salt=serving.redaction_salt
     )
     predictions = PredictionLog(serving.predictions_uri, redaction=redaction)
-    return create_app(serving, source=source, predictions=predictions,
+    lookup = None
+    if settings.features.definitions:
+        views = project_views(settings)
+        lookup = OnlineLookup(OnlineFeatureStore(views, online_backend(settings)))
+        source = RegistryDeploymentSource(
+            aliases,
+            served_feature_version=FeatureStore(views).version,
+            feature_mismatch=serving.feature_mismatch,
+        )
+    return create_app(serving, source=source, predictions=predictions, features=lookup,
                       admin=RegistryAdmin(aliases))  # fmt: skip
 
 

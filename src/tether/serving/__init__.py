@@ -17,6 +17,7 @@ from tether.serving._features import (
     InvalidInstanceError,
 )
 from tether.serving._observer import FallbackReason, ModelRole, NullObserver, ServingObserver
+from tether.serving._online import OnlineLookup
 from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
 from tether.serving._redaction import Redaction
 from tether.serving._router import (
@@ -44,6 +45,7 @@ __all__ = [
     "ModelRole",
     "NotReadyError",
     "NullObserver",
+    "OnlineLookup",
     "PredictResult",
     "Prediction",
     "PredictionLog",

@@ -1,0 +1,1 @@
+"""Bundled example scenarios that ``tether init`` and ``tether demo`` start from."""
