@@ -39,7 +39,7 @@ from tether.examples.fraud._world import (
 
 FRAUD_SHARE = 0.025
 """Expected share of payments that are fraudulent, steady over time."""
-SPREE_SHARE = 0.0084
+SPREE_SHARE = 0.0080
 """Share of payments that are honest classic-looking sprees at drift level 1 (0 at level 0)."""
 
 

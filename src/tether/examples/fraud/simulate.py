@@ -23,7 +23,8 @@ January's last week, keeps about 94% precision in February and has about 71% in 
 (at 100 payments per customer, the default density; ``tests/examples`` holds the check).
 ``drift=0.0`` is a stationary world.
 
-Speed (2-core shared machine, numpy 2.4): {SPEED}
+Speed (numpy 2.4, one core of a shared 2-core machine): 1,000,000 payments in about
+3 s (3.0-3.3 s measured; 5 s under heavy load), 400,000 in about 1 s.
 
 Example:
     >>> events, labels = simulate(ScenarioConfig(n_transactions=20_000, n_customers=200))

@@ -28,7 +28,8 @@ Windows look at ``event_time`` only. A feature store that also requires a paymen
 have been *ingested* before ``t`` (tether's does) can see fewer payments for the ~3%
 that arrive hours late, and so give slightly different values for their neighbours.
 
-Speed (DuckDB on a shared 2-core machine): {SPEED}
+Speed (DuckDB on a shared 2-core machine): 1,000,000 payments in 11-14 s (20 s under
+heavy load), 400,000 in about 5 s, 50,000 in 0.5 s.
 """
 
 from __future__ import annotations
