@@ -10,13 +10,13 @@ from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, app
 from tether.cli._project import (
     DEFAULT_INIT_TRANSACTIONS,
+    scenario_for,
     show_new_project,
     show_reproduction,
     show_training,
 )
 from tether.config import CONFIG_FILE, load_settings
 from tether.examples._scaffold import init_project
-from tether.examples.fraud.simulate import ScenarioConfig
 from tether.lineage import audit, render_markdown, reproduce, train_project
 
 DEMO_DIR = Path("tether-demo")
@@ -33,7 +33,7 @@ def demo_command(
         _render.text(f"   reusing {directory.resolve()}")
     else:
         with _render.steps("generating the scenario", False):
-            made = init_project(directory, ScenarioConfig(n_transactions=transactions))
+            made = init_project(directory, scenario_for(transactions))
         show_new_project(made, False)
     settings = load_settings(directory)
     _render.text("2. A training run: code, data and configuration versioned together")

@@ -31,6 +31,13 @@ DEFAULT_INIT_TRANSACTIONS = 250_000
 """Enough for a month-by-month story in a minute; the full scenario is 1,000,000."""
 
 
+def scenario_for(transactions: int, seed: int = 7) -> ScenarioConfig:
+    """The scenario at ``transactions``, keeping its calibrated ~100 payments per customer."""
+    return ScenarioConfig(
+        n_transactions=transactions, n_customers=max(100, transactions // 100), seed=seed
+    )
+
+
 @app.command("init")
 def init_command(
     directory: Path = typer.Argument(..., help="The folder to create the project in."),
@@ -43,7 +50,7 @@ def init_command(
     """Create a ready project from the bundled fraud example, with generated data."""
     if transactions < 1000:
         raise ConfigError(f"--transactions must be at least 1000, got {transactions}.")
-    made = init_project(directory, ScenarioConfig(n_transactions=transactions, seed=seed))
+    made = init_project(directory, scenario_for(transactions, seed))
     show_new_project(made, json)
 
 
