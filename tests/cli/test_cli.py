@@ -29,7 +29,7 @@ def test_train_reproduce_and_audit_from_the_command_line(
     assert code == 0
     trained = json.loads(out)
     assert trained["version"] == "1"
-    assert set(trained["datasets"]) == {"events", "labels", "evaluation"}
+    assert set(trained["datasets"]) == {"events", "labels", "training_set", "evaluation"}
 
     code, out, _ = run_cli(["-C", project, "reproduce", "fraud-detector/1", "--json"], capsys)
     assert code == 0

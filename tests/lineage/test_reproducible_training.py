@@ -43,7 +43,7 @@ def test_a_run_reproduces_after_code_data_and_config_change(fraud_project: Path)
     ).stdout.strip()
     assert run.data.tags["mlflow.source.git.commit"] == commit
     inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
-    assert set(inputs) == {"events", "labels", "evaluation"}
+    assert set(inputs) == {"events", "labels", "training_set", "evaluation"}
     events_digest = first.record.dataset("events").digest
     assert inputs["events"].dataset.digest == events_digest[:36]
     assert events_digest in inputs["events"].dataset.source

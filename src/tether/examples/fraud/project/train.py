@@ -1,7 +1,10 @@
 """Train the fraud detector: tether calls ``train(ctx)`` (``entry_point = "train:train"``).
 
-The model learns from the first ``train_months`` months of payments and is evaluated on
-the last fifth of that period, by time, so evaluation never sees the past of training.
+The training set comes from the feature store: ``ctx.training_set`` computes the features of
+``features.py`` for every payment as of its own time, and :func:`request_features` adds those
+of the payment itself. The model learns from the first ``train_months`` months of payments
+and is evaluated on the last fifth of that period, by time, so evaluation never sees the
+past of training.
 """
 
 from __future__ import annotations
@@ -9,17 +12,81 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from features import FEATURE_COLUMNS, LABEL, build_training_frame
-
+LABEL = "is_fraud"
 EVAL_SHARE = 0.2
 """The last fifth of the training period, by time, is held out for evaluation."""
+SPINE_COLUMNS = [
+    "event_id",
+    "customer_id",
+    "device_id",
+    "event_time",
+    "amount",
+    "category",
+    "country",
+]
+"""What a request to score a payment carries; the training spine has these and the label."""
+
+# Fixed vocabularies, so that a code means the same in training and in serving.
+CATEGORIES = (
+    "digital_goods",
+    "electronics",
+    "entertainment",
+    "food_delivery",
+    "fuel",
+    "gift_cards",
+    "grocery",
+    "health",
+    "jewelry",
+    "online_retail",
+    "restaurants",
+    "travel",
+    "utilities",
+)
+COUNTRIES = (
+    "BR",
+    "CA",
+    "CN",
+    "DE",
+    "ES",
+    "FR",
+    "GB",
+    "ID",
+    "IN",
+    "IT",
+    "JP",
+    "MX",
+    "NG",
+    "RO",
+    "RU",
+    "UA",
+    "US",
+    "VN",
+)
+HOME_COUNTRY = "US"
+FEATURE_COLUMNS = [
+    "amount",
+    "amount_to_mean_30d",
+    "amount_mean_30d",
+    "amount_max_30d",
+    "amount_sum_1d",
+    "tx_count_1h",
+    "tx_count_1d",
+    "tx_count_7d",
+    "device_tx_count_30d",
+    "hour_of_day",
+    "category_code",
+    "country_code",
+    "is_foreign",
+]
+"""The model's inputs, in order: the feature store's features, then :func:`request_features`."""
 
 
 class TrainContext(Protocol):
-    """What tether hands to ``train``: parameters, the seed, and the project's datasets."""
+    """What tether hands to ``train``: parameters, the seed, datasets and training sets."""
 
     @property
     def params(self) -> Mapping[str, bool | int | float | str]:
@@ -35,13 +102,18 @@ class TrainContext(Protocol):
         """The rows of a dataset named in ``[datasets]``, read from its recorded snapshot."""
         ...
 
+    def training_set(self, spine: pd.DataFrame, timestamp: str = "event_time") -> pd.DataFrame:
+        """``spine`` with the features of ``[features] definitions`` as of each row's time."""
+        ...
+
 
 def train(ctx: TrainContext) -> tuple[HistGradientBoostingClassifier, pd.DataFrame]:
     """Fit a gradient-boosted classifier; return it and its held-out evaluation frame.
 
-    The evaluation frame holds exactly the model's feature columns plus ``is_fraud``.
+    The evaluation frame holds exactly :data:`FEATURE_COLUMNS` plus ``is_fraud``.
     """
-    frame = build_training_frame(ctx.dataset("events"), ctx.dataset("labels"))
+    spine = training_spine(ctx.dataset("events"), ctx.dataset("labels"))
+    frame = request_features(ctx.training_set(spine, timestamp="event_time"))
     frame = frame[frame[LABEL].notna()]  # only payments whose outcome is known
     start = frame["event_time"].min().normalize()
     end = start + pd.DateOffset(months=int(ctx.params["train_months"]))
@@ -58,3 +130,36 @@ def train(ctx: TrainContext) -> tuple[HistGradientBoostingClassifier, pd.DataFra
     model.fit(fit[FEATURE_COLUMNS], fit[LABEL].astype(int))
     eval_frame = held_out[[*FEATURE_COLUMNS, LABEL]].reset_index(drop=True)
     return model, eval_frame.astype({LABEL: int})
+
+
+def training_spine(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per payment, in event order: its request columns and its label.
+
+    Payments without a label get ``is_fraud`` = NaN rather than being dropped.
+    """
+    spine = events[SPINE_COLUMNS].sort_values(
+        ["event_time", "event_id"], kind="stable", ignore_index=True
+    )
+    return spine.merge(
+        labels[["event_id", LABEL]], on="event_id", how="left", validate="one_to_one"
+    )
+
+
+def request_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the features of the payment itself, computed from its request columns.
+
+    The expression language of feature definitions has no time or lookup functions, so these
+    are computed here; a server scoring a payment must compute the very same from the request.
+    """
+    return frame.assign(
+        hour_of_day=frame["event_time"].dt.hour,
+        category_code=_codes(frame["category"], CATEGORIES),
+        country_code=_codes(frame["country"], COUNTRIES),
+        is_foreign=(frame["country"] != HOME_COUNTRY).astype(np.int64),
+    )
+
+
+def _codes(values: pd.Series, vocabulary: tuple[str, ...]) -> pd.Series:
+    """Index of each value in ``vocabulary``; -1 for a value outside it."""
+    mapping = {word: code for code, word in enumerate(vocabulary)}
+    return values.map(mapping).fillna(-1).astype(np.int64)
