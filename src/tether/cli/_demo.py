@@ -9,7 +9,6 @@ import typer
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, app
 from tether.cli._project import (
-    DEFAULT_INIT_TRANSACTIONS,
     scenario_for,
     show_new_project,
     show_reproduction,
@@ -20,12 +19,14 @@ from tether.examples._scaffold import init_project
 from tether.lineage import audit, render_markdown, reproduce, train_project
 
 DEMO_DIR = Path("tether-demo")
+DEMO_TRANSACTIONS = 100_000
+"""Enough for the story; small enough that the whole demo takes about a minute."""
 
 
 @app.command("demo")
 def demo_command(
     directory: Path = typer.Option(DEMO_DIR, "--dir", help="Where to create the demo project."),
-    transactions: int = typer.Option(DEFAULT_INIT_TRANSACTIONS, help="Transactions to generate."),
+    transactions: int = typer.Option(DEMO_TRANSACTIONS, help="Transactions to generate."),
 ) -> None:
     """Generate the fraud scenario, train version 1, reproduce it and print its audit."""
     _render.text("1. A project from the bundled fraud example")
