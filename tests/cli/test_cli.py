@@ -5,39 +5,32 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tether.cli import main
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
+RunCli = Callable[[list[str]], tuple[int, str, str]]
 
 
 @pytest.mark.slow
 def test_train_reproduce_and_audit_from_the_command_line(
-    fraud_project: Path, capsys: pytest.CaptureFixture[str]
+    fraud_project: Path, run_cli: RunCli
 ) -> None:
     project = str(fraud_project)
-    code, out, _ = run_cli(["-C", project, "train", "--param", "max_iter=30", "--json"], capsys)
+    code, out, _ = run_cli(["-C", project, "train", "--param", "max_iter=30", "--json"])
     assert code == 0
     trained = json.loads(out)
     assert trained["version"] == "1"
     assert set(trained["datasets"]) == {"events", "labels", "training_set", "evaluation"}
 
-    code, out, _ = run_cli(["-C", project, "reproduce", "fraud-detector/1", "--json"], capsys)
+    code, out, _ = run_cli(["-C", project, "reproduce", "fraud-detector/1", "--json"])
     assert code == 0
     assert json.loads(out)["reproduced"] is True
 
     target = fraud_project / "audit.html"
     code, _, _ = run_cli(
-        ["-C", project, "audit", trained["run_id"], "--format", "html", "-o", str(target)], capsys
+        ["-C", project, "audit", trained["run_id"], "--format", "html", "-o", str(target)]
     )
     assert code == 0
     assert trained["run_id"] in target.read_text()
@@ -52,64 +45,54 @@ def test_train_reproduce_and_audit_from_the_command_line(
     ],
 )
 def test_user_mistakes_get_a_message_and_exit_2(
-    args: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str], expected: str, tmp_path: Path, run_cli: RunCli
 ) -> None:
-    code, _, err = run_cli(["-C", str(tmp_path), *args], capsys)
+    code, _, err = run_cli(["-C", str(tmp_path), *args])
     assert code == 2
     assert expected in err
     assert "Traceback" not in err
 
 
-def test_an_unknown_param_is_refused_before_training(
-    fraud_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, _, err = run_cli(["-C", str(fraud_project), "train", "--param", "max_itr=3"], capsys)
+def test_an_unknown_param_is_refused_before_training(fraud_project: Path, run_cli: RunCli) -> None:
+    code, _, err = run_cli(["-C", str(fraud_project), "train", "--param", "max_itr=3"])
     assert code == 2
     assert "max_itr" in err and "max_iter" in err
 
 
-def test_a_dirty_tree_is_refused_unless_allowed(
-    fraud_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_dirty_tree_is_refused_unless_allowed(fraud_project: Path, run_cli: RunCli) -> None:
     (fraud_project / "train.py").write_text("# edited\n")
-    code, _, err = run_cli(["-C", str(fraud_project), "train"], capsys)
+    code, _, err = run_cli(["-C", str(fraud_project), "train"])
     assert code == 2
     assert "uncommitted changes" in err and "--allow-dirty" in err
 
 
-def test_an_entry_point_that_raises_is_named(
-    fraud_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_entry_point_that_raises_is_named(fraud_project: Path, run_cli: RunCli) -> None:
     (fraud_project / "train.py").write_text("def train(ctx):\n    raise ValueError('boom')\n")
-    code, _, err = run_cli(["-C", str(fraud_project), "train", "--allow-dirty"], capsys)
+    code, _, err = run_cli(["-C", str(fraud_project), "train", "--allow-dirty"])
     assert code == 2
     assert "'train:train' raised ValueError: boom" in err
 
 
-def test_a_missing_data_file_names_the_dataset(
-    fraud_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_missing_data_file_names_the_dataset(fraud_project: Path, run_cli: RunCli) -> None:
     (fraud_project / "data" / "labels.parquet").unlink()
-    code, _, err = run_cli(["-C", str(fraud_project), "train"], capsys)
+    code, _, err = run_cli(["-C", str(fraud_project), "train"])
     assert code == 2
     assert "Dataset 'labels'" in err
 
 
-def test_an_unknown_alias_is_reported(
-    fraud_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, _, err = run_cli(["-C", str(fraud_project), "audit", "fraud-detector@champion"], capsys)
+def test_an_unknown_alias_is_reported(fraud_project: Path, run_cli: RunCli) -> None:
+    code, _, err = run_cli(["-C", str(fraud_project), "audit", "fraud-detector@champion"])
     assert code == 2
     assert "fraud-detector@champion" in err
 
 
 def test_an_unreachable_tracking_server_is_named(
-    fraud_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    fraud_project: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TETHER_TRACKING_URI", "http://127.0.0.1:9")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    code, _, err = run_cli(["-C", str(fraud_project), "audit", "fraud-detector/1"], capsys)
+    code, _, err = run_cli(["-C", str(fraud_project), "audit", "fraud-detector/1"])
     assert code == 2
     assert "http://127.0.0.1:9" in err
 

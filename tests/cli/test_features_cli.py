@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tether.cli import main
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
+RunCli = Callable[[list[str]], tuple[int, str, str]]
 
 
 def test_list_build_materialize_get_and_skew(
-    feature_project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    feature_project: Path, run_cli: RunCli, tmp_path: Path
 ) -> None:
     cli = ["-C", str(feature_project), "features"]
-    code, out, _ = run_cli([*cli, "list", "--json"], capsys)
+    code, out, _ = run_cli([*cli, "list", "--json"])
     assert code == 0
     listed = json.loads(out)
     assert [f["feature"] for f in listed["features"]] == ["n_1d", "mean_7d", "ratio"]
@@ -33,18 +26,17 @@ def test_list_build_materialize_get_and_skew(
     spine.to_parquet(tmp_path / "spine.parquet")
     out_file = tmp_path / "training.parquet"
     code, _, err = run_cli(
-        [*cli, "build", "--spine", str(tmp_path / "spine.parquet"), "--out", str(out_file)],
-        capsys,
+        [*cli, "build", "--spine", str(tmp_path / "spine.parquet"), "--out", str(out_file)]
     )
     assert code == 0, err
     training = pd.read_parquet(out_file)
     assert len(training) == 20 and "mean_7d" in training.columns
 
-    code, out, err = run_cli([*cli, "materialize"], capsys)
+    code, out, err = run_cli([*cli, "materialize"])
     assert code == 0, err
     at = "2026-01-20T00:00:00+00:00"
     code, out, err = run_cli(
-        [*cli, "get", "a", "zz", "--at", at, "--request", "amount=10", "--json"], capsys
+        [*cli, "get", "a", "zz", "--at", at, "--request", "amount=10", "--json"]
     )
     assert code == 0, err
     vectors = json.loads(out)["vectors"]
@@ -53,13 +45,11 @@ def test_list_build_materialize_get_and_skew(
 
     served = training.rename(columns={"event_time": "request_time"})
     served.to_parquet(tmp_path / "served.parquet")
-    code, out, _ = run_cli([*cli, "skew", "--served", str(tmp_path / "served.parquet")], capsys)
+    code, out, _ = run_cli([*cli, "skew", "--served", str(tmp_path / "served.parquet")])
     assert code == 0
     served.loc[served.index[0], "n_1d"] = 99
     served.to_parquet(tmp_path / "served.parquet")
-    code, out, err = run_cli(
-        [*cli, "skew", "--served", str(tmp_path / "served.parquet"), "--json"], capsys
-    )
+    code, out, err = run_cli([*cli, "skew", "--served", str(tmp_path / "served.parquet"), "--json"])
     assert code == 1
     assert "skew above the bound" in err
     report = {f["feature"]: f for f in json.loads(out)["features"]}

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tether.cli import main
 from tether.config import load_settings
 from tether.lineage import train_project
 
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
+RunCli = Callable[[list[str]], tuple[int, str, str]]
 
 
 @pytest.mark.slow
 def test_deploy_promote_rollback_and_the_audit_tells_the_story(
-    fraud_project: Path, capsys: pytest.CaptureFixture[str]
+    fraud_project: Path, run_cli: RunCli
 ) -> None:
     for max_iter in ("10", "11"):
         train_project(load_settings(fraud_project).with_params({"max_iter": max_iter}))
@@ -34,17 +28,17 @@ def test_deploy_promote_rollback_and_the_audit_tells_the_story(
         ["rollback", "--reason", "precision fell after the promotion"],
     ]
     for step in steps:
-        code, _, err = run_cli([*cli, *step, "--actor", "ana", "--json"], capsys)
+        code, _, err = run_cli([*cli, *step, "--actor", "ana", "--json"])
         assert code == 0, err
-    code, out, _ = run_cli([*cli, "status", "--json"], capsys)
+    code, out, _ = run_cli([*cli, "status", "--json"])
     status = json.loads(out)
     assert status["aliases"] == {"champion": "1"}
     assert len(status["recent"]) == 4
 
-    code, out, _ = run_cli(["-C", str(fraud_project), "audit", "fraud-detector/2"], capsys)
+    code, out, _ = run_cli(["-C", str(fraud_project), "audit", "fraud-detector/2"])
     assert code == 0
     assert "won the experiment" in out and "precision fell after the promotion" in out
 
-    code, _, err = run_cli([*cli, "rollback", "--reason", "again"], capsys)
+    code, _, err = run_cli([*cli, "rollback", "--reason", "again"])
     assert code == 2
     assert "no previous champion" in err
