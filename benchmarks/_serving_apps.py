@@ -12,10 +12,12 @@ Run as a script, pinned by the parent to the server core::
   loaded and verified by :func:`tether.registry.load_version`. ``--frame`` hands the model a
   one-row pandas DataFrame instead, as tether does (a reference row, not the floor).
 * ``whatif``: ``tether serve`` of the project, unchanged except that its scoring function is
-  replaced at run time by one that passes a NumPy array instead of a DataFrame (and ignores
+  replaced at run time by a copy that passes a NumPy array instead of a DataFrame (and ignores
   scikit-learn's warning that the array has no feature names). Not shipped code: it measures
   what that change would buy, to decide on it. The column order is the one tether already
-  uses (``ServedModel.features``, read from the estimator's ``feature_names_in_``).
+  uses (``ServedModel.features``, read from the estimator's ``feature_names_in_``). The copy
+  leaves out the one-OpenMP-thread limit tether's ``score`` sets per thread: on a server
+  pinned to one core, as here, OpenMP already runs one thread.
 
 Both are served as ``tether serve`` is: ``uvicorn.run(app)``, one process, asyncio loop.
 """
