@@ -14,17 +14,25 @@ exact and identical on both engines, with no session time zone, calendar interva
 
 The query, for a table of points (distinct spine (key, t) pairs, each with an id)::
 
-    WITH __tether_events AS (                       -- usable rows, each with the time its
+    WITH __tether_repeated_ids AS (                 -- ids seen more than once
+      SELECT event id FROM source WHERE usable GROUP BY event id HAVING COUNT(*) > 1),
+    __tether_events AS (                            -- usable rows, each with the time its
       SELECT keys, event id, event_us, created_us,  -- next version (if any) supersedes it
-             LEAD(created_us) OVER (PARTITION BY event id ORDER BY created_us, event_us,
-                                    tie-break columns NULLS FIRST) AS superseded_us,
-             input columns
-      FROM source WHERE keys, id and times are not null)
+             NULL AS superseded_us, input columns
+      FROM source WHERE usable AND event id NOT IN repeated ids
+      UNION ALL
+      SELECT ..., LEAD(created_us) OVER (PARTITION BY event id ORDER BY created_us,
+                  event_us, tie-break columns NULLS FIRST), ...
+      FROM source WHERE usable AND event id IN repeated ids)
     SELECT p.point, <one conditional aggregate per feature>
-    FROM points p LEFT JOIN __tether_events e
+    FROM __tether_events e RIGHT JOIN points p
       ON e.keys = p.keys AND e.event_us < p.t AND e.event_us >= p.t - <longest window>
          AND e.created_us < p.t AND (e.superseded_us IS NULL OR e.superseded_us >= p.t)
     GROUP BY p.point
+
+("usable": keys, id and times are not null.) The join is written events-then-points so that
+the points, fewer than the events, are the side the engine builds its hash table on (the
+DuckDB engine keeps that order: :mod:`tether.features._duckdb`).
 
 A version is the event as known at t exactly when it was created before t and the next
 version was not, so the join keeps one version per event and point: the as-of deduplication
@@ -56,6 +64,7 @@ POINT_ID = "__tether_point"
 POINT_TIME = "__tether_t_us"
 """The time column of the points table, in microseconds since the epoch (UTC)."""
 EVENTS_CTE = "__tether_events"
+_REPEATED_CTE = "__tether_repeated_ids"
 _EVENT_ID = "__tether_event_id"
 _EVENT_US = "__tether_event_us"
 _CREATED_US = "__tether_created_us"
@@ -94,19 +103,28 @@ def compile_view(
     the points under; ``naive_columns`` are the source's time columns without a time zone.
     The result has :data:`POINT_ID` and one column per aggregation, named like it.
     """
-    events = _events(view, source_table, naive_columns)
+    repeated, events = _events(view, source_table, naive_columns)
     features = [_feature(view, agg).as_(agg.name, quoted=True) for agg in view.aggregations]
     point = _col(POINT_ID, "p")
     return (
         exp.select(point, *features)
-        .from_(exp.to_table(points_table).as_("p"))
-        .join(exp.to_table(EVENTS_CTE).as_("e"), on=_join_condition(view), join_type="LEFT")
+        .from_(exp.to_table(EVENTS_CTE).as_("e"))
+        .join(exp.to_table(points_table).as_("p"), on=_join_condition(view), join_type="RIGHT")
         .group_by(point)
+        .with_(_REPEATED_CTE, as_=repeated)
         .with_(EVENTS_CTE, as_=events)
     )
 
 
-def _events(view: FeatureView, source_table: str, naive_columns: frozenset[str]) -> exp.Select:
+def _events(
+    view: FeatureView, source_table: str, naive_columns: frozenset[str]
+) -> tuple[exp.Select, exp.Union]:
+    """The ids seen more than once, and the usable rows, each with when it is superseded.
+
+    Only events whose id repeats need the ``LEAD`` over their versions; every other row is
+    never superseded. Splitting the two keeps the window (a sort of the whole source) off the
+    common case, where ids are unique: it was half the query's time on the benchmark.
+    """
     source = view.source
     event_us = _micros(source.event_time, source.event_time in naive_columns)
     created = source.created_time
@@ -125,25 +143,38 @@ def _events(view: FeatureView, source_table: str, naive_columns: frozenset[str])
     keys = [_col(c, "src").as_(point_key(i), quoted=True) for i, c in enumerate(source.key_columns)]
     inputs = {c for agg in view.aggregations for c in agg.source_columns}
     required = [*source.key_columns, source.event_id, *source.time_columns]
-    return (
-        exp.select(
-            *keys,
-            _col(source.event_id, "src").as_(_EVENT_ID, quoted=True),
-            event_us.as_(_EVENT_US, quoted=True),
-            created_us.copy().as_(_CREATED_US, quoted=True),
-            superseded.as_(_SUPERSEDED_US, quoted=True),
-            *(_col(c, "src").as_(c, quoted=True) for c in sorted(inputs)),
-        )
+    usable = [exp.Not(this=exp.Is(this=_col(c, "src"), expression=exp.Null())) for c in required]
+    event_id = _col(source.event_id, "src")
+    repeated = (
+        exp.select(event_id.copy().as_(_EVENT_ID, quoted=True))
         .from_(exp.to_table(source_table).as_("src"))
-        .where(
-            exp.and_(
-                *(
-                    exp.Not(this=exp.Is(this=_col(c, "src"), expression=exp.Null()))
-                    for c in required
-                )
-            )
-        )
+        .where(exp.and_(*(condition.copy() for condition in usable)))
+        .group_by(event_id.copy())
+        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
     )
+    in_repeated = exp.In(
+        this=event_id.copy(),
+        query=exp.select(_col(_EVENT_ID, _REPEATED_CTE)).from_(_REPEATED_CTE).subquery(),
+    )
+
+    def rows(superseded_us: exp.Expr, repeats: exp.Expr) -> exp.Select:
+        return (
+            exp.select(
+                *(key.copy() for key in keys),
+                event_id.copy().as_(_EVENT_ID, quoted=True),
+                event_us.copy().as_(_EVENT_US, quoted=True),
+                created_us.copy().as_(_CREATED_US, quoted=True),
+                superseded_us.as_(_SUPERSEDED_US, quoted=True),
+                *(_col(c, "src").as_(c, quoted=True) for c in sorted(inputs)),
+            )
+            .from_(exp.to_table(source_table).as_("src"))
+            .where(exp.and_(*(condition.copy() for condition in usable), repeats))
+        )
+
+    never_superseded = exp.Cast(this=exp.Null(), to=exp.DataType.build("BIGINT"))
+    once = rows(never_superseded, exp.Not(this=in_repeated.copy()))
+    versions = rows(superseded, in_repeated)
+    return repeated, exp.union(once, versions, distinct=False)
 
 
 def _since(window_us: int) -> exp.Expr:

@@ -81,7 +81,13 @@ class DuckDBEngine(OfflineEngine):
         temp_directory: str | os.PathLike[str] | None = None,
     ) -> None:
         self.database = os.fspath(database)
-        self.config: dict[str, Any] = {"preserve_insertion_order": False}
+        # Build the join's hash table on the points (the right side, as written), whatever
+        # the estimates say: DuckDB's guess of the events' size after their filters was
+        # 40,000 for 1,000,000 rows, so it built on the events and ran 1.7x slower.
+        self.config: dict[str, Any] = {
+            "preserve_insertion_order": False,
+            "disabled_optimizers": "build_side_probe_side",
+        }
         if memory_limit is not None:
             self.config["memory_limit"] = memory_limit
         if threads is not None:
