@@ -100,6 +100,17 @@ def test_compaction_drops_only_events_whose_every_version_is_old(store: OnlineSt
     assert store.compact(NS, 5 * DAY) == 0
 
 
+def test_compaction_of_more_events_than_one_batch_drops_them_all(
+    store: OnlineStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Redis compacts in scripts of a bounded number of events, so that it keeps answering.
+    monkeypatch.setattr("tether.features._online_redis._COMPACT_BATCH", 2)
+    store.write(NS, [version(f"e{i}", "a", (i + 1) * DAY) for i in range(5)])
+    store.write(NS, [version("new", "a", 9 * DAY)])
+    assert store.compact(NS, 6 * DAY) == 5
+    assert read(store, "a") == ["new|a|"]
+
+
 def test_clear_forgets_everything(store: OnlineStore) -> None:
     store.write(NS, [version("e1", "a", DAY)])
     store.set_watermark(NS, DAY)

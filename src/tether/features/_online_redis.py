@@ -37,6 +37,8 @@ __all__ = ["RedisOnlineStore"]
 _T = TypeVar("_T")
 _BATCH = 1_000
 """Versions per write script (four arguments each)."""
+_COMPACT_BATCH = 1_000
+"""Events deleted per compaction script."""
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
 
 _WRITE = """
@@ -64,7 +66,8 @@ return 1
 """
 _COMPACT = """
 local prefix = ARGV[1]
-local events = redis.call('ZRANGE', prefix .. 't', '-inf', '(' .. ARGV[2], 'BYSCORE')
+local events = redis.call(
+  'ZRANGE', prefix .. 't', '-inf', '(' .. ARGV[2], 'BYSCORE', 'LIMIT', 0, ARGV[3])
 for _, event in ipairs(events) do
   local versions = redis.call('SMEMBERS', prefix .. 'v:' .. event)
   for _, entity in ipairs(redis.call('SMEMBERS', prefix .. 'k:' .. event)) do
@@ -194,9 +197,19 @@ class RedisOnlineStore(OnlineStore):
         self._call("writing the watermark", lambda: self._watermark(keys=[key], args=[created_us]))
 
     def compact(self, namespace: str, before_us: int) -> int:
-        """Delete the events whose latest event time is before ``before_us``."""
-        arguments: list[str | int] = [self._keys(namespace), before_us]
-        return int(self._call("compacting", lambda: self._compact(args=arguments)))
+        """Delete the events whose latest event time is before ``before_us``.
+
+        In scripts of at most :data:`_COMPACT_BATCH` events each, so that Redis, which runs
+        one script at a time, keeps answering requests in between: one script over a million
+        events blocked it for about a minute.
+        """
+        arguments: list[str | int] = [self._keys(namespace), before_us, _COMPACT_BATCH]
+        deleted = 0
+        while True:
+            batch = int(self._call("compacting", lambda: self._compact(args=arguments)))
+            deleted += batch
+            if batch < _COMPACT_BATCH:
+                return deleted
 
     def clear(self) -> None:
         """Delete every key under this store's prefix."""
