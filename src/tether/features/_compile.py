@@ -18,7 +18,7 @@ The query, for a table of points (distinct spine (key, t) pairs, each with an id
       SELECT event id FROM source WHERE usable GROUP BY event id HAVING COUNT(*) > 1),
     __tether_events AS (                            -- usable rows, each with the time its
       SELECT keys, event id, event_us, created_us,  -- next version (if any) supersedes it
-             NULL AS superseded_us, input columns
+             NULL AS superseded_us, {t: event_us, id: event id} AS last_order, input columns
       FROM source WHERE usable AND event id NOT IN repeated ids
       UNION ALL
       SELECT ..., LEAD(created_us) OVER (PARTITION BY event id ORDER BY created_us,
@@ -69,6 +69,7 @@ _EVENT_ID = "__tether_event_id"
 _EVENT_US = "__tether_event_us"
 _CREATED_US = "__tether_created_us"
 _SUPERSEDED_US = "__tether_superseded_us"
+_LAST_ORDER = "__tether_last_order"
 _KNOWN_FROM_THE_BEGINNING = -(2**62)
 """The created time of rows of a source without one: before every representable timestamp."""
 
@@ -165,12 +166,23 @@ def _events(
                 event_us.copy().as_(_EVENT_US, quoted=True),
                 created_us.copy().as_(_CREATED_US, quoted=True),
                 superseded_us.as_(_SUPERSEDED_US, quoted=True),
+                *order_column,
                 *(_col(c, "src").as_(c, quoted=True) for c in sorted(inputs)),
             )
             .from_(exp.to_table(source_table).as_("src"))
             .where(exp.and_(*(condition.copy() for condition in usable), repeats))
         )
 
+    # What `last` orders by, built once per row rather than once per row and feature.
+    order_column = []
+    if any(agg.function == "last" for agg in view.aggregations):
+        last_order = exp.Struct(
+            expressions=[
+                exp.PropertyEQ(this=exp.to_identifier("t"), expression=event_us.copy()),
+                exp.PropertyEQ(this=exp.to_identifier("id"), expression=event_id.copy()),
+            ]
+        )
+        order_column.append(last_order.as_(_LAST_ORDER, quoted=True))
     never_superseded = exp.Cast(this=exp.Null(), to=exp.DataType.build("BIGINT"))
     once = rows(never_superseded, exp.Not(this=in_repeated.copy()))
     versions = rows(superseded, in_repeated)
@@ -236,12 +248,7 @@ def _raw_aggregate(agg: Aggregation) -> exp.Expr:
     if agg.function == "last":
         # Ties at one event time go to the greatest event id; after the join there is one
         # version per event, so (event time, event id) picks exactly one row.
-        order = exp.Struct(
-            expressions=[
-                exp.PropertyEQ(this=exp.to_identifier("t"), expression=_col(_EVENT_US, "e")),
-                exp.PropertyEQ(this=exp.to_identifier("id"), expression=_col(_EVENT_ID, "e")),
-            ]
-        )
+        order = _col(_LAST_ORDER, "e")
         return exp.ArgMax(this=_input(agg), expression=_when(contributes, order))
     value = _input(agg)
     if agg.function in ("sum", "mean"):
