@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
+from tether._storage import open_database
 from tether.errors import ServingError
 from tether.serving._predlog import (
     FeedbackConflictError,
@@ -22,7 +23,6 @@ from tether.serving._predlog import (
     UnknownInstanceError,
 )
 from tether.serving._redaction import Redaction
-from tether.serving._storage import open_database
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 NEVER = 3600.0  # a flush interval that never elapses during a test

@@ -37,9 +37,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from tether.errors import RegistryError
-from tether.serving._schema import Migration, Schema, upgrade
-from tether.serving._storage import (
+from tether._schema import Migration, Schema, upgrade
+from tether._storage import (
     JSONValue,
     Row,
     SQLValue,
@@ -50,6 +49,7 @@ from tether.serving._storage import (
     open_database,
     to_micros,
 )
+from tether.errors import RegistryError
 
 AliasState = Mapping[str, str]
 """A model's aliases: alias name -> model version, e.g. ``{"champion": "3"}``."""

@@ -3,7 +3,7 @@
 It is the input of the skew audit and of monitoring: who was scored, in which cohort, by which
 model version in which role, on which features exactly, with which output and latency; and,
 later, the label and business outcome of the instance. SQLite (WAL) by default, PostgreSQL by
-URL, on the same code (:mod:`tether.serving._storage`).
+URL, on the same code (:mod:`tether._storage`).
 
 Writes are off the request path. :meth:`PredictionLog.record` only enqueues (about 2 µs,
 measured on a loaded 2-core machine); a writer thread (:mod:`tether.serving._batch`) redacts,
@@ -39,12 +39,12 @@ from typing import Literal, TypeAlias
 
 import pandas as pd
 
+from tether._schema import upgrade
+from tether._storage import JSONValue, Params, dump_json, open_database, to_micros
 from tether.errors import FeedbackConflictError, ServingError, UnknownInstanceError
 from tether.serving import _predlog_sql as sql
 from tether.serving._batch import BatchWriter
 from tether.serving._redaction import Redaction
-from tether.serving._schema import upgrade
-from tether.serving._storage import JSONValue, Params, dump_json, open_database, to_micros
 
 Role: TypeAlias = Literal["champion", "challenger", "shadow"]
 """The part a model played for a prediction: served it (champion or challenger) or shadowed."""

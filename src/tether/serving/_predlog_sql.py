@@ -22,8 +22,8 @@ from typing import Final
 
 import pandas as pd
 
-from tether.serving._schema import Migration, Schema
-from tether.serving._storage import Params, Row, SQLValue, Transaction, load_json
+from tether._schema import Migration, Schema
+from tether._storage import Params, Row, SQLValue, Transaction, load_json
 
 PREDICTIONS: Final = "tether_predictions"
 FEEDBACK: Final = "tether_feedback"

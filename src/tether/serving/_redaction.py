@@ -23,8 +23,8 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from tether._storage import JSONValue, dump_json
 from tether.errors import ConfigError
-from tether.serving._storage import JSONValue, dump_json
 
 UNIT_ID = "unit_id"
 """The name that redacts a prediction's unit id."""

@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
+from tether._storage import JSONValue
 from tether.errors import ServingError
 from tether.serving._assignment import Cohort, assign_cohort
 from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
@@ -58,7 +59,6 @@ from tether.serving._observer import ModelRole, NullObserver, ServingObserver
 from tether.serving._predlog import Prediction
 from tether.serving._scoring import Scores, score
 from tether.serving._shadow import PredictionRecorder, ShadowJob, ShadowRow, ShadowWorker
-from tether.serving._storage import JSONValue
 
 DEFAULT_CHALLENGER_TIMEOUT_S = 0.2
 DEFAULT_MAX_INSTANCES = 1000

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from tether._storage import JSONValue
 from tether.serving._deployment import ServedModel
 from tether.serving._features import Vector
-from tether.serving._storage import JSONValue
 
 _NAN = float("nan")
 _THREAD_STATE = threading.local()

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from tether._storage import JSONValue
 from tether.serving._deployment import ServedModel
 from tether.serving._features import Vector
 from tether.serving._observer import NullObserver, ServingObserver
 from tether.serving._predlog import Prediction
 from tether.serving._scoring import score
-from tether.serving._storage import JSONValue
 
 DEFAULT_SHADOW_THREADS = 1
 """Worker threads; one keeps shadows from competing with requests for the CPU."""

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tether._schema import VERSION_TABLE, Migration, Schema, schema_version, upgrade
+from tether._storage import Database, Transaction, open_database, to_micros
 from tether.errors import RegistryError, ServingError, TetherError
 from tether.registry._events import EVENTS_SCHEMA, EventLog
 from tether.serving._predlog import PredictionLog
 from tether.serving._predlog_sql import PREDICTIONS_SCHEMA
-from tether.serving._schema import VERSION_TABLE, Migration, Schema, schema_version, upgrade
-from tether.serving._storage import Database, Transaction, open_database, to_micros
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 

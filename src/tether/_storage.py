@@ -23,7 +23,7 @@ the Unix epoch, UTC (:func:`to_micros`); JSON is ``TEXT`` written by :func:`dump
 ``JSONB``, which would reorder keys, drop duplicates and refuse the ``NaN`` a feature vector
 may hold, so "the features exactly as served" would not survive the round trip.
 
-Schema versions are managed by :mod:`tether.serving._schema`.
+Schema versions are managed by :mod:`tether._schema`.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
-from tether.serving._storage import Database, Params, Transaction, to_micros
+from tether._storage import Database, Params, Transaction, to_micros
 
 VERSION_TABLE = "tether_schema_version"
 """The table that records each component's schema version."""

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tether.errors import ConfigError, RegistryError
-from tether.serving._storage import (
+from tether._storage import (
     Database,
     dump_json,
     from_micros,
@@ -19,6 +18,7 @@ from tether.serving._storage import (
     open_database,
     to_micros,
 )
+from tether.errors import ConfigError, RegistryError
 
 
 @pytest.fixture
