@@ -10,20 +10,52 @@ The public Python API, for notebooks and pipelines; the same operations as the C
     print(tether.render_markdown(tether.audit(settings.stores, result.run_id)))
 """
 
+import typing
+
 from tether.config import Settings, Stores, load_settings, locate_stores
 from tether.errors import TetherError
-from tether.lineage import (
-    AuditReport,
-    ReproduceReport,
-    TrainContext,
-    TrainResult,
-    audit,
-    render_html,
-    render_json,
-    render_markdown,
-    reproduce,
-    train_project,
+
+if typing.TYPE_CHECKING:
+    from tether.lineage import (
+        AuditReport,
+        ReproduceReport,
+        TrainContext,
+        TrainResult,
+        audit,
+        render_html,
+        render_json,
+        render_markdown,
+        reproduce,
+        train_project,
+    )
+
+_LINEAGE = frozenset(
+    {
+        "AuditReport",
+        "ReproduceReport",
+        "TrainContext",
+        "TrainResult",
+        "audit",
+        "render_html",
+        "render_json",
+        "render_markdown",
+        "reproduce",
+        "train_project",
+    }
 )
+"""Names loaded on first use: ``tether.lineage`` imports MLflow, which takes seconds, and
+``import tether.features`` or ``tether.serving`` (a server, a feature lookup) must not pay it."""
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name in _LINEAGE:
+        from tether import lineage
+
+        value = getattr(lineage, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tether' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
