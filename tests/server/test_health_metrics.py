@@ -5,7 +5,11 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+import pytest
 from server_cases import MemoryRegistry, MemoryStore, one, running_app
+
+from tether.errors import ServingError
+from tether.serving import PredictionLog
 
 
 def test_alive_and_ready(tmp_path: Path) -> None:
@@ -21,6 +25,21 @@ def test_alive_and_ready(tmp_path: Path) -> None:
     assert not_ready.status_code == 503
     assert not_ready.json()["checks"]["online_store"] == {
         "ok": False, "detail": "The online store at redis://127.0.0.1:1/0 is down.",
+    }  # fmt: skip
+
+
+def test_not_ready_when_the_prediction_log_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(self: PredictionLog) -> None:
+        raise ServingError("The prediction log at postgresql://db/test is down.")
+
+    with running_app(tmp_path) as client:
+        monkeypatch.setattr(PredictionLog, "ping", down)
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["prediction_log"] == {
+        "ok": False, "detail": "The prediction log at postgresql://db/test is down.",
     }  # fmt: skip
 
 

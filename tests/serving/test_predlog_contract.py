@@ -78,6 +78,11 @@ def _record(log: PredictionLog, *predictions: Prediction) -> None:
     log.flush()
 
 
+def test_ping_is_one_round_trip_that_returns_nothing(log: PredictionLog) -> None:
+    assert log.ping() is None
+    assert _all(log).empty
+
+
 def test_a_prediction_is_stored_exactly_as_served(log: PredictionLog) -> None:
     features = {"z": 1, "amount": math.nan, "nested": {"list": [1, 2.5, None]}, "city": "Orléans"}
     prediction = _prediction(

@@ -276,6 +276,15 @@ class PredictionLog:
             )
         return status
 
+    def ping(self) -> None:
+        """Check that the database answers (one ``SELECT 1``), for readiness probes.
+
+        Raises:
+            ServingError: the database cannot be reached.
+        """
+        with self._database.read() as transaction:
+            transaction.fetch_one("SELECT 1")
+
     def query(
         self,
         start: datetime,
