@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +24,13 @@ from tether.server._limits import BodyLimit
 from tether.server._metrics import HttpMetrics, ServerMetrics, metrics_router
 from tether.server._predict import predict_router
 from tether.server._state import Admin, ServerState
-from tether.serving import DeploymentSource, FeatureLookup, PredictionLog, Router
+from tether.serving import (
+    DeploymentSource,
+    FeatureLookup,
+    PredictionLog,
+    RetentionWorker,
+    Router,
+)
 
 _VERSION = "0.1.0"
 
@@ -40,9 +47,10 @@ def create_app(
     """The prediction server for the deployments of ``source``.
 
     The app owns what it is given: when it starts (the ASGI lifespan) it loads the first
-    deployment and starts the shadow worker and the reload poller; when it stops it stops
-    them and closes ``predictions``. ``error_statuses`` adds (or overrides) HTTP statuses
-    of exception classes in :data:`DEFAULT_STATUSES`.
+    deployment and starts the shadow worker, the reload poller and the retention worker
+    (predictions older than ``settings.retention_days`` go, at start and every hour); when it
+    stops it stops them and closes ``predictions``. ``error_statuses`` adds (or overrides)
+    HTTP statuses of exception classes in :data:`DEFAULT_STATUSES`.
 
     Example::
 
@@ -62,13 +70,16 @@ def create_app(
         reload_interval_s=settings.reload_interval_s,
     )
     state = ServerState(settings, router, predictions, features, admin)
+    retention = RetentionWorker(predictions, timedelta(days=settings.retention_days))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(router.start)  # loading models blocks: keep the loop free
+        retention.start()
         try:
             yield
         finally:
+            retention.stop()
             await run_in_threadpool(_shut_down, state, metrics)
 
     app = FastAPI(

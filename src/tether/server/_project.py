@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -87,8 +86,6 @@ def create_project_app(settings: Settings) -> FastAPI:
         hash=serving.hash_columns, drop=serving.drop_columns, salt=serving.redaction_salt
     )
     predictions = PredictionLog(serving.predictions_uri, redaction=redaction)
-    # Retention runs as each server starts: rows older than [serving] retention_days go.
-    predictions.delete_older_than(timedelta(days=serving.retention_days))
     lookup = None
     if settings.features.definitions:
         views = project_views(settings)

@@ -20,6 +20,7 @@ from tether.serving._observer import FallbackReason, ModelRole, NullObserver, Se
 from tether.serving._online import OnlineLookup
 from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
 from tether.serving._redaction import Redaction
+from tether.serving._retention import RetentionWorker
 from tether.serving._router import (
     InstanceResult,
     NotReadyError,
@@ -53,6 +54,7 @@ __all__ = [
     "Redaction",
     "ReloadResult",
     "RetentionResult",
+    "RetentionWorker",
     "Router",
     "RouterStats",
     "ServedModel",
