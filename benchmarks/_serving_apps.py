@@ -67,7 +67,7 @@ def floor_app(model: ServedModel, *, frame: bool) -> FastAPI:
 
 def patch_scoring_to_numpy() -> None:
     """Make tether's router and shadow worker score on NumPy arrays (the what-if)."""
-    from tether.serving import _router, _scoring, _shadow
+    from tether.serving import _scoring, _shadow
 
     def score(model: ServedModel, vectors: Sequence[dict[str, float | None]]) -> _scoring.Scores:
         started = time.perf_counter()
@@ -85,7 +85,7 @@ def patch_scoring_to_numpy() -> None:
         return _scoring.Scores(outputs, time.perf_counter() - started)
 
     warnings.filterwarnings("ignore", message=FEATURE_NAMES_WARNING, category=UserWarning)
-    _router.score = score  # type: ignore[assignment]
+    _scoring.score = score  # what the router's coalescing scorer calls
     _shadow.score = score  # type: ignore[assignment]
 
 

@@ -21,6 +21,7 @@ from routing_cases import (
 
 from tether.serving._deployment import ServedModel
 from tether.serving._router import Router
+from tether.serving._scoring import score
 from tether.serving._shadow import ShadowJob, ShadowRow, ShadowWorker
 
 UNITS = [f"c{i}" for i in range(8)]
@@ -131,3 +132,45 @@ def test_close_does_not_wait_for_a_hung_shadow() -> None:
     worker.close(timeout=0.1)
     assert time.perf_counter() - started < 2.5
     sleepy.gate.set()
+
+
+def queued_jobs(worker: ShadowWorker, shadow: ServedModel, count: int) -> list[ShadowRow]:
+    """Queue ``count`` one-row jobs for ``shadow`` (each row a little different)."""
+    now = datetime.now(UTC)
+    rows = [
+        ShadowRow(f"tx-{i}", "c1", "champion", now, {**ROW, "a": 0.1 * i}) for i in range(count)
+    ]
+    for i, row in enumerate(rows):
+        assert worker.submit(ShadowJob("fraud", shadow, f"req-{i}", now, [row]))
+    return rows
+
+
+def test_jobs_waiting_for_one_shadow_are_scored_in_one_call_each_logged_as_alone() -> None:
+    counting = Gated(served("3").model, wait=0.0)
+    shadow = served("3", counting)
+    recorder = Recorder()
+    worker = ShadowWorker(recorder, capacity=100)
+    rows = queued_jobs(worker, shadow, 10)  # they wait: the thread is not started yet
+    worker.start()
+    assert worker.drain(timeout=10.0)
+    worker.close()
+    assert counting.calls == 1
+    assert worker.completed == 10
+    logged = {p.instance_id: (p.request_id, p.output) for p in recorder.by_role("shadow")}
+    alone = {row.instance_id: score(served("3"), [row.vector]).outputs[0] for row in rows}
+    # A logistic regression is a BLAS dot product: equal to the last bit or so in a batch.
+    expected = {
+        f"tx-{i}": (f"req-{i}", pytest.approx(alone[f"tx-{i}"], rel=1e-12)) for i in range(10)
+    }
+    assert logged == expected
+
+
+def test_a_failing_batch_of_shadow_jobs_is_retried_job_by_job() -> None:
+    recorder = Recorder()
+    worker = ShadowWorker(recorder, capacity=100)
+    queued_jobs(worker, served("3", Exploding()), 3)
+    worker.start()
+    assert worker.drain(timeout=10.0)
+    worker.close()
+    assert (worker.failed, worker.completed) == (3, 0)  # each job's failure counted and logged
+    assert recorder.by_role("shadow") == []

@@ -57,7 +57,7 @@ from tether.serving._features import (
 )
 from tether.serving._observer import ModelRole, NullObserver, ServingObserver
 from tether.serving._predlog import Prediction
-from tether.serving._scoring import Scores, score
+from tether.serving._scoring import CoalescingScorer, Scores
 from tether.serving._shadow import PredictionRecorder, ShadowJob, ShadowRow, ShadowWorker
 
 DEFAULT_CHALLENGER_TIMEOUT_S = 0.2
@@ -170,6 +170,7 @@ class Router:
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
         self._challengers = ThreadPoolExecutor(CHALLENGER_THREADS, "tether-challenger")
+        self._scorer = CoalescingScorer()  # concurrent requests share model calls
         self.shadows = ShadowWorker(recorder, capacity=shadow_queue_size, observer=observer)
         """The shadow queue and its worker threads."""
         self.stats = RouterStats()
@@ -305,7 +306,8 @@ class Router:
         future: Future[Scores] | None = None
         started = time.monotonic()
         if challenger is not None and chosen:
-            future = self._challengers.submit(score, challenger, [rows[i].vector for i in chosen])
+            vectors = [rows[i].vector for i in chosen]
+            future = self._challengers.submit(self._scorer.score, challenger, vectors)
         others = [i for i, row in enumerate(rows) if row.cohort == "champion"]
         if others:
             self._fill(answers, others, rows, deployment.champion, "champion", fallback=False)
@@ -330,7 +332,7 @@ class Router:
         fallback: bool,
     ) -> None:
         try:
-            scores = score(model, [rows[i].vector for i in positions])
+            scores = self._scorer.score(model, [rows[i].vector for i in positions])
         except Exception:
             self._observer.model_failed(model.version, role)
             raise

@@ -7,6 +7,15 @@ positive class (``classes_[1]``) for a binary classifier with ``predict_proba``,
 model's prediction otherwise, as a plain Python value (JSON-ready; a NaN or infinite output
 becomes None).
 
+Concurrent requests share model calls (:class:`CoalescingScorer`): while one thread runs a
+model, the requests for that model that arrive meanwhile queue up, and the next call scores
+all of them at once. A scikit-learn call costs about the same for 1 row as for 30 (most of it
+is checking the input), so under load the server does one model call per batch of requests
+rather than per request; an idle server adds no wait at all (a lone request scores at once).
+A row's score does not depend on its batch for tree models; a BLAS dot product (a linear
+model) may differ in the last bit between batch sizes. If a batched call fails, each request
+of the batch is retried alone, so one request's bad input cannot fail the others.
+
 Each thread that scores runs the model's OpenMP loops on one thread. A request scores a
 handful of rows; forking a team of OpenMP threads for them costs more than the work
 (histogram gradient boosting: 7 ms against 0.2 ms per row here, far worse when the cores are
@@ -20,7 +29,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -93,3 +102,105 @@ def _finite_or_none(output: JSONValue) -> JSONValue:
 
 def _nan_if_none(value: float | None) -> float:
     return _NAN if value is None else value
+
+
+@dataclass
+class _Call:
+    """One caller's vectors, waiting to be scored (or to be told to lead the next batch)."""
+
+    vectors: Sequence[Vector]
+    done: threading.Event = field(default_factory=threading.Event)
+    scores: Scores | None = None
+    error: BaseException | None = None
+    lead: bool = False
+
+    def result(self) -> Scores:
+        if self.error is not None:
+            raise self.error
+        assert self.scores is not None
+        return self.scores
+
+
+@dataclass
+class _Queue:
+    """The calls waiting for one model, and whether a thread is scoring for it now."""
+
+    model: ServedModel
+    pending: list[_Call] = field(default_factory=list)
+    busy: bool = False
+
+
+class CoalescingScorer:
+    """Scores concurrent calls for the same model in one model call (see the module docstring).
+
+    Thread-safe; :meth:`score` behaves like :func:`score`, errors included.
+
+    >>> scorer = CoalescingScorer()
+    >>> scorer.score(model, vectors).outputs  # doctest: +SKIP
+    [0.93]
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queues: dict[int, _Queue] = {}  # by id(model); removed when idle
+
+    def score(self, model: ServedModel, vectors: Sequence[Vector]) -> Scores:
+        """Score ``vectors`` with ``model``, in one call with whatever else is waiting for it."""
+        call = _Call(vectors)
+        with self._lock:
+            queue = self._queues.setdefault(id(model), _Queue(model))
+            queue.pending.append(call)
+            lead = not queue.busy
+            queue.busy = True
+        if not lead:
+            call.done.wait()
+            if not call.lead:
+                return call.result()
+        self._run(queue)
+        return call.result()
+
+    def _run(self, queue: _Queue) -> None:
+        """Score every call waiting now, then hand the lead to a call that came meanwhile."""
+        with self._lock:
+            batch, queue.pending = queue.pending, []
+        try:
+            _score_batch(queue.model, batch)
+        except BaseException as exc:  # e.g. KeyboardInterrupt: no caller may wait forever
+            for call in batch:
+                if not call.done.is_set():
+                    call.error = exc
+                    call.done.set()
+            raise
+        finally:
+            with self._lock:
+                if queue.pending:
+                    successor = queue.pending[0]
+                    successor.lead = True
+                    successor.done.set()
+                else:
+                    queue.busy = False
+                    del self._queues[id(queue.model)]
+
+
+def _score_batch(model: ServedModel, batch: Sequence[_Call]) -> None:
+    """Score the calls of ``batch`` in one model call, or each alone if that one fails."""
+    if len(batch) > 1:
+        try:
+            scores = score(model, [vector for call in batch for vector in call.vectors])
+        # Any model error: each call is scored alone below, so that each gets its own answer.
+        except Exception:  # noqa: BLE001
+            pass
+        else:
+            start = 0
+            for call in batch:
+                end = start + len(call.vectors)
+                call.scores = Scores(scores.outputs[start:end], scores.seconds)
+                start = end
+                call.done.set()
+            return
+    for call in batch:
+        try:
+            call.scores = score(model, call.vectors)
+        except Exception as exc:  # noqa: BLE001 - raised again in the caller's own thread
+            call.error = exc
+        call.done.set()

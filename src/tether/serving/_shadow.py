@@ -5,7 +5,8 @@ After the router has decided a response, it hands one :class:`ShadowJob` per sha
 microsecond; see ``test_shadow.py`` for the measurement). A full queue drops the job and
 counts it, so a slow shadow can never make requests wait or grow memory without bound. Worker
 threads take jobs, run the shadow model on the exact feature vectors the champion or
-challenger received, and log each prediction with role ``shadow``. A shadow that raises is
+challenger received, and log each prediction with role ``shadow``; jobs waiting for the same
+shadow model are scored in one model call (:data:`MAX_JOBS_PER_CALL`). A shadow that raises is
 logged and counted and never propagates: shadows never change a response, never add latency
 beyond the enqueue, never fail a request (ARCHITECTURE.md).
 """
@@ -26,10 +27,13 @@ from tether.serving._deployment import ServedModel
 from tether.serving._features import Vector
 from tether.serving._observer import NullObserver, ServingObserver
 from tether.serving._predlog import Prediction
-from tether.serving._scoring import score
+from tether.serving._scoring import Scores, score
 
 DEFAULT_SHADOW_THREADS = 1
 """Worker threads; one keeps shadows from competing with requests for the CPU."""
+MAX_JOBS_PER_CALL = 64
+"""Queued jobs of one shadow model scored in one model call (a call costs about the same for
+one row as for dozens, so a backlog is worked off in a few calls)."""
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -150,13 +154,42 @@ class ShadowWorker:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            job = self._queue.get()
+            jobs = [self._queue.get()]
+            while len(jobs) < MAX_JOBS_PER_CALL and jobs[-1] is not None:
+                try:
+                    jobs.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if job is not None and not self._stopping.is_set():
+                live = [job for job in jobs if job is not None]
+                if live and not self._stopping.is_set():
                     self._observer.shadow_queued(self._queue.qsize())
-                    self._run_job(job)
+                    self._run_jobs(live)
             finally:
-                self._queue.task_done()
+                for _ in jobs:
+                    self._queue.task_done()
+
+    def _run_jobs(self, jobs: Sequence[ShadowJob]) -> None:
+        """Score the jobs of each shadow model in one call (each alone if that call fails)."""
+        by_model: dict[int, list[ShadowJob]] = {}
+        for job in jobs:
+            by_model.setdefault(id(job.model), []).append(job)
+        for group in by_model.values():
+            if len(group) == 1:
+                self._run_job(group[0])
+                continue
+            try:
+                scores = score(group[0].model, [row.vector for job in group for row in job.rows])
+            # Any model error: each job alone below, which logs and counts its own failure.
+            except Exception:  # noqa: BLE001
+                for job in group:
+                    self._run_job(job)
+                continue
+            start = 0
+            for job in group:
+                end = start + len(job.rows)
+                self._finish(job, Scores(scores.outputs[start:end], scores.seconds))
+                start = end
 
     def _run_job(self, job: ShadowJob) -> None:
         version = job.model.version
@@ -177,7 +210,10 @@ class ShadowWorker:
                 len(job.rows),
             )
             return
-        self._observer.model_called(version, "shadow", scores.seconds, len(job.rows))
+        self._finish(job, scores)
+
+    def _finish(self, job: ShadowJob, scores: Scores) -> None:
+        self._observer.model_called(job.model.version, "shadow", scores.seconds, len(job.rows))
         self._log(job, scores.outputs, scores.seconds * 1000.0)
         with self._lock:
             self.completed += 1
