@@ -7,8 +7,7 @@ log (two servers never share a SQLite file):
 
 * ``solo``: version 1 champion;
 * ``shadow``: version 1 champion, version 3 shadow;
-* ``full``: version 1 champion, version 2 challenger at 10%, version 3 shadow; and ``whatif``,
-  the same deployment again, for the what-if server.
+* ``full``: version 1 champion, version 2 challenger at 10%, version 3 shadow.
 
 A copy's MLflow database names the trained artifacts by absolute path, so every copy serves the
 very files trained in ``base`` (each load checks their sha256). The folder is reused by later
@@ -43,11 +42,6 @@ LAYOUTS: dict[str, list[list[str]]] = {
     "solo": [["1", "--as", "champion"]],
     "shadow": [["1", "--as", "champion"], ["3", "--as", "shadow"]],
     "full": [
-        ["1", "--as", "champion"],
-        ["2", "--as", "challenger", "--traffic", str(CHALLENGER_TRAFFIC)],
-        ["3", "--as", "shadow"],
-    ],
-    "whatif": [
         ["1", "--as", "champion"],
         ["2", "--as", "challenger", "--traffic", str(CHALLENGER_TRAFFIC)],
         ["3", "--as", "shadow"],

@@ -105,8 +105,6 @@ def target_rows(
     checks = [
         ("full", "mlflow", TARGET_VS_MLFLOW, "tether full / mlflow models serve"),
         ("full", "floor", TARGET_VS_FLOOR, "tether full / floor"),
-        ("whatif", "mlflow", TARGET_VS_MLFLOW, "what-if (ndarray) / mlflow models serve"),
-        ("whatif", "floor", TARGET_VS_FLOOR, "what-if (ndarray) / floor"),
     ]
     for top, bottom, target, what in checks:
         for concurrency in concurrencies:

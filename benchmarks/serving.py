@@ -19,8 +19,6 @@ generator pinned to core 1. The contenders (``--contenders``, comma-separated ke
 * ``mlflow``: ``mlflow models serve --env-manager local -m models:/fraud-detector/1``;
 * ``floor``: a bare FastAPI endpoint calling ``predict_proba`` on a NumPy row (the floor);
 * ``floor-frame``: the same endpoint handing the model a one-row DataFrame (a reference);
-* ``whatif``: ``full`` with tether's scoring patched at run time to pass a NumPy array (not
-  shipped code; what that change would buy, see ``_serving_apps.py``).
 
 First, every server's answers to the first requests are checked against the model run in this
 process (tether and the floor: the probability of the version that answered; MLflow: the class
@@ -87,7 +85,6 @@ TRANSACTIONS = 200_000
 AGREEMENT_ROWS = 200
 FLOOR_LABEL = "floor: FastAPI + predict_proba(ndarray)"
 FRAME_LABEL = "FastAPI + predict_proba(DataFrame)"
-WHATIF_LABEL = "what-if: tether full, ndarray scoring"
 TETHER_METRICS = [
     "tether_model_predictions_total",
     "tether_shadow_dropped_total",
@@ -114,16 +111,14 @@ def specs(projects: Projects) -> dict[str, ServerSpec]:
 
     def app(key: str, label: str, *extra: str) -> ServerSpec:
         argv = [str(PYTHON), str(BENCHMARKS / "_serving_apps.py"), *extra, "--port", "{port}"]
-        path = "/v1/predict" if extra[0] == "whatif" else "/predict"
-        metrics = "/metrics" if extra[0] == "whatif" else ""
-        return ServerSpec(key, label, argv, path, "/readyz", "tether", metrics_path=metrics)
+        return ServerSpec(key, label, argv, "/predict", "/readyz", "tether")
 
     mlflow_argv = [MLFLOW_CLI, "models", "serve", "--env-manager", "local", "-m",
                    f"models:/{MODEL}/1", "--port", "{port}", "-w", "1"]  # fmt: skip
     tracking = {"MLFLOW_TRACKING_URI": f"sqlite:///{projects.base / '.tether' / 'mlflow.db'}"}
     mlflow = ServerSpec("mlflow", "mlflow models serve", mlflow_argv, "/invocations", "/ping",
                         "mlflow", tracking)  # fmt: skip
-    base, whatif = str(projects.base), str(projects.layout("whatif"))
+    base = str(projects.base)
     return {
         "solo": tether_serve("solo", "tether: champion"),
         "shadow": tether_serve("shadow", "tether: champion + shadow"),
@@ -131,7 +126,6 @@ def specs(projects: Projects) -> dict[str, ServerSpec]:
         "mlflow": mlflow,
         "floor": app("floor", FLOOR_LABEL, "floor", "--project", base),
         "floor-frame": app("floor-frame", FRAME_LABEL, "floor", "--project", base, "--frame"),
-        "whatif": app("whatif", WHATIF_LABEL, "whatif", "--project", whatif),
     }
 
 
@@ -332,7 +326,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--time-cap", type=float, default=90.0, help="seconds per run")
     parser.add_argument("--inprocess-calls", type=int, default=None, help="(2000; quick 300)")
-    parser.add_argument("--contenders", default="solo,shadow,full,mlflow,floor,floor-frame,whatif")
+    parser.add_argument("--contenders", default="solo,shadow,full,mlflow,floor,floor-frame")
     parser.add_argument("--transactions", type=int, default=TRANSACTIONS)
     parser.add_argument("--no-readme", action="store_true", help="do not write the README")
     args = parser.parse_args()
