@@ -227,10 +227,15 @@ def versions_line() -> str:
     """The versions that matter here."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=BENCHMARKS, check=False).stdout.strip()  # fmt: skip
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True, cwd=BENCHMARKS,
+                             check=False).stdout.strip()  # fmt: skip
+    if changed:
+        commit += " (plus uncommitted work)"
     names = ["mlflow", "fastapi", "uvicorn", "starlette", "pydantic", "scikit-learn", "pandas",
              "numpy"]  # fmt: skip
     packages = ", ".join(f"{name} {version(name)}" for name in names)
-    return (f"tether at commit {commit} (plus uncommitted work), Python "
+    return (f"tether at commit {commit}, Python "
             f"{platform.python_version()}, {packages}; uvicorn on asyncio with h11 (no uvloop, "
             "no httptools installed)")  # fmt: skip
 
