@@ -16,7 +16,6 @@ from tether.cli._project import (
 )
 from tether.config import CONFIG_FILE, load_settings
 from tether.examples._scaffold import init_project
-from tether.lineage import audit, render_markdown, reproduce, train_project
 
 DEMO_DIR = Path("tether-demo")
 DEMO_TRANSACTIONS = 100_000
@@ -29,6 +28,8 @@ def demo_command(
     transactions: int = typer.Option(DEMO_TRANSACTIONS, help="Transactions to generate."),
 ) -> None:
     """Generate the fraud scenario, train version 1, reproduce it and print its audit."""
+    from tether.lineage import audit, render_markdown, reproduce, train_project
+
     _render.text("1. A project from the bundled fraud example")
     if (directory / CONFIG_FILE).exists():
         _render.text(f"   reusing {directory.resolve()}")

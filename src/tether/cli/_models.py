@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import getpass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tether.cli import _render
 from tether.cli._app import State, app
 from tether.config import load_settings
-from tether.registry import Event, ModelAliases, project_aliases
+
+if TYPE_CHECKING:
+    from tether.registry import Event, ModelAliases
 
 models_app = typer.Typer(help="Deploy, promote, roll back and retire model versions.")
 app.add_typer(models_app, name="models")
@@ -19,6 +21,8 @@ ACTOR_HELP = "Who is acting (default: the current user)."
 
 
 def _aliases(ctx: typer.Context) -> ModelAliases:
+    from tether.registry import project_aliases  # imports MLflow: only when a command runs
+
     state: State = ctx.obj
     return project_aliases(load_settings(state.project))
 

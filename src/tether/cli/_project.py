@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -14,18 +14,12 @@ from tether.config import load_settings, locate_stores
 from tether.errors import ConfigError
 from tether.examples._scaffold import NewProject, init_project
 from tether.examples.fraud.simulate import ScenarioConfig
-from tether.lineage import (
-    AuditReport,
-    ReproduceReport,
-    TrainResult,
-    audit,
-    render_html,
-    render_json,
-    render_markdown,
-    reproduce,
-    train_project,
-)
-from tether.registry import project_aliases, version_history
+
+if TYPE_CHECKING:
+    from tether.lineage import AuditReport, ReproduceReport, TrainResult
+
+# The commands import tether.lineage and tether.registry when they run: both import MLflow
+# (seconds), which `tether features ...`, `tether init` and `--help` do not need.
 
 DEFAULT_INIT_TRANSACTIONS = 250_000
 """Enough for a month-by-month story in a minute; the full scenario is 1,000,000."""
@@ -89,6 +83,8 @@ def train_command(
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Train the project, versioning code, data and configuration together."""
+    from tether.lineage import train_project
+
     state: State = ctx.obj
     settings = load_settings(state.project).with_params(_parse_params(param))
     with _render.steps("training", json) as progress:
@@ -136,6 +132,8 @@ def reproduce_command(
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Rebuild a recorded run from its record alone and verify the result is identical."""
+    from tether.lineage import reproduce
+
     state: State = ctx.obj
     stores = locate_stores(state.project)
     with _render.steps("reproducing", json) as progress:
@@ -174,6 +172,9 @@ def show_reproduction(report: ReproduceReport, as_json: bool) -> None:
 
 def _audit_with_history(project: Path, ref: str) -> AuditReport:
     """The audit, with the registry's history when the project's config is readable."""
+    from tether.lineage import audit
+    from tether.registry import project_aliases, version_history
+
     stores = locate_stores(project)
     first = audit(stores, ref)
     try:
@@ -187,7 +188,7 @@ def _audit_with_history(project: Path, ref: str) -> AuditReport:
     )
 
 
-AUDIT_FORMATS = {"md": render_markdown, "json": render_json, "html": render_html}
+AUDIT_FORMATS = ("md", "json", "html")
 
 
 @app.command("audit")
@@ -200,8 +201,11 @@ def audit_command(
     """Report which data, code, configuration and environment trained a model."""
     if format not in AUDIT_FORMATS:
         raise ConfigError(f"--format {format!r}: expected one of md, json, html.")
+    from tether.lineage import render_html, render_json, render_markdown
+
+    render = {"md": render_markdown, "json": render_json, "html": render_html}[format]
     state: State = ctx.obj
-    document = AUDIT_FORMATS[format](_audit_with_history(state.project, ref))
+    document = render(_audit_with_history(state.project, ref))
     if output is None:
         _render.text(document)
     else:

@@ -10,7 +10,6 @@ import uvicorn
 
 from tether.cli._app import State, app
 from tether.config import PROJECT_ENV, load_settings
-from tether.server._project import create_project_app
 
 METRICS_DIR = "metrics"
 
@@ -23,6 +22,8 @@ def serve_command(
     workers: int = typer.Option(0, help="uvicorn worker processes (default: [serving] workers)."),
 ) -> None:
     """Serve predictions: champion, sticky challenger, shadows, feedback, admin, metrics."""
+    from tether.server._project import create_project_app  # imports MLflow: only to serve
+
     state: State = ctx.obj
     settings = load_settings(state.project)
     serving = settings.serving
