@@ -103,3 +103,13 @@ def test_python_dash_m_tether_runs_the_cli() -> None:
     )
     assert done.returncode == 0
     assert "reproduce" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_demo_runs_the_whole_story_and_reproduces_it(run_cli: RunCli, tmp_path: Path) -> None:
+    # `make demo` runs this with 100,000 payments; a smaller scenario tells the same story.
+    code, out, err = run_cli(["demo", "--dir", str(tmp_path / "demo"), "--transactions", "20000"])
+    assert code == 0, err
+    assert "fraud-detector/1" in out
+    assert "REPRODUCED: " in out and "NOT REPRODUCED" not in out
+    assert "## Metrics (held-out evaluation)" in out
