@@ -60,6 +60,16 @@ def test_an_event_with_one_recent_version_comes_back_with_all_its_versions(
     assert read(store, "a", since_us=3 * DAY) == ["e1|a|new", "e1|a|old"]
 
 
+def test_a_later_version_under_another_entity_makes_the_event_recent_for_both(
+    store: OnlineStore,
+) -> None:
+    store.write(NS, [version("e1", "a", DAY, "first")])
+    store.write(NS, [version("e1", "b", 9 * DAY, "moved")])  # a later batch
+    # An event's recency is its latest version's, whichever entity that version is under.
+    assert read(store, "a", since_us=5 * DAY) == ["e1|a|first", "e1|b|moved"]
+    assert read(store, "b", since_us=5 * DAY) == ["e1|a|first", "e1|b|moved"]
+
+
 def test_an_event_moved_to_another_entity_is_read_by_both(store: OnlineStore) -> None:
     store.write(NS, [version("e1", "a", DAY, "first")])
     store.write(NS, [version("e1", "b", DAY, "moved"), version("e2", "b", DAY)])
