@@ -8,6 +8,7 @@ limit, the HTTP metrics and the error mapping.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -75,6 +76,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(router.start)  # loading models blocks: keep the loop free
+        # What is loaded by now (libraries, models) lives as long as the process: collect the
+        # garbage, then freeze the rest out of the collector's sight. Without this, each full
+        # collection walked those ~400,000 objects: 50 to 250 ms pauses about once a second
+        # under load, every request in flight waiting them out (p99 222 ms at 32 in flight).
+        gc.collect()
+        gc.freeze()
         retention.start()
         try:
             yield
