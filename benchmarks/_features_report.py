@@ -7,19 +7,16 @@ Outputs are aligned on ``row_id`` (online: on the call's position), never on the
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-BEGIN = "<!-- features.py results: begin (generated; rerun the benchmark to refresh) -->"
-END = "<!-- features.py results: end -->"
 SECTION = "## Feature store (issue 3)"
+SCRIPT = "features.py"
 PRESENT = "__present"
 
 
@@ -102,28 +99,3 @@ def percentiles(latencies: Sequence[float]) -> tuple[float, float, float]:
     """p50, p99 and max of ``latencies``."""
     p50, p99 = np.percentile(np.asarray(latencies), [50, 99])
     return float(p50), float(p99), float(max(latencies))
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: int = 1) -> str:
-    """A Markdown table; columns from ``right`` on are right-aligned."""
-    align = ["---" if i < right else "---:" for i in range(len(header))]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def write_readme(readme: Path, block: str, intro: str) -> None:
-    """Put ``block`` between the markers of the section; create the section if missing.
-
-    Text of the section outside the markers (the written analysis) is kept as it is.
-    """
-    text = readme.read_text()
-    generated = f"{BEGIN}\n\n{block.strip()}\n\n{END}"
-    if BEGIN in text and END in text:
-        pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-        text = pattern.sub(lambda _: generated, text)
-    elif SECTION in text:
-        text = text.replace(SECTION, f"{SECTION}\n\n{generated}", 1)
-    else:
-        text = f"{text.rstrip()}\n\n{SECTION}\n\n{intro.strip()}\n\n{generated}\n"
-    readme.write_text(text)

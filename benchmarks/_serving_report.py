@@ -10,16 +10,15 @@ much of the core the scheduler gave the server (a server with more threads gets 
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-BEGIN = "<!-- serving.py results: begin (generated; rerun the benchmark to refresh) -->"
-END = "<!-- serving.py results: end -->"
+from _readme import table
+
 SECTION = "## Serving (issue 4)"
+SCRIPT = "serving.py"
 TARGET_VS_MLFLOW = 4.0
 TARGET_VS_FLOOR = 0.5
 TARGET_ENQUEUE_US = 50.0
@@ -77,14 +76,6 @@ def results_table(
             rows.append([label, str(concurrency), runs(cell.rps), runs(cell.p50, 1),
                          runs(cell.p99, 1), runs(cell.cpu, 2), errors])  # fmt: skip
     return table(header, rows, right=1)
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: int = 1) -> str:
-    """A Markdown table; columns from ``right`` on are right-aligned."""
-    align = ["---" if i < right else "---:" for i in range(len(header))]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _ratio(
@@ -210,20 +201,3 @@ def inprocess_tables(found: dict[str, Any]) -> str:
         table(["function", "ms per call"], profile_rows),
     ]
     return "\n\n".join(parts)
-
-
-def write_readme(readme: Path, block: str, intro: str) -> None:
-    """Put ``block`` between the section's markers; create the section if missing.
-
-    Text of the section outside the markers (the written analysis) is kept as it is.
-    """
-    text = readme.read_text()
-    generated = f"{BEGIN}\n\n{block.strip()}\n\n{END}"
-    if BEGIN in text and END in text:
-        pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-        text = pattern.sub(lambda _: generated, text)
-    elif SECTION in text:
-        text = text.replace(SECTION, f"{SECTION}\n\n{generated}", 1)
-    else:
-        text = f"{text.rstrip()}\n\n{SECTION}\n\n{intro.strip()}\n\n{generated}\n"
-    readme.write_text(text)

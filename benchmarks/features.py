@@ -53,7 +53,8 @@ from _features_agreement import (
 )
 from _features_data import END, FULL, QUICK, SEED, TTL_US, Oracle, Sizes, make_data, micros
 from _features_measure import Measured, WorkerError, ensure_feast_venv, run_worker
-from _features_report import median_and_runs, percentiles, table, write_readme
+from _features_report import SCRIPT, SECTION, median_and_runs, percentiles
+from _readme import table, write_readme
 
 BENCHMARKS = Path(__file__).resolve().parent
 WORK = BENCHMARKS / ".work"
@@ -452,7 +453,8 @@ def main() -> None:
     block = report(session, command, parts)
     print(f"\n{block}")
     if not arguments.quick and not arguments.no_readme:
-        write_readme(BENCHMARKS / "README.md", block, README_INTRO)
+        readme = BENCHMARKS / "README.md"
+        write_readme(readme, block, script=SCRIPT, section=SECTION, intro=README_INTRO)
         print("\nwrote benchmarks/README.md")
 
 

@@ -51,8 +51,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from _readme import write_readme
 from _serving_project import MODEL, Projects, ensure_projects, request_rows, write_bodies
 from _serving_report import (
+    SCRIPT,
     SECTION,
     Cell,
     inprocess_tables,
@@ -60,7 +62,6 @@ from _serving_report import (
     shadow_rows,
     target_rows,
     targets_table,
-    write_readme,
 )
 from _serving_servers import (
     PYTHON,
@@ -393,7 +394,8 @@ def main() -> None:
     )
     print("\n" + block)
     if not args.quick and not args.no_readme:
-        write_readme(BENCHMARKS / "README.md", block, README_INTRO)
+        readme = BENCHMARKS / "README.md"
+        write_readme(readme, block, script=SCRIPT, section=SECTION, intro=README_INTRO)
         print(f"\nwritten to benchmarks/README.md, {SECTION}")
 
 
