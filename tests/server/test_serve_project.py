@@ -5,11 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from subprocess_servers import free_port, running_server
 from tether.config import load_settings
 from tether.lineage import SnapshotStore, train_project
 from tether.registry import project_aliases
@@ -26,39 +23,14 @@ pytestmark = pytest.mark.slow
 TOKEN = "a-test-token"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def _serve(project: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TETHER_ADMIN_TOKEN": TOKEN}
     command = [sys.executable, "-m", "tether", "-C", str(project), "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                err = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"tether serve exited: {err[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.5)
-        else:
-            pytest.fail("tether serve was not ready within 120 s")
+    with running_server(command, f"{base}/readyz", name="tether serve", env=env):
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _rows(project: Path, digest: str, count: int) -> list[dict[str, object]]:

@@ -7,9 +7,6 @@ predictions of both.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -20,16 +17,11 @@ import pytest
 from e2e_app import STATE_DIR_ENV
 from server_cases import ROW, TOKEN
 
+from subprocess_servers import free_port, running_server
+
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
 STARTUP_TIMEOUT_S = 120.0  # two workers each import scikit-learn on a shared 2-core machine
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -41,31 +33,11 @@ def server(tmp_path: Path) -> Iterator[str]:
     command = [sys.executable, "-m", "uvicorn", "e2e_app:build", "--factory", "--workers", "2",
                "--host", "127.0.0.1", "--port", str(port), "--app-dir", str(HERE),
                "--log-level", "warning"]  # fmt: skip
-    process = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(base, process)
+    with running_server(
+        command, f"{base}/readyz", name="uvicorn", env=env, timeout_s=STARTUP_TIMEOUT_S
+    ):
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "uvicorn exited during startup"
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the server at {base} was not ready within {STARTUP_TIMEOUT_S} s")
 
 
 def metric_samples(text: str, name: str) -> list[str]:

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
+from subprocess_servers import free_port, running_server
 from tether.config import load_settings
 from tether.lineage import reproduce, train_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -42,7 +33,7 @@ def _scratch_database(admin_url: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def _mlflow_server(backend_url: str, artifacts: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     backend = backend_url.replace("postgresql://", "postgresql+psycopg://", 1)
     command = [
         str(Path(sys.executable).parent / "mlflow"), "server",
@@ -50,27 +41,9 @@ def _mlflow_server(backend_url: str, artifacts: Path) -> Iterator[str]:
         "--artifacts-destination", str(artifacts),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                stderr = server.stderr.read().decode() if server.stderr else ""
-                pytest.fail(f"mlflow server exited early:\n{stderr[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not answer /health within 120 s")
+    with running_server(command, f"{url}/health", name="mlflow server", stdout=subprocess.DEVNULL):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def test_training_against_an_mlflow_server_on_postgresql(
