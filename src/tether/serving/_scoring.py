@@ -158,7 +158,9 @@ class CoalescingScorer:
         """Score ``vectors`` with ``model``, in one call with whatever else is waiting for it."""
         call = _Call(vectors)
         with self._lock:
-            queue = self._queues.setdefault(id(model), _Queue(model))
+            queue = self._queues.get(id(model))
+            if queue is None:  # not setdefault: no queue built per call on the request path
+                queue = self._queues[id(model)] = _Queue(model)
             queue.pending.append(call)
             lead = not queue.busy
             queue.busy = True
