@@ -1,0 +1,52 @@
+"""Credentials never leave tether in text: the one function that masks them.
+
+Every URI tether prints, logs or puts in an HTTP body goes through :func:`mask_uri` first,
+and the fronts (the CLI's renderer, the server's error handler, the log formatter) pass
+whole messages through it too, because a library's own exception text can quote a URI.
+
+It masks the password of a URI's user information (``postgresql://ana:s3cret@db/x`` ->
+``postgresql://ana:***@db/x``), a user information that is only a password or a token
+(``redis://:s3cret@host``, ``https://token@host``; a user name alone stays), and the value
+of query parameters that name a secret (``?password=...``, ``&token=...``). Text without
+any of these is returned as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "***"
+"""What a masked credential reads as."""
+
+# scheme://userinfo@ where userinfo has no '/', '@' or whitespace; the last '@' before the
+# host ends it, so a password that itself holds '@' is masked whole.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s?#]*)@")
+_SECRET_QUERY = re.compile(
+    r"(?P<key>[?&;](?:password|passwd|pwd|pass|token|secret|access_key|secret_key|"
+    r"api_key|apikey|sig|signature)=)(?P<value>[^&#\s;'\"]*)",
+    re.IGNORECASE,
+)
+
+
+def mask_uri(text: str) -> str:
+    """``text`` with every credential inside a URI replaced by ``***``.
+
+    >>> mask_uri("postgresql://ana:s3cret@127.0.0.1:5432/test")
+    'postgresql://ana:***@127.0.0.1:5432/test'
+    >>> mask_uri("Could not reach redis://:s3cret@cache:6379/0 (refused)")
+    'Could not reach redis://***@cache:6379/0 (refused)'
+    >>> mask_uri("sqlite:////tmp/x.db")
+    'sqlite:////tmp/x.db'
+    """
+    masked = _USERINFO.sub(_mask_userinfo, text)
+    return _SECRET_QUERY.sub(lambda m: f"{m.group('key')}{MASK}", masked)
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    user, colon, _ = match.group("userinfo").partition(":")
+    if colon and user:
+        return f"{match.group('scheme')}{user}:{MASK}@"
+    if not colon and not (user and match.group("scheme").lower().startswith("http")):
+        return match.group(0)  # a user name alone, as in postgresql://postgres@host, is no secret
+    # ':secret@' (a password alone) or https://token@ (a bare token): the secret is all of it.
+    return f"{match.group('scheme')}{MASK}@"
