@@ -125,7 +125,9 @@ def _entity(text: str, keys: Sequence[str]) -> dict[str, object]:
 @features_app.command("get")
 def get_command(
     ctx: typer.Context,
-    keys: list[str] = typer.Argument(..., help="Entity keys: VALUE, or KEY=VALUE[,KEY=VALUE]."),
+    keys: list[str] = typer.Argument(
+        ..., metavar="KEY...", help="Entity keys: VALUE, or KEY=VALUE[,KEY=VALUE]."
+    ),
     at: str = typer.Option("", help="Request time, ISO-8601 UTC (default: now)."),
     request: list[str] = typer.Option([], help="Request data KEY=NUMBER for transformations."),
     json: bool = typer.Option(False, "--json", help="Print JSON."),
