@@ -7,19 +7,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import typer
 
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, State, app
 from tether.config import Settings, load_settings
-from tether.errors import ConfigError, FeatureError
+from tether.errors import ConfigError
 from tether.features import (
     Aggregation,
     FeatureView,
     NaiveTimestamps,
     OnlineFeatureStore,
     measure_skew,
+    read_table,
 )
 from tether.lineage import feature_store, online_backend, project_views
 
@@ -34,14 +34,6 @@ def _settings(ctx: typer.Context) -> Settings:
 
 def _online(settings: Settings, views: list[FeatureView]) -> OnlineFeatureStore:
     return OnlineFeatureStore(views, online_backend(settings))
-
-
-def _read_table(path: Path, what: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise FeatureError(f"{what} {path} does not exist; expected a Parquet or CSV file.")
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    return pd.read_parquet(path)
 
 
 @features_app.command("list")
@@ -81,7 +73,9 @@ def build_command(
     store = feature_store(project_views(settings), settings.features)
     naive: NaiveTimestamps = "utc" if settings.features.naive_timestamps == "utc" else "reject"
     frame = store.build_training_set(
-        _read_table(spine, "The spine"), timestamp=timestamp, naive_timestamps=naive
+        read_table(spine, what="The spine", time_columns=[timestamp]),
+        timestamp=timestamp,
+        naive_timestamps=naive,
     )
     frame.to_parquet(out)
     _render.text(f"{len(frame)} rows with {len(store.feature_names)} features written to {out}")
@@ -109,7 +103,8 @@ def push_command(
     """Push new events into the online store as they happen."""
     settings = _settings(ctx)
     online = _online(settings, project_views(settings))
-    pushed = online.push(_read_table(events, "The events file"))
+    times = {column for view in online.views for column in view.source.time_columns}
+    pushed = online.push(read_table(events, what="The events file", time_columns=times))
     _render.text(f"{pushed} events pushed")
 
 
@@ -162,7 +157,9 @@ def get_command(
 @features_app.command("skew")
 def skew_command(
     ctx: typer.Context,
-    served: Path = typer.Option(..., help="Parquet of served vectors: keys, time, features."),
+    served: Path = typer.Option(
+        ..., help="Parquet or CSV of served vectors: keys, time, features."
+    ),
     timestamp: str = typer.Option("request_time", help="The time each vector was served at."),
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -171,7 +168,7 @@ def skew_command(
     store = feature_store(project_views(settings), settings.features)
     report = measure_skew(
         store,
-        _read_table(served, "The served vectors"),
+        read_table(served, what="The served vectors", time_columns=[timestamp]),
         timestamp=timestamp,
         tolerance=settings.features.skew_tolerance,
     )

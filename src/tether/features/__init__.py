@@ -45,7 +45,8 @@ from tether.features._online_rows import StoredVersion
 from tether.features._online_sqlite import ONLINE_STORE_FILE, SQLiteOnlineStore
 from tether.features._skew import FeatureSkew, SkewReport, measure_skew
 from tether.features._spark import SparkEngine
-from tether.features._timestamps import series_micros, timestamp_micros
+from tether.features._tables import read_table
+from tether.features._timestamps import parse_iso_times, series_micros, timestamp_micros
 
 __all__ = [
     "AGGREGATION_FUNCTIONS",
@@ -88,7 +89,9 @@ __all__ = [
     "measure_skew",
     "parse_duration",
     "parse_expression",
+    "parse_iso_times",
     "point_values",
+    "read_table",
     "series_micros",
     "timestamp_micros",
     "to_sql",
