@@ -126,3 +126,27 @@ def test_push_reads_a_csv_of_events_with_iso_times(
     assert code == 0, err
     vector = json.loads(out)["vectors"][0]
     assert vector["values"]["n_1d"] == 1 and vector["statuses"]["n_1d"] == "value"
+
+
+def test_materialize_and_push_say_what_was_read_and_what_was_new(
+    feature_project: Path, run_cli: RunCli, tmp_path: Path
+) -> None:
+    cli = ["-C", str(feature_project), "features"]
+    code, out, err = run_cli([*cli, "materialize"])
+    assert code == 0, err
+    assert out.startswith("400 source rows read, 400 new event versions stored in ")
+    code, out, err = run_cli([*cli, "materialize", "--incremental"])  # no created times: all
+    assert code == 0, err
+    assert out.startswith("400 source rows read, 0 new event versions")
+    assert "(customer: 400 rows, nothing new)" in out
+    events = tmp_path / "push.csv"
+    events.write_text(
+        "event_id,customer_id,event_time,amount,label\nx1,a,2026-01-20T11:00:00Z,5,0\n"
+    )
+    code, out, err = run_cli([*cli, "push", str(events)])
+    assert code == 0, err
+    assert out.strip() == "1 event pushed into 1 view (customer: 1 new)"
+    code, out, err = run_cli([*cli, "push", str(events), "--json"])
+    assert code == 0, err
+    view = {"view": "customer", "rows": 1, "skipped": 0, "new": 0}
+    assert json.loads(out) == {"rows": 1, "new": 0, "views": [view]}

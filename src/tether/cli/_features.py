@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import typer
 
+from tether._uris import mask_uri
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, State, app
 from tether.config import Settings, load_settings
@@ -18,6 +20,7 @@ from tether.features import (
     FeatureView,
     NaiveTimestamps,
     OnlineFeatureStore,
+    WriteReport,
     measure_skew,
     read_table,
 )
@@ -87,25 +90,57 @@ def materialize_command(
     incremental: bool = typer.Option(
         False, "--incremental", help="Only rows created since the last materialization."
     ),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Load the sources into the online store (all rows, or only new ones)."""
     settings = _settings(ctx)
     online = _online(settings, project_views(settings))
-    rows = online.materialize(incremental=incremental)
-    _render.text(f"{rows} source rows materialized into {settings.features.online}")
+    report = online.materialize(incremental=incremental)
+    if json:
+        _render.as_json(_write_data(report))
+        return
+    summary = f"{_count(report.rows, 'source row')} read, {report.new} new event versions"
+    where = f"stored in {mask_uri(online.store.url)}"
+    _render.text(f"{summary} {where} ({_per_view(report, 'row')})")
 
 
 @features_app.command("push")
 def push_command(
     ctx: typer.Context,
     events: Path = typer.Argument(..., help="Parquet or CSV of new events (source columns)."),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Push new events into the online store as they happen."""
     settings = _settings(ctx)
     online = _online(settings, project_views(settings))
     times = {column for view in online.views for column in view.source.time_columns}
-    pushed = online.push(read_table(events, what="The events file", time_columns=times))
-    _render.text(f"{pushed} events pushed")
+    report = online.push(read_table(events, what="The events file", time_columns=times))
+    if json:
+        _render.as_json(_write_data(report))
+        return
+    views = _count(len(report.views), "view")
+    _render.text(f"{_count(report.rows, 'event')} pushed into {views} ({_per_view(report)})")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _per_view(report: WriteReport, rows_noun: str = "") -> str:
+    """``customer_tx: 2 rows, 1 new; device_tx: ...``: what each view got."""
+    parts = []
+    for view in report.views:
+        counts = [_count(view.rows, rows_noun)] if rows_noun else []
+        counts.append(f"{view.new} new" if view.new else "nothing new")
+        if view.skipped:
+            counts.append(f"{view.skipped} skipped (a null key, id or time)")
+        parts.append(f"{view.view}: {', '.join(counts)}")
+    return "; ".join(parts)
+
+
+def _write_data(report: WriteReport) -> dict[str, Any]:
+    views = [dataclasses.asdict(view) for view in report.views]
+    return {"rows": report.rows, "new": report.new, "views": views}
 
 
 def _entity(text: str, keys: Sequence[str]) -> dict[str, object]:

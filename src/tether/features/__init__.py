@@ -39,7 +39,14 @@ from tether.features._engine import ColumnKind, OfflineEngine, SourceSchema
 from tether.features._evaluate import Vector, evaluate, evaluate_scalar, vector_from_values
 from tether.features._expressions import Expression, Scalar, parse_expression, to_sql
 from tether.features._offline import FeatureStore
-from tether.features._online import FeatureStatus, FeatureVector, OnlineFeatureStore, OnlineStore
+from tether.features._online import (
+    FeatureStatus,
+    FeatureVector,
+    OnlineFeatureStore,
+    OnlineStore,
+    ViewWrite,
+    WriteReport,
+)
 from tether.features._online_redis import RedisOnlineStore
 from tether.features._online_rows import StoredVersion
 from tether.features._online_sqlite import ONLINE_STORE_FILE, SQLiteOnlineStore
@@ -80,6 +87,8 @@ __all__ = [
     "StoredVersion",
     "Transformation",
     "Vector",
+    "ViewWrite",
+    "WriteReport",
     "aggregate_point",
     "definition_digest",
     "duration_micros",
