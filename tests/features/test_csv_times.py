@@ -81,3 +81,10 @@ def test_read_table_names_a_missing_file_and_a_bad_cell_with_the_file(tmp_path: 
     path.write_text("customer_id,event_time\na,yesterday\n")
     with pytest.raises(FeatureError, match=r"column 'event_time' of .*spine.csv, row 1"):
         read_table(path, what="The spine", time_columns=["event_time"])
+
+
+def test_read_table_names_a_file_it_cannot_parse(tmp_path: Path) -> None:
+    path = tmp_path / "spine.parquet"
+    path.write_text("customer_id,event_time\n")
+    with pytest.raises(FeatureError, match=r"The spine .*spine.parquet cannot be read as Parquet"):
+        read_table(path, what="The spine", time_columns=[])

@@ -37,15 +37,16 @@ def read_table(
     file = Path(path)
     if not file.is_file():
         raise FeatureError(f"{what} {file} does not exist; expected a Parquet or CSV file.")
-    if file.suffix.lower() != ".csv":
-        return pd.read_parquet(file)
-    wanted = set(time_columns)
+    csv = file.suffix.lower() == ".csv"
     try:
+        if not csv:
+            return pd.read_parquet(file)
         header = pd.read_csv(file, nrows=0).columns
-        times = [column for column in header if column in wanted]
+        times = [column for column in header if column in set(time_columns)]
         frame = pd.read_csv(file, dtype={column: "string" for column in times})
-    except (ValueError, OSError) as exc:  # pandas' ParserError is a ValueError
-        raise FeatureError(f"{what} {file} cannot be read as CSV: {exc}") from exc
+    except (ValueError, OSError) as exc:  # pandas' ParserError and pyarrow's errors included
+        kind = "CSV" if csv else "Parquet (a name ending in .csv is read as CSV)"
+        raise FeatureError(f"{what} {file} cannot be read as {kind}: {exc}") from exc
     for column in times:
         frame[column] = parse_iso_times(frame[column], what=f"column {column!r} of {file}")
     return frame

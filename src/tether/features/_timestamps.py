@@ -110,9 +110,9 @@ def timestamp_micros(value: Any, *, what: str, naive: NaiveTimestamps = "reject"
 def parse_iso_times(text: pd.Series, *, what: str) -> pd.Series:
     """Parse a column of ISO-8601 texts, such as a time column of a CSV file, into times.
 
-    Returns ``datetime64[us, UTC]`` when every time has a UTC offset (each converted to UTC),
-    naive ``datetime64[us]`` when none has (the caller's ``naive_timestamps`` decides what
-    they mean, through :func:`series_micros`). Empty cells are null. Row numbers in messages
+    Returns a UTC ``datetime64`` column when every time has a UTC offset (each converted to
+    UTC), a naive one when none has (the caller's ``naive_timestamps`` decides what they
+    mean, through :func:`series_micros`). Empty cells are null. Row numbers in messages
     count the column's values from 1 (in a CSV file, the lines after the header).
 
     >>> parse_iso_times(pd.Series(["2026-01-20T11:30:00+02:00"]), what="event_time")[0]
