@@ -196,7 +196,7 @@ def online(config: dict[str, Any]) -> dict[str, Any]:
     try:
         features = online_feature_store([last_view(config["events"])], store)
         started = time.perf_counter()
-        rows = features.materialize(incremental=False)
+        rows = features.materialize(incremental=False).rows
         materialize_s = time.perf_counter() - started
         keys, at_us, warmup = config["online_keys"], config["end_us"], config["warmup_keys"]
         timings, values = time_calls(features, keys, at_us, warmup)

@@ -64,6 +64,7 @@ def test_a_dirty_tree_is_refused_unless_allowed(fraud_project: Path, run_cli: Ru
     code, _, err = run_cli(["-C", str(fraud_project), "train"])
     assert code == 2
     assert "uncommitted changes" in err and "--allow-dirty" in err
+    assert "uncommitted changes (train.py)" in err  # the whole name, not "rain.py"
 
 
 def test_an_entry_point_that_raises_is_named(fraud_project: Path, run_cli: RunCli) -> None:

@@ -186,3 +186,11 @@ def test_only_the_redis_store_imports_redis_and_only_when_one_is_made() -> None:
     assert importers == {"features/_online_redis.py"}
     module = ast.parse((package / "features" / "_online_redis.py").read_text())
     assert not [node for node in module.body if imports_redis(node)]
+
+
+def test_a_write_returns_how_many_versions_were_new(store: OnlineStore) -> None:
+    # The counts the CLI prints ("0 new") come from here: a rewrite must not count.
+    assert store.write(NS, [version("e1", "a", DAY), version("e2", "a", DAY)]) == 2
+    assert store.write(NS, [version("e1", "a", DAY)]) == 0
+    assert store.write(NS, [version("e1", "a", DAY, "fix"), version("e1", "a", DAY, "fix")]) == 1
+    assert store.write(NS, []) == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tether.lineage._code import (
     commit_new_repository,
+    dirty_files,
     inspect_code,
     is_git_repository,
     restore_source,
@@ -73,3 +74,19 @@ def test_a_folder_archive_is_deterministic_and_skips_state_and_data(tmp_path: Pa
     assert one.read_bytes() == two.read_bytes()
     restored = restore_source(one, None, tmp_path / "r")
     assert sorted(p.name for p in restored.iterdir()) == ["train.py"]
+
+
+def test_dirty_files_names_every_changed_file_whole(tmp_path: Path) -> None:
+    # `git status --porcelain` starts a modified file's line with a space (" M tether.toml"):
+    # a stripped first line once lost the file name's first character ("ether.toml").
+    project = _project(tmp_path)
+    (project / "train.py").write_text("VALUE = 2\n")
+    (project / "new file.py").write_text("NEW = True\n")
+    (project / "données.py").write_text("X = 1\n")
+    assert sorted(dirty_files(project)) == ["sub/données.py", "sub/new file.py", "sub/train.py"]
+
+
+def test_dirty_files_names_both_sides_of_a_staged_rename(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    subprocess.run(["git", "mv", "train.py", "renamed.py"], cwd=project, check=True)
+    assert sorted(dirty_files(project)) == ["sub/renamed.py", "sub/train.py"]

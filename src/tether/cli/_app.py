@@ -2,7 +2,9 @@
 
 Exit codes: 0 success; 1 a check that ran and failed (a run that did not reproduce);
 2 a user's mistake or an unavailable dependency (every :class:`TetherError`), with a
-one-paragraph message and no traceback unless ``--debug``; 70 a bug in tether.
+one-paragraph message and no traceback unless ``--debug``; 2 too for a usage error (an
+unknown option, a missing argument), reported by typer in its own words; 70 a bug in
+tether. ``--debug`` only adds the traceback: the exit code stays the same.
 """
 
 from __future__ import annotations
@@ -11,22 +13,25 @@ import logging
 import sys
 from pathlib import Path
 
-import click
 import typer
 
+from tether import __version__
 from tether.cli import _render
 from tether.errors import TetherError
 
 EXIT_FAILED_CHECK = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL = 70
+PROG_NAME = "tether"
 
 app = typer.Typer(
-    name="tether",
+    name=PROG_NAME,
     help="Keeps production models honest: reproducible training, audit, and more.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts quote TOML sections ("[serving] port") and lists; Rich markup would read
+    # them as style tags and drop them, so help is printed as written.
+    rich_markup_mode=None,
 )
 
 
@@ -38,6 +43,12 @@ class State:
         self.debug = debug
 
 
+def _print_version(requested: bool) -> None:
+    if requested:
+        _render.text(f"{PROG_NAME} {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     ctx: typer.Context,
@@ -45,6 +56,14 @@ def _options(
         Path("."), "--project", "-C", help="The project folder (holding tether.toml)."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        expose_value=False,
+        help="Print tether's version and exit.",
+    ),
 ) -> None:
     ctx.obj = State(project, debug)
 
@@ -55,29 +74,28 @@ def _register_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI and exit with its status code."""
+    """Run the CLI and exit with its status code.
+
+    >>> main(["--version"])  # doctest: +SKIP
+    tether 0.1.0
+    """
     _register_commands()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        code = app(args, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        _render.error("aborted")
-        code = EXIT_USER_ERROR
+        # Standalone mode: typer itself reports usage errors (exit 2, with the usage line
+        # and its own message), serves shell completion, and exits with a command's code.
+        app(args, prog_name=PROG_NAME, standalone_mode=True)
     except TetherError as exc:
-        if debug:
-            raise
-        _render.error(str(exc))
-        code = EXIT_USER_ERROR
-    except Exception as exc:
-        if debug:
-            raise
-        _render.error(f"internal error ({type(exc).__name__}: {exc}); rerun with --debug")
-        code = EXIT_INTERNAL
-    sys.exit(code if isinstance(code, int) else 0)
+        _fail(exc, str(exc), debug)
+        sys.exit(EXIT_USER_ERROR)
+    except Exception as exc:  # noqa: BLE001 - the process boundary: a bug, reported as one
+        _fail(exc, f"internal error ({type(exc).__name__}: {exc}); rerun with --debug", debug)
+        sys.exit(EXIT_INTERNAL)
+
+
+def _fail(exc: BaseException, message: str, debug: bool) -> None:
+    if debug:
+        _render.traceback(exc)
+    _render.error(message)

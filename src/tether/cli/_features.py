@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import typer
 
+from tether._uris import mask_uri
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, State, app
 from tether.config import Settings, load_settings
-from tether.errors import ConfigError, FeatureError
+from tether.errors import ConfigError
 from tether.features import (
     Aggregation,
     FeatureView,
     NaiveTimestamps,
     OnlineFeatureStore,
+    WriteReport,
     measure_skew,
+    read_table,
 )
 from tether.lineage import feature_store, online_backend, project_views
 
@@ -34,14 +37,6 @@ def _settings(ctx: typer.Context) -> Settings:
 
 def _online(settings: Settings, views: list[FeatureView]) -> OnlineFeatureStore:
     return OnlineFeatureStore(views, online_backend(settings))
-
-
-def _read_table(path: Path, what: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise FeatureError(f"{what} {path} does not exist; expected a Parquet or CSV file.")
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    return pd.read_parquet(path)
 
 
 @features_app.command("list")
@@ -81,7 +76,9 @@ def build_command(
     store = feature_store(project_views(settings), settings.features)
     naive: NaiveTimestamps = "utc" if settings.features.naive_timestamps == "utc" else "reject"
     frame = store.build_training_set(
-        _read_table(spine, "The spine"), timestamp=timestamp, naive_timestamps=naive
+        read_table(spine, what="The spine", time_columns=[timestamp]),
+        timestamp=timestamp,
+        naive_timestamps=naive,
     )
     frame.to_parquet(out)
     _render.text(f"{len(frame)} rows with {len(store.feature_names)} features written to {out}")
@@ -93,24 +90,57 @@ def materialize_command(
     incremental: bool = typer.Option(
         False, "--incremental", help="Only rows created since the last materialization."
     ),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Load the sources into the online store (all rows, or only new ones)."""
     settings = _settings(ctx)
     online = _online(settings, project_views(settings))
-    rows = online.materialize(incremental=incremental)
-    _render.text(f"{rows} source rows materialized into {settings.features.online}")
+    report = online.materialize(incremental=incremental)
+    if json:
+        _render.as_json(_write_data(report))
+        return
+    summary = f"{_count(report.rows, 'source row')} read, {report.new} new event versions"
+    where = f"stored in {mask_uri(online.store.url)}"
+    _render.text(f"{summary} {where} ({_per_view(report, 'row')})")
 
 
 @features_app.command("push")
 def push_command(
     ctx: typer.Context,
     events: Path = typer.Argument(..., help="Parquet or CSV of new events (source columns)."),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Push new events into the online store as they happen."""
     settings = _settings(ctx)
     online = _online(settings, project_views(settings))
-    pushed = online.push(_read_table(events, "The events file"))
-    _render.text(f"{pushed} events pushed")
+    times = {column for view in online.views for column in view.source.time_columns}
+    report = online.push(read_table(events, what="The events file", time_columns=times))
+    if json:
+        _render.as_json(_write_data(report))
+        return
+    views = _count(len(report.views), "view")
+    _render.text(f"{_count(report.rows, 'event')} pushed into {views} ({_per_view(report)})")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _per_view(report: WriteReport, rows_noun: str = "") -> str:
+    """``customer_tx: 2 rows, 1 new; device_tx: ...``: what each view got."""
+    parts = []
+    for view in report.views:
+        counts = [_count(view.rows, rows_noun)] if rows_noun else []
+        counts.append(f"{view.new} new" if view.new else "nothing new")
+        if view.skipped:
+            counts.append(f"{view.skipped} skipped (a null key, id or time)")
+        parts.append(f"{view.view}: {', '.join(counts)}")
+    return "; ".join(parts)
+
+
+def _write_data(report: WriteReport) -> dict[str, Any]:
+    views = [dataclasses.asdict(view) for view in report.views]
+    return {"rows": report.rows, "new": report.new, "views": views}
 
 
 def _entity(text: str, keys: Sequence[str]) -> dict[str, object]:
@@ -125,7 +155,9 @@ def _entity(text: str, keys: Sequence[str]) -> dict[str, object]:
 @features_app.command("get")
 def get_command(
     ctx: typer.Context,
-    keys: list[str] = typer.Argument(..., help="Entity keys: VALUE, or KEY=VALUE[,KEY=VALUE]."),
+    keys: list[str] = typer.Argument(
+        ..., metavar="KEY...", help="Entity keys: VALUE, or KEY=VALUE[,KEY=VALUE]."
+    ),
     at: str = typer.Option("", help="Request time, ISO-8601 UTC (default: now)."),
     request: list[str] = typer.Option([], help="Request data KEY=NUMBER for transformations."),
     json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -160,7 +192,9 @@ def get_command(
 @features_app.command("skew")
 def skew_command(
     ctx: typer.Context,
-    served: Path = typer.Option(..., help="Parquet of served vectors: keys, time, features."),
+    served: Path = typer.Option(
+        ..., help="Parquet or CSV of served vectors: keys, time, features."
+    ),
     timestamp: str = typer.Option("request_time", help="The time each vector was served at."),
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -169,7 +203,7 @@ def skew_command(
     store = feature_store(project_views(settings), settings.features)
     report = measure_skew(
         store,
-        _read_table(served, "The served vectors"),
+        read_table(served, what="The served vectors", time_columns=[timestamp]),
         timestamp=timestamp,
         tolerance=settings.features.skew_tolerance,
     )

@@ -1,27 +1,44 @@
-"""Printing: every command returns data; this module turns it into text or JSON."""
+"""Printing: every command returns data; this module turns it into text or JSON.
+
+Everything is printed verbatim. tether's messages quote TOML sections (``[serving]``), lists
+(``['customer_id']``) and the user's own values, which Rich would read as markup (style tags,
+``:emoji:`` codes) and drop, so both consoles interpret nothing, and the only styles (the
+red ``error:``) are applied to :class:`~rich.text.Text` spans, never parsed from strings.
+Errors, warnings and tracebacks pass through :func:`tether._uris.mask_uri`, because a
+library's exception text can quote a URI with its password.
+"""
 
 from __future__ import annotations
 
 import json
+import traceback as _traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from tether._uris import mask_uri
+
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def error(message: str) -> None:
     """Print an error paragraph on stderr."""
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", mask_uri(message)))
 
 
 def warning(message: str) -> None:
     """Print a warning line on stderr."""
-    err.print(f"[yellow]warning:[/] {message}", markup=True)
+    err.print(Text.assemble(("warning:", "yellow"), " ", mask_uri(message)))
+
+
+def traceback(exc: BaseException) -> None:
+    """Print the traceback of ``exc`` (with ``--debug``) on stderr, as Python would."""
+    err.print(Text(mask_uri("".join(_traceback.format_exception(exc))).rstrip("\n")))
 
 
 def as_json(data: Mapping[str, Any]) -> None:
@@ -31,17 +48,17 @@ def as_json(data: Mapping[str, Any]) -> None:
 
 def key_values(title: str, rows: Mapping[str, object]) -> None:
     """Print a two-column table."""
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=Text(title), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(key, str(value))
+        table.add_row(Text(key), Text(str(value)))
     out.print(table)
 
 
 def text(message: str) -> None:
-    """Print plain text (no markup interpretation)."""
-    out.print(message, markup=False)
+    """Print plain text."""
+    out.print(Text(message))
 
 
 @contextmanager
@@ -50,9 +67,9 @@ def steps(title: str, quiet: bool) -> Iterator[Any]:
     if quiet:
         yield lambda _step: None
         return
-    with err.status(f"{title}...") as status:
+    with err.status(Text(f"{title}...")) as status:
 
         def update(step: str) -> None:
-            status.update(f"{title}: {step}...")
+            status.update(Text(f"{title}: {step}..."))
 
         yield update

@@ -39,13 +39,21 @@ from tether.features._engine import ColumnKind, OfflineEngine, SourceSchema
 from tether.features._evaluate import Vector, evaluate, evaluate_scalar, vector_from_values
 from tether.features._expressions import Expression, Scalar, parse_expression, to_sql
 from tether.features._offline import FeatureStore
-from tether.features._online import FeatureStatus, FeatureVector, OnlineFeatureStore, OnlineStore
+from tether.features._online import (
+    FeatureStatus,
+    FeatureVector,
+    OnlineFeatureStore,
+    OnlineStore,
+    ViewWrite,
+    WriteReport,
+)
 from tether.features._online_redis import RedisOnlineStore
 from tether.features._online_rows import StoredVersion
 from tether.features._online_sqlite import ONLINE_STORE_FILE, SQLiteOnlineStore
 from tether.features._skew import FeatureSkew, SkewReport, measure_skew
 from tether.features._spark import SparkEngine
-from tether.features._timestamps import series_micros, timestamp_micros
+from tether.features._tables import read_table
+from tether.features._timestamps import parse_iso_times, series_micros, timestamp_micros
 
 __all__ = [
     "AGGREGATION_FUNCTIONS",
@@ -79,6 +87,8 @@ __all__ = [
     "StoredVersion",
     "Transformation",
     "Vector",
+    "ViewWrite",
+    "WriteReport",
     "aggregate_point",
     "definition_digest",
     "duration_micros",
@@ -88,7 +98,9 @@ __all__ = [
     "measure_skew",
     "parse_duration",
     "parse_expression",
+    "parse_iso_times",
     "point_values",
+    "read_table",
     "series_micros",
     "timestamp_micros",
     "to_sql",

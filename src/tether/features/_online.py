@@ -70,6 +70,8 @@ __all__ = [
     "OnlineFeatureStore",
     "OnlineStore",
     "StoredVersion",
+    "ViewWrite",
+    "WriteReport",
 ]
 
 _SOURCE_TABLE = "__tether_source"
@@ -117,6 +119,40 @@ class FeatureVector:
         return self.values[name]
 
 
+@dataclass(frozen=True)
+class ViewWrite:
+    """What one materialization or push did to one feature view."""
+
+    view: str
+    """The view's name."""
+    rows: int
+    """Source rows read (materialize) or given (push)."""
+    skipped: int
+    """Rows left out for a null entity key, event id or event time (as offline)."""
+    new: int
+    """Event versions the store did not hold before; 0 when every row was already stored."""
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What :meth:`OnlineFeatureStore.materialize` or :meth:`~OnlineFeatureStore.push` did.
+
+    >>> report = online.push(one_payment)  # doctest: +SKIP
+    >>> report.rows, report.new, [v.view for v in report.views]  # doctest: +SKIP
+    (1, 2, ['customer_tx', 'device_tx'])
+    """
+
+    rows: int
+    """Rows given (push), or source rows read summed over the views (materialize)."""
+    views: tuple[ViewWrite, ...]
+    """One entry per view written, in the store's order."""
+
+    @property
+    def new(self) -> int:
+        """Event versions stored that the store did not hold before, over every view."""
+        return sum(view.new for view in self.views)
+
+
 class OnlineStore(ABC):
     """Where online features live: a set of event versions per view namespace, and watermarks.
 
@@ -131,11 +167,13 @@ class OnlineStore(ABC):
     """Where the store is (a path or a URL without password), for messages."""
 
     @abstractmethod
-    def write(self, namespace: str, versions: Sequence[StoredVersion]) -> None:
+    def write(self, namespace: str, versions: Sequence[StoredVersion]) -> int:
         """Add ``versions`` atomically; a version already stored is left as it is.
 
-        Afterwards, :meth:`read` of any entity that was ever the key of a version of an event
-        returns every version of that event, including versions under another key.
+        Returns how many of ``versions`` the store did not hold before (a version given
+        twice counts once). Afterwards, :meth:`read` of any entity that was ever the key of a
+        version of an event returns every version of that event, including versions under
+        another key.
         """
 
     @abstractmethod
@@ -214,19 +252,21 @@ class OnlineFeatureStore:
         format."""
         return self._namespaces[view.name]
 
-    def materialize(self, *, incremental: bool = True) -> int:
-        """Copy every view's source into the store; return how many source rows were read.
+    def materialize(self, *, incremental: bool = True) -> WriteReport:
+        """Copy every view's source into the store; report the rows read and the new ones.
 
         Incremental (the default) reads only rows created at or after the watermark of the
         last materialization; the first one, and any without a created time, read everything.
-        Rows read twice are stored once.
+        Rows read twice are stored once: the rows at the watermark are read again, so an
+        incremental run with nothing new reads a few rows and reports 0 new.
 
         Raises:
             FeatureError: the source cannot be read. StoreUnavailableError: see the store.
         """
-        return sum(self._materialize(view, incremental) for view in self.views)
+        written = tuple(self._materialize(view, incremental) for view in self.views)
+        return WriteReport(sum(view.rows for view in written), written)
 
-    def _materialize(self, view: FeatureView, incremental: bool) -> int:
+    def _materialize(self, view: FeatureView, incremental: bool) -> ViewWrite:
         namespace = self.namespace(view)
         since = self.store.watermark(namespace) if incremental else None
         schema = self.offline.engine.describe(view.source)
@@ -238,29 +278,39 @@ class OnlineFeatureStore:
             what=f"materializing feature view {view.name!r}",
         )
         events = table.to_pandas()
+        encoded = new = 0
         for start in range(0, len(events), _MATERIALIZE_CHUNK):
             chunk = events.iloc[start : start + _MATERIALIZE_CHUNK]
-            self.store.write(namespace, self._codecs[view.name].encode(chunk))
+            versions = self._codecs[view.name].encode(chunk)
+            encoded += len(versions)
+            new += self.store.write(namespace, versions)
         newest = self._codecs[view.name].newest_created_us(events)
         if newest is not None:
             self.store.set_watermark(namespace, newest)
-        return len(events)
+        return ViewWrite(view.name, len(events), len(events) - encoded, new)
 
-    def push(self, events: pd.DataFrame, *, views: Iterable[str] | None = None) -> int:
+    def push(self, events: pd.DataFrame, *, views: Iterable[str] | None = None) -> WriteReport:
         """Add new events (a DataFrame with the source's columns) to ``views`` (default all).
 
-        Returns how many rows were written, summed over the views (rows with a null key, id or
-        time are skipped, as offline). Pushing a row again, or an older version of an event,
-        changes nothing that a newer version decides.
+        Returns the rows given and, per view, the rows skipped (a null key, id or time, as
+        offline) and the versions that were new. Pushing a row again, or an older version of
+        an event, changes nothing that a newer version decides.
 
         Raises:
             FeatureError: a column is missing or holds the wrong kind of value.
         """
         chosen = [self.offline.view(name) for name in views] if views is not None else self.views
         encoded = [(view, self._codecs[view.name].encode(events)) for view in chosen]
-        for view, versions in encoded:
-            self.store.write(self.namespace(view), versions)
-        return sum(len(versions) for _, versions in encoded)
+        written = tuple(
+            ViewWrite(
+                view.name,
+                len(events),
+                len(events) - len(versions),
+                self.store.write(self.namespace(view), versions),
+            )
+            for view, versions in encoded
+        )
+        return WriteReport(len(events), written)
 
     def compact(self, before: Any) -> int:
         """Drop events that can no longer feed any feature at a request time >= ``before``.

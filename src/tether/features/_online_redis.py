@@ -44,9 +44,10 @@ _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
 _WRITE = """
 local prefix = ARGV[1]
 local touched = {}
+local added = 0
 for i = 2, #ARGV, 4 do
   local event, entity = ARGV[i], ARGV[i + 1]
-  redis.call('SADD', prefix .. 'v:' .. event, ARGV[i + 3])
+  added = added + redis.call('SADD', prefix .. 'v:' .. event, ARGV[i + 3])
   redis.call('SADD', prefix .. 'k:' .. event, entity)
   redis.call('ZADD', prefix .. 't', 'GT', ARGV[i + 2], event)
   touched[event] = true
@@ -62,7 +63,7 @@ for event in pairs(touched) do
     redis.call('ZADD', prefix .. 'e:' .. entity, unpack(scored))
   end
 end
-return 1
+return added
 """
 _COMPACT = """
 local prefix = ARGV[1]
@@ -151,15 +152,20 @@ class RedisOnlineStore(OnlineStore):
         with self._translated(what):
             return call()
 
-    def write(self, namespace: str, versions: Sequence[StoredVersion]) -> None:
-        """Add ``versions``, one atomic script per batch of a thousand."""
+    def write(self, namespace: str, versions: Sequence[StoredVersion]) -> int:
+        """Add ``versions``, one atomic script per batch of a thousand; return the new ones.
+
+        A version is new when ``SADD`` adds it to its event's set of versions.
+        """
         prefix = self._keys(namespace)
+        added = 0
         with self._translated("writing event versions"):
             for start in range(0, len(versions), _BATCH):
                 arguments: list[str | int] = [prefix]
                 for version in versions[start : start + _BATCH]:
                     arguments += [version.event_id, version.entity, version.event_us, version.row]
-                self._write(args=arguments)
+                added += int(self._write(args=arguments))
+        return added
 
     def read(
         self, namespace: str, entities: Sequence[str], since_us: int

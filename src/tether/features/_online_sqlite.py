@@ -131,8 +131,10 @@ class SQLiteOnlineStore(OnlineStore):
             except sqlite3.Error as exc:
                 raise self._unavailable(exc) from exc
 
-    def write(self, namespace: str, versions: Sequence[StoredVersion]) -> None:
+    def write(self, namespace: str, versions: Sequence[StoredVersion]) -> int:
         """Add ``versions`` in one transaction; versions already stored are ignored.
+
+        Returns how many were new: the rows ``INSERT OR IGNORE`` inserted.
 
         A membership's ``last_event_us`` is the latest event time of any version of its
         event. For an event first seen in this batch that is the batch's own maximum, written
@@ -144,15 +146,16 @@ class SQLiteOnlineStore(OnlineStore):
             latest[v.event_id] = max(v.event_us, latest.get(v.event_id, v.event_us))
         with self._transaction() as connection:
             known = self._stored_events(connection, namespace, list(latest))
-            connection.executemany(
+            inserted = connection.executemany(
                 "INSERT OR IGNORE INTO versions VALUES (?, ?, ?, ?)",
                 [(namespace, v.event_id, v.row, v.event_us) for v in versions],
-            )
+            ).rowcount
             connection.executemany(
                 _ADD_MEMBERSHIP,
                 {(namespace, v.entity, v.event_id, latest[v.event_id]) for v in versions},
             )
             connection.executemany(_REFRESH, [(namespace, event) for event in known])
+        return max(inserted, 0)  # -1 for an empty batch, which inserted nothing
 
     @staticmethod
     def _stored_events(

@@ -97,9 +97,27 @@ def inspect_code(project_dir: Path) -> CodeVersion:
 
 
 def dirty_files(project_dir: Path) -> list[str]:
-    """The files ``git status`` reports as changed or untracked under ``project_dir``."""
-    status = _git_text(["status", "--porcelain", "--untracked-files=all", "--", "."], project_dir)
-    return [line[3:] for line in status.splitlines() if line]
+    """The files ``git status`` reports as changed or untracked under ``project_dir``.
+
+    Paths are relative to the repository root, unquoted, both sides of a rename included.
+    """
+    # -z: NUL-separated entries "XY path", a rename's source path following as an entry of
+    # its own; no quoting of unusual names. The text must not be stripped: an unstaged change
+    # starts with a space (" M tether.toml").
+    status = _git(["status", "--porcelain", "-z", "--untracked-files=all", "--", "."], project_dir)
+    entries = status.decode("utf-8", errors="replace").split("\0")
+    files: list[str] = []
+    position = 0
+    while position < len(entries):
+        entry = entries[position]
+        position += 1
+        if len(entry) < 4:
+            continue  # the empty text after the last NUL
+        files.append(entry[3:])
+        if entry[0] in "RC" or entry[1] in "RC":
+            files.append(entries[position])  # the rename's or copy's source
+            position += 1
+    return files
 
 
 def write_source_archive(project_dir: Path, code: CodeVersion, dest: Path) -> Path:
