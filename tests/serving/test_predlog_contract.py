@@ -15,15 +15,14 @@ import pandas as pd
 import pytest
 
 from tether._storage import open_database
-from tether.errors import ServingError
+from tether.errors import FeedbackConflictError, ServingError
 from tether.serving._labels import InvalidFeedbackError, LabelSpace
 from tether.serving._predlog import (
-    FeedbackConflictError,
-    FeedbackRecord,
     Prediction,
     PredictionLog,
     UnknownInstanceError,
 )
+from tether.serving._predlog_feedback import FeedbackRecord
 from tether.serving._redaction import Redaction
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -19,7 +19,8 @@ from tether.serving._features import (
 from tether.serving._labels import InvalidFeedbackError, LabelSpace
 from tether.serving._observer import FallbackReason, ModelRole, NullObserver, ServingObserver
 from tether.serving._online import OnlineLookup
-from tether.serving._predlog import FeedbackRecord, Prediction, PredictionLog, RetentionResult
+from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
+from tether.serving._predlog_feedback import FeedbackRecord
 from tether.serving._redaction import Redaction
 from tether.serving._retention import RetentionWorker
 from tether.serving._router import (

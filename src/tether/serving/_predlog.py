@@ -58,7 +58,6 @@ from tether._schema import upgrade
 from tether._storage import (
     JSONValue,
     Params,
-    Transaction,
     dump_json,
     from_micros,
     load_json,
@@ -66,19 +65,22 @@ from tether._storage import (
     to_micros,
 )
 from tether._uris import mask_uri
-from tether.errors import FeedbackConflictError, ServingError, UnknownInstanceError
+from tether.errors import ServingError, UnknownInstanceError
 from tether.serving import _predlog_sql as sql
 from tether.serving._batch import BatchWriter
-from tether.serving._labels import InvalidFeedbackError, LabelSpace, checked_label
+from tether.serving._labels import LabelSpace, checked_label
 from tether.serving._observer import NullObserver, ServingObserver
+from tether.serving._predlog_feedback import (
+    FeedbackRecord,
+    FeedbackStatus,
+    check_reason,
+    store_checked,
+)
 from tether.serving._redaction import Redaction
 
 Role: TypeAlias = Literal["champion", "challenger", "shadow"]
 """The part a model played for a prediction: served it (champion or challenger) or shadowed."""
 ROLES: tuple[Role, ...] = ("champion", "challenger", "shadow")
-FeedbackStatus: TypeAlias = Literal["created", "duplicate", "corrected"]
-"""What :meth:`PredictionLog.record_feedback` did: stored it, found it already stored, or
-stored a correction (the earlier label kept in the history)."""
 INPUT_DIGEST_CHARS = 32
 """Hex characters of the input digest kept: 128 bits, no collision among any log's rows."""
 
@@ -152,21 +154,6 @@ class Prediction:
                 f"Prediction {self.instance_id!r} has the naive time {self.time}; expected a "
                 "timezone-aware datetime (e.g. datetime.now(UTC))."
             )
-
-
-@dataclass(frozen=True)
-class FeedbackRecord:
-    """One label an instance was given, as :meth:`PredictionLog.feedback_history` returns it.
-
-    ``revision`` counts from 1 (the first feedback); ``reason`` is the correction's (None for
-    the first); ``time`` is when the outcome became known.
-    """
-
-    revision: int
-    label: JSONValue
-    business: Mapping[str, JSONValue]
-    time: datetime
-    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -270,11 +257,14 @@ class PredictionLog:
         if self._closed:
             raise ServingError("The prediction log is closed.")
         if not self._writer.flush(timeout):
-            _LOGGER.error("the prediction log at %s does not write", self._where)
+            error = self._writer.last_error
+            _LOGGER.error(
+                "the prediction log at %s did not flush: %s", self._where, mask_uri(repr(error))
+            )
             raise ServingError(
                 f"The prediction log did not write its "
                 f"{self._writer.pending} pending predictions within {timeout} s "
-                f"(last error: {self._writer.last_error!r})."
+                f"(last error: {type(error).__name__}; the server log has it)."
             )
 
     def close(self, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -334,7 +324,7 @@ class PredictionLog:
                 no correction), or a correction finds no feedback to correct.
             ServingError: a value cannot be stored as JSON, or the database failed.
         """
-        _check_reason(correction, reason)
+        check_reason(correction, reason)
         row = self._feedback_row(instance_id, business or {}, time or self._clock(), reason)
         status = self._store_feedback(row, label, correction=correction)
         if status is None:  # perhaps its prediction is still in this log's queue
@@ -392,9 +382,11 @@ class PredictionLog:
     ) -> pd.DataFrame:
         """Predictions served in ``[start, end)``, filtered by the arguments given, in time order.
 
-        One row per prediction, columns ``instance_id, model, version, role, request_id, time,
-        event_time, unit_id, cohort, features, output, score, latency_ms`` and, with feedback,
-        ``label, business, feedback_time`` (null where no feedback came). Times are
+        One row per prediction, columns ``instance_id, model, version, input_digest, role,
+        request_id, time, event_time, unit_id, cohort, features, output, score, latency_ms,
+        superseded`` and, with feedback, ``label, business, feedback_time`` (null where no
+        feedback came, and on superseded rows: feedback joins an instance's current revision
+        by each model version; see :mod:`._predlog_sql`). Times are
         ``datetime64[us, UTC]``; ``features``, ``output``, ``label`` and ``business`` hold the
         decoded JSON values; ``score`` is the output when it is a number. Predictions still in
         the queue are not included: call :meth:`flush` first to see them.
@@ -515,7 +507,7 @@ class PredictionLog:
                 row = {**row, "label": dump_json(accepted, canonical=True)}
             except (TypeError, ValueError) as exc:
                 raise ServingError(f"The feedback for instance {instance_id!r}: {exc}") from exc
-            return _store_checked(transaction, row, correction=correction)
+            return store_checked(transaction, row, correction=correction)
 
     @contextmanager
     def _guarded(self, action: str) -> Iterator[None]:
@@ -534,57 +526,6 @@ class PredictionLog:
 
 class _DatabaseError(ServingError):
     """A failure of the prediction log's database (its message names the database)."""
-
-
-def _check_reason(correction: bool, reason: str | None) -> None:
-    if correction and not (reason and reason.strip()):
-        raise InvalidFeedbackError(
-            "A correction needs a reason (e.g. 'chargeback reversed'); none was given.",
-            field="reason",
-            expected="a non-empty reason with correction: true",
-        )
-    if reason is not None and not correction:
-        raise InvalidFeedbackError(
-            "A reason is given only with a correction (correction: true); this feedback is "
-            "not one.",
-            field="reason",
-            expected="no reason, or correction: true",
-        )
-
-
-def _store_checked(transaction: Transaction, row: Params, *, correction: bool) -> FeedbackStatus:
-    """Store checked feedback ``row`` in the open write transaction (see record_feedback)."""
-    instance_id = str(row["instance_id"])
-    stored = sql.stored_feedback(transaction, instance_id)
-    if stored is None:
-        if correction:
-            raise FeedbackConflictError(
-                f"Instance {instance_id!r} has no feedback yet, so there is nothing to "
-                "correct; send its first label without correction."
-            )
-        if sql.insert_feedback(transaction, row):
-            return "created"
-        stored = sql.stored_feedback(transaction, instance_id)
-    if stored is None:  # inserted by another transaction, then deleted by retention
-        raise FeedbackConflictError(
-            f"The feedback of instance {instance_id!r} changed during this request; retry."
-        )
-    label, business, revision = stored
-    if (label, business) == (row["label"], row["business"]):
-        return "duplicate"
-    if not correction:
-        raise FeedbackConflictError(
-            f"Instance {instance_id!r} already has feedback label={label}, business={business}; "
-            f"the new label={row['label']}, business={row['business']} differs. Feedback is "
-            'recorded once per instance: send a correction ("correction": true with a '
-            '"reason") to replace it.'
-        )
-    if not sql.correct_feedback(transaction, row, revision=int(revision or 0)):
-        raise FeedbackConflictError(
-            f"The feedback of instance {instance_id!r} was corrected by another request at the "
-            "same time; read its history and retry."
-        )
-    return "corrected"
 
 
 def _optional_micros(moment: datetime | None) -> int | None:
