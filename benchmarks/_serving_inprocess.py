@@ -28,6 +28,16 @@ the one to trust on this shared machine: another tenant's load stretches wall ti
   job, ``ShadowWorker.submit``. ``submit`` itself is also timed alone.
 * **profile**: cProfile of ``Router.predict`` (champion only), the cumulative time of the
   functions that make up a request.
+* **prediction log write** (``--log-write-only`` runs it alone, in a few seconds, with no
+  project): what recording one 20-feature prediction costs the request on SQLite and on
+  PostgreSQL, for the two ways of handling an instance id sent again with other inputs.
+  *Batched*: ``PredictionLog.record`` (enqueue; the writer thread inserts batches off the
+  path, keyed by the request digest); its whole cost, the writer's CPU included, is also
+  given as process CPU per prediction over ``record`` + ``flush``. *Synchronous check*: one
+  write transaction per prediction on the request path (``INSERT ... ON CONFLICT DO
+  NOTHING`` and, when it inserted nothing, reading the stored digest to tell a retry from a
+  conflict: the check a 409 needs to hold across workers and replicas), alone and from
+  :data:`LOG_THREADS` threads at once.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ import pstats
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -54,15 +65,19 @@ import numpy as np
 import pandas as pd
 
 import tether
+from tether._storage import Database, open_database
+from tether.errors import ServingError
 from tether.registry import load_version
 from tether.server import create_app
 from tether.serving import (
     Deployment,
     InstanceRequest,
+    Prediction,
     PredictionLog,
     Router,
     ServedModel,
 )
+from tether.serving import _predlog_sql as predlog_sql
 
 BLOCK = 50
 """Calls per block; blocks of the contenders of one measurement alternate."""
@@ -73,6 +88,9 @@ BATCH_ROWS = 32
 ROUNDS = 3
 """The router and app measurements run in this many interleaved parts; medians are kept."""
 EXPERIMENT = "serving-benchmark"
+LOG_THREADS = 8
+"""Request threads writing at once in the synchronous-check measurement."""
+LOG_FEATURES = 20
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,9 @@ class ModelSeconds:
         """Ignored."""
 
     def prediction_dropped(self) -> None:
+        """Ignored."""
+
+    def predictions_logged(self, inserted: int, retries: int, rejected: int) -> None:
         """Ignored."""
 
     def reloaded(self, succeeded: bool, event_id: int) -> None:
@@ -391,6 +412,95 @@ def _submit_alone(router: Router, shadow: ServedModel) -> dict[str, float]:
     ]
 
 
+def _log_prediction(number: int, prefix: str) -> Prediction:
+    features = {f"f{n}": float(number + n) for n in range(LOG_FEATURES)}
+    return Prediction(
+        request_id=f"r-{prefix}-{number}", instance_id=f"{prefix}-{number}",
+        time=datetime.now(UTC), model="fraud-detector", version="1", role="champion",
+        features=features, output=0.25, latency_ms=1.0, unit_id=f"c{number % 100}",
+        inputs={"features": features, "unit_id": f"c{number % 100}", "event_time": None},
+    )  # fmt: skip
+
+
+def _synchronous_check(database: Database, log: PredictionLog, prediction: Prediction) -> None:
+    """What a 409 for a reused instance id costs the request: one write transaction."""
+    # The log's own row encoding is used so both contenders store the same row.
+    row = log._encode(prediction)
+    with database.write() as transaction:
+        if transaction.execute(predlog_sql.INSERT_PREDICTION, row) == 0:
+            transaction.fetch_one(
+                "SELECT input_digest FROM tether_predictions WHERE instance_id = :i "
+                "AND model = :m AND version = :v",
+                {"i": row["instance_id"], "m": row["model"], "v": row["version"]},
+            )
+
+
+def _threaded_checks(database: Database, log: PredictionLog, calls: int) -> dict[str, float]:
+    """Synchronous checks from :data:`LOG_THREADS` threads: throughput and latency."""
+    walls: list[float] = []
+    lock = threading.Lock()
+
+    def run(thread: int) -> None:
+        mine = []
+        for i in range(calls // LOG_THREADS):
+            started = time.perf_counter()
+            _synchronous_check(database, log, _log_prediction(i, f"t{thread}"))
+            mine.append(time.perf_counter() - started)
+        with lock:
+            walls.extend(mine)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(LOG_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {
+        "per_second": len(walls) / elapsed,
+        "wall_p50_us": statistics.median(walls) * 1e6,
+        "wall_p99_us": float(np.percentile(walls, 99)) * 1e6,
+    }
+
+
+def _batched_cpu(log: PredictionLog, calls: int) -> float:
+    """Process CPU microseconds per prediction of ``record`` + ``flush`` (writer included)."""
+    cpu_started = time.process_time()
+    for i in range(calls):
+        log.record(_log_prediction(i, "cpu"))
+    log.flush()
+    return (time.process_time() - cpu_started) * 1e6 / calls
+
+
+def prediction_log_costs(urls: dict[str, str], calls: int) -> dict[str, Any]:
+    """The prediction log write measurement of the module docstring, per database."""
+    return {name: _log_costs(url, calls) for name, url in urls.items()}
+
+
+def _log_costs(url: str, calls: int) -> dict[str, Any]:
+    log = PredictionLog(url)
+    database = open_database(url, error=ServingError, purpose="benchmark")
+    try:
+        times = timed_blocks(
+            {
+                "batched (record)": lambda i: log.record(_log_prediction(i, "batched")),
+                "synchronous check": lambda i: _synchronous_check(
+                    database, log, _log_prediction(i, "sync")
+                ),
+            },
+            calls,
+        )
+        log.flush()
+        return {
+            **times,
+            "batched_process_cpu_us": _batched_cpu(log, calls),
+            "synchronous_threads": _threaded_checks(database, log, calls),
+        }
+    finally:
+        database.dispose()
+        log.close()
+
+
 PROFILED = {
     "Router.predict": ("_router.py", "predict"),
     "  validation and assembly (_prepare)": ("_router.py", "_prepare"),
@@ -452,12 +562,19 @@ def interleaved(measures: dict[str, Callable[[], dict[str, float]]]) -> dict[str
 def main() -> None:
     """Run every measurement and write the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--bodies", required=True)
+    parser.add_argument("--project")
+    parser.add_argument("--bodies")
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--out", required=True)
     parser.add_argument("--model-call-only", action="store_true")
+    parser.add_argument("--log-write-only", action="store_true", help="no project needed")
+    parser.add_argument("--postgres-url", help="also measure the log on this PostgreSQL")
     args = parser.parse_args()
+    if args.log_write_only:
+        Path(args.out).write_text(json.dumps(log_write(args), indent=2))
+        return
+    if not (args.project and args.bodies):
+        parser.error("--project and --bodies are required (except with --log-write-only)")
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     settings = tether.load_settings(args.project)
     models = {v: load_version(settings.stores.tracking_uri, settings.model_name, v) for v in "123"}
@@ -490,8 +607,20 @@ def main() -> None:
              for n in APP_CONCURRENCY}
         )  # fmt: skip
         result["profile"] = profile(served["champion"], requests, min(args.calls, 1000), folder)
+    result["prediction_log"] = log_write(args)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2), file=sys.stderr)
+
+
+def log_write(args: argparse.Namespace) -> dict[str, Any]:
+    """The prediction log write measurement, on a scratch SQLite file (and PostgreSQL)."""
+    with tempfile.TemporaryDirectory(prefix="tether-log-bench-") as scratch:
+        urls = {"sqlite": f"sqlite:///{Path(scratch) / 'predictions.db'}"}
+        if args.postgres_url:
+            urls["postgresql"] = args.postgres_url
+        found = prediction_log_costs(urls, min(args.calls, 2000))
+    print(json.dumps(found, indent=2), file=sys.stderr)
+    return found
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tether._schema import VERSION_TABLE, Migration, Schema, schema_version, upgrade
-from tether._storage import Database, Transaction, open_database, to_micros
+from tether._storage import Database, Params, Row, Transaction, open_database, to_micros
 from tether.errors import RegistryError, ServingError, TetherError
 from tether.registry._events import EVENTS_SCHEMA, EventLog
-from tether.serving._predlog import PredictionLog
+from tether.serving import _predlog_sql as predlog_sql
+from tether.serving._predlog import Prediction, PredictionLog
 from tether.serving._predlog_sql import PREDICTIONS_SCHEMA
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -183,7 +184,7 @@ def test_a_version_1_prediction_log_is_upgraded_with_its_rows_intact(
     assert frame["score"].iloc[0] == 0.25 and frame["score"].isna().iloc[1]  # backfilled
     assert list(frame["features"]) == [{"amount": 12.5}] * 2
     assert frame["label"].iloc[0] == 1
-    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 2
+    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 3
 
 
 def test_a_version_1_event_log_opens_with_its_events_intact(
@@ -222,3 +223,84 @@ def test_a_log_refuses_a_database_from_a_newer_tether(
 
     with pytest.raises(error, match="written by a newer tether"):
         open_log(database_url)
+
+
+def _insert_v2_predictions(database: Database, count: int) -> None:
+    with database.write() as transaction:
+        transaction.execute_many(
+            "INSERT INTO tether_predictions (instance_id, model, version, role, request_id, "
+            "time_us, features, output, latency_ms) VALUES (:id, 'fraud', '1', 'champion', "
+            "'r', :time_us, :features, :output, 1.0)",
+            [
+                {
+                    "id": f"tx-{n:03d}",
+                    "time_us": to_micros(T0) + n,
+                    "output": str(n / 100),
+                    "features": '{"amount":1.0}',
+                }
+                for n in range(count)
+            ],
+        )
+
+
+def test_the_score_backfill_reads_the_table_in_batches(
+    database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrade(database, PREDICTIONS_SCHEMA, target=1)
+    _insert_v2_predictions(database, 7)
+    monkeypatch.setattr(predlog_sql, "BACKFILL_BATCH", 3)  # 3 + 3 + 1 rows
+    queries: list[str] = []
+    fetch_all = Transaction.fetch_all
+
+    def counted(self: Transaction, sql: str, params: Params | None = None) -> list[Row]:
+        rows = fetch_all(self, sql, params)
+        if "SELECT instance_id, model, version, output" in sql:
+            queries.append(sql)
+            assert len(rows) <= 3
+        return rows
+
+    monkeypatch.setattr(Transaction, "fetch_all", counted)
+    upgrade(database, PREDICTIONS_SCHEMA, target=2)
+
+    assert len(queries) == 3
+    with database.read() as transaction:
+        scores = transaction.fetch_all("SELECT score FROM tether_predictions ORDER BY time_us")
+    assert [score for (score,) in scores] == [n / 100 for n in range(7)]
+
+
+def test_a_version_2_prediction_log_is_upgraded_to_revisions_and_corrections(
+    database: Database, database_url: str
+) -> None:
+    upgrade(database, PREDICTIONS_SCHEMA, target=2)
+    _insert_v2_predictions(database, 3)
+    with database.write() as transaction:
+        transaction.execute(
+            "INSERT INTO tether_feedback (instance_id, label, business, time_us) "
+            "VALUES ('tx-001', '1', '{}', :time_us)",
+            {"time_us": to_micros(T0)},
+        )
+
+    with PredictionLog(database_url) as log:
+        frame = log.query(T0, T0 + timedelta(seconds=1))
+        assert list(frame["instance_id"]) == ["tx-000", "tx-001", "tx-002"]
+        assert list(frame["output"]) == [0.0, 0.01, 0.02]
+        assert list(frame["features"]) == [{"amount": 1.0}] * 3
+        assert list(frame["input_digest"]) == [""] * 3  # request fields were not recorded
+        assert not frame["superseded"].any()
+        assert list(frame["label"]) == [None, 1, None]
+        assert [r.revision for r in log.feedback_history("tx-001")] == [1]
+        # Old rows have no label space: any finite scalar is accepted, as before.
+        assert log.record_feedback("tx-000", "anything") == "created"
+        assert log.record_feedback("tx-001", 0, correction=True, reason="reversed") == "corrected"
+        # The same instance scored again after the upgrade is a new revision of it.
+        log.record(
+            Prediction(
+                request_id="r-2", instance_id="tx-002", time=T0 + timedelta(milliseconds=1),
+                model="fraud", version="1", role="champion", features={"amount": 2.0},
+                output=0.5, latency_ms=1.0,
+            )
+        )  # fmt: skip
+        log.flush()
+        rows = log.query(T0, T0 + timedelta(seconds=1))
+    assert list(rows["superseded"]) == [False, False, True, False]
+    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 3

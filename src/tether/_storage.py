@@ -90,15 +90,18 @@ class Transaction:
         result = self._connection.execute(sa.text(sql), dict(params or {}))
         return int(result.rowcount)
 
-    def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
-        """Run one statement once per parameter set (the driver's ``executemany``).
+    def execute_many(self, sql: str, rows: Sequence[Params]) -> int:
+        """Run one statement once per parameter set (the driver's ``executemany``) and return
+        the number of rows changed in all (both drivers sum them).
 
         The statement goes to the driver as it is, but for its parameter style: SQLAlchemy's
         per-row parameter processing cost as much as the insert itself (the prediction log's
         batches are its main user).
         """
-        if rows:
-            self._connection.exec_driver_sql(self._database._driver_sql(sql), list(rows))
+        if not rows:
+            return 0
+        result = self._connection.exec_driver_sql(self._database._driver_sql(sql), list(rows))
+        return int(result.rowcount)
 
     def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
         """Run a query and return all its rows."""

@@ -66,3 +66,55 @@ def test_invalid_feedback_is_422(tmp_path: Path) -> None:
                                headers={"content-type": "application/json"})  # fmt: skip
         assert response.status_code == 422
         assert response.json()["field"] == "label"
+
+
+def test_a_label_the_classifier_cannot_have_is_422_naming_label(tmp_path: Path) -> None:
+    with running_app(tmp_path) as client:
+        assert client.post("/v1/predict", json=one(instance_id="tx-1")).status_code == 200
+        for label in ("yes", True, 2):
+            refused = client.post("/v1/feedback", json={"instance_id": "tx-1", "label": label})
+            assert refused.status_code == 422, label
+            body = refused.json()
+            assert (body["error"], body["field"], body["expected"]) == (
+                "invalid_feedback", "label", "one of 0, 1",
+            )  # fmt: skip
+            assert "tx-1" in body["message"]
+        # A refused label leaves the instance open for the real one.
+        created = client.post("/v1/feedback", json={"instance_id": "tx-1", "label": 1})
+        assert created.status_code == 201
+
+
+def test_a_correction_replaces_the_label_and_the_log_keeps_the_history(tmp_path: Path) -> None:
+    with running_app(tmp_path) as client:
+        assert client.post("/v1/predict", json=one(instance_id="tx-1")).status_code == 200
+        assert client.post("/v1/predict", json=one(instance_id="tx-2")).status_code == 200
+        first = {"instance_id": "tx-1", "label": 1, "business": {"loss": 80.0}}
+        assert client.post("/v1/feedback", json=first).status_code == 201
+        correction = {"instance_id": "tx-1", "label": 0, "business": {"loss": 0.0},
+                      "correction": True, "reason": "chargeback reversed"}  # fmt: skip
+
+        corrected = client.post("/v1/feedback", json=correction)
+        assert (corrected.status_code, corrected.json()["status"]) == (200, "corrected")
+        again = client.post("/v1/feedback", json=correction)
+        assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+
+        no_reason = client.post("/v1/feedback", json={**correction, "reason": None})
+        assert (no_reason.status_code, no_reason.json()["field"]) == (422, "reason")
+        nothing = client.post("/v1/feedback", json={**correction, "instance_id": "tx-2"})
+        assert nothing.status_code == 409
+        assert "no feedback yet" in nothing.json()["message"]
+
+    with PredictionLog(f"sqlite:///{tmp_path / 'predictions.db'}") as log:
+        history = log.feedback_history("tx-1")
+    assert [(r.label, r.business, r.reason) for r in history] == [
+        (1, {"loss": 80.0}, None), (0, {"loss": 0.0}, "chargeback reversed"),
+    ]  # fmt: skip
+
+
+def test_the_404_for_an_unknown_instance_does_not_show_the_database(tmp_path: Path) -> None:
+    with running_app(tmp_path) as client:
+        unknown = client.post("/v1/feedback", json={"instance_id": "tx-404", "label": 1})
+    assert unknown.status_code == 404
+    assert "tx-404" in unknown.json()["message"]
+    for secret in (str(tmp_path), "predictions.db", "sqlite"):
+        assert secret not in unknown.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 
@@ -111,3 +112,22 @@ def test_close_gives_up_on_a_database_that_stays_down_and_counts_the_loss() -> N
 def test_settings_out_of_range_are_refused() -> None:
     with pytest.raises(ValueError, match="expected max_batch >= 1"):
         BatchWriter(Sink(), max_batch=0, flush_interval=1.0, capacity=1, name="bad")
+
+
+def test_an_overload_is_logged_when_it_starts_and_with_its_count_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = Sink()
+    sink.gate.clear()
+    writer = _writer(sink, max_batch=1, capacity=1)
+    writer.put(0)
+    assert sink.entered.wait(timeout=10)
+    with caplog.at_level(logging.WARNING, logger="tether.serving._batch"):
+        assert [writer.put(item) for item in (1, 2, 3)] == [True, False, False]
+        sink.gate.set()
+        assert writer.flush(timeout=10)
+    writer.close(timeout=10)
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("queue full, dropping" in message for message in messages)
+    assert any("2 items dropped since it started" in message for message in messages)

@@ -15,13 +15,14 @@ import pandas as pd
 import pytest
 
 from tether._storage import open_database
-from tether.errors import ServingError
+from tether.errors import FeedbackConflictError, ServingError
+from tether.serving._labels import InvalidFeedbackError, LabelSpace
 from tether.serving._predlog import (
-    FeedbackConflictError,
     Prediction,
     PredictionLog,
     UnknownInstanceError,
 )
+from tether.serving._predlog_feedback import FeedbackRecord
 from tether.serving._redaction import Redaction
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -30,6 +31,7 @@ COLUMNS = [
     "instance_id",
     "model",
     "version",
+    "input_digest",
     "role",
     "request_id",
     "time",
@@ -40,6 +42,7 @@ COLUMNS = [
     "output",
     "score",
     "latency_ms",
+    "superseded",
 ]
 FEEDBACK_COLUMNS = ["label", "business", "feedback_time"]
 
@@ -293,3 +296,177 @@ def test_invalid_predictions_are_refused_when_built() -> None:
         _prediction(1, role="winner")
     with pytest.raises(ServingError, match="naive time"):
         _prediction(1, time=datetime(2025, 1, 1))
+
+
+# Retries and revisions: the same instance id with the same fields is one row; with other
+# fields it is a new revision, stored and counted, and only the latest one takes the label.
+
+
+def test_a_retry_with_the_same_fields_is_one_row_and_counted(log: PredictionLog) -> None:
+    _record(log, _prediction(1), _prediction(1, request_id="req-retry"), _prediction(2))
+
+    assert list(_all(log)["request_id"]) == ["req-1", "req-2"]
+    assert (log.written, log.retries, log.rejected, log.dropped) == (3, 1, 0, 0)
+
+
+def test_the_same_instance_with_other_inputs_is_stored_as_a_new_revision(
+    log: PredictionLog,
+) -> None:
+    first = _prediction(1, output=0.1)
+    revised = _prediction(
+        1, output=0.9, features={"amount": 99.0, "country": "FR"}, time=T0 + timedelta(hours=1)
+    )
+    _record(log, first, revised)
+    log.record_feedback("tx-1", 1)
+
+    frame = _all(log)
+    assert list(frame["score"]) == [0.1, 0.9]
+    assert list(frame["superseded"]) == [True, False]
+    assert frame["input_digest"].nunique() == 2
+    assert frame["label"].iloc[0] is None and frame["label"].iloc[1] == 1  # the latest only
+    assert (log.retries, log.rejected) == (0, 0)
+
+
+def test_the_input_digest_is_the_request_fields_when_given(log: PredictionLog) -> None:
+    sent = {"features": {"amount": 11.0}, "entity": None, "unit_id": None, "event_time": None}
+    # Online features changed between the request and its retry: the sent fields did not.
+    _record(
+        log,
+        _prediction(1, inputs=sent, features={"amount": 11.0, "mean_7d": 1.0}),
+        _prediction(1, inputs=dict(sent), features={"amount": 11.0, "mean_7d": 2.0}),
+    )
+    assert len(_all(log)) == 1 and log.retries == 1
+
+
+def test_the_input_digest_is_keyed_by_the_redaction_salt(database_url: str) -> None:
+    redaction = Redaction(hash=["customer_id"], salt="pepper")
+    with PredictionLog(database_url, redaction=redaction, flush_interval=NEVER) as log:
+        _record(log, _prediction(1, features={"customer_id": "c-42"}))
+        digest = _all(log)["input_digest"].iloc[0]
+    inputs = {"features": {"customer_id": "c-42"}, "unit_id": "customer-1", "event_time": None}
+    assert digest == Redaction(salt="pepper").digest(inputs)[:32]
+    assert digest != Redaction().digest(inputs)[:32]
+
+
+# Feedback labels are checked against the model that predicted, and corrected explicitly.
+
+BINARY = LabelSpace((0, 1))
+
+
+@pytest.mark.parametrize("label", ["yes", True, 2, 0.5, None], ids=repr)
+def test_a_label_a_classifier_cannot_have_is_refused(log: PredictionLog, label: object) -> None:
+    _record(log, _prediction(1, labels=BINARY))
+
+    with pytest.raises(InvalidFeedbackError, match=r"expected one of 0, 1") as caught:
+        log.record_feedback("tx-1", label)  # type: ignore[arg-type]
+    assert (caught.value.field, caught.value.expected) == ("label", "one of 0, 1")
+    assert _all(log)["label"].iloc[0] is None
+    assert log.record_feedback("tx-1", 1) == "created"  # still open for the right label
+
+
+def test_a_label_is_stored_as_the_models_own_class(log: PredictionLog) -> None:
+    _record(log, _prediction(1, labels=BINARY), _prediction(2, labels=LabelSpace(("ok", "fraud"))))
+
+    assert log.record_feedback("tx-1", 1.0) == "created"
+    assert log.record_feedback("tx-1", 1) == "duplicate"
+    assert log.record_feedback("tx-2", "fraud") == "created"
+    assert list(_all(log)["label"]) == [1, "fraud"]
+    with pytest.raises(InvalidFeedbackError, match='expected one of "ok", "fraud"'):
+        log.record_feedback("tx-2", "FRAUD")
+
+
+def test_a_regressors_label_is_a_finite_number(log: PredictionLog) -> None:
+    _record(log, _prediction(1, labels=LabelSpace(None)))
+    for label in ("yes", True, math.inf):
+        with pytest.raises(InvalidFeedbackError, match="expected a finite number"):
+            log.record_feedback("tx-1", label)
+    assert log.record_feedback("tx-1", 12.5) == "created"
+
+
+def test_every_model_of_the_instance_must_accept_the_label(log: PredictionLog) -> None:
+    champion = _prediction(1, labels=BINARY)
+    shadow = replace(champion, version="2", role="shadow", labels=LabelSpace((1, 2)))
+    _record(log, champion, shadow)
+    with pytest.raises(InvalidFeedbackError, match="expected one of 1, 2"):
+        log.record_feedback("tx-1", 0)
+    assert log.record_feedback("tx-1", 1) == "created"
+
+
+def test_a_correction_supersedes_the_label_and_keeps_the_history(log: PredictionLog) -> None:
+    _record(log, _prediction(1, labels=BINARY))
+    log.record_feedback("tx-1", 1, {"loss": 120.0}, time=T0)
+
+    with pytest.raises(FeedbackConflictError, match='send a correction \\("correction": true'):
+        log.record_feedback("tx-1", 0, {"loss": 0.0})
+    status = log.record_feedback(
+        "tx-1", 0, {"loss": 0.0}, time=T0 + timedelta(days=30), correction=True,
+        reason="chargeback reversed",
+    )  # fmt: skip
+    again = log.record_feedback(
+        "tx-1", 0, {"loss": 0.0}, correction=True, reason="chargeback reversed"
+    )
+
+    assert (status, again) == ("corrected", "duplicate")
+    row = _all(log).iloc[0]
+    assert (row["label"], row["business"]) == (0, {"loss": 0.0})
+    assert row["feedback_time"] == T0 + timedelta(days=30)
+    assert log.feedback_history("tx-1") == [
+        FeedbackRecord(1, 1, {"loss": 120.0}, T0, None),
+        FeedbackRecord(2, 0, {"loss": 0.0}, T0 + timedelta(days=30), "chargeback reversed"),
+    ]
+    assert log.feedback_history("tx-9") == []
+
+
+def test_a_correction_is_checked_like_a_label(log: PredictionLog) -> None:
+    _record(log, _prediction(1, labels=BINARY))
+    log.record_feedback("tx-1", 1)
+    with pytest.raises(InvalidFeedbackError, match="expected one of 0, 1"):
+        log.record_feedback("tx-1", "no", correction=True, reason="typo")
+    assert [record.label for record in log.feedback_history("tx-1")] == [1]
+
+
+@pytest.mark.parametrize(
+    ("correction", "reason"), [(True, None), (True, "  "), (False, "because")], ids=str
+)
+def test_a_correction_needs_a_reason_and_a_reason_a_correction(
+    log: PredictionLog, correction: bool, reason: str | None
+) -> None:
+    _record(log, _prediction(1))
+    log.record_feedback("tx-1", 1)
+    with pytest.raises(InvalidFeedbackError) as caught:
+        log.record_feedback("tx-1", 0, correction=correction, reason=reason)
+    assert caught.value.field == "reason"
+    assert _all(log)["label"].iloc[0] == 1
+
+
+def test_a_correction_of_an_instance_without_feedback_is_refused(log: PredictionLog) -> None:
+    _record(log, _prediction(1))
+    with pytest.raises(FeedbackConflictError, match="'tx-1' has no feedback yet"):
+        log.record_feedback("tx-1", 1, correction=True, reason="late")
+    assert log.feedback_history("tx-1") == []
+
+
+def test_retention_deletes_the_history_of_deleted_feedback(log: PredictionLog) -> None:
+    _record(log, _prediction(1, time=T0 - timedelta(days=10)), _prediction(2))
+    for instance_id in ("tx-1", "tx-2"):
+        log.record_feedback(instance_id, 1)
+        log.record_feedback(instance_id, 0, correction=True, reason="reversed")
+
+    log.delete_older_than(timedelta(days=7))
+
+    assert log.feedback_history("tx-1") == []
+    assert [record.revision for record in log.feedback_history("tx-2")] == [1, 2]
+
+
+def test_errors_that_reach_a_client_do_not_name_the_database(database_url: str) -> None:
+    log = PredictionLog(database_url, flush_interval=NEVER)
+    with pytest.raises(UnknownInstanceError) as unknown:
+        log.record_feedback("tx-9", 1)
+    log.close()
+    with pytest.raises(ServingError) as closed:
+        log.record(_prediction(1))
+
+    location = database_url.split("?")[0].split("///")[-1].split("@")[-1]
+    for error in (unknown.value, closed.value):
+        assert location not in str(error)
+        assert "sqlite" not in str(error) and "postgresql" not in str(error)

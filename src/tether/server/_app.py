@@ -70,6 +70,7 @@ def create_app(
         shadow_queue_size=settings.shadow_queue_size,
         reload_interval_s=settings.reload_interval_s,
     )
+    predictions.observe(metrics)  # the log's rows, retries and rejections on /metrics
     state = ServerState(settings, router, predictions, features, admin)
     retention = RetentionWorker(predictions, timedelta(days=settings.retention_days))
 

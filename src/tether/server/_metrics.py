@@ -12,6 +12,9 @@ under the champion's role and once in ``tether_challenger_fallbacks_total``):
 ``tether_shadow_queue_depth``            shadow jobs waiting (summed over workers)
 ``tether_shadow_dropped_total``          shadow jobs dropped because the queue was full
 ``tether_prediction_log_dropped_total``  predictions the log's full queue refused
+``tether_prediction_log_rows_total``     predictions the log stored (rows inserted)
+``tether_prediction_log_retries_total``  predictions not stored: the same one was already
+``tether_prediction_log_rejected_total`` predictions not stored: a value JSON cannot hold
 ``tether_deployment_reloads_total``      deployment reloads by outcome
 ``tether_deployment_event_id``           the registry event each worker serves
 ``tether_http_requests_total``           HTTP requests by method, route and status
@@ -83,6 +86,13 @@ class ServerMetrics:
         self.log_dropped = self._counter(
             "prediction_log_dropped", "Predictions not logged (log queue full)", ()
         )
+        self.log_rows = self._counter("prediction_log_rows", "Predictions stored in the log", ())
+        self.log_retries = self._counter(
+            "prediction_log_retries", "Predictions not stored: the same one already was", ()
+        )
+        self.log_rejected = self._counter(
+            "prediction_log_rejected", "Predictions not stored: a value cannot be stored", ()
+        )
         self.reloads = self._counter("deployment_reloads", "Deployment reloads", ("outcome",))
         self.event_id = Gauge(
             "tether_deployment_event_id", "Registry event id of the deployment served",
@@ -123,6 +133,12 @@ class ServerMetrics:
     def prediction_dropped(self) -> None:
         """Count a prediction the log refused."""
         self.log_dropped.inc()
+
+    def predictions_logged(self, inserted: int, retries: int, rejected: int) -> None:
+        """Count what the prediction log's writer committed."""
+        self.log_rows.inc(inserted)
+        self.log_retries.inc(retries)
+        self.log_rejected.inc(rejected)
 
     def reloaded(self, succeeded: bool, event_id: int) -> None:
         """Count a reload and record the event id served."""

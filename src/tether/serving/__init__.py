@@ -16,9 +16,11 @@ from tether.serving._features import (
     InstanceRequest,
     InvalidInstanceError,
 )
+from tether.serving._labels import InvalidFeedbackError, LabelSpace
 from tether.serving._observer import FallbackReason, ModelRole, NullObserver, ServingObserver
 from tether.serving._online import OnlineLookup
 from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
+from tether.serving._predlog_feedback import FeedbackRecord
 from tether.serving._redaction import Redaction
 from tether.serving._retention import RetentionWorker
 from tether.serving._router import (
@@ -40,9 +42,12 @@ __all__ = [
     "FeatureLookup",
     "FeatureValue",
     "FeedbackConflictError",
+    "FeedbackRecord",
     "InstanceRequest",
     "InstanceResult",
+    "InvalidFeedbackError",
     "InvalidInstanceError",
+    "LabelSpace",
     "ModelRole",
     "NotReadyError",
     "NullObserver",

@@ -4,8 +4,8 @@ The caller's cost is one ``deque.append`` (atomic in CPython, no lock) and a len
 I/O, no wait, and no wake-up of the writer per item, which would hand it the GIL once per
 request. When ``capacity`` items are queued, the item is dropped and counted instead, because
 the request path must not slow down when the database does (the count is exported, and a
-warning is logged once per overload). Threads racing at the limit may overshoot it by one item
-each.
+warning is logged when an overload starts and, with the number dropped, when it ends).
+Threads racing at the limit may overshoot it by one item each.
 
 The thread wakes every ``flush_interval`` seconds, as soon as ``max_batch`` items are queued,
 or when someone calls :meth:`BatchWriter.flush`; it then takes everything queued and hands it to
@@ -177,5 +177,9 @@ class BatchWriter(Generic[T]):
                 continue
             self.written += len(batch)
             self.last_error = None
-            self._overloaded = False
+            if self._overloaded:
+                self._overloaded = False
+                _LOGGER.warning(
+                    "%s: writing again; %d items dropped since it started", self.name, self.dropped
+                )
             self._in_flight = 0

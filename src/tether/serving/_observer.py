@@ -1,4 +1,4 @@
-"""What the router and the shadow worker report as they work, for metrics.
+"""What the router, the shadow worker and the prediction log report as they work, for metrics.
 
 The serving code knows nothing of Prometheus: it calls a :class:`ServingObserver` at each
 event, and the server implements the observer with its metrics (``tether.server``). The
@@ -43,6 +43,11 @@ class ServingObserver(Protocol):
         """The prediction log's queue was full: one prediction was not logged."""
         ...
 
+    def predictions_logged(self, inserted: int, retries: int, rejected: int) -> None:
+        """The prediction log committed a batch: ``inserted`` rows stored, ``retries`` not
+        stored as the same prediction was already, ``rejected`` not storable (logged)."""
+        ...
+
     def reloaded(self, succeeded: bool, event_id: int) -> None:
         """A deployment reload finished; ``event_id`` is the one being served now."""
         ...
@@ -67,6 +72,9 @@ class NullObserver:
         """Ignore the event."""
 
     def prediction_dropped(self) -> None:
+        """Ignore the event."""
+
+    def predictions_logged(self, inserted: int, retries: int, rejected: int) -> None:
         """Ignore the event."""
 
     def reloaded(self, succeeded: bool, event_id: int) -> None:

@@ -9,7 +9,16 @@ Writes are off the request path. :meth:`PredictionLog.record` only enqueues (abo
 measured on a loaded 2-core machine); a writer thread (:mod:`tether.serving._batch`) redacts,
 encodes and inserts the rows in batches of up to ``max_batch``, one transaction per batch, as
 soon as ``max_batch`` rows are queued and at least every ``flush_interval`` seconds. A full
-queue drops the prediction (counted in ``dropped``) rather than slow the request.
+queue drops the prediction (counted in ``dropped``, logged) rather than slow the request.
+
+**Retries and revisions**: a prediction is keyed by its instance id, model, version and
+``input_digest``, a keyed digest of the instance's fields as the client sent them (computed
+by the writer, off the request path). A client's retry (the same fields) writes nothing new
+and is counted in ``retries``; the same instance id with other fields is stored as a new
+revision, and the earlier one is marked ``superseded`` (see :mod:`._predlog_sql`). So every
+prediction answered is in the log, or counted: the rows of the table equal the predictions
+recorded minus ``retries``, ``rejected`` and ``dropped``, and the same counters are exported
+to ``/metrics`` through the :class:`~tether.serving.ServingObserver` given to :meth:`observe`.
 :meth:`PredictionLog.flush` and :meth:`PredictionLog.close` write everything recorded before
 them; a log used as a context manager closes itself.
 
@@ -18,12 +27,17 @@ are lost, and nothing before it: at most the ``max_batch`` rows of the batch bei
 the rows queued (never more than ``max_batch + capacity``; in steady state, the rows of the
 last ``flush_interval`` seconds). A batch is one transaction, so it is never half written.
 
-**Feedback** (:meth:`PredictionLog.record_feedback`) joins a prediction by instance id. It is
-written synchronously (the caller needs to know whether it was accepted): the same feedback
-twice is accepted once (``"created"``, then ``"duplicate"``), a different label or business
-outcome for the same instance raises :class:`FeedbackConflictError`, and an instance id that
-no prediction has raises :class:`UnknownInstanceError`. Feedback can arrive before the writer
-has written its prediction: on a miss, the log flushes its own queue and looks again. With
+**Feedback** (:meth:`PredictionLog.record_feedback`) joins a prediction by instance id (its
+current revision). It is written synchronously (the caller needs to know whether it was
+accepted): the label is checked against the label space stored with the instance's
+predictions (a classifier's classes, a regressor's finite number; :mod:`._labels`); the same
+feedback twice is accepted once (``"created"``, then ``"duplicate"``), a different label or
+business outcome for the same instance raises :class:`FeedbackConflictError` unless it is a
+*correction* (``correction=True`` with a ``reason``), which supersedes the label and keeps
+every earlier one in :meth:`PredictionLog.feedback_history` (``"corrected"``); and an
+instance id that no prediction has raises :class:`UnknownInstanceError`. Feedback can arrive
+before the writer has written its prediction: on a miss, the log flushes its own queue and
+looks again. With
 several replicas the prediction may still be in another replica's queue for up to
 ``flush_interval``: a client should retry an unknown-instance answer after that long.
 """
@@ -31,7 +45,8 @@ several replicas the prediction may still be in another replica's queue for up t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -40,17 +55,34 @@ from typing import Literal, TypeAlias
 import pandas as pd
 
 from tether._schema import upgrade
-from tether._storage import JSONValue, Params, dump_json, open_database, to_micros
-from tether.errors import FeedbackConflictError, ServingError, UnknownInstanceError
+from tether._storage import (
+    JSONValue,
+    Params,
+    dump_json,
+    from_micros,
+    load_json,
+    open_database,
+    to_micros,
+)
+from tether._uris import mask_uri
+from tether.errors import ServingError, UnknownInstanceError
 from tether.serving import _predlog_sql as sql
 from tether.serving._batch import BatchWriter
+from tether.serving._labels import LabelSpace, checked_label
+from tether.serving._observer import NullObserver, ServingObserver
+from tether.serving._predlog_feedback import (
+    FeedbackRecord,
+    FeedbackStatus,
+    check_reason,
+    store_checked,
+)
 from tether.serving._redaction import Redaction
 
 Role: TypeAlias = Literal["champion", "challenger", "shadow"]
 """The part a model played for a prediction: served it (champion or challenger) or shadowed."""
 ROLES: tuple[Role, ...] = ("champion", "challenger", "shadow")
-FeedbackStatus: TypeAlias = Literal["created", "duplicate"]
-"""What :meth:`PredictionLog.record_feedback` did: stored it, or found it already stored."""
+INPUT_DIGEST_CHARS = 32
+"""Hex characters of the input digest kept: 128 bits, no collision among any log's rows."""
 
 DEFAULT_MAX_BATCH = 500
 """Rows per transaction. Measured (20-feature rows, loaded 2-core machine): 100 gave about
@@ -86,6 +118,11 @@ class Prediction:
         unit_id: the unit the sticky assignment keys on (e.g. the customer), if any.
         cohort: the experiment cohort the unit fell in, if any.
         event_time: the time of the scored event itself, if it has one (timezone-aware).
+        inputs: the instance's fields as the client sent them, which identify a retry
+            (default: ``features``, ``unit_id`` and ``event_time``). The router passes the
+            request's own fields: ``features`` may hold online values that change between
+            a request and its retry.
+        labels: the labels the model can be told (None: not known), checked by feedback.
 
     The log owns the object once recorded: do not change it, nor its ``features``, afterwards.
     """
@@ -102,6 +139,8 @@ class Prediction:
     unit_id: str | None = None
     cohort: str | None = None
     event_time: datetime | None = None
+    inputs: Mapping[str, JSONValue] | None = None
+    labels: LabelSpace | None = None
 
     def __post_init__(self) -> None:
         # Cheap checks only (this runs on the request path); the rest is the writer's job.
@@ -150,7 +189,10 @@ class PredictionLog:
         capacity: int = DEFAULT_CAPACITY,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._database = open_database(url, error=ServingError, purpose="prediction log")
+        self._database = open_database(url, error=_DatabaseError, purpose="prediction log")
+        # Messages that can reach an HTTP body never name the database (a path or a host);
+        # the server log does, masked.
+        self._where = mask_uri(self._database.display_url)
         try:
             upgrade(self._database, sql.PREDICTIONS_SCHEMA)
         except ServingError:
@@ -159,8 +201,12 @@ class PredictionLog:
         self._redaction = redaction or Redaction()
         self._clock = clock or _utc_now
         self._closed = False
+        self._observer: ServingObserver = NullObserver()
         self.rejected = 0
         """Predictions the writer could not encode (logged; e.g. a feature JSON cannot hold)."""
+        self.retries = 0
+        """Predictions not written because the same one was stored already (a client's retry
+        of the same instance with the same fields, by the same model version)."""
         self._writer: BatchWriter[Prediction] = BatchWriter(
             self._write,
             max_batch=max_batch,
@@ -168,6 +214,10 @@ class PredictionLog:
             capacity=capacity,
             name=f"tether-predlog-{id(self):x}",
         )
+
+    def observe(self, observer: ServingObserver) -> None:
+        """Report what the writer writes to ``observer`` (the server's metrics) from now on."""
+        self._observer = observer
 
     def record(self, prediction: Prediction) -> bool:
         """Enqueue ``prediction`` for writing and return at once; False if the queue was full.
@@ -177,14 +227,14 @@ class PredictionLog:
         """
         if self._closed:
             raise ServingError(
-                f"The prediction log at {self._database.display_url} is closed; "
-                f"prediction {prediction.instance_id!r} was not recorded."
+                f"The prediction log is closed; prediction {prediction.instance_id!r} was not "
+                "recorded."
             )
         return self._writer.put(prediction)
 
     @property
     def written(self) -> int:
-        """Predictions written so far (including those already stored, skipped as retries)."""
+        """Predictions the writer handled so far: stored, or skipped as retries or rejected."""
         return self._writer.written
 
     @property
@@ -205,12 +255,16 @@ class PredictionLog:
                 (the database is down or too slow; the last error is named).
         """
         if self._closed:
-            raise ServingError(f"The prediction log at {self._database.display_url} is closed.")
+            raise ServingError("The prediction log is closed.")
         if not self._writer.flush(timeout):
+            error = self._writer.last_error
+            _LOGGER.error(
+                "the prediction log at %s did not flush: %s", self._where, mask_uri(repr(error))
+            )
             raise ServingError(
-                f"The prediction log at {self._database.display_url} did not write its "
+                f"The prediction log did not write its "
                 f"{self._writer.pending} pending predictions within {timeout} s "
-                f"(last error: {self._writer.last_error!r})."
+                f"(last error: {type(error).__name__}; the server log has it)."
             )
 
     def close(self, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -230,7 +284,7 @@ class PredictionLog:
         if lost:
             raise ServingError(
                 f"{lost} predictions were not written to the prediction log at "
-                f"{self._database.display_url} before closing, within {timeout} s "
+                f"{self._where} before closing, within {timeout} s "
                 f"(last error: {self._writer.last_error!r}); they are lost."
             )
 
@@ -252,29 +306,59 @@ class PredictionLog:
         business: Mapping[str, JSONValue] | None = None,
         *,
         time: datetime | None = None,
+        correction: bool = False,
+        reason: str | None = None,
     ) -> FeedbackStatus:
         """Record the outcome of ``instance_id``: its ``label`` and ``business`` values.
 
         ``time`` is when the outcome became known (default: now); it is not part of the
-        feedback's identity, so a retry sent later is still the same feedback.
+        feedback's identity, so a retry sent later is still the same feedback. With
+        ``correction=True`` and a ``reason`` (e.g. "chargeback reversed"), the feedback
+        replaces the instance's current one, which stays in :meth:`feedback_history`.
 
         Raises:
             UnknownInstanceError: no prediction of ``instance_id`` is logged.
-            FeedbackConflictError: different feedback is already recorded for it.
+            InvalidFeedbackError: the label is not one the instance's model can have, or a
+                correction has no reason (or a reason comes without a correction).
+            FeedbackConflictError: different feedback is already recorded for it (and this is
+                no correction), or a correction finds no feedback to correct.
             ServingError: a value cannot be stored as JSON, or the database failed.
         """
-        row = self._feedback_row(instance_id, label, business or {}, time or self._clock())
-        status = self._store_feedback(row)
+        check_reason(correction, reason)
+        row = self._feedback_row(instance_id, business or {}, time or self._clock(), reason)
+        status = self._store_feedback(row, label, correction=correction)
         if status is None:  # perhaps its prediction is still in this log's queue
             self.flush()
-            status = self._store_feedback(row)
+            status = self._store_feedback(row, label, correction=correction)
         if status is None:
+            _LOGGER.info("feedback for unknown instance %r (log at %s)", instance_id, self._where)
             raise UnknownInstanceError(
-                f"No prediction of instance {instance_id!r} is in the prediction log at "
-                f"{self._database.display_url}. If it was served less than "
-                f"{self._writer.flush_interval} s ago by another replica, retry later."
+                f"No prediction of instance {instance_id!r} is in the prediction log. If it "
+                f"was served less than {self._writer.flush_interval} s ago by another "
+                "replica, retry later."
             )
         return status
+
+    def feedback_history(self, instance_id: str) -> list[FeedbackRecord]:
+        """Every label ``instance_id`` was given, oldest first; the last one is current.
+
+        Empty when it has no feedback.
+
+        Raises:
+            ServingError: the database failed.
+        """
+        with self._guarded("reading feedback"), self._database.read() as transaction:
+            rows = sql.feedback_history(transaction, instance_id)
+        return [
+            FeedbackRecord(
+                revision=int(revision or 0),
+                label=load_json(str(label)),
+                business=load_json(str(business)),
+                time=from_micros(int(time_us or 0)),
+                reason=None if reason is None else str(reason),
+            )
+            for revision, label, business, time_us, reason in rows
+        ]
 
     def ping(self) -> None:
         """Check that the database answers (one ``SELECT 1``), for readiness probes.
@@ -282,7 +366,7 @@ class PredictionLog:
         Raises:
             ServingError: the database cannot be reached.
         """
-        with self._database.read() as transaction:
+        with self._guarded("ping"), self._database.read() as transaction:
             transaction.fetch_one("SELECT 1")
 
     def query(
@@ -298,9 +382,11 @@ class PredictionLog:
     ) -> pd.DataFrame:
         """Predictions served in ``[start, end)``, filtered by the arguments given, in time order.
 
-        One row per prediction, columns ``instance_id, model, version, role, request_id, time,
-        event_time, unit_id, cohort, features, output, score, latency_ms`` and, with feedback,
-        ``label, business, feedback_time`` (null where no feedback came). Times are
+        One row per prediction, columns ``instance_id, model, version, input_digest, role,
+        request_id, time, event_time, unit_id, cohort, features, output, score, latency_ms,
+        superseded`` and, with feedback, ``label, business, feedback_time`` (null where no
+        feedback came, and on superseded rows: feedback joins an instance's current revision
+        by each model version; see :mod:`._predlog_sql`). Times are
         ``datetime64[us, UTC]``; ``features``, ``output``, ``label`` and ``business`` hold the
         decoded JSON values; ``score`` is the output when it is a number. Predictions still in
         the queue are not included: call :meth:`flush` first to see them.
@@ -329,74 +415,117 @@ class PredictionLog:
         return RetentionResult(predictions, feedback)
 
     def _write(self, batch: Sequence[Prediction]) -> None:
-        rows = [row for row in map(self._encode, batch) if row is not None]
+        rows: list[Params] = []
+        rejected: list[tuple[Prediction, Exception]] = []
+        for prediction in batch:
+            try:
+                rows.append(self._encode(prediction))
+            except (TypeError, ValueError) as error:
+                rejected.append((prediction, error))
         with self._database.write() as transaction:
-            transaction.execute_many(sql.INSERT_PREDICTION, rows)
-
-    def _encode(self, prediction: Prediction) -> Params | None:
-        """The row of ``prediction``, redacted; None (logged, counted) if it cannot be stored."""
-        try:
-            features = prediction.features
-            if self._redaction.active:
-                features = self._redaction.features(features)
-            return {
-                "instance_id": prediction.instance_id,
-                "model": prediction.model,
-                "version": prediction.version,
-                "role": prediction.role,
-                "request_id": prediction.request_id,
-                "time_us": to_micros(prediction.time),
-                "event_time_us": _optional_micros(prediction.event_time),
-                "unit_id": self._redaction.unit_id(prediction.unit_id),
-                "cohort": prediction.cohort,
-                "features": dump_json(features),
-                "output": dump_json(prediction.output),
-                "score": sql.score_of(prediction.output),
-                "latency_ms": float(prediction.latency_ms),
-            }
-        except (TypeError, ValueError) as exc:
-            self.rejected += 1
+            inserted = transaction.execute_many(sql.INSERT_PREDICTION, rows)
+        # Counted once the batch is committed: a failed write is retried, and must not count
+        # its rejections or retries twice.
+        retries = len(rows) - inserted
+        self.retries += retries
+        self.rejected += len(rejected)
+        for skipped, reason in rejected:
             _LOGGER.error(
                 "prediction %r of %s version %s cannot be stored and is skipped: %s",
-                prediction.instance_id,
-                prediction.model,
-                prediction.version,
-                exc,
+                skipped.instance_id,
+                skipped.model,
+                skipped.version,
+                reason,
             )
-            return None
+        self._observer.predictions_logged(inserted, retries, len(rejected))
+
+    def _encode(self, prediction: Prediction) -> Params:
+        """The row of ``prediction``, redacted.
+
+        Raises:
+            TypeError, ValueError: a value cannot be stored.
+        """
+        features = prediction.features
+        inputs = prediction.inputs
+        if inputs is None:
+            inputs = {
+                "features": features,
+                "unit_id": prediction.unit_id,
+                "event_time": _optional_micros(prediction.event_time),
+            }
+        if self._redaction.active:
+            features = self._redaction.features(features)
+        labels = prediction.labels
+        return {
+            "instance_id": prediction.instance_id,
+            "model": prediction.model,
+            "version": prediction.version,
+            # Keyed by the redaction's salt: the digest of an instance that holds personal
+            # values cannot be matched by hashing guesses without it.
+            "input_digest": self._redaction.digest(inputs)[:INPUT_DIGEST_CHARS],
+            "role": prediction.role,
+            "request_id": prediction.request_id,
+            "time_us": to_micros(prediction.time),
+            "event_time_us": _optional_micros(prediction.event_time),
+            "unit_id": self._redaction.unit_id(prediction.unit_id),
+            "cohort": prediction.cohort,
+            "features": dump_json(features),
+            "output": dump_json(prediction.output),
+            "score": sql.score_of(prediction.output),
+            "latency_ms": float(prediction.latency_ms),
+            "labels": None if labels is None else labels.json,
+        }
 
     def _feedback_row(
         self,
         instance_id: str,
-        label: JSONValue,
         business: Mapping[str, JSONValue],
         time: datetime,
-    ) -> Params:
+        reason: str | None,
+    ) -> dict[str, str | int | None]:
         try:
             return {
                 "instance_id": instance_id,
-                "label": dump_json(label, canonical=True),
                 "business": dump_json(dict(business), canonical=True),
                 "time_us": to_micros(time),
+                "reason": reason,
             }
         except (TypeError, ValueError) as exc:
             raise ServingError(f"The feedback for instance {instance_id!r}: {exc}") from exc
 
-    def _store_feedback(self, row: Params) -> FeedbackStatus | None:
+    def _store_feedback(
+        self, row: dict[str, str | int | None], label: JSONValue, *, correction: bool
+    ) -> FeedbackStatus | None:
         instance_id = str(row["instance_id"])
-        with self._database.write() as transaction:
-            if not sql.instance_known(transaction, instance_id):
+        with self._guarded("recording feedback"), self._database.write() as transaction:
+            spaces = sql.label_spaces(transaction, instance_id)
+            if not spaces:
                 return None
-            if sql.insert_feedback(transaction, row):
-                return "created"
-            stored = sql.stored_feedback(transaction, instance_id)
-        if stored == (row["label"], row["business"]):
-            return "duplicate"
-        raise FeedbackConflictError(
-            f"Instance {instance_id!r} already has feedback label={stored and stored[0]}, "
-            f"business={stored and stored[1]}; the new label={row['label']}, "
-            f"business={row['business']} differs. Feedback is recorded once per instance."
-        )
+            known = [LabelSpace.from_json(text) for text in spaces if text is not None]
+            accepted = checked_label(instance_id, label, known)
+            try:
+                row = {**row, "label": dump_json(accepted, canonical=True)}
+            except (TypeError, ValueError) as exc:
+                raise ServingError(f"The feedback for instance {instance_id!r}: {exc}") from exc
+            return store_checked(transaction, row, correction=correction)
+
+    @contextmanager
+    def _guarded(self, action: str) -> Iterator[None]:
+        """Database failures with the location in the server log only, not in the error."""
+        try:
+            yield
+        except _DatabaseError as exc:
+            _LOGGER.error("prediction log %s: %s", action, mask_uri(str(exc)))
+            cause = exc.__cause__
+            detail = type(getattr(cause, "orig", cause)).__name__ if cause else "error"
+            raise ServingError(
+                f"The prediction log's database failed while {action} ({detail}); the server "
+                "log has the details."
+            ) from exc
+
+
+class _DatabaseError(ServingError):
+    """A failure of the prediction log's database (its message names the database)."""
 
 
 def _optional_micros(moment: datetime | None) -> int | None:

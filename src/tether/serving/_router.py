@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from tether._storage import JSONValue
+from tether._storage import JSONValue, to_micros
 from tether.errors import ServingError
 from tether.serving._assignment import Cohort, assign_cohort
 from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
@@ -55,6 +55,7 @@ from tether.serving._features import (
     assemble,
     utc,
 )
+from tether.serving._labels import LabelSpace
 from tether.serving._observer import ModelRole, NullObserver, ServingObserver
 from tether.serving._predlog import Prediction
 from tether.serving._scoring import CoalescingScorer, Scores
@@ -125,6 +126,7 @@ class _Row:
     event_time: datetime
     cohort: Cohort
     vector: Vector
+    inputs: dict[str, JSONValue]  # the fields as sent: the log's digest of them spots retries
 
 
 @dataclass(frozen=True)
@@ -163,8 +165,9 @@ class Router:
         self._max_instances = max_instances
         self._interval = reload_interval_s
         self._clock = clock or _utc_now
-        # The deployment and its feature spec, swapped together as one reference.
-        self._serving: tuple[Deployment, FeatureSpec] | None = None
+        # The deployment, its feature spec and its models' label spaces (by version), swapped
+        # together as one reference.
+        self._serving: tuple[Deployment, FeatureSpec, dict[str, LabelSpace]] | None = None
         self._reload_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -229,7 +232,8 @@ class Router:
                     "loading the new deployment failed; still serving event %d", served
                 )
                 return self._reload_failed(exc, served)
-            self._serving = (deployment, spec)
+            labels = {model.version: LabelSpace.of(model.model) for model in deployment.models()}
+            self._serving = (deployment, spec, labels)
             with self._stats_lock:
                 self.stats.reloads += 1
         _LOGGER.info("serving %s", _describe(deployment))
@@ -253,12 +257,12 @@ class Router:
                 "No deployment is loaded yet: the registry has no champion for this server's "
                 "model, or loading it failed (see the server log and GET /readyz)."
             )
-        deployment, spec = serving
+        deployment, spec, labels = serving
         request_id = request_id or uuid.uuid4().hex
         now = self._clock()
         rows = self._prepare(instances, deployment, spec, now)
         answers = self._answer(deployment, rows)
-        self._record(deployment, request_id, now, rows, answers)
+        self._record(deployment, labels, request_id, now, rows, answers)
         self._shadow(deployment, request_id, now, rows)
         results = [
             InstanceResult(row.instance_id, a.output, a.model.version, row.cohort, a.fallback)
@@ -295,8 +299,11 @@ class Router:
                 instance.event_time or now,
                 assign_cohort(deployment.experiment_id, instance.unit_id, share),
                 vector,
+                _sent_fields(sent),
             )
-            for instance_id, instance, vector in zip(ids, timed, vectors, strict=True)
+            for instance_id, instance, vector, sent in zip(
+                ids, timed, vectors, instances, strict=True
+            )
         ]
 
     def _answer(self, deployment: Deployment, rows: Sequence[_Row]) -> list[_Answer]:
@@ -382,6 +389,7 @@ class Router:
     def _record(
         self,
         deployment: Deployment,
+        labels: dict[str, LabelSpace],
         request_id: str,
         now: datetime,
         rows: Sequence[_Row],
@@ -402,6 +410,8 @@ class Router:
                 unit_id=row.unit_id,
                 cohort=row.cohort,
                 event_time=row.event_time,
+                inputs=row.inputs,
+                labels=labels.get(model.version),
             )
             if not self._recorder.record(prediction):
                 with self._stats_lock:
@@ -414,7 +424,9 @@ class Router:
         if not deployment.shadows:
             return
         copies = [
-            ShadowRow(row.instance_id, row.unit_id, row.cohort, row.event_time, row.vector)
+            ShadowRow(
+                row.instance_id, row.unit_id, row.cohort, row.event_time, row.vector, row.inputs
+            )
             for row in rows
         ]
         for shadow in deployment.shadows:
@@ -455,6 +467,18 @@ def _with_utc_time(position: int, instance: InstanceRequest, now: datetime) -> I
     return replace(
         instance, event_time=utc(instance.event_time, f"instances[{position}].event_time")
     )
+
+
+def _sent_fields(instance: InstanceRequest) -> dict[str, JSONValue]:
+    """The fields of ``instance`` as the client sent them (no default time, no looked-up
+    features): what a retry repeats. References only: the log digests them off the path."""
+    sent = instance.event_time
+    return {
+        "features": instance.features,
+        "entity": instance.entity,
+        "unit_id": instance.unit_id,
+        "event_time": None if sent is None else to_micros(sent),
+    }
 
 
 def _instance_ids(instances: Sequence[InstanceRequest]) -> list[str]:

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -25,6 +25,7 @@ from typing import Protocol
 from tether._storage import JSONValue
 from tether.serving._deployment import ServedModel
 from tether.serving._features import Vector
+from tether.serving._labels import LabelSpace
 from tether.serving._observer import NullObserver, ServingObserver
 from tether.serving._predlog import Prediction
 from tether.serving._scoring import Scores, score
@@ -55,6 +56,8 @@ class ShadowRow:
     cohort: str
     event_time: datetime
     vector: Vector
+    inputs: Mapping[str, JSONValue] | None = None
+    """The instance's fields as the client sent them (they identify a retry in the log)."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ class ShadowWorker:
             self.completed += 1
 
     def _log(self, job: ShadowJob, outputs: Sequence[JSONValue], latency_ms: float) -> None:
+        labels = LabelSpace.of(job.model.model)
         for row, output in zip(job.rows, outputs, strict=True):
             prediction = Prediction(
                 request_id=job.request_id,
@@ -233,6 +237,8 @@ class ShadowWorker:
                 unit_id=row.unit_id,
                 cohort=row.cohort,
                 event_time=row.event_time,
+                inputs=row.inputs,
+                labels=labels,
             )
             if not self._recorder.record(prediction):
                 self._observer.prediction_dropped()
