@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import typer
 
+from tether._uris import install_masking
 from tether.cli import _render
 from tether.errors import TetherError
 
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_masking(logging.getLogger().handlers)  # libraries' log lines quote URIs too
     try:
         code = app(args, standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -72,12 +74,12 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_USER_ERROR
     except TetherError as exc:
         if debug:
-            raise
+            _render.traceback_of(exc)  # masked: a raw traceback would quote store URIs
         _render.error(str(exc))
         code = EXIT_USER_ERROR
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the process boundary: a bug, reported as one
         if debug:
-            raise
+            _render.traceback_of(exc)
         _render.error(f"internal error ({type(exc).__name__}: {exc}); rerun with --debug")
         code = EXIT_INTERNAL
     sys.exit(code if isinstance(code, int) else 0)

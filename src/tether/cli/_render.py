@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -10,18 +12,26 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from tether._uris import mask_uri
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def error(message: str) -> None:
-    """Print an error paragraph on stderr."""
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    """Print an error paragraph on stderr (credentials in it masked: a last line of defence)."""
+    err.print(f"[bold red]error:[/] {mask_uri(message)}", markup=True)
 
 
 def warning(message: str) -> None:
     """Print a warning line on stderr."""
-    err.print(f"[yellow]warning:[/] {message}", markup=True)
+    err.print(f"[yellow]warning:[/] {mask_uri(message)}", markup=True)
+
+
+def traceback_of(exc: BaseException) -> None:
+    """Print ``exc``'s traceback on stderr (``--debug``), credentials masked."""
+    lines = traceback.format_exception(exc)
+    print(mask_uri("".join(lines)), end="", file=sys.stderr, flush=True)
 
 
 def as_json(data: Mapping[str, Any]) -> None:
