@@ -48,14 +48,39 @@ def mask_uri(text: str) -> str:
     return _SECRET_QUERY.sub(lambda m: f"{m.group('key')}{MASK}", masked)
 
 
+def credentials_in(text: str) -> list[str]:
+    """The credentials :func:`mask_uri` would hide in ``text``, in order (empty ones too).
+
+    >>> credentials_in("postgresql://ana:s3cret@db/x?sslmode=off&password=p2")
+    ['s3cret', 'p2']
+    """
+    found = []
+    for match in _USERINFO.finditer(text):
+        secret = _userinfo_secret(match.group("scheme"), match.group("userinfo"))
+        if secret is not None:
+            found.append(secret)
+    found.extend(match.group("value") for match in _SECRET_QUERY.finditer(text))
+    return found
+
+
+def _userinfo_secret(scheme: str, userinfo: str) -> str | None:
+    user, colon, password = userinfo.partition(":")
+    if colon:
+        return password
+    if user and scheme.lower().startswith("http"):
+        return user  # https://token@host: a bare token
+    return None  # a user name alone, as in postgresql://postgres@host, is no secret
+
+
 def _mask_userinfo(match: re.Match[str]) -> str:
-    user, colon, _ = match.group("userinfo").partition(":")
+    scheme, userinfo = match.group("scheme"), match.group("userinfo")
+    if _userinfo_secret(scheme, userinfo) is None:
+        return match.group(0)
+    user, colon, _ = userinfo.partition(":")
     if colon and user:
-        return f"{match.group('scheme')}{user}:{MASK}@"
-    if not colon and not (user and match.group("scheme").lower().startswith("http")):
-        return match.group(0)  # a user name alone, as in postgresql://postgres@host, is no secret
+        return f"{scheme}{user}:{MASK}@"
     # ':secret@' (a password alone) or https://token@ (a bare token): the secret is all of it.
-    return f"{match.group('scheme')}{MASK}@"
+    return f"{scheme}{MASK}@"
 
 
 class MaskingFilter(logging.Filter):

@@ -41,7 +41,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from tether._uris import MASK, mask_uri
+from tether._uris import credentials_in, mask_uri
 from tether.errors import ConfigError
 
 CONFIG_FILE = "tether.toml"
@@ -329,9 +329,8 @@ def _raw_value(raw: Mapping[str, Any], key: str) -> object:
 def _holds_literal_credential(value: object) -> bool:
     if not isinstance(value, str):
         return False
-    # With every reference replaced by the mask, what masking still changes is a literal.
-    referenced = _REFERENCE.sub(MASK, value)
-    return mask_uri(referenced) != referenced
+    # A credential made only of ${NAME} references comes from the environment.
+    return any(_REFERENCE.sub("", secret) for secret in credentials_in(value))
 
 
 def _export_tracking_limits(table: Mapping[str, Any], stores: Stores) -> None:
