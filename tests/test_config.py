@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from tether.config import TRACKING_URI_ENV, load_settings, locate_stores, settings_from_mapping
+from tether.config import (
+    TRACKING_URI_ENV,
+    check_no_literal_credentials,
+    load_settings,
+    locate_stores,
+    settings_from_mapping,
+)
 from tether.errors import ConfigError
 
 VALID = {
@@ -91,3 +98,95 @@ def test_invalid_toml_is_reported_with_its_path(tmp_path: Path) -> None:
 def test_stores_are_found_without_a_config_file(tmp_path: Path) -> None:
     stores = locate_stores(tmp_path)
     assert stores.snapshot_uri == str(tmp_path.resolve() / ".tether" / "snapshots")
+
+
+URI_TABLES = {
+    "tracking": {"uri": "postgresql+psycopg://tether:${PG_PW}@db/mlflow",
+                 "artifact_uri": "s3://${BUCKET}/artifacts"},
+    "storage": {"snapshots": "s3://${BUCKET}/snapshots"},
+    "features": {"online": "redis://:${REDIS_PW}@cache:6379/0"},
+    "serving": {"predictions_uri": "postgresql://tether:${PG_PW}@db/predictions",
+                "events_uri": "postgresql://tether:${PG_PW}@db/events"},
+}  # fmt: skip
+URI_ENVIRON = {"PG_PW": "s3cr3t", "BUCKET": "models", "REDIS_PW": "r3dis"}
+
+
+def test_every_uri_takes_its_credentials_from_environment_references() -> None:
+    settings = _settings({**VALID, **URI_TABLES}, URI_ENVIRON)
+    assert settings.stores.tracking_uri == "postgresql+psycopg://tether:s3cr3t@db/mlflow"
+    assert settings.stores.artifact_uri == "s3://models/artifacts"
+    assert settings.stores.snapshot_uri == "s3://models/snapshots"
+    assert settings.features.online == "redis://:r3dis@cache:6379/0"
+    assert settings.serving.predictions_uri == "postgresql://tether:s3cr3t@db/predictions"
+    assert settings.serving.events_uri == "postgresql://tether:s3cr3t@db/events"
+
+
+def test_a_reference_to_an_unset_variable_names_the_key_and_the_variable() -> None:
+    with pytest.raises(ConfigError, match=r"serving.predictions_uri .*\$\{PG_PW\}.*export PG_PW"):
+        _settings({**VALID, "serving": URI_TABLES["serving"]})
+
+
+def test_tracking_timeout_and_retries_are_read_and_validated() -> None:
+    stores = _settings({**VALID, "tracking": {"timeout_s": 3, "retries": 0}}).stores
+    assert (stores.timeout_s, stores.retries) == (3, 0)
+    defaults = _settings(VALID).stores
+    assert (defaults.timeout_s, defaults.retries) == (15, 2)
+    for bad in ({"timeout_s": 0}, {"timeout_s": 1.5}, {"retries": -1}, {"retries": True}):
+        key = next(iter(bad))
+        with pytest.raises(ConfigError, match=f"tracking.{key}"):
+            _settings({**VALID, "tracking": bad})
+
+
+def test_loading_settings_hands_the_tracking_limits_to_mlflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "5")  # the user's own choice
+    (tmp_path / "tether.toml").write_text(
+        '[project]\nname = "p"\n[train]\nentry_point = "train:train"\nlabel = "y"\n'
+        "[tracking]\ntimeout_s = 4\n"
+    )
+    load_settings(tmp_path)
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "4"  # set in tether.toml: it wins
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "5"  # not in the file: the user's
+
+
+def test_the_serving_access_log_is_on_unless_turned_off() -> None:
+    assert _settings(VALID).serving.access_log is True
+    off = _settings({**VALID, "serving": {"access_log": False}})
+    assert off.serving.access_log is False
+    with pytest.raises(ConfigError, match=r"serving\.access_log"):
+        _settings({**VALID, "serving": {"access_log": "no"}})
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ('[tracking]\nuri = "postgresql://tether:s3cr3t@db/mlflow"', "tracking.uri"),
+        ('[serving]\npredictions_uri = "postgresql://t:s3cr3t@db/p"', "serving.predictions_uri"),
+        ('[serving]\nevents_uri = "postgresql://db/e?password=s3cr3t"', "serving.events_uri"),
+        ('[features]\nonline = "redis://:s3cr3t@cache:6379/0"', "features.online"),
+        ('[tracking]\nartifact_uri = "https://tok3n@store/a"', "tracking.artifact_uri"),
+        ('[storage]\nsnapshots = "ftp://u:s3cr3t@host/snap"', "storage.snapshots"),
+    ],
+)
+def test_a_literal_password_in_the_config_is_refused_with_the_fix(
+    tmp_path: Path, table: str, key: str
+) -> None:
+    (tmp_path / "tether.toml").write_text(f'[project]\nname = "p"\n{table}\n')
+    with pytest.raises(ConfigError, match=rf"{key}.*\$\{{TETHER_PG_PASSWORD\}}") as refused:
+        check_no_literal_credentials(tmp_path)
+    assert "s3cr3t" not in str(refused.value) and "tok3n" not in str(refused.value)
+
+
+def test_environment_references_and_user_names_alone_are_not_literal_passwords(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "tether.toml").write_text(
+        '[project]\nname = "p"\n'
+        '[tracking]\nuri = "postgresql://tether:${PG_PW}@db/mlflow"\n'
+        '[serving]\npredictions_uri = "postgresql://postgres@127.0.0.1/test"\n'
+        'events_uri = "postgresql://db/e?password=${PG_PW}"\n'
+        '[features]\nonline = "redis://:${REDIS_PW}@cache:6379/0"\n'
+    )
+    check_no_literal_credentials(tmp_path)  # nothing to refuse

@@ -1,6 +1,9 @@
+import io
+import logging
+
 import pytest
 
-from tether._uris import mask_uri
+from tether._uris import MaskingFilter, credentials_in, install_masking, mask_uri
 
 
 @pytest.mark.parametrize(
@@ -23,3 +26,44 @@ from tether._uris import mask_uri
 )
 def test_mask_uri_hides_every_credential_and_nothing_else(text: str, expected: str) -> None:
     assert mask_uri(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("host=db user=ana password=s3cret dbname=x", "host=db user=ana password=*** dbname=x"),
+        ("host=db password='s3 cret' port=5", "host=db password=*** port=5"),
+        ("password=s3cret", "password=***"),
+    ],
+)
+def test_mask_uri_hides_libpq_key_value_passwords(text: str, expected: str) -> None:
+    assert mask_uri(text) == expected
+
+
+def test_credentials_in_finds_what_mask_uri_hides() -> None:
+    text = "postgresql://a:p1@h/x?password=p2 redis://:p3@h https://t0k@h postgresql://u@h"
+    assert credentials_in(text) == ["p1", "p3", "t0k", "p2"]
+
+
+def test_the_log_filter_masks_message_arguments_and_traceback() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    install_masking([handler])
+    install_masking([handler])  # idempotent: one filter
+    assert sum(isinstance(f, MaskingFilter) for f in handler.filters) == 1
+    logger = logging.getLogger("tests.uris.masking")
+    logger.addHandler(handler)
+    try:
+        uri = "postgresql://ana:s3cret@db/x"
+        logger.warning("cannot reach %s (attempt %d)", uri, 2)
+        logger.warning(f"inline {uri}")
+        try:
+            raise RuntimeError(f"connect to {uri} failed")
+        except RuntimeError:
+            logger.exception("failed: %s", ValueError(uri))
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert "s3cret" not in written
+    assert "cannot reach postgresql://ana:***@db/x (attempt 2)" in written
+    assert "RuntimeError: connect to postgresql://ana:***@db/x failed" in written

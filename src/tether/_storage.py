@@ -46,6 +46,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from tether._uris import mask_uri
 from tether.errors import ConfigError, TetherError
 
 SQLITE_BUSY_TIMEOUT = 30.0
@@ -142,7 +143,7 @@ class Database(ABC):
         """The error class every failure of this database is reported as."""
         self.purpose = purpose
         """What the database holds, for messages (e.g. ``"prediction log"``)."""
-        self.display_url = engine.url.render_as_string(hide_password=True)
+        self.display_url = mask_uri(engine.url.render_as_string(hide_password=False))
         """The URL with any password hidden, for messages."""
 
     @contextmanager
@@ -278,14 +279,16 @@ def open_database(url: str, *, error: type[TetherError], purpose: str) -> Databa
     try:
         parsed = sa.make_url(url)
     except ArgumentError as exc:
-        raise ConfigError(f"The {purpose} URL {url!r} is not a database URL: {exc}") from exc
+        raise ConfigError(
+            mask_uri(f"The {purpose} URL {url!r} is not a database URL: {exc}")
+        ) from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite" and parsed.drivername == "sqlite":
         return SQLiteDatabase(parsed, error=error, purpose=purpose)
     if backend == "postgresql" and parsed.drivername in {"postgresql", "postgresql+psycopg"}:
         return PostgresDatabase(parsed, error=error, purpose=purpose)
     raise ConfigError(
-        f"The {purpose} URL {parsed.render_as_string(hide_password=True)} uses "
+        f"The {purpose} URL {mask_uri(parsed.render_as_string(hide_password=False))} uses "
         f"{parsed.drivername!r}; expected sqlite:///path/to/file.db or postgresql://... "
         "(tether connects to PostgreSQL with psycopg 3)."
     )

@@ -7,13 +7,19 @@ whole messages through it too, because a library's own exception text can quote 
 It masks the password of a URI's user information (``postgresql://ana:s3cret@db/x`` ->
 ``postgresql://ana:***@db/x``), a user information that is only a password or a token
 (``redis://:s3cret@host``, ``https://token@host``; a user name alone stays), and the value
-of query parameters that name a secret (``?password=...``, ``&token=...``). Text without
-any of these is returned as it is.
+of query parameters and of libpq ``key=value`` settings that name a secret
+(``?password=...``, ``&token=...``, ``host=db password=...``). Text without any of these
+is returned as it is.
+
+:class:`MaskingFilter` applies it to log records (message, arguments, traceback), so a log
+handler that carries it never writes a credential, whichever library logged it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable
 
 MASK = "***"
 """What a masked credential reads as."""
@@ -22,8 +28,8 @@ MASK = "***"
 # host ends it, so a password that itself holds '@' is masked whole.
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s?#]*)@")
 _SECRET_QUERY = re.compile(
-    r"(?P<key>[?&;](?:password|passwd|pwd|pass|token|secret|access_key|secret_key|"
-    r"api_key|apikey|sig|signature)=)(?P<value>[^&#\s;'\"]*)",
+    r"(?P<key>(?:^|[?&;\s])(?:password|passwd|pwd|pass|token|secret|access_key|secret_key|"
+    r"api_key|apikey|sig|signature)=)(?P<value>'[^']*'|\"[^\"]*\"|[^&#\s;'\"]*)",
     re.IGNORECASE,
 )
 
@@ -42,11 +48,79 @@ def mask_uri(text: str) -> str:
     return _SECRET_QUERY.sub(lambda m: f"{m.group('key')}{MASK}", masked)
 
 
+def credentials_in(text: str) -> list[str]:
+    """The credentials :func:`mask_uri` would hide in ``text``, in order (empty ones too).
+
+    >>> credentials_in("postgresql://ana:s3cret@db/x?sslmode=off&password=p2")
+    ['s3cret', 'p2']
+    """
+    found = []
+    for match in _USERINFO.finditer(text):
+        secret = _userinfo_secret(match.group("scheme"), match.group("userinfo"))
+        if secret is not None:
+            found.append(secret)
+    found.extend(match.group("value") for match in _SECRET_QUERY.finditer(text))
+    return found
+
+
+def _userinfo_secret(scheme: str, userinfo: str) -> str | None:
+    user, colon, password = userinfo.partition(":")
+    if colon:
+        return password
+    if user and scheme.lower().startswith("http"):
+        return user  # https://token@host: a bare token
+    return None  # a user name alone, as in postgresql://postgres@host, is no secret
+
+
 def _mask_userinfo(match: re.Match[str]) -> str:
-    user, colon, _ = match.group("userinfo").partition(":")
+    scheme, userinfo = match.group("scheme"), match.group("userinfo")
+    if _userinfo_secret(scheme, userinfo) is None:
+        return match.group(0)
+    user, colon, _ = userinfo.partition(":")
     if colon and user:
-        return f"{match.group('scheme')}{user}:{MASK}@"
-    if not colon and not (user and match.group("scheme").lower().startswith("http")):
-        return match.group(0)  # a user name alone, as in postgresql://postgres@host, is no secret
+        return f"{scheme}{user}:{MASK}@"
     # ':secret@' (a password alone) or https://token@ (a bare token): the secret is all of it.
-    return f"{match.group('scheme')}{MASK}@"
+    return f"{scheme}{MASK}@"
+
+
+class MaskingFilter(logging.Filter):
+    """A log filter that masks credentials in a record's message, arguments and traceback.
+
+    Installed on handlers (not loggers), because a logger's filters do not see the records
+    its children propagate. The arguments stay a tuple of the same length, so that
+    formatters that read them (uvicorn's access log) keep working.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask ``record`` in place; never drops it."""
+        if isinstance(record.msg, str):
+            record.msg = mask_uri(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked_argument(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _masked_argument(arg) for key, arg in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            # Formatted here, masked, and cached where every Formatter looks for it first.
+            record.exc_text = mask_uri(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = mask_uri(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_uri(record.stack_info)
+        return True
+
+
+def install_masking(handlers: Iterable[logging.Handler]) -> None:
+    """Add one :class:`MaskingFilter` to each of ``handlers`` that has none yet."""
+    for handler in handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
+
+
+def _masked_argument(argument: object) -> object:
+    # Numbers stay numbers (a %d must still format); anything else whose text holds a
+    # credential is replaced by its masked text.
+    if argument is None or isinstance(argument, int | float):
+        return argument
+    text = str(argument)
+    masked = mask_uri(text)
+    return argument if masked == text else masked

@@ -21,11 +21,19 @@ A minimal ``tether.toml``::
 
     [train.params]
     max_iter = 200
+
+Credentials never need to be written in the file: every URI value (``[tracking] uri`` and
+``artifact_uri``, ``[storage] snapshots``, ``[features] online``, ``[serving]
+predictions_uri`` and ``events_uri``) may hold ``${NAME}`` references, replaced by the
+environment variable ``NAME`` when the settings are read (``"postgresql://tether:
+${TETHER_PG_PASSWORD}@db/tether"``). :func:`check_no_literal_credentials` refuses a file
+that holds a password in plain text, before ``tether train`` archives it with the code.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -33,6 +41,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from tether._uris import credentials_in, mask_uri
 from tether.errors import ConfigError
 
 CONFIG_FILE = "tether.toml"
@@ -46,6 +55,25 @@ ADMIN_TOKEN_ENV = "TETHER_ADMIN_TOKEN"
 REDACTION_SALT_ENV = "TETHER_REDACTION_SALT"
 PROJECT_ENV = "TETHER_PROJECT"
 """The project folder a server worker process serves (set by ``tether serve`` for its workers)."""
+DEFAULT_TRACKING_TIMEOUT_S = 15
+"""Seconds tether and MLflow wait for the tracking store to connect or answer one request.
+MLflow's own default (120 s, 7 retries with backoff) kept a server on a dead store starting
+for minutes; a healthy store answers in milliseconds."""
+DEFAULT_TRACKING_RETRIES = 2
+"""Retries after a failed tracking request (with exponential backoff: 1 s, 2 s): a store that
+restarts is waited for, a dead one is reported within about (retries + 1) x timeout."""
+MLFLOW_TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
+MLFLOW_RETRIES_ENV = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+MLFLOW_BACKOFF_ENV = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
+URI_KEYS = (
+    "tracking.uri",
+    "tracking.artifact_uri",
+    "storage.snapshots",
+    "features.online",
+    "serving.predictions_uri",
+    "serving.events_uri",
+)
+"""The keys of ``tether.toml`` whose values are URIs, and may hold ``${NAME}`` references."""
 
 ParamValue = bool | int | float | str
 """The type of one training parameter: scalars only, so that MLflow logs them exactly."""
@@ -54,7 +82,7 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     "project": frozenset({"name", "model_name"}),
     "datasets": frozenset(),  # free-form: dataset name -> path
     "train": frozenset({"entry_point", "label", "seed", "threads", "params"}),
-    "tracking": frozenset({"uri", "artifact_uri"}),
+    "tracking": frozenset({"uri", "artifact_uri", "timeout_s", "retries"}),
     "storage": frozenset({"snapshots"}),
     "features": frozenset(
         {"definitions", "engine", "online", "naive_timestamps", "max_skew_rate", "skew_tolerance"}
@@ -75,6 +103,7 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
             "hash_columns",
             "drop_columns",
             "retention_days",
+            "access_log",
         }
     ),
 }
@@ -103,11 +132,18 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class Stores:
-    """Where a project's state lives: tracking, artifacts and data snapshots."""
+    """Where a project's state lives: tracking, artifacts and data snapshots.
+
+    ``timeout_s`` and ``retries`` bound every wait on the tracking store (``[tracking]
+    timeout_s`` and ``retries``): a connection or a request that takes longer fails, and
+    is retried ``retries`` times before tether reports the store unreachable.
+    """
 
     tracking_uri: str
     artifact_uri: str
     snapshot_uri: str
+    timeout_s: int = DEFAULT_TRACKING_TIMEOUT_S
+    retries: int = DEFAULT_TRACKING_RETRIES
 
 
 @dataclass(frozen=True)
@@ -145,6 +181,7 @@ class ServingSettings:
     hash_columns: tuple[str, ...] = ()
     drop_columns: tuple[str, ...] = ()
     retention_days: int = 90
+    access_log: bool = True
     admin_token: str = ""
     redaction_salt: str = ""
 
@@ -207,7 +244,9 @@ def load_settings(project_dir: Path | str = ".") -> Settings:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
-    return settings_from_mapping(raw, root, os.environ)
+    settings = settings_from_mapping(raw, root, os.environ)
+    _export_tracking_limits(_table(raw, "tracking"), settings.stores)
+    return settings
 
 
 def settings_from_mapping(
@@ -225,7 +264,7 @@ def settings_from_mapping(
         train=_train(_table(raw, "train", required=True)),
         stores=_stores(raw, project_dir, environ),
         serving=_serving(_table(raw, "serving"), project_dir, environ),
-        features=_features(_table(raw, "features")),
+        features=_features(_table(raw, "features"), environ),
     )
 
 
@@ -249,22 +288,116 @@ def locate_stores(project_dir: Path | str = ".") -> Stores:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
-    return _stores(raw, root, os.environ)
+    stores = _stores(raw, root, os.environ)
+    _export_tracking_limits(_table(raw, "tracking"), stores)
+    return stores
+
+
+def check_no_literal_credentials(project_dir: Path | str = ".") -> None:
+    """Refuse a ``tether.toml`` that holds a password or token in plain text.
+
+    ``tether train`` archives the project's files with every run, where anyone who can read
+    the tracking store can read them. A credential belongs in the environment: a ``${NAME}``
+    reference in the URI (or ``TETHER_TRACKING_URI`` for the tracking store).
+
+    Raises:
+        ConfigError: naming each key that holds a literal credential, and the fix.
+    """
+    path = Path(project_dir).resolve() / CONFIG_FILE
+    if not path.is_file():
+        return
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
+    found = [key for key in URI_KEYS if _holds_literal_credential(_raw_value(raw, key))]
+    if found:
+        raise ConfigError(
+            f"{path} holds a password or token in plain text in {', '.join(found)}; "
+            "tether train would archive it with the run's code. Put it in an environment "
+            'variable and refer to it in the URI, e.g. uri = "postgresql://tether:'
+            '${TETHER_PG_PASSWORD}@db/tether", then commit the file without the secret.'
+        )
+
+
+def _raw_value(raw: Mapping[str, Any], key: str) -> object:
+    section, _, name = key.partition(".")
+    table = raw.get(section)
+    return table.get(name) if isinstance(table, Mapping) else None
+
+
+def _holds_literal_credential(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    # A credential made only of ${NAME} references comes from the environment.
+    return any(_REFERENCE.sub("", secret) for secret in credentials_in(value))
+
+
+def _export_tracking_limits(table: Mapping[str, Any], stores: Stores) -> None:
+    """Hand the tracking limits to MLflow, which reads them from the environment only.
+
+    MLflow has no per-client setting for its HTTP timeout and retries, so they are
+    process-wide: a value set in tether.toml wins; otherwise a variable the user exported
+    wins over tether's default.
+    """
+    limits = {
+        MLFLOW_TIMEOUT_ENV: ("timeout_s", stores.timeout_s),
+        MLFLOW_RETRIES_ENV: ("retries", stores.retries),
+    }
+    for variable, (key, value) in limits.items():
+        if key in table:
+            os.environ[variable] = str(value)
+        else:
+            os.environ.setdefault(variable, str(value))
+    os.environ.setdefault(MLFLOW_BACKOFF_ENV, "1")  # 1 s, 2 s, 4 s...: MLflow's 2 doubles it
 
 
 def _stores(raw: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str]) -> Stores:
     state = project_dir / STATE_DIR
     tracking = _table(raw, "tracking")
     storage = _table(raw, "storage")
-    tracking_uri = environ.get(TRACKING_URI_ENV) or _string(tracking, "tracking.uri")
+    tracking_uri = environ.get(TRACKING_URI_ENV) or _uri(tracking, "tracking.uri", environ)
+    artifact_uri = _uri(tracking, "tracking.artifact_uri", environ)
+    timeout = tracking.get("timeout_s", DEFAULT_TRACKING_TIMEOUT_S)
+    retries = tracking.get("retries", DEFAULT_TRACKING_RETRIES)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise ConfigError(
+            f"tracking.timeout_s in {CONFIG_FILE} must be a positive integer of seconds "
+            f"(MLflow takes whole seconds), got {timeout!r}."
+        )
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        raise ConfigError(
+            f"tracking.retries in {CONFIG_FILE} must be an integer from 0 to 10, got {retries!r}."
+        )
     return Stores(
         tracking_uri=tracking_uri or f"sqlite:///{state / 'mlflow.db'}",
-        artifact_uri=_string(tracking, "tracking.artifact_uri") or str(state / "artifacts"),
-        snapshot_uri=_string(storage, "storage.snapshots") or str(state / "snapshots"),
+        artifact_uri=artifact_uri or str(state / "artifacts"),
+        snapshot_uri=_uri(storage, "storage.snapshots", environ) or str(state / "snapshots"),
+        timeout_s=timeout,
+        retries=retries,
     )
 
 
-def _features(table: Mapping[str, Any]) -> FeatureSettings:
+_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _uri(table: Mapping[str, Any], key: str, environ: Mapping[str, str]) -> str:
+    """The URI at ``key`` with each ``${NAME}`` replaced by the environment variable NAME."""
+    value = _string(table, key)
+
+    def variable(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name not in environ:
+            raise ConfigError(
+                f"{key} in {CONFIG_FILE} refers to ${{{name}}}, which is not set in the "
+                f"environment; export {name} (e.g. the store's password) before running tether."
+            )
+        return environ[name]
+
+    return _REFERENCE.sub(variable, value)
+
+
+def _features(table: Mapping[str, Any], environ: Mapping[str, str]) -> FeatureSettings:
     defaults = FeatureSettings()
     definitions = _string(table, "features.definitions")
     if definitions and not all(p.isidentifier() for p in definitions.partition(":")[::2]):
@@ -273,7 +406,7 @@ def _features(table: Mapping[str, Any]) -> FeatureSettings:
             "'module:attribute', e.g. 'features:FEATURE_VIEWS' for a list in features.py."
         )
     engine = _string(table, "features.engine") or defaults.engine
-    online = _string(table, "features.online") or defaults.online
+    online = _uri(table, "features.online", environ) or defaults.online
     naive = _string(table, "features.naive_timestamps") or defaults.naive_timestamps
     for key, value, allowed in (
         ("engine", engine, {"duckdb", "spark"}),
@@ -286,7 +419,8 @@ def _features(table: Mapping[str, Any]) -> FeatureSettings:
             )
     if online != "sqlite" and not online.startswith(("redis://", "rediss://")):
         raise ConfigError(
-            f"features.online in {CONFIG_FILE} is {online!r}; expected 'sqlite' or a redis:// URL."
+            f"features.online in {CONFIG_FILE} is {mask_uri(online)!r}; expected 'sqlite' or a "
+            "redis:// URL."
         )
     return FeatureSettings(
         definitions=definitions,
@@ -322,6 +456,11 @@ def _serving(
             f"serving.reload_interval_s in {CONFIG_FILE} must be a positive number of "
             f"seconds, got {interval!r}."
         )
+    access_log = table.get("access_log", defaults.access_log)
+    if not isinstance(access_log, bool):
+        raise ConfigError(
+            f"serving.access_log in {CONFIG_FILE} must be true or false, got {access_log!r}."
+        )
     mismatch = _string(table, "serving.feature_mismatch") or defaults.feature_mismatch
     if mismatch not in {"refuse", "warn"}:
         raise ConfigError(
@@ -329,12 +468,13 @@ def _serving(
             "or 'warn'."
         )
     return ServingSettings(
-        predictions_uri=_string(table, "serving.predictions_uri")
+        predictions_uri=_uri(table, "serving.predictions_uri", environ)
         or f"sqlite:///{state / 'predictions.db'}",
-        events_uri=_string(table, "serving.events_uri") or f"sqlite:///{state / 'events.db'}",
+        events_uri=_uri(table, "serving.events_uri", environ) or f"sqlite:///{state / 'events.db'}",
         host=_string(table, "serving.host") or defaults.host,
         reload_interval_s=float(interval),
         feature_mismatch=mismatch,
+        access_log=access_log,
         hash_columns=_strings(table, "serving.hash_columns"),
         drop_columns=_strings(table, "serving.drop_columns"),
         admin_token=environ.get(ADMIN_TOKEN_ENV, ""),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +26,23 @@ TOKEN = "a-test-token"
 
 
 @contextlib.contextmanager
-def _serve(project: Path) -> Iterator[str]:
+def _serve(project: Path, log: list[str] | None = None) -> Iterator[str]:
+    """Serve ``project``; once stopped, what it printed is appended to ``log``."""
     port = free_port()
     env = {**os.environ, "TETHER_ADMIN_TOKEN": TOKEN}
     command = [sys.executable, "-m", "tether", "-C", str(project), "serve", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
-    with running_server(command, f"{base}/readyz", name="tether serve", env=env):
-        yield base
+    with running_server(
+        command, f"{base}/readyz", name="tether serve", env=env, stdout=subprocess.PIPE
+    ) as process:
+        try:
+            yield base
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+            if log is not None and process.stderr is not None and process.stdout is not None:
+                # uvicorn writes its access log on stdout, everything else on stderr.
+                log.append(process.stderr.read().decode() + process.stdout.read().decode())
 
 
 def _rows(project: Path, digest: str, count: int) -> list[dict[str, object]]:
@@ -48,7 +60,8 @@ def test_tether_serve_answers_routes_and_logs_with_the_registry(fraud_project: P
     aliases.deploy("1", "champion", actor="test", reason="first")
     rows = _rows(fraud_project, first.record.evaluation.digest, 50)
 
-    with _serve(fraud_project) as base:
+    server_log: list[str] = []
+    with _serve(fraud_project, server_log) as base:
         one = httpx.post(f"{base}/v1/predict", json={"instances": [{"features": rows[0]}]})
         assert one.status_code == 200, one.text
         answer = one.json()
@@ -78,6 +91,14 @@ def test_tether_serve_answers_routes_and_logs_with_the_registry(fraud_project: P
         assert httpx.post(f"{base}/v1/feedback", json=feedback).status_code == 200
         conflict = {**feedback, "label": 0}
         assert httpx.post(f"{base}/v1/feedback", json=conflict).status_code == 409
+
+    # What tether serve printed: versions and stores at start, an access log, what it flushed.
+    printed = server_log[0]
+    assert "serving fraud-detector champion 1 (event 1); stores: tracking sqlite:///" in printed
+    assert "Uvicorn running on http://127.0.0.1:" in printed
+    assert '"POST /v1/predict HTTP/1.1" 200' in printed
+    assert '"POST /v1/admin/deploy HTTP/1.1" 401' in printed
+    assert f"wrote {1 + len(rows)} predictions, dropped 0" in printed
 
     log = PredictionLog(settings.serving.predictions_uri)
     try:

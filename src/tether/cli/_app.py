@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 
 from tether import __version__
+from tether._uris import install_masking
 from tether.cli import _render
 from tether.errors import TetherError
 
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_masking(logging.getLogger().handlers)  # libraries' log lines quote URIs too
     try:
         # Standalone mode: typer itself reports usage errors (exit 2, with the usage line
         # and its own message), serves shell completion, and exits with a command's code.

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tether import _mlflow
-from tether.config import FeatureSettings, Settings
+from tether.config import FeatureSettings, Settings, check_no_literal_credentials
 from tether.errors import ProjectError
 from tether.lineage._code import (
     CodeVersion,
@@ -90,6 +90,7 @@ def train_project(
         result = train_project(load_settings("my-project").with_params({"max_iter": "50"}))
         print(result.run_id, result.model_version, result.record.metrics["roc_auc"])
     """
+    check_no_literal_credentials(settings.project_dir)  # before the config is archived
     store = SnapshotStore(settings.stores.snapshot_uri)
     environment = capture_environment()
     with tempfile.TemporaryDirectory(prefix="tether-train-") as scratch:

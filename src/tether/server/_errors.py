@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tether._uris import mask_uri
 from tether.errors import (
     FeatureError,
     FeedbackConflictError,
@@ -118,7 +119,8 @@ def install_error_handlers(app: FastAPI, statuses: Mapping[type[Exception], int]
         extra: dict[str, Any] = {}
         if isinstance(exc, InvalidInstanceError):
             extra = {"field": exc.field, "expected": exc.expected}
-        return error_response(status, error_code(exc), str(exc), **extra)
+        # Masked here too: a library's text inside the message may quote a store's URI.
+        return error_response(status, error_code(exc), mask_uri(str(exc)), **extra)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -127,12 +129,12 @@ def install_error_handlers(app: FastAPI, statuses: Mapping[type[Exception], int]
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = _STATUS_CODES.get(exc.status_code, "http_error")
-        message = f"{request.method} {request.url.path}: {exc.detail}."
+        message = mask_uri(f"{request.method} {request.url.path}: {exc.detail}.")
         return error_response(exc.status_code, code, message, headers=exc.headers)
 
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
+        return error_response(exc.status, exc.code, mask_uri(exc.message), headers=exc.headers)
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         # The process boundary: anything unforeseen is logged with its traceback here.

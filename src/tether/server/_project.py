@@ -1,11 +1,19 @@
-"""The prediction server of a project: its registry, logs and stores, from ``tether.toml``."""
+"""The prediction server of a project: its registry, logs and stores, from ``tether.toml``.
+
+Its lifespan logs (logger ``tether.serve``) one line once started, naming the versions loaded
+and every store with credentials masked, and one line once stopped, saying how many
+predictions the prediction log wrote and dropped: the operator's record of each process.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from tether._uris import mask_uri
 from tether.config import Settings, load_settings, project_from_environment
 from tether.features import FeatureStore, OnlineFeatureStore
 from tether.lineage import online_backend, project_views
@@ -17,8 +25,10 @@ from tether.registry import (
     project_aliases,
 )
 from tether.server._app import create_app
-from tether.server._state import Role
-from tether.serving import OnlineLookup, PredictionLog, Redaction
+from tether.server._state import Role, ServerState
+from tether.serving import Deployment, OnlineLookup, PredictionLog, Redaction
+
+_LOGGER = logging.getLogger("tether.serve")
 
 
 class RegistryAdmin:
@@ -95,8 +105,68 @@ def create_project_app(settings: Settings) -> FastAPI:
             served_feature_version=FeatureStore(views).version,
             feature_mismatch=serving.feature_mismatch,
         )
-    return create_app(serving, source=source, predictions=predictions, features=lookup,
-                      admin=RegistryAdmin(aliases))  # fmt: skip
+    app = create_app(serving, source=source, predictions=predictions, features=lookup,
+                     admin=RegistryAdmin(aliases))  # fmt: skip
+    _announce_lifespan(app, settings)
+    return app
+
+
+def _announce_lifespan(app: FastAPI, settings: Settings) -> None:
+    """Wrap the app's lifespan with the started and stopped lines (see the module doc)."""
+    inner = app.router.lifespan_context
+    state: ServerState = app.state.tether
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            deployment = state.router.deployment
+            if deployment is None:
+                _LOGGER.warning(
+                    "no deployment of %s loaded (the reason is logged above); /readyz answers "
+                    "503 until `tether models deploy VERSION --as champion` or the store "
+                    "recovers; stores: %s",
+                    settings.model_name,
+                    describe_stores(settings),
+                )
+            else:
+                _LOGGER.info("serving %s; stores: %s", describe_deployment(deployment),
+                             describe_stores(settings))  # fmt: skip
+            try:
+                yield
+            finally:
+                _LOGGER.info("shutting down: flushing the prediction log")
+        # The inner lifespan closed the prediction log: what it wrote is final now.
+        _LOGGER.info(
+            "stopped: the prediction log at %s wrote %d predictions, dropped %d",
+            mask_uri(settings.serving.predictions_uri),
+            state.predictions.written,
+            state.predictions.dropped,
+        )
+
+    app.router.lifespan_context = lifespan
+
+
+def describe_deployment(deployment: Deployment) -> str:
+    """``fraud-detector champion 1, challenger 2 at 10.0% ..., shadow 3 (event 7)``."""
+    parts = [f"{deployment.model_name} champion {deployment.champion.version}"]
+    if deployment.challenger is not None:
+        parts.append(
+            f"challenger {deployment.challenger.version} at {deployment.challenger_share:.1%}"
+        )
+    parts.extend(f"shadow {shadow.version}" for shadow in deployment.shadows)
+    return ", ".join(parts) + f" (event {deployment.event_id})"
+
+
+def describe_stores(settings: Settings) -> str:
+    """Every store the server uses, credentials masked."""
+    stores = {
+        "tracking": settings.stores.tracking_uri,
+        "prediction log": settings.serving.predictions_uri,
+        "event log": settings.serving.events_uri,
+    }
+    if settings.features.definitions:
+        stores["online features"] = settings.features.online
+    return ", ".join(f"{name} {mask_uri(uri)}" for name, uri in stores.items())
 
 
 def app_from_environment() -> FastAPI:
