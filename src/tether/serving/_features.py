@@ -11,13 +11,17 @@ Validation is against the feature lists of the models being served
 so that a request valid for one unit is valid for every unit whatever its cohort; a raw
 feature that no served model (shadows included) takes is refused, unless the instance has an
 entity, in which case it may be request data for the lookup (which refuses what it does not
-take). Values a model receives must be finite numbers; a raw value that contradicts the
-lookup's value for the same feature is refused rather than silently preferred, because that
-is training-serving skew by construction. Every refusal is an :class:`InvalidInstanceError`
-naming the field (``instances[3].features.amount``) and what was expected.
+take). Values a model receives must be finite numbers or null; a raw value that contradicts
+the lookup's value for the same feature is refused rather than silently preferred, because
+that is training-serving skew by construction. Every refusal is an
+:class:`InvalidInstanceError` naming the field (``instances[3].features.amount``) and what
+was expected; so is a lookup's refusal of an entity (an unknown or missing key column), which
+names the instance's ``entity`` or ``features``.
 
-The vector a model receives maps each feature to a float, or to None where the online store
-has no value (the feature definition's null policy); models receive None as NaN.
+The vector a model receives maps each feature to a float, or to None where there is no value;
+models receive None as NaN. A raw null means the same as the online store's null (the feature
+definition's null policy for a new customer): a model trained with NaN in a feature scores it,
+and one that cannot take NaN fails as it would on the entity path.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, TypeAlias
 
-from tether.errors import ServingError
+from tether.errors import FeatureError, ServingError, StoreUnavailableError
 from tether.serving._deployment import Deployment
 
 FeatureValue: TypeAlias = bool | int | float | str | None
@@ -163,11 +167,11 @@ def _check_raw(position: int, instance: InstanceRequest, spec: FeatureSpec) -> N
                 field=f"{where}.{name}",
                 expected=f"one of {_names(spec.required + spec.optional)}",
             )
-        if not _is_finite_number(value):
+        if value is not None and not _is_finite_number(value):
             raise InvalidInstanceError(
-                f"{where}.{name} is {value!r}; expected a finite number.",
+                f"{where}.{name} is {value!r}; expected a finite number or null (no value).",
                 field=f"{where}.{name}",
-                expected="a finite number",
+                expected="a finite number or null",
             )
     if instance.entity is not None and not instance.entity:
         raise InvalidInstanceError(
@@ -192,17 +196,59 @@ def _lookup(
             expected="no entity (all features in `features`)",
         )
     chosen = [instances[i] for i in positions]
-    rows = lookup.lookup(
-        [dict(instance.entity or {}) for instance in chosen],
-        [dict(instance.features) for instance in chosen],
-        [instance.event_time or now for instance in chosen],
-    )
+    try:
+        rows = _look_up(lookup, chosen, now)
+    except StoreUnavailableError:
+        raise
+    except FeatureError as exc:
+        raise _invalid_entity(exc, instances, positions, lookup, now) from exc
     if len(rows) != len(chosen):
         raise ServingError(
             f"The online feature lookup returned {len(rows)} rows for {len(chosen)} "
             "entities; expected one row per entity."
         )
     return dict(zip(positions, rows, strict=True))
+
+
+def _look_up(
+    lookup: FeatureLookup, chosen: Sequence[InstanceRequest], now: datetime
+) -> list[Mapping[str, FeatureValue]]:
+    return lookup.lookup(
+        [dict(instance.entity or {}) for instance in chosen],
+        [dict(instance.features) for instance in chosen],
+        [instance.event_time or now for instance in chosen],
+    )
+
+
+def _invalid_entity(
+    error: FeatureError,
+    instances: Sequence[InstanceRequest],
+    positions: Sequence[int],
+    lookup: FeatureLookup,
+    now: datetime,
+) -> InvalidInstanceError:
+    """The lookup's refusal, naming the first instance that it refuses on its own.
+
+    The lookup's message counts rows of its own call, not the request's instances, so the
+    instance at fault is found by asking again one instance at a time (only on this error
+    path; a refused key fails before the store is read).
+    """
+    culprit, reason = positions[0], error
+    for position in positions if len(positions) > 1 else ():
+        try:
+            _look_up(lookup, [instances[position]], now)
+        except StoreUnavailableError:
+            raise
+        except FeatureError as exc:
+            culprit, reason = position, exc
+            break
+    # A lookup refuses entity key columns, or the request columns its transformations need.
+    part = "features" if "request" in str(reason).split(" ", 2)[:2] else "entity"
+    return InvalidInstanceError(
+        f"instances[{culprit}].{part}: {reason}.",
+        field=f"instances[{culprit}].{part}",
+        expected="the entity key columns and request columns the online store takes",
+    )
 
 
 def _vector(
@@ -226,7 +272,7 @@ def _vector(
                 expected="no value (it is computed from the entity)",
             )
         if sent:
-            vector[name] = _number(instance.features[name])
+            vector[name] = _optional_number(instance.features[name])
         elif stored:
             vector[name] = _stored_number(name, looked_up[name])
         elif name in spec.required:
@@ -237,7 +283,7 @@ def _vector(
             f"{where} lacks {_names(missing)}; the served models take {_names(spec.required)}, "
             f"each from {source}.",
             field=f"{where}.{missing[0]}",
-            expected=f"a finite number for each of {_names(missing)}",
+            expected=f"a finite number or null for each of {_names(missing)}",
         )
     return vector
 
@@ -264,13 +310,24 @@ def _is_finite_number(value: object) -> bool:
 
 
 def _differs(stored: FeatureValue, sent: FeatureValue) -> bool:
+    if sent is None:
+        return _stored_null(stored) is not None
     if stored is None or isinstance(stored, str):
         return True
-    return float(stored) != _number(sent)
+    return float(stored) != _optional_number(sent)
 
 
-def _number(value: FeatureValue) -> float:
-    """A raw value already checked by :func:`_check_raw`, as a float."""
+def _stored_null(value: FeatureValue) -> FeatureValue:
+    """A stored non-finite number is no value, as :func:`_stored_number` serves it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _optional_number(value: FeatureValue) -> float | None:
+    """A raw value already checked by :func:`_check_raw`, as a float (None stays None)."""
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ServingError(f"Feature value {value!r} was not validated as a number.")
     return float(value)
