@@ -29,7 +29,13 @@ def serve_command(
     serving = settings.serving
     host, port, workers = host or serving.host, port or serving.port, workers or serving.workers
     if workers == 1:
-        uvicorn.run(create_project_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_project_app(settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            limit_concurrency=serving.max_connections,
+        )
         return
     # Several workers: each process builds its own app from the project folder, follows the
     # event log for alias changes, and writes its metrics to one folder that /metrics sums.
@@ -45,4 +51,5 @@ def serve_command(
         port=port,
         workers=workers,
         log_level="warning",
+        limit_concurrency=serving.max_connections,
     )
