@@ -66,12 +66,19 @@ def _utc(value: datetime) -> datetime:
     return moment
 
 
+_NO_NUL = Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})  # the schema states it too
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_storable)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_CHARS),
+    AfterValidator(_storable),
+    _NO_NUL,
 ]
 """An id or a name: 1 to 200 characters of valid Unicode."""
 Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_storable)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(_storable),
+    _NO_NUL,
 ]
 """Free text (a reason, a label): 1 to 2000 characters of valid Unicode."""
 UtcTime = Annotated[
