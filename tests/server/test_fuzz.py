@@ -10,6 +10,7 @@ reaches the feature lookup and the admin operations, not only the auth refusal.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,22 @@ def test_well_formed_predictions_are_answered_or_refused_never_5xx(tmp_path: Pat
                 )
 
         answered()
+
+
+def test_the_schema_states_the_limits_the_server_enforces(tmp_path: Path) -> None:
+    with running_app(tmp_path, max_instances=7) as client:
+        schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    assert components["PredictRequest"]["properties"]["instances"]["maxItems"] == 7
+    instance = components["Instance"]
+    assert instance["properties"]["instance_id"]["anyOf"][0]["pattern"] == "^[^\\u0000]*$"
+    assert instance["properties"]["instance_id"]["anyOf"][0]["maxLength"] == 200
+    by_entity, raw = instance["anyOf"]
+    assert by_entity["required"] == ["entity"]
+    assert raw["properties"]["features"]["required"] == ["a", "b", "c"]
+    assert raw["properties"]["features"]["additionalProperties"] is False
+    assert "1678-01-01T00:00:00Z (inclusive)" in json.dumps(instance["properties"]["event_time"])
+    for path in ("/v1/predict", "/v1/feedback", "/v1/admin/deploy"):
+        assert {"400", "408", "413", "415", "422"} <= set(
+            schema["paths"][path]["post"]["responses"]
+        )

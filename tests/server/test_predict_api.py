@@ -56,6 +56,8 @@ def test_a_batch_is_answered_in_order_with_cohorts(tmp_path: Path) -> None:
         ({"features": {"a": 1, "b": 2}}, "instances[0].features.c", "lacks ['c']"),
         ({"features": {**ROW, "zz": 1}}, "instances[0].features.zz", "no served model"),
         ({"features": {**ROW, "a": "high"}}, "instances[0].features.a", "finite number"),
+        ({"features": {**ROW, "a": None}}, "instances[0].features.a", "finite number"),
+        ({"features": {**ROW, "a": None}}, "instances[0].features.a", "missing values"),
         ({"features": {**ROW, "a": True}}, "instances[0].features.a", "finite number"),
         ({"features": {**ROW, "a": [1]}}, "instances[0].features.a", "got a list"),
         (

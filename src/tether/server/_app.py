@@ -134,7 +134,9 @@ def create_app(
     if guarded:
         _schema_routes(app, settings)
     install_error_handlers(app, {**DEFAULT_STATUSES, **(error_statuses or {})})
-    publish_schemas(app, [request_type(settings.max_instances), ErrorBody])
+    publish_schemas(
+        app, [request_type(settings.max_instances), ErrorBody], lambda: router.deployment
+    )
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )

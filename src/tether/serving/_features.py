@@ -20,8 +20,10 @@ names the instance's ``entity`` or ``features``.
 
 The vector a model receives maps each feature to a float, or to None where there is no value;
 models receive None as NaN. A raw null means the same as the online store's null (the feature
-definition's null policy for a new customer): a model trained with NaN in a feature scores it,
-and one that cannot take NaN fails as it would on the entity path.
+definition's null policy for a new customer), for the features whose served models take
+missing values (scikit-learn's ``allow_nan`` tag: histogram gradient boosting, a pipeline
+that starts with an imputer); for a model that cannot take NaN, a raw null is refused (422)
+rather than failing the model call (500).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
+
+from sklearn.utils import get_tags
 
 from tether.errors import FeatureError, ServingError, StoreUnavailableError
 from tether.serving._deployment import Deployment
@@ -111,10 +115,13 @@ class FeatureSpec:
 
     ``required``: every feature of the champion and the challenger, in first-seen order.
     ``optional``: the features only shadows take (scored when present).
+    ``nullable``: the features that may be null (every champion or challenger taking it
+    takes missing values; a shadow's failure changes no response).
     """
 
     required: tuple[str, ...]
     optional: tuple[str, ...]
+    nullable: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, deployment: Deployment) -> FeatureSpec:
@@ -125,11 +132,29 @@ class FeatureSpec:
         required = tuple(dict.fromkeys(f for model in served for f in model.features))
         shadow = (f for model in deployment.shadows for f in model.features)
         optional = tuple(f for f in dict.fromkeys(shadow) if f not in required)
-        return cls(required, optional)
+        strict = {f for model in served if not takes_missing(model.model) for f in model.features}
+        nullable = frozenset(f for f in required + optional if f not in strict)
+        return cls(required, optional, nullable)
 
     def takes(self, name: str) -> bool:
         """Whether some served model takes feature ``name``."""
         return name in self.required or name in self.optional
+
+
+def takes_missing(model: Any) -> bool:
+    """Whether a scikit-learn estimator takes NaN inputs (its ``allow_nan`` tag).
+
+    A pipeline is asked about its first step (an imputer takes NaN; scikit-learn's own tag
+    for a pipeline says what its last step takes). Anything that is not an estimator is
+    assumed not to, so a null is refused rather than passed to a model that may fail on it.
+    """
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps:
+        model = steps[0][1]
+    try:
+        return bool(get_tags(model).input_tags.allow_nan)
+    except AttributeError:  # no __sklearn_tags__: not a scikit-learn estimator
+        return False
 
 
 def assemble(
@@ -166,6 +191,13 @@ def _check_raw(position: int, instance: InstanceRequest, spec: FeatureSpec) -> N
                 f"{_names(spec.required + spec.optional)}.",
                 field=f"{where}.{name}",
                 expected=f"one of {_names(spec.required + spec.optional)}",
+            )
+        if value is None and name not in spec.nullable:
+            raise InvalidInstanceError(
+                f"{where}.{name} is null, but a served model that takes it cannot take missing "
+                "values; expected a finite number.",
+                field=f"{where}.{name}",
+                expected="a finite number",
             )
         if value is not None and not _is_finite_number(value):
             raise InvalidInstanceError(
