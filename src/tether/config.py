@@ -52,6 +52,17 @@ DEFAULT_THREADS = 1
 histogram built by another number of threads can sum in another order."""
 TRACKING_URI_ENV = "TETHER_TRACKING_URI"
 ADMIN_TOKEN_ENV = "TETHER_ADMIN_TOKEN"
+PREDICT_TOKEN_ENV = "TETHER_PREDICT_TOKEN"
+FEEDBACK_TOKEN_ENV = "TETHER_FEEDBACK_TOKEN"
+METRICS_TOKEN_ENV = "TETHER_METRICS_TOKEN"
+"""Optional bearer tokens of the server's scopes; a scope without one is open."""
+DEFAULT_BODY_TIMEOUT_S = 10.0
+"""Seconds a client has to send a whole request body: a megabyte (the default body limit)
+at 1 Mbit/s takes 8 s; a client that sends less than it declared is answered 408."""
+DEFAULT_MAX_CONNECTIONS = 1000
+"""Concurrent connections per server process (uvicorn's ``limit_concurrency``; beyond it
+uvicorn answers 503): far above what a replica serves (it scores 64 in flight at about
+5,000 requests/s), low enough that idle connections cannot exhaust the process's files."""
 REDACTION_SALT_ENV = "TETHER_REDACTION_SALT"
 PROJECT_ENV = "TETHER_PROJECT"
 """The project folder a server worker process serves (set by ``tether serve`` for its workers)."""
@@ -104,6 +115,8 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
             "drop_columns",
             "retention_days",
             "access_log",
+            "body_timeout_s",
+            "max_connections",
         }
     ),
 }
@@ -184,6 +197,11 @@ class ServingSettings:
     access_log: bool = True
     admin_token: str = ""
     redaction_salt: str = ""
+    predict_token: str = ""
+    feedback_token: str = ""
+    metrics_token: str = ""
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 @dataclass(frozen=True)
@@ -448,14 +466,11 @@ def _serving(
     defaults = ServingSettings(predictions_uri="", events_uri="")
     values: dict[str, Any] = {}
     for key in ("port", "workers", "challenger_timeout_ms", "shadow_queue_size",
-                "max_instances", "max_body_bytes", "retention_days"):  # fmt: skip
+                "max_instances", "max_body_bytes", "retention_days",
+                "max_connections"):  # fmt: skip
         values[key] = _positive_int(table, key, getattr(defaults, key))
-    interval = table.get("reload_interval_s", defaults.reload_interval_s)
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-        raise ConfigError(
-            f"serving.reload_interval_s in {CONFIG_FILE} must be a positive number of "
-            f"seconds, got {interval!r}."
-        )
+    for key in ("reload_interval_s", "body_timeout_s"):
+        values[key] = _positive_seconds(table, key, getattr(defaults, key))
     access_log = table.get("access_log", defaults.access_log)
     if not isinstance(access_log, bool):
         raise ConfigError(
@@ -472,13 +487,15 @@ def _serving(
         or f"sqlite:///{state / 'predictions.db'}",
         events_uri=_uri(table, "serving.events_uri", environ) or f"sqlite:///{state / 'events.db'}",
         host=_string(table, "serving.host") or defaults.host,
-        reload_interval_s=float(interval),
         feature_mismatch=mismatch,
         access_log=access_log,
         hash_columns=_strings(table, "serving.hash_columns"),
         drop_columns=_strings(table, "serving.drop_columns"),
         admin_token=environ.get(ADMIN_TOKEN_ENV, ""),
         redaction_salt=environ.get(REDACTION_SALT_ENV, ""),
+        predict_token=environ.get(PREDICT_TOKEN_ENV, ""),
+        feedback_token=environ.get(FEEDBACK_TOKEN_ENV, ""),
+        metrics_token=environ.get(METRICS_TOKEN_ENV, ""),
         **values,
     )
 
@@ -490,6 +507,15 @@ def _positive_int(table: Mapping[str, Any], key: str, default: int) -> int:
             f"serving.{key} in {CONFIG_FILE} must be a positive integer, got {value!r}."
         )
     return value
+
+
+def _positive_seconds(table: Mapping[str, Any], key: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(
+            f"serving.{key} in {CONFIG_FILE} must be a positive number of seconds, got {value!r}."
+        )
+    return float(value)
 
 
 def _strings(table: Mapping[str, Any], key: str) -> tuple[str, ...]:

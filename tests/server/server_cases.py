@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from tether.config import ServingSettings
-from tether.errors import StoreUnavailableError
+from tether.errors import FeatureError, StoreUnavailableError
 from tether.registry import TransitionError, UnknownVersionError
 from tether.server import create_app
 from tether.serving._deployment import Deployment, ServedModel
@@ -46,12 +47,23 @@ def fitted_model(seed: int) -> LogisticRegression:
 
 
 _MODELS: dict[str, ServedModel] = {}
+NAN_VERSION = "9"
+"""A version trained with NaN in feature ``a`` (a histogram gradient boosting model)."""
+
+
+def nan_trained_model() -> HistGradientBoostingClassifier:
+    """A model on FEATURES trained with a third of ``a`` missing, as a new customer's is."""
+    rng = np.random.default_rng(9)
+    frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=list(FEATURES))
+    label = (frame["b"] + frame["c"] > 0).astype(int)
+    frame.loc[frame.index % 3 == 0, "a"] = np.nan
+    return HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(frame, label)
 
 
 def served(version: str) -> ServedModel:
     """``fraud`` version ``version`` (fitted once per process)."""
     if version not in _MODELS:
-        model = fitted_model(int(version))
+        model = nan_trained_model() if version == NAN_VERSION else fitted_model(int(version))
         _MODELS[version] = ServedModel("fraud", version, model, FEATURES, f"sha-{version}")
     return _MODELS[version]
 
@@ -134,10 +146,17 @@ class MemoryRegistry:
 
 
 class MemoryStore:
-    """Online features per customer id; ``down`` plays an outage."""
+    """Online features per customer id; ``down`` plays an outage.
 
-    def __init__(self, table: Mapping[str, Mapping[str, FeatureValue]]) -> None:
+    ``keys`` are the entity key columns it requires, refused as the online feature store
+    refuses them (a :class:`FeatureError` counting the rows of its call).
+    """
+
+    def __init__(
+        self, table: Mapping[str, Mapping[str, FeatureValue]], keys: Sequence[str] = ()
+    ) -> None:
         self.table = table
+        self.keys = tuple(keys)
         self.down = False
 
     def lookup(
@@ -147,6 +166,13 @@ class MemoryStore:
         at: Sequence[datetime],
     ) -> list[Mapping[str, FeatureValue]]:
         self.ping()
+        for row, entity in enumerate(entities):
+            missing = [key for key in self.keys if key not in entity]
+            if missing:
+                raise FeatureError(
+                    f"entity key row {row} has no column(s) {missing}: expected the entity "
+                    f"key columns {list(self.keys)}"
+                )
         return [dict(self.table.get(e.get("customer_id", ""), {})) for e in entities]
 
     def ping(self) -> None:

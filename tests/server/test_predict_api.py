@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from server_cases import ROW, MemoryRegistry, MemoryStore, TestClient, one, running_app, served
+from server_cases import (
+    NAN_VERSION,
+    ROW,
+    MemoryRegistry,
+    MemoryStore,
+    TestClient,
+    one,
+    running_app,
+    served,
+)
 
 
 @pytest.fixture
@@ -48,6 +57,8 @@ def test_a_batch_is_answered_in_order_with_cohorts(tmp_path: Path) -> None:
         ({"features": {**ROW, "zz": 1}}, "instances[0].features.zz", "no served model"),
         ({"features": {**ROW, "a": "high"}}, "instances[0].features.a", "finite number"),
         ({"features": {**ROW, "a": None}}, "instances[0].features.a", "finite number"),
+        ({"features": {**ROW, "a": None}}, "instances[0].features.a", "missing values"),
+        ({"features": {**ROW, "a": True}}, "instances[0].features.a", "finite number"),
         ({"features": {**ROW, "a": [1]}}, "instances[0].features.a", "got a list"),
         (
             {"features": ROW, "event_time": "2024-05-01T12:00:00"},
@@ -147,3 +158,49 @@ def test_unknown_routes_and_methods_use_the_error_shape(client: TestClient) -> N
     assert client.get("/v1/nothing").json()["error"] == "not_found"
     response = client.get("/v1/predict")
     assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00Z", "2300-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+               "9999-12-31T23:59:59-01:00", "1677-09-21T00:00:00Z"]
+)  # fmt: skip
+def test_an_event_time_outside_the_stores_range_is_422_naming_field_and_range(
+    tmp_path: Path, moment: str
+) -> None:
+    store = MemoryStore({"c1": {"b": -1.0, "c": 2.0}})
+    with running_app(tmp_path, store=store) as client:
+        request = one({"a": 0.5}, entity={"customer_id": "c1"}, event_time=moment)
+        response = client.post("/v1/predict", json=request)
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "instances[0].event_time"
+        assert "1678-01-01T00:00:00Z (inclusive) to 2262-01-01T00:00:00Z" in response.text
+        # The connection still serves the next request.
+        ok = client.post("/v1/predict", json=one(event_time="2261-12-31T23:59:59Z"))
+        assert ok.status_code == 200, ok.text
+
+
+def test_a_null_raw_feature_is_nan_to_the_model_as_on_the_entity_path(tmp_path: Path) -> None:
+    store = MemoryStore({"new-customer": {"a": None}})  # no events yet: the store has no value
+    with running_app(tmp_path, MemoryRegistry(NAN_VERSION), store) as client:
+        raw = client.post("/v1/predict", json=one({**ROW, "a": None}))
+        assert raw.status_code == 200, raw.text
+        looked_up = client.post("/v1/predict", json=one(
+            {"b": ROW["b"], "c": ROW["c"]}, entity={"customer_id": "new-customer"}
+        ))  # fmt: skip
+        assert looked_up.status_code == 200, looked_up.text
+    row = pd.DataFrame([{**ROW, "a": float("nan")}])
+    expected = served(NAN_VERSION).model.predict_proba(row)[0, 1]
+    assert raw.json()["predictions"][0]["prediction"] == pytest.approx(expected)
+    assert looked_up.json()["predictions"][0]["prediction"] == pytest.approx(expected)
+
+
+def test_an_entity_missing_a_key_column_is_422_naming_the_entity(tmp_path: Path) -> None:
+    store = MemoryStore({"c1": {"b": -1.0, "c": 2.0}}, keys=("customer_id", "device_id"))
+    with running_app(tmp_path, store=store) as client:
+        good = {"features": {"a": 0.5}, "entity": {"customer_id": "c1", "device_id": "d1"}}
+        bad = {"features": {"a": 0.5}, "entity": {"customer_id": "c1"}}
+        for instances, position in [([bad], 0), ([good, good, bad, good], 2)]:
+            response = client.post("/v1/predict", json={"instances": instances})
+            assert response.status_code == 422, response.text
+            assert response.json()["field"] == f"instances[{position}].entity"
+            assert "device_id" in response.json()["message"]

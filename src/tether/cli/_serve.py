@@ -62,6 +62,7 @@ def serve_command(
         "log_level": "info",
         "log_config": server_log_config(),
         "access_log": serving.access_log if access_log is None else access_log,
+        "limit_concurrency": serving.max_connections,
     }
     check_port_free(host, port)
     if workers == 1:

@@ -4,8 +4,10 @@ Every error response is ``{"error": code, "message": text, "field": ..., "expect
 ``code`` is a stable snake-case name (``invalid_instance``), ``message`` names the thing, the
 value seen and what was expected; ``field`` and ``expected`` are set when one field is at
 fault. A client's mistake is always a 4xx: validation problems (422), malformed JSON (400),
-bodies or batches too large (413), unknown instances (404), conflicts (409). A 5xx means the
-server or a store it needs failed (503 when it is worth retrying), and is logged.
+bodies or batches too large (413), a body not declared as JSON (415), a body that does not
+arrive in time (408), a missing or wrong token (401), unknown instances (404), conflicts
+(409). A 5xx means the server or a store it needs failed (503 when it is worth retrying),
+and is logged.
 
 The status of an exception is found by walking its class's MRO through
 :data:`DEFAULT_STATUSES` (plus the extra statuses given to ``create_app``), so a subclass
@@ -38,9 +40,11 @@ from tether.errors import (
     UnknownInstanceError,
 )
 from tether.registry import TransitionError, UnknownVersionError
+from tether.server._body import UnsupportedMediaTypeError
 from tether.serving import BatchTooLargeError, InvalidInstanceError, NotReadyError
 
 DEFAULT_STATUSES: Mapping[type[Exception], int] = {
+    UnsupportedMediaTypeError: 415,
     InvalidInstanceError: 422,
     BatchTooLargeError: 413,
     NotReadyError: 503,

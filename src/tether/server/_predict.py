@@ -4,20 +4,35 @@ A thin layer: the body is parsed into :class:`~tether.serving.InstanceRequest` o
 handed to the router, whose answer is returned as it is. Feature validation (missing, extra,
 non-numeric, NaN) happens in the router, against the feature lists of the models it serves,
 and comes back as a 422 naming the field.
+
+The body is decoded and validated here, not by FastAPI, for two reasons: a batch longer than
+``serving.max_instances`` is refused while decoding it (``_body.py``), before an object is
+built for each instance, and the decoding and validation run in a worker thread with the
+scoring, so that no body, however crafted, holds the event loop that every other request
+needs. The schema of the body is still published (:func:`request_type`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, create_model
+from starlette.concurrency import run_in_threadpool
 
+from tether.server._body import (
+    JSON_MEDIA_TYPE,
+    TooManyItemsError,
+    check_json_content_type,
+    decode_bounded,
+)
 from tether.server._errors import ErrorBody
 from tether.server._state import ServerState
 from tether.server._types import Identifier, Scalar, UtcTime
-from tether.serving import InstanceRequest, PredictResult
+from tether.serving import BatchTooLargeError, InstanceRequest, PredictResult
 
 
 class Instance(BaseModel):
@@ -42,8 +57,11 @@ class Instance(BaseModel):
         "store computes the features it defines for them."
     )  # fmt: skip
     features: dict[Identifier, Scalar] = Field(
-        default_factory=dict, description="Raw feature values (finite numbers), and request "
-        "columns for the online store's transformations."
+        default_factory=dict, description="Raw feature values (finite numbers, or null for no "
+        "value: NaN to the model), and request columns for the online store's "
+        "transformations. Every feature of the served champion and challenger must be here "
+        "or come from the entity's online features (else 422); without an entity, a feature "
+        "no served model takes is refused (422)."
     )  # fmt: skip
 
 
@@ -89,18 +107,69 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+def request_type(max_instances: int) -> type[PredictRequest]:
+    """:class:`PredictRequest` with the batch limit of this server, stated in its schema."""
+    batch = Field(
+        min_length=1,
+        max_length=max_instances,
+        description=f"1 to {max_instances} instances (serving.max_instances; more is a 413).",
+    )
+    model: type[PredictRequest] = create_model(
+        "PredictRequest",
+        __base__=PredictRequest,
+        __doc__=PredictRequest.__doc__,
+        instances=(list[Instance], batch),
+    )
+    return model
+
+
 def predict_router(state: ServerState) -> APIRouter:
     """The predict endpoint, serving with ``state.router``."""
     router = APIRouter(tags=["predictions"])
+    body_type = request_type(state.settings.max_instances)
+    body_schema = {"$ref": "#/components/schemas/PredictRequest"}
+    request_body = {"required": True, "content": {JSON_MEDIA_TYPE: {"schema": body_schema}}}
 
-    @router.post("/v1/predict", response_model=PredictResponse, responses=_ERRORS)
-    def predict(body: PredictRequest) -> JSONResponse:
+    @router.post(
+        "/v1/predict",
+        response_model=PredictResponse,
+        responses=_ERRORS,
+        openapi_extra={"requestBody": request_body},
+    )
+    async def predict(request: Request) -> JSONResponse:
         """Score the instances with the champion, the challenger (for its sticky share of
         units) and, off the request path, the shadows."""
-        result = state.router.predict([_instance_request(i) for i in body.instances])
-        return JSONResponse(_response_body(result), headers={"X-Request-ID": result.request_id})
+        check_json_content_type(request.headers.get("content-type"))
+        body = await request.body()
+        return await run_in_threadpool(_predict, state, body_type, body)
 
     return router
+
+
+def _predict(state: ServerState, body_type: type[PredictRequest], body: bytes) -> JSONResponse:
+    parsed = _parse(body_type, body, state.settings.max_instances)
+    result = state.router.predict([_instance_request(i) for i in parsed.instances])
+    return JSONResponse(_response_body(result), headers={"X-Request-ID": result.request_id})
+
+
+def _parse(body_type: type[PredictRequest], body: bytes, max_instances: int) -> PredictRequest:
+    """The validated body; the errors FastAPI would raise for it (400, 422), and 413."""
+    try:
+        decoded: Any = decode_bounded(body, "instances", max_instances, body_type.model_fields)
+    except TooManyItemsError as exc:
+        raise BatchTooLargeError(str(exc)) from exc
+    except json.JSONDecodeError as exc:
+        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error",
+                 "input": {}, "ctx": {"error": exc.msg}}  # fmt: skip
+        raise RequestValidationError([error]) from exc
+    except ValueError as exc:  # not UTF-8, or an integer past the standard library's limit
+        raise HTTPException(400, f"There was an error parsing the body ({exc})") from exc
+    try:
+        return body_type.model_validate(decoded)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from exc
 
 
 def _instance_request(instance: Instance) -> InstanceRequest:

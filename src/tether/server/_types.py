@@ -2,7 +2,10 @@
 
 A client string reaches the prediction log and the registry, so it must be valid Unicode
 without NUL (an unpaired surrogate cannot be encoded as UTF-8 and PostgreSQL refuses NUL):
-refusing it here makes it a 422 naming the field, not a failure deep in a store.
+refusing it here makes it a 422 naming the field, not a failure deep in a store. Likewise a
+time must fit the stores' timestamps: pandas (the feature store's frames) holds nanoseconds
+in 64 bits, 1677-09-21 to 2262-04-11, so a time outside :data:`EARLIEST_TIME` and
+:data:`LATEST_TIME` is a 422, not an ``OutOfBoundsDatetime`` deep in a lookup.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BeforeValidator,
+    Field,
     PlainValidator,
     StringConstraints,
     WithJsonSchema,
@@ -22,6 +26,13 @@ from pydantic import (
 
 MAX_ID_CHARS = 200
 MAX_TEXT_CHARS = 2000
+EARLIEST_TIME = datetime(1678, 1, 1, tzinfo=UTC)
+"""The earliest accepted time: whole years inside pandas' nanosecond range (from 1677-09-21),
+so that a window reaching back from it still fits."""
+LATEST_TIME = datetime(2262, 1, 1, tzinfo=UTC)
+"""The first time refused: the last whole year inside pandas' range (to 2262-04-11)."""
+TIME_RANGE = f"{EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} (inclusive) to {LATEST_TIME:%Y-%m-%dT%H:%M:%SZ}"
+"""The accepted range of request times, as error messages and the schema state it."""
 
 
 def _storable(text: str) -> str:
@@ -43,19 +54,40 @@ def _iso_text(value: Any) -> Any:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        moment = None
+    if moment is None or not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise ValueError(
+            f"is {value.isoformat()}, outside the accepted range {TIME_RANGE} (what the "
+            "feature store's timestamps can hold)"
+        )
+    return moment
 
 
+_NO_NUL = Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})  # the schema states it too
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_storable)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_CHARS),
+    AfterValidator(_storable),
+    _NO_NUL,
 ]
 """An id or a name: 1 to 200 characters of valid Unicode."""
 Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_storable)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(_storable),
+    _NO_NUL,
 ]
 """Free text (a reason, a label): 1 to 2000 characters of valid Unicode."""
-UtcTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_utc)]
-"""An ISO-8601 time with a timezone, converted to UTC."""
+UtcTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_text),
+    AfterValidator(_utc),
+    Field(description=f"An ISO-8601 time with a timezone, from {TIME_RANGE}."),
+]
+"""An ISO-8601 time with a timezone in :data:`TIME_RANGE`, converted to UTC."""
 
 
 def _scalar(value: Any) -> Any:

@@ -12,6 +12,7 @@ from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
 from tether.serving._features import (
     BatchTooLargeError,
     FeatureLookup,
+    FeatureSpec,
     FeatureValue,
     InstanceRequest,
     InvalidInstanceError,
@@ -40,6 +41,7 @@ __all__ = [
     "DeploymentSource",
     "FallbackReason",
     "FeatureLookup",
+    "FeatureSpec",
     "FeatureValue",
     "FeedbackConflictError",
     "FeedbackRecord",

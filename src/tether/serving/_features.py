@@ -11,13 +11,19 @@ Validation is against the feature lists of the models being served
 so that a request valid for one unit is valid for every unit whatever its cohort; a raw
 feature that no served model (shadows included) takes is refused, unless the instance has an
 entity, in which case it may be request data for the lookup (which refuses what it does not
-take). Values a model receives must be finite numbers; a raw value that contradicts the
-lookup's value for the same feature is refused rather than silently preferred, because that
-is training-serving skew by construction. Every refusal is an :class:`InvalidInstanceError`
-naming the field (``instances[3].features.amount``) and what was expected.
+take). Values a model receives must be finite numbers or null; a raw value that contradicts
+the lookup's value for the same feature is refused rather than silently preferred, because
+that is training-serving skew by construction. Every refusal is an
+:class:`InvalidInstanceError` naming the field (``instances[3].features.amount``) and what
+was expected; so is a lookup's refusal of an entity (an unknown or missing key column), which
+names the instance's ``entity`` or ``features``.
 
-The vector a model receives maps each feature to a float, or to None where the online store
-has no value (the feature definition's null policy); models receive None as NaN.
+The vector a model receives maps each feature to a float, or to None where there is no value;
+models receive None as NaN. A raw null means the same as the online store's null (the feature
+definition's null policy for a new customer), for the features whose served models take
+missing values (scikit-learn's ``allow_nan`` tag: histogram gradient boosting, a pipeline
+that starts with an imputer); for a model that cannot take NaN, a raw null is refused (422)
+rather than failing the model call (500).
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
-from tether.errors import ServingError
+from sklearn.utils import get_tags
+
+from tether.errors import FeatureError, ServingError, StoreUnavailableError
 from tether.serving._deployment import Deployment
 
 FeatureValue: TypeAlias = bool | int | float | str | None
@@ -107,10 +115,13 @@ class FeatureSpec:
 
     ``required``: every feature of the champion and the challenger, in first-seen order.
     ``optional``: the features only shadows take (scored when present).
+    ``nullable``: the features that may be null (every champion or challenger taking it
+    takes missing values; a shadow's failure changes no response).
     """
 
     required: tuple[str, ...]
     optional: tuple[str, ...]
+    nullable: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, deployment: Deployment) -> FeatureSpec:
@@ -121,11 +132,29 @@ class FeatureSpec:
         required = tuple(dict.fromkeys(f for model in served for f in model.features))
         shadow = (f for model in deployment.shadows for f in model.features)
         optional = tuple(f for f in dict.fromkeys(shadow) if f not in required)
-        return cls(required, optional)
+        strict = {f for model in served if not takes_missing(model.model) for f in model.features}
+        nullable = frozenset(f for f in required + optional if f not in strict)
+        return cls(required, optional, nullable)
 
     def takes(self, name: str) -> bool:
         """Whether some served model takes feature ``name``."""
         return name in self.required or name in self.optional
+
+
+def takes_missing(model: Any) -> bool:
+    """Whether a scikit-learn estimator takes NaN inputs (its ``allow_nan`` tag).
+
+    A pipeline is asked about its first step (an imputer takes NaN; scikit-learn's own tag
+    for a pipeline says what its last step takes). Anything that is not an estimator is
+    assumed not to, so a null is refused rather than passed to a model that may fail on it.
+    """
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps:
+        model = steps[0][1]
+    try:
+        return bool(get_tags(model).input_tags.allow_nan)
+    except AttributeError:  # no __sklearn_tags__: not a scikit-learn estimator
+        return False
 
 
 def assemble(
@@ -163,11 +192,18 @@ def _check_raw(position: int, instance: InstanceRequest, spec: FeatureSpec) -> N
                 field=f"{where}.{name}",
                 expected=f"one of {_names(spec.required + spec.optional)}",
             )
-        if not _is_finite_number(value):
+        if value is None and name not in spec.nullable:
             raise InvalidInstanceError(
-                f"{where}.{name} is {value!r}; expected a finite number.",
+                f"{where}.{name} is null, but a served model that takes it cannot take missing "
+                "values; expected a finite number.",
                 field=f"{where}.{name}",
                 expected="a finite number",
+            )
+        if value is not None and not _is_finite_number(value):
+            raise InvalidInstanceError(
+                f"{where}.{name} is {value!r}; expected a finite number or null (no value).",
+                field=f"{where}.{name}",
+                expected="a finite number or null",
             )
     if instance.entity is not None and not instance.entity:
         raise InvalidInstanceError(
@@ -192,17 +228,59 @@ def _lookup(
             expected="no entity (all features in `features`)",
         )
     chosen = [instances[i] for i in positions]
-    rows = lookup.lookup(
-        [dict(instance.entity or {}) for instance in chosen],
-        [dict(instance.features) for instance in chosen],
-        [instance.event_time or now for instance in chosen],
-    )
+    try:
+        rows = _look_up(lookup, chosen, now)
+    except StoreUnavailableError:
+        raise
+    except FeatureError as exc:
+        raise _invalid_entity(exc, instances, positions, lookup, now) from exc
     if len(rows) != len(chosen):
         raise ServingError(
             f"The online feature lookup returned {len(rows)} rows for {len(chosen)} "
             "entities; expected one row per entity."
         )
     return dict(zip(positions, rows, strict=True))
+
+
+def _look_up(
+    lookup: FeatureLookup, chosen: Sequence[InstanceRequest], now: datetime
+) -> list[Mapping[str, FeatureValue]]:
+    return lookup.lookup(
+        [dict(instance.entity or {}) for instance in chosen],
+        [dict(instance.features) for instance in chosen],
+        [instance.event_time or now for instance in chosen],
+    )
+
+
+def _invalid_entity(
+    error: FeatureError,
+    instances: Sequence[InstanceRequest],
+    positions: Sequence[int],
+    lookup: FeatureLookup,
+    now: datetime,
+) -> InvalidInstanceError:
+    """The lookup's refusal, naming the first instance that it refuses on its own.
+
+    The lookup's message counts rows of its own call, not the request's instances, so the
+    instance at fault is found by asking again one instance at a time (only on this error
+    path; a refused key fails before the store is read).
+    """
+    culprit, reason = positions[0], error
+    for position in positions if len(positions) > 1 else ():
+        try:
+            _look_up(lookup, [instances[position]], now)
+        except StoreUnavailableError:
+            raise
+        except FeatureError as exc:
+            culprit, reason = position, exc
+            break
+    # A lookup refuses entity key columns, or the request columns its transformations need.
+    part = "features" if "request" in str(reason).split(" ", 2)[:2] else "entity"
+    return InvalidInstanceError(
+        f"instances[{culprit}].{part}: {reason}.",
+        field=f"instances[{culprit}].{part}",
+        expected="the entity key columns and request columns the online store takes",
+    )
 
 
 def _vector(
@@ -226,7 +304,7 @@ def _vector(
                 expected="no value (it is computed from the entity)",
             )
         if sent:
-            vector[name] = _number(instance.features[name])
+            vector[name] = _optional_number(instance.features[name])
         elif stored:
             vector[name] = _stored_number(name, looked_up[name])
         elif name in spec.required:
@@ -237,7 +315,7 @@ def _vector(
             f"{where} lacks {_names(missing)}; the served models take {_names(spec.required)}, "
             f"each from {source}.",
             field=f"{where}.{missing[0]}",
-            expected=f"a finite number for each of {_names(missing)}",
+            expected=f"a finite number or null for each of {_names(missing)}",
         )
     return vector
 
@@ -264,13 +342,24 @@ def _is_finite_number(value: object) -> bool:
 
 
 def _differs(stored: FeatureValue, sent: FeatureValue) -> bool:
+    if sent is None:
+        return _stored_null(stored) is not None
     if stored is None or isinstance(stored, str):
         return True
-    return float(stored) != _number(sent)
+    return float(stored) != _optional_number(sent)
 
 
-def _number(value: FeatureValue) -> float:
-    """A raw value already checked by :func:`_check_raw`, as a float."""
+def _stored_null(value: FeatureValue) -> FeatureValue:
+    """A stored non-finite number is no value, as :func:`_stored_number` serves it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _optional_number(value: FeatureValue) -> float | None:
+    """A raw value already checked by :func:`_check_raw`, as a float (None stays None)."""
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ServingError(f"Feature value {value!r} was not validated as a number.")
     return float(value)
