@@ -223,12 +223,6 @@ def save_sklearn_model(model: Any, directory: Path) -> Path:
     return directory / MODEL_FILE
 
 
-def load_sklearn_model(directory: Path) -> Any:
-    """Load a model folder. Callers verify the model file's digest first."""
-    with _quiet():
-        return mlflow.sklearn.load_model(str(directory))
-
-
 def register_model(
     tracking_uri: str, model_uri: str, name: str, tags: Mapping[str, str]
 ) -> ModelVersionInfo:

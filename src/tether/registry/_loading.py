@@ -27,7 +27,6 @@ from tether.registry._integrity import registered_digest
 from tether.serving._deployment import ServedModel
 
 _LOGGER = logging.getLogger(__name__)
-SHA256_TAG = "tether.model.sha256"
 
 
 class FeatureVersionMismatchError(RegistryError):
