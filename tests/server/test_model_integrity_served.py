@@ -110,6 +110,8 @@ def test_a_deleted_challenger_degrades_and_transitions_report_what_happened(
         assert "challenger fraud-detector/2" in ready.json()["checks"]["deployment"]["detail"]
         assert predicted.status_code == 200
         assert {p["model_version"] for p in predicted.json()["predictions"]} == {"1"}
+        serving = http.get("/v1/admin/status", headers=AUTH).json()["serving"]
+        assert serving["challenger"] is None and "fraud-detector/2" in serving["dropped"][0]
 
         # The event commits; MLflow cannot tag a deleted version: a 200 that says so.
         retired = http.post(

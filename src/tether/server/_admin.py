@@ -138,6 +138,7 @@ def serving_status(router: Router) -> dict[str, Any]:
         "challenger_share": deployment.challenger_share if challenger is not None else 0.0,
         "experiment_id": deployment.experiment_id,
         "shadows": [shadow.version for shadow in deployment.shadows],
+        "dropped": list(deployment.dropped),
         "counters": counters,
     }
 
