@@ -92,6 +92,25 @@ def test_a_tampered_challenger_is_dropped_and_the_champion_serves(
     assert not marker.exists(), "the payload ran"
 
 
+def test_admin_refusals_name_the_version_and_no_store_location(
+    trained: tuple[Path, list[TrainResult]], client: Callable[[], TestClient]
+) -> None:
+    project, _ = trained
+    with client() as http:
+        unknown = http.post(
+            "/v1/admin/deploy", headers=AUTH,
+            json={"version": "99", "role": "shadow", "actor": "ana", "reason": "r"},
+        )  # fmt: skip
+        same = http.post(
+            "/v1/admin/deploy", headers=AUTH,
+            json={"version": "01", "role": "challenger", "actor": "ana", "reason": "r"},
+        )  # fmt: skip
+    assert unknown.status_code == 404
+    assert "fraud-detector/99" in unknown.text
+    assert str(project) not in unknown.text and "sqlite" not in unknown.text
+    assert same.status_code == 409 and "fraud-detector/1 is the champion" in same.text
+
+
 def test_a_deleted_challenger_degrades_and_transitions_report_what_happened(
     trained: tuple[Path, list[TrainResult]],
     client: Callable[[], TestClient],
