@@ -25,7 +25,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 import tether
-from tether.registry import load_version
+from tether.registry import EventLog, load_version
 from tether.serving import ServedModel
 
 HOST = "127.0.0.1"
@@ -64,7 +64,10 @@ def main() -> None:
     args = parser.parse_args()
     settings = tether.load_settings(args.project)
     warnings.filterwarnings("ignore", message=FEATURE_NAMES_WARNING, category=UserWarning)
-    model = load_version(settings.stores.tracking_uri, settings.model_name, args.version)
+    events = EventLog(settings.serving.events_uri)
+    model = load_version(
+        settings.stores.tracking_uri, settings.model_name, args.version, events=events
+    )
     app = floor_app(model, frame=args.frame)
     uvicorn.run(app, host=HOST, port=args.port, log_level="warning")
 

@@ -67,7 +67,7 @@ import pandas as pd
 import tether
 from tether._storage import Database, open_database
 from tether.errors import ServingError
-from tether.registry import load_version
+from tether.registry import EventLog, load_version
 from tether.server import create_app
 from tether.serving import (
     Deployment,
@@ -577,7 +577,11 @@ def main() -> None:
         parser.error("--project and --bodies are required (except with --log-write-only)")
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     settings = tether.load_settings(args.project)
-    models = {v: load_version(settings.stores.tracking_uri, settings.model_name, v) for v in "123"}
+    events = EventLog(settings.serving.events_uri)
+    models = {
+        v: load_version(settings.stores.tracking_uri, settings.model_name, v, events=events)
+        for v in "123"
+    }
     texts = [line for line in Path(args.bodies).read_text().splitlines() if line]
     parsed = [json.loads(text) for text in texts]
     requests = instances(parsed)

@@ -10,8 +10,9 @@ log (two servers never share a SQLite file):
 * ``full``: version 1 champion, version 2 challenger at 10%, version 3 shadow.
 
 A copy's MLflow database names the trained artifacts by absolute path, so every copy serves the
-very files trained in ``base`` (each load checks their sha256). The folder is reused by later
-runs when ``ready.json`` says it was built with the same number of transactions.
+very files trained in ``base`` (each load checks them against their manifest). The folder is
+reused by later runs when ``ready.json`` says it was built with the same number of transactions
+and with artifact manifests.
 
 The request rows are the held-out evaluation frame of version 1, read from the snapshot store
 by the digest its run recorded, without the label and without rows holding a NaN (JSON has no
@@ -82,7 +83,8 @@ def ensure_projects(root: Path, transactions: int) -> Projects:
     marker = root / "ready.json"
     if marker.exists():
         ready = json.loads(marker.read_text())
-        if ready.get("transactions") == transactions:
+        # Built before artifact manifests (issue 8), its versions would be refused: rebuild.
+        if ready.get("transactions") == transactions and ready.get("manifests") == 1:
             return Projects(root, str(ready["evaluation_digest"]))
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -99,7 +101,9 @@ def ensure_projects(root: Path, transactions: int) -> Projects:
         for deploy in deploys:
             _tether("-C", str(projects.layout(name)), "models", "deploy", *deploy,
                     "--reason", "serving benchmark", log=log)  # fmt: skip
-    marker.write_text(json.dumps({"transactions": transactions, "evaluation_digest": digests[0]}))
+    marker.write_text(
+        json.dumps({"transactions": transactions, "evaluation_digest": digests[0], "manifests": 1})
+    )
     return Projects(root, digests[0])
 
 

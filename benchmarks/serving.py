@@ -76,7 +76,7 @@ from _serving_servers import (
 )
 
 import tether
-from tether.registry import load_version
+from tether.registry import EventLog, load_version
 
 BENCHMARKS = Path(__file__).resolve().parent
 WORK = BENCHMARKS / ".work" / "serving"
@@ -144,7 +144,11 @@ def expected_outputs(projects: Projects, rows: pd.DataFrame) -> Expected:
     """Versions 1 and 2 on the first :data:`AGREEMENT_ROWS` rows."""
     settings = tether.load_settings(projects.base)
     head = rows.head(AGREEMENT_ROWS)
-    models = {v: load_version(settings.stores.tracking_uri, MODEL, v).model for v in ("1", "2")}
+    events = EventLog(settings.serving.events_uri)
+    models = {
+        v: load_version(settings.stores.tracking_uri, MODEL, v, events=events).model
+        for v in ("1", "2")
+    }
     probabilities = {v: [float(p) for p in m.predict_proba(head)[:, 1]] for v, m in models.items()}
     return Expected(probabilities, [int(label) for label in models["1"].predict(head)])
 
@@ -354,7 +358,8 @@ def main() -> None:
     print(f"project (built once, then reused) under {WORK / 'projects'}", flush=True)
     projects = ensure_projects(WORK / "projects", args.transactions)
     settings = tether.load_settings(projects.base)
-    columns = list(load_version(settings.stores.tracking_uri, MODEL, "1").features)
+    events = EventLog(settings.serving.events_uri)
+    columns = list(load_version(settings.stores.tracking_uri, MODEL, "1", events=events).features)
     rows = request_rows(projects, columns)
     bodies = write_bodies(rows, session.run_dir)
     print(f"{len(rows):,} request rows; run folder {session.run_dir}", flush=True)

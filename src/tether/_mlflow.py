@@ -358,12 +358,6 @@ def save_sklearn_model(model: Any, directory: Path) -> Path:
     return directory / MODEL_FILE
 
 
-def load_sklearn_model(directory: Path) -> Any:
-    """Load a model folder. Callers verify the model file's digest first."""
-    with _quiet():
-        return mlflow.sklearn.load_model(str(directory))
-
-
 def register_model(
     tracking_uri: str, model_uri: str, name: str, tags: Mapping[str, str]
 ) -> ModelVersionInfo:
@@ -479,3 +473,9 @@ def set_version_tag(tracking_uri: str, name: str, version: str, key: str, value:
     """Set a tag on one registered model version."""
     with _translated(f"tag {name}/{version}", tracking_uri), _quiet():
         _client(tracking_uri).set_model_version_tag(name, version, key, value)
+
+
+def set_run_tag(tracking_uri: str, run_id: str, key: str, value: str) -> None:
+    """Set a tag on a run (finished or not), through the tracking store."""
+    with _translated(f"tag run {run_id}", tracking_uri), _quiet():
+        _client(tracking_uri).set_tag(run_id, key, value)

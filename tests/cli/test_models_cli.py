@@ -39,6 +39,17 @@ def test_deploy_promote_rollback_and_the_audit_tells_the_story(
     assert code == 0
     assert "won the experiment" in out and "precision fell after the promotion" in out
 
+    # The aliases come from the event log, now and over time (new user 4).
+    code, out, _ = run_cli(["-C", str(fraud_project), "audit", "fraud-detector/1", "-f", "json"])
+    report = json.loads(out)
+    assert report["aliases"] == {"champion": "1"}
+    assert [v["aliases"] for v in report["versions"]] == [["champion"]]
+    changes = [h["change"] for h in report["history"]]
+    assert "champion=1" in changes and "champion=2, previous-champion=1" in changes
+    code, out, _ = run_cli(["-C", str(fraud_project), "audit", "fraud-detector/1"])
+    assert "| registered fraud-detector/1 |" in out and "| champion |" in out
+    assert "no alias" not in out
+
     code, _, err = run_cli([*cli, "rollback", "--reason", "again"])
     assert code == 2
     assert "no previous champion" in err

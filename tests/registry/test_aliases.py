@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -10,10 +11,10 @@ import mlflow
 import pytest
 
 from tether.config import load_settings
-from tether.errors import IntegrityError
+from tether.errors import IntegrityError, RegistryError
 from tether.lineage import train_project
 from tether.registry._aliases import ModelAliases, TransitionError, UnknownVersionError
-from tether.registry._events import EventLog
+from tether.registry._events import Event, EventLog
 from tether.registry._loading import (
     FeatureVersionMismatchError,
     _check_feature_version,
@@ -39,12 +40,24 @@ def project(
 def aliases(project: Path, tmp_path: Path) -> ModelAliases:
     """A fresh event log (so each test starts with no aliases) over the shared registry."""
     settings = load_settings(project)
-    model = ModelAliases(
-        EventLog(f"sqlite:///{tmp_path / 'events.db'}"), settings.stores.tracking_uri,
-        settings.model_name,
-    )  # fmt: skip
+    log = EventLog(f"sqlite:///{tmp_path / 'events.db'}")
+    copy_registrations(EventLog(settings.serving.events_uri), log, settings.model_name)
+    model = ModelAliases(log, settings.stores.tracking_uri, settings.model_name)
     model.sync()
     return model
+
+
+def copy_registrations(source: EventLog, target: EventLog, model: str) -> None:
+    """Give a fresh event log the ``register`` events (the manifest digests) of ``source``."""
+    for event in source.events(model):
+        if event.action == "register":
+            target.append(model, "register", actor=event.actor, reason=event.reason,
+                          after={}, details=event.details)  # fmt: skip
+
+
+def _transitions(model: ModelAliases) -> list[Event]:
+    """The model's events but the ``register`` events the fixture copied in."""
+    return [e for e in model.log.events(model.model) if e.action != "register"]
 
 
 def _mlflow_aliases(model: ModelAliases) -> dict[str, str]:
@@ -73,7 +86,7 @@ def test_deploy_promote_rollback_and_retire_keep_mlflow_in_step(aliases: ModelAl
     aliases.retire("3", actor="ana", reason="done")
     assert _mlflow_aliases(aliases) == {"champion": "1"}
 
-    events = aliases.log.events(aliases.model)
+    events = _transitions(aliases)
     assert [e.action for e in events] == [
         "deploy", "deploy", "deploy", "promote", "rollback", "retire",
     ]  # fmt: skip
@@ -113,7 +126,7 @@ def test_racing_challengers_leave_exactly_one(aliases: ModelAliases) -> None:
     for thread in threads:
         thread.join()
     assert sorted(outcomes).count("refused") == 3
-    assert len(aliases.log.events(aliases.model)) == 2
+    assert len(_transitions(aliases)) == 2
 
 
 def test_sync_repairs_mlflow_aliases_from_the_event_log(aliases: ModelAliases) -> None:
@@ -135,19 +148,21 @@ def test_the_deployment_source_loads_verified_models(aliases: ModelAliases) -> N
     assert deployment.challenger is not None and deployment.challenger.version == "2"
     assert deployment.challenger_share == 0.2
     assert "amount" in deployment.champion.features
-    assert source.latest_event_id() == deployment.event_id == 2
+    assert source.latest_event_id() == deployment.event_id == _transitions(aliases)[-1].id
+    assert [e.action for e in _transitions(aliases)] == ["deploy", "deploy"]
 
 
 def test_a_tampered_model_file_is_refused_naming_both_digests(project: Path) -> None:
     settings = load_settings(project)
-    served = load_version(settings.stores.tracking_uri, settings.model_name, "2")
+    events = EventLog(settings.serving.events_uri)
+    served = load_version(settings.stores.tracking_uri, settings.model_name, "2", events=events)
     files = sorted((project / ".tether" / "artifacts").rglob("model.pkl"))
     target = next(f for f in files if _sha(f) == served.sha256)
     original = target.read_bytes()
     target.write_bytes(original + b"#")
     try:
         with pytest.raises(IntegrityError) as excinfo:
-            load_version(settings.stores.tracking_uri, settings.model_name, "2")
+            load_version(settings.stores.tracking_uri, settings.model_name, "2", events=events)
         message = str(excinfo.value)
         assert "fraud-detector/2" in message and served.sha256 in message
     finally:
@@ -166,3 +181,65 @@ def test_a_feature_version_mismatch_is_refused_or_warned(caplog: pytest.LogCaptu
     _check_feature_version("m", "1", "a" * 64, "b" * 64, "warn")
     assert "serving.feature_mismatch = 'warn'" in caplog.text
     _check_feature_version("m", "1", "a" * 64, "a" * 64, "refuse")
+
+
+def test_versions_are_canonical_and_the_champion_cannot_also_be_the_challenger(
+    aliases: ModelAliases,
+) -> None:
+    aliases.deploy("0001", "champion", actor="a", reason="r")
+    assert aliases.status().aliases == {"champion": "1"}
+    for spelling in ("01", "1", " 1"):
+        with pytest.raises(TransitionError, match=r"fraud-detector/1 is the champion"):
+            aliases.deploy(spelling, "challenger", actor="a", reason="r")
+        with pytest.raises(TransitionError, match=r"fraud-detector/1 is the champion"):
+            aliases.deploy(spelling, "shadow", actor="a", reason="r")
+    for bad in ("\u0661", "1.0", "0", "-1", "", "\uff11"):
+        with pytest.raises(RegistryError, match="ASCII digits"):
+            aliases.deploy(bad, "challenger", actor="a", reason="r")
+    aliases.deploy("02", "challenger", actor="a", reason="r")
+    assert aliases.status().aliases == {"champion": "1", "challenger": "2"}
+    aliases.retire("002", actor="a", reason="r")
+    assert aliases.status().aliases == {"champion": "1"}
+
+
+def test_a_version_holds_one_serving_role(aliases: ModelAliases) -> None:
+    aliases.deploy("1", "champion", actor="a", reason="r")
+    aliases.deploy("2", "shadow", actor="a", reason="r")
+    with pytest.raises(TransitionError, match=r"already deployed as shadow-2.*retire") as refused:
+        aliases.deploy("2", "challenger", actor="a", reason="r")
+    assert "one serving role at a time" in str(refused.value)
+    aliases.deploy("3", "challenger", actor="a", reason="r")
+    with pytest.raises(TransitionError, match="already deployed as challenger"):
+        aliases.deploy("3", "shadow", actor="a", reason="r")
+    with pytest.raises(TransitionError, match="already deployed as shadow-2"):
+        aliases.deploy("2", "shadow", actor="a", reason="r")
+    assert aliases.status().aliases == {"champion": "1", "shadow-2": "2", "challenger": "3"}
+
+
+def test_the_last_transition_tag_is_set_only_on_versions_the_event_changed(
+    aliases: ModelAliases,
+) -> None:
+    first = aliases.deploy("1", "champion", actor="a", reason="first")
+    third = aliases.deploy("3", "shadow", actor="a", reason="shadow three")
+    client = mlflow.MlflowClient(tracking_uri=aliases.tracking_uri)
+
+    def tagged(version: str) -> int:
+        tags = client.get_model_version(aliases.model, version).tags
+        return int(json.loads(tags["tether.last_transition"])["event"])
+
+    assert tagged("1") == first.id
+    assert tagged("3") == third.id
+    assert not third.aliases_stale and third.aliases_error == ""
+
+
+def test_an_unknown_version_or_event_names_no_database_path(
+    aliases: ModelAliases, project: Path
+) -> None:
+    with pytest.raises(UnknownVersionError) as unknown:
+        aliases.deploy("99", "shadow", actor="a", reason="r")
+    with pytest.raises(RegistryError) as no_event:
+        aliases.log.event(10_000)
+    for message in (str(unknown.value), str(no_event.value)):
+        assert "sqlite" not in message and str(project) not in message and ".db" not in message
+    assert "fraud-detector/99" in str(unknown.value)
+    assert "no event 10000" in str(no_event.value)

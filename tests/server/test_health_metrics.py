@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from server_cases import MemoryRegistry, MemoryStore, one, running_app
 
 from tether.errors import ServingError
-from tether.serving import PredictionLog
+from tether.serving import Deployment, PredictionLog
 
 
 def test_alive_and_ready(tmp_path: Path) -> None:
@@ -88,3 +89,27 @@ def test_server_exports_are_sorted_and_exist() -> None:
     assert list(module.__all__) == sorted(module.__all__)
     assert all(hasattr(module, name) for name in module.__all__)
     assert "create_app" in module.__all__ and "Admin" in module.__all__
+
+
+class _DegradedRegistry(MemoryRegistry):
+    """A registry whose challenger could not be loaded (dropped by the deployment source)."""
+
+    def load(self) -> Deployment:
+        reason = "challenger m/2 is not served: m/2 is not a version in the model registry"
+        return dataclasses.replace(super().load(), dropped=(reason,))
+
+
+def test_a_dropped_challenger_is_degraded_not_unready(tmp_path: Path) -> None:
+    store = MemoryStore({})
+    with running_app(tmp_path, _DegradedRegistry(), store=store) as client:
+        degraded = client.get("/readyz")
+        answered = client.post("/v1/predict", json=one())
+        store.down = True
+        down = client.get("/readyz")
+    assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
+    assert (
+        "degraded: challenger m/2 is not served"
+        in degraded.json()["checks"]["deployment"]["detail"]
+    )
+    assert answered.status_code == 200
+    assert down.status_code == 503 and down.json()["status"] == "not_ready"

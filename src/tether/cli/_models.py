@@ -1,4 +1,9 @@
-"""``tether models deploy|promote|rollback|retire|status|sync``: the registry's transitions."""
+"""``tether models deploy|promote|rollback|retire|status|sync|verify``: the registry's transitions.
+
+A transition reports what happened: the event log is the authority, so a transition whose
+event committed took effect even when MLflow's aliases could not follow; it says so and
+names ``tether models sync``, and exits 0.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from tether.cli import _render
-from tether.cli._app import State, app
+from tether.cli._app import EXIT_FAILED_CHECK, State, app
 from tether.config import load_settings
 
 if TYPE_CHECKING:
-    from tether.registry import Event, ModelAliases
+    from tether.registry import AppliedEvent, ModelAliases
 
 models_app = typer.Typer(help="Deploy, promote, roll back and retire model versions.")
 app.add_typer(models_app, name="models")
@@ -27,7 +32,7 @@ def _aliases(ctx: typer.Context) -> ModelAliases:
     return project_aliases(load_settings(state.project))
 
 
-def _show_event(event: Event, as_json: bool) -> None:
+def _show_event(event: AppliedEvent, as_json: bool) -> None:
     data: dict[str, Any] = {
         "event": event.id,
         "action": event.action,
@@ -37,11 +42,20 @@ def _show_event(event: Event, as_json: bool) -> None:
         "before": dict(event.before),
         "after": dict(event.after),
         "time": event.time.isoformat(),
+        "aliases_stale": event.aliases_stale,
     }
+    if event.aliases_stale:
+        data["aliases_error"] = event.aliases_error
     if as_json:
         _render.as_json(data)
     else:
         _render.key_values(f"{event.action} of {event.model} (event {event.id})", data)
+    if event.aliases_stale:
+        _render.warning(
+            f"the {event.action} took effect (event {event.id} is in the event log), but "
+            f"MLflow's aliases could not follow: {event.aliases_error}. Run `tether models "
+            "sync` to bring them in step."
+        )
 
 
 @models_app.command("deploy")
@@ -101,9 +115,12 @@ def status_command(
     ctx: typer.Context, json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """Show the aliases, the challenger's share and experiment, and recent transitions."""
+    from tether.registry._integrity import MANIFEST_ACTIONS
+
     aliases = _aliases(ctx)
     status = aliases.status()
-    events = aliases.log.events(aliases.model)[-10:]
+    transitions = [e for e in aliases.log.events(aliases.model) if e.action not in MANIFEST_ACTIONS]
+    events = transitions[-10:]
     data: dict[str, Any] = {
         "model": status.model,
         "aliases": dict(status.aliases),
@@ -128,3 +145,46 @@ def sync_command(ctx: typer.Context) -> None:
     """Make MLflow's aliases equal the event log's (after a crash or a manual edit)."""
     changes = _aliases(ctx).sync()
     _render.text("\n".join(changes) if changes else "MLflow aliases already match the event log")
+
+
+@models_app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    version: str = typer.Argument(..., help="The registered version to verify."),
+    trust: bool = typer.Option(
+        False,
+        "--trust",
+        help="Record the manifest of the version's files as they are now (an event), so a "
+        "version registered before manifests existed can be served.",
+    ),
+    reason: str = typer.Option("", help="Why you trust it (required with --trust)."),
+    actor: str = typer.Option("", help=ACTOR_HELP),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Verify a version's files against the manifest recorded at registration.
+
+    Exit 0 when they verify, 1 when they do not. With --trust, record them as they are now.
+    """
+    from tether.registry import verify_version
+
+    aliases = _aliases(ctx)
+    report = verify_version(
+        aliases.log, aliases.tracking_uri, aliases.model, version, trust=trust,
+        actor=actor or getpass.getuser(), reason=reason,
+    )  # fmt: skip
+    data: dict[str, Any] = {
+        "model": report.model,
+        "version": report.version,
+        "verified": report.verified,
+        "detail": report.detail,
+        "manifest_sha256": report.manifest_sha256,
+    }
+    if report.trusted_event is not None:
+        data["event"] = report.trusted_event
+    if json:
+        _render.as_json(data)
+    else:
+        verdict = "VERIFIED" if report.verified else "NOT VERIFIED"
+        _render.text(f"{verdict}: {report.model}/{report.version}: {report.detail}")
+    if not report.verified:
+        raise typer.Exit(EXIT_FAILED_CHECK)

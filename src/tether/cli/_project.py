@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,11 +139,24 @@ def reproduce_command(
     stores = locate_stores(state.project)
     with _render.steps("reproducing", json) as progress:
         report = reproduce(
-            stores, ref, strict_env=strict_env, tolerance=tolerance, progress=progress
-        )
+            stores, ref, strict_env=strict_env, tolerance=tolerance, progress=progress,
+            registered_digest=_registered_digest(state.project),
+        )  # fmt: skip
     show_reproduction(report, json)
     if not report.reproduced:
         raise typer.Exit(EXIT_FAILED_CHECK)
+
+
+def _registered_digest(project: Path) -> Callable[[str, str], str] | None:
+    """The event log's manifest digests, when the project's config is readable."""
+    from tether.registry import EventLog, registered_digest
+
+    try:
+        settings = load_settings(project)
+    except ConfigError:
+        return None  # the config is gone: the tracking store's tags are the trusted copies
+    log = EventLog(settings.serving.events_uri)
+    return lambda model, version: registered_digest(log, model, version)
 
 
 def show_reproduction(report: ReproduceReport, as_json: bool) -> None:
@@ -184,7 +198,9 @@ def _audit_with_history(project: Path, ref: str) -> AuditReport:
     versions = {v.version for v in first.versions if v.name == settings.model_name}
     log = project_aliases(settings).log
     return dataclasses.replace(
-        first, history=tuple(version_history(log, settings.model_name, versions))
+        first,
+        history=tuple(version_history(log, settings.model_name, versions)),
+        aliases=log.latest_state(settings.model_name),
     )
 
 

@@ -4,6 +4,10 @@
 patch, repository), the configuration (params, seed), the environment, the metrics, and
 when and by whom each model version was registered. The report is built once as
 sections of rows and rendered to Markdown, HTML or JSON from that one structure.
+
+Aliases come from the registry's event log, which is their authority (MLflow's copy can lag
+behind, and MLflow's version search does not return aliases at all): the caller passes the
+model's aliases now and its history, whose "aliases after" column tells them over time.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +59,15 @@ class AuditReport:
     versions: tuple[_mlflow.ModelVersionInfo, ...]
     environment: Environment
     history: tuple[HistoryEntry, ...] = ()
+    aliases: Mapping[str, str] | None = None
+    """The model's aliases now, from the event log (alias -> version); None when the event
+    log could not be read, and MLflow's copy is shown."""
+
+    def version_aliases(self, version: _mlflow.ModelVersionInfo) -> list[str]:
+        """The aliases ``version`` holds now: the event log's when known, else MLflow's."""
+        if self.aliases is None:
+            return sorted(version.aliases)
+        return sorted(a for a, v in self.aliases.items() if v == version.version)
 
     def sections(self) -> list[Section]:
         """The report as titled tables, in the order a reader asks the questions."""
@@ -73,7 +86,11 @@ class AuditReport:
         return {
             "record": asdict(self.record),
             "run": {**asdict(self.run), "start_time": self.run.start_time.isoformat()},
-            "versions": [{**asdict(v), "created": v.created.isoformat()} for v in self.versions],
+            "versions": [
+                {**asdict(v), "created": v.created.isoformat(), "aliases": self.version_aliases(v)}
+                for v in self.versions
+            ],
+            "aliases": dict(self.aliases) if self.aliases is not None else None,
             "environment": asdict(self.environment),
             "history": [asdict(h) for h in self.history],
         }
@@ -115,7 +132,7 @@ def _model_section(report: AuditReport) -> Section:
         ("run key", record.run_key, "digest of code, config and data"),
     ]
     for version in report.versions:
-        aliases = ", ".join(version.aliases) or "no alias"
+        aliases = ", ".join(report.version_aliases(version)) or "no alias"
         rows.append(
             (
                 f"registered {version.name}/{version.version}",

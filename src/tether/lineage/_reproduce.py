@@ -6,6 +6,11 @@ project's working tree, so a run reproduces after its code, data and config have
 on. The environment is compared first; then the entry point runs again and the new model
 and the recorded one score the recorded evaluation data. Identical predictions mean
 reproduced; whether the model files are byte-identical is reported too.
+
+The recorded model is loaded like a served one (``lineage/_artifacts.py``): its files are
+checked against the manifest whose digest the run's and version's tags hold (and, when the
+caller passes the registry's copy, the event log's), and only the verified model file is
+unpickled. ``record.json`` is an artifact, so its model digest alone is never trusted.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from tether import _mlflow
+from tether._versions import canonical_version
 from tether.config import FeatureSettings, Stores
 from tether.errors import IntegrityError, ProjectError, SnapshotError, TrackingError
+from tether.lineage._artifacts import MANIFEST_SHA256_TAG, load_registered_model
 from tether.lineage._code import PATCH_FILE, SOURCE_ARCHIVE, restore_source
 from tether.lineage._context import (
     TrainContext,
@@ -53,6 +60,8 @@ from tether.lineage._snapshots import SnapshotStore, sha256_file
 from tether.lineage._train import call_entry_point, snapshot_frame, training_sets
 
 Progress = Callable[[str], None]
+RegisteredDigest = Callable[[str, str], str]
+"""``(model, version) -> manifest digest`` from the event log ("" when it has none)."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,7 @@ def resolve_run(tracking_uri: str, ref: str) -> str:
         return _mlflow.get_model_version_by_alias(tracking_uri, name, alias).run_id
     if "/" in ref:
         name, _, version = ref.rpartition("/")
-        if not version.isdigit():
-            raise TrackingError(f"{ref!r}: a model version is a number, as in {name}/3.")
+        version = canonical_version(version, name)
         return _mlflow.get_model_version(tracking_uri, name, version).run_id
     if not _mlflow.is_run_id(ref):
         raise TrackingError(
@@ -122,8 +130,12 @@ def reproduce(
     strict_env: bool = False,
     tolerance: float = 0.0,
     progress: Progress = lambda _: None,
+    registered_digest: RegisteredDigest | None = None,
 ) -> ReproduceReport:
     """Re-run a recorded run and compare it with the recorded result.
+
+    ``registered_digest`` gives the event log's manifest digest of a version; the CLI passes
+    the project's registry, and without it the tracking store's tags are the trusted copies.
 
     Example::
 
@@ -148,12 +160,14 @@ def reproduce(
             return _verdict(record, False, reason, differences, tolerance)
         progress("verifying the recorded snapshots")
         _verify_snapshots(record, store)
+        progress("verifying the recorded model")
+        recorded = _recorded_model(tracking, record, work, registered_digest)
         progress("restoring the recorded code")
         source = _restore_code(tracking, record, work)
         progress("re-running the entry point")
         new_model, new_frame = _retrain(record, source, store, work)
         progress("comparing predictions")
-        return _compare(tracking, record, store, new_model, new_frame, differences, tolerance, work)
+        return _compare(record, store, recorded, new_model, new_frame, differences, tolerance, work)
 
 
 def _verify_snapshots(record: RunRecord, store: SnapshotStore) -> None:
@@ -220,29 +234,55 @@ def _retrain(
     return split_result(result, record.entry_point, record.label)
 
 
-def _recorded_model(tracking: str, record: RunRecord, work: Path) -> Any:
-    folder = _mlflow.download_model(tracking, record.model.uri, work / "recorded-model")
-    found = sha256_file(folder / record.model.file)
-    if found != record.model.sha256:
+@dataclass(frozen=True)
+class _RecordedModel:
+    model: Any
+    sha256: str
+
+
+def _recorded_model(
+    tracking: str, record: RunRecord, work: Path, registered_digest: RegisteredDigest | None
+) -> _RecordedModel:
+    """The run's model, verified against its manifest before it is unpickled."""
+    run = _mlflow.get_run(tracking, record.run_id)
+    versions = [v for v in _mlflow.versions_of_run(tracking, record.run_id)
+                if v.name == record.model_name]  # fmt: skip
+    if not versions:
         raise IntegrityError(
-            f"The model file of run {record.run_id} ({record.model.uri}) has sha256 {found}, "
-            f"but {record.model.sha256} was recorded at training; refusing to load it "
-            "(unpickling a modified file can run arbitrary code)."
+            f"Run {record.run_id} has no registered version of {record.model_name}, so its "
+            "model has no trusted manifest digest; refusing to load it."
         )
-    return _mlflow.load_sklearn_model(folder)
+    # Every version made from this run must agree; the first one is loaded.
+    for version in versions[1:]:
+        if version.tags.get(MANIFEST_SHA256_TAG, "") != versions[0].tags.get(
+            MANIFEST_SHA256_TAG, ""
+        ):
+            raise IntegrityError(
+                f"Versions {versions[0].version} and {version.version} of "
+                f"{record.model_name} (both of run {record.run_id}) hold different manifest "
+                "digests: one was rewritten. Refusing to load the model."
+            )
+    first = versions[0]
+    label = f"{first.name}/{first.version} (run {record.run_id})"
+    event = registered_digest(first.name, first.version) if registered_digest else None
+    model, manifest = load_registered_model(
+        tracking, first.source, label=label, version=first.version, run_tags=run.tags,
+        version_tags=first.tags, event_digest=event, work=work / "recorded-model",
+    )  # fmt: skip
+    return _RecordedModel(model, manifest.files[manifest.model_file])
 
 
 def _compare(
-    tracking: str,
     record: RunRecord,
     store: SnapshotStore,
+    recorded: _RecordedModel,
     new_model: Any,
     new_frame: pd.DataFrame,
     differences: tuple[EnvironmentDifference, ...],
     tolerance: float,
     work: Path,
 ) -> ReproduceReport:
-    old_model = _recorded_model(tracking, record, work)
+    old_model = recorded.model
     evaluation = read_table(store.read_bytes(record.evaluation.digest), "parquet", "evaluation")
     features = features_of(evaluation, record.label)
     old_scores = predict_scores(old_model, features)
@@ -276,8 +316,8 @@ def _compare(
         rows_compared=len(evaluation),
         max_abs_difference=largest,
         tolerance=tolerance,
-        model_bytes_identical=new_sha == record.model.sha256,
-        recorded_model_sha256=record.model.sha256,
+        model_bytes_identical=new_sha == recorded.sha256,
+        recorded_model_sha256=recorded.sha256,
         new_model_sha256=new_sha,
         evaluation_identical=same_eval,
     )

@@ -5,6 +5,10 @@ point reads, runs it seeded with fixed thread pools, scores the held-out frame, 
 model (cloudpickle, with a signature), records the model file's sha256 and registers a
 new version. Everything lands in one ``record.json`` artifact too, which is what
 ``reproduce`` and ``audit`` read.
+
+The manifest of the model's artifact files (``lineage/_artifacts.py``) is what every loader
+verifies; its digest is kept where artifact writers cannot reach: the run's and the version's
+tags, and a ``register`` event in the project's event log (``[serving] events_uri``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pandas as pd
 from tether import _mlflow
 from tether.config import FeatureSettings, Settings, check_no_literal_credentials
 from tether.errors import ProjectError
+from tether.lineage._artifacts import MANIFEST_SHA256_TAG, MANIFEST_TAG, manifest_of
 from tether.lineage._code import (
     CodeVersion,
     dirty_files,
@@ -106,7 +111,7 @@ def train_project(
             progress("running the entry point")
             model, frame, context = _run_entry_point(settings, store, work)
             progress("evaluating and logging the model")
-            record = _log_outputs(
+            record, manifest_sha256 = _log_outputs(
                 settings, run_id, code, context, model, frame, store, environment, work
             )
             progress("registering the model")
@@ -117,10 +122,32 @@ def train_project(
                 tags={
                     "tether.run_id": run_id,
                     "tether.model.sha256": record.model.sha256,
+                    MANIFEST_SHA256_TAG: manifest_sha256,
                     "tether.registered_by": getpass.getuser(),
                 },
             )
+            _record_registration(settings, version.version, run_id, manifest_sha256)
     return TrainResult(run_id, settings.model_name, version.version, record)
+
+
+def _record_registration(settings: Settings, version: str, run_id: str, digest: str) -> None:
+    """Append the ``register`` event that holds the manifest digest in the event log.
+
+    The one import against the flow of packages (lineage -> registry): the event log is
+    where tether keeps what an artifact writer cannot rewrite, and registering a version
+    is part of training. Imported here so that ``tether.lineage`` never imports the
+    registry at module level.
+    """
+    from tether.registry import record_registration
+
+    record_registration(
+        settings.serving.events_uri,
+        settings.model_name,
+        version,
+        actor=getpass.getuser(),
+        reason=f"registered by `tether train` from run {run_id}",
+        details={"run_id": run_id, "manifest_sha256": digest, "model_file": _mlflow.MODEL_FILE},
+    )
 
 
 def _capture_code(
@@ -287,7 +314,7 @@ def _log_outputs(
     store: SnapshotStore,
     environment: Environment,
     work: Path,
-) -> RunRecord:
+) -> tuple[RunRecord, str]:
     label = settings.train.label
     evaluation = snapshot_frame(frame, EVALUATION_DATASET, "evaluation", store)
     features = features_of(frame, label)
@@ -296,8 +323,9 @@ def _log_outputs(
         model, features, model.predict(features), environment.pins(MODEL_REQUIREMENTS)
     )
     model_dir = _mlflow.download_model(settings.stores.tracking_uri, logged.model_uri, work / "m")
+    manifest = manifest_of(model_dir, _mlflow.MODEL_FILE)
     model_record = ModelRecord(
-        sha256=sha256_file(model_dir / _mlflow.MODEL_FILE),
+        sha256=manifest.files[_mlflow.MODEL_FILE],
         uri=logged.model_uri,
         file=_mlflow.MODEL_FILE,
         flavor="sklearn",
@@ -334,8 +362,15 @@ def _log_outputs(
     path.write_text(record.to_json(), encoding="utf-8")
     _mlflow.log_artifact(path, RECORD_ARTIFACT.rpartition("/")[0])
     _mlflow.log_metrics(metrics)
-    _mlflow.set_tags({"tether.model.sha256": model_record.sha256, "tether.run_key": record.run_key})
-    return record
+    _mlflow.set_tags(
+        {
+            "tether.model.sha256": model_record.sha256,
+            "tether.run_key": record.run_key,
+            MANIFEST_TAG: manifest.to_json(),
+            MANIFEST_SHA256_TAG: manifest.sha256,
+        }
+    )
+    return record, manifest.sha256
 
 
 def _log_input(record: DatasetRecord, frame: pd.DataFrame) -> None:

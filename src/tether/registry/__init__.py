@@ -10,6 +10,7 @@ from tether.registry._aliases import (
     DEFAULT_TRAFFIC,
     PREVIOUS_CHAMPION,
     SHADOW_PREFIX,
+    AppliedEvent,
     ModelAliases,
     ModelStatus,
     TransitionError,
@@ -18,6 +19,12 @@ from tether.registry._aliases import (
     version_history,
 )
 from tether.registry._events import AliasState, Event, EventLog, Transition
+from tether.registry._integrity import (
+    VerifyReport,
+    record_registration,
+    registered_digest,
+    verify_version,
+)
 from tether.registry._loading import FeatureVersionMismatchError, load_version
 from tether.registry._source import RegistryDeploymentSource
 
@@ -28,6 +35,7 @@ __all__ = [
     "PREVIOUS_CHAMPION",
     "SHADOW_PREFIX",
     "AliasState",
+    "AppliedEvent",
     "Event",
     "EventLog",
     "FeatureVersionMismatchError",
@@ -37,7 +45,11 @@ __all__ = [
     "Transition",
     "TransitionError",
     "UnknownVersionError",
+    "VerifyReport",
     "load_version",
     "project_aliases",
+    "record_registration",
+    "registered_digest",
+    "verify_version",
     "version_history",
 ]

@@ -9,20 +9,32 @@ between the two writes, or someone editing aliases in the MLflow UI).
 
 Aliases: ``champion`` answers by default; ``challenger`` answers a share of units;
 ``shadow-<version>`` sees a copy of traffic; ``previous-champion`` is what a rollback
-returns to, so a rollback is always one alias change away.
+returns to, so a rollback is always one alias change away. A version holds at most one
+serving role: the champion's version cannot also be the challenger or a shadow, and a
+challenger cannot also be a shadow (its traffic would be scored twice, and the shadow's
+log would duplicate the challenger's). Versions are canonical (``01`` is ``1``, see
+``tether/_versions.py``), so two spellings never make two roles of one version.
+
+The event decides what happened. If MLflow cannot follow (it is down, or a version was
+deleted), the transition still took effect: it returns an :class:`AppliedEvent` whose
+``aliases_error`` says so, and ``tether models sync`` repairs MLflow later.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tether import _mlflow
+from tether._uris import mask_uri
+from tether._versions import canonical_version
 from tether.config import Settings
 from tether.errors import RegistryError, TrackingError
 from tether.lineage import HistoryEntry
 from tether.registry._events import AliasState, Event, EventLog
+from tether.registry._integrity import MANIFEST_ACTIONS
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -30,6 +42,9 @@ PREVIOUS_CHAMPION = "previous-champion"
 SHADOW_PREFIX = "shadow-"
 DEFAULT_TRAFFIC = 0.05
 ROLES = ("shadow", "challenger", "champion")
+SYNC_COMMAND = "tether models sync"
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class TransitionError(RegistryError):
@@ -38,6 +53,23 @@ class TransitionError(RegistryError):
 
 class UnknownVersionError(RegistryError):
     """A model version that the registry does not have (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class AppliedEvent(Event):
+    """The event a transition appended, and whether MLflow's aliases followed it.
+
+    ``aliases_error`` is empty when MLflow's aliases and tags match the event; otherwise
+    it says what failed: the transition took effect (the event log is the authority) and
+    ``tether models sync`` brings MLflow in step.
+    """
+
+    aliases_error: str = ""
+
+    @property
+    def aliases_stale(self) -> bool:
+        """Whether MLflow's aliases lag behind this event until ``tether models sync``."""
+        return bool(self.aliases_error)
 
 
 @dataclass(frozen=True)
@@ -80,19 +112,18 @@ class ModelAliases:
         actor: str,
         reason: str,
         traffic: float = DEFAULT_TRAFFIC,
-    ) -> Event:
+    ) -> AppliedEvent:
         """Deploy ``version`` as a shadow, a challenger (with a traffic share) or the first
         champion."""
         if role not in ROLES:
             raise RegistryError(f"Role {role!r}: expected one of {', '.join(ROLES)}.")
         if role == CHALLENGER and not 0.0 < traffic <= 1.0:
             raise RegistryError(f"--traffic {traffic}: expected a share in (0, 1], e.g. 0.05.")
+        version = canonical_version(version, self.model)
         self._require_version(version)
         with self.log.transition(self.model) as tx:
             after = dict(tx.state)
-            current = {a for a, v in tx.state.items() if v == version}
-            if CHAMPION in current:
-                raise TransitionError(f"{self.model}/{version} is the champion already.")
+            _require_free_role(self.model, version, role, tx.state)
             if role == CHAMPION:
                 if CHAMPION in tx.state:
                     raise TransitionError(
@@ -113,12 +144,11 @@ class ModelAliases:
             if role == CHALLENGER:
                 details["traffic"] = str(traffic)
             event = tx.append("deploy", actor=actor, reason=reason, after=after, details=details)
-        self._follow(event)
-        return event
+        return self._follow(event)
 
     def promote(
         self, *, actor: str, reason: str, evidence: Mapping[str, object] | None = None
-    ) -> Event:
+    ) -> AppliedEvent:
         """Make the challenger the champion; the old champion becomes ``previous-champion``."""
         with self.log.transition(self.model) as tx:
             if CHALLENGER not in tx.state:
@@ -134,10 +164,9 @@ class ModelAliases:
                 "evidence": json.loads(json.dumps(evidence or {}, default=str)),
             }
             event = tx.append("promote", actor=actor, reason=reason, after=after, details=details)
-        self._follow(event)
-        return event
+        return self._follow(event)
 
-    def rollback(self, *, actor: str, reason: str) -> Event:
+    def rollback(self, *, actor: str, reason: str) -> AppliedEvent:
         """Put the previous champion back, in one step."""
         with self.log.transition(self.model) as tx:
             if PREVIOUS_CHAMPION not in tx.state:
@@ -150,11 +179,11 @@ class ModelAliases:
             after[CHAMPION] = after.pop(PREVIOUS_CHAMPION)
             details = {"version": after[CHAMPION], "demoted": demoted}
             event = tx.append("rollback", actor=actor, reason=reason, after=after, details=details)
-        self._follow(event)
-        return event
+        return self._follow(event)
 
-    def retire(self, version: str, *, actor: str, reason: str) -> Event:
+    def retire(self, version: str, *, actor: str, reason: str) -> AppliedEvent:
         """Remove every alias of ``version`` but the champion's."""
+        version = canonical_version(version, self.model)
         with self.log.transition(self.model) as tx:
             held = sorted(a for a, v in tx.state.items() if v == version)
             if CHAMPION in held:
@@ -167,8 +196,7 @@ class ModelAliases:
             after = {a: v for a, v in tx.state.items() if v != version}
             details = {"version": version, "aliases": ",".join(held)}
             event = tx.append("retire", actor=actor, reason=reason, after=after, details=details)
-        self._follow(event)
-        return event
+        return self._follow(event)
 
     def status(self) -> ModelStatus:
         """The model's aliases, challenger share and experiment id, from the event log."""
@@ -199,16 +227,28 @@ class ModelAliases:
         found = _mlflow.get_aliases(self.tracking_uri, self.model)
         return self._apply(found, wanted)
 
-    def _follow(self, event: Event) -> None:
-        self._apply(event.before, event.after)
+    def _follow(self, event: Event) -> AppliedEvent:
+        """Make MLflow follow a committed event; a failure is reported, not raised."""
         record = json.dumps(
             {"event": event.id, "action": event.action, "actor": event.actor,
              "reason": event.reason, "time": event.time.isoformat()}
         )  # fmt: skip
-        for version in {*event.before.values(), *event.after.values()}:
-            _mlflow.set_version_tag(
-                self.tracking_uri, self.model, version, "tether.last_transition", record
-            )
+        try:
+            self._apply(event.before, event.after)
+            # Only the versions whose aliases this event changed: the tag on version 1 must
+            # not name the event that deployed version 3.
+            for version in sorted(changed_versions(event)):
+                _mlflow.set_version_tag(
+                    self.tracking_uri, self.model, version, "tether.last_transition", record
+                )
+        except TrackingError as exc:
+            error = mask_uri(str(exc))
+            _LOGGER.warning(
+                "%s of %s took effect (event %d), but MLflow did not follow: %s; run `%s`",
+                event.action, self.model, event.id, error, SYNC_COMMAND,
+            )  # fmt: skip
+            return _applied(event, error)
+        return _applied(event, "")
 
     def _apply(self, found: AliasState, wanted: AliasState) -> list[str]:
         changes = []
@@ -222,14 +262,49 @@ class ModelAliases:
         return changes
 
     def _require_version(self, version: str) -> None:
-        if not version.isdigit():
-            raise RegistryError(f"Version {version!r}: expected a version number such as 3.")
         try:
             _mlflow.get_model_version(self.tracking_uri, self.model, version)
         except TrackingError as exc:
+            # The tracking error quotes the store's URI (a database path, a host): logged
+            # masked for the operator, kept out of the message a client sees.
+            _LOGGER.info("looking up %s/%s: %s", self.model, version, mask_uri(str(exc)))
             raise UnknownVersionError(
-                f"{self.model}/{version} could not be found in the registry: {exc}"
+                f"{self.model}/{version} is not a version in the model registry (or the "
+                "registry could not be read); `tether train` registers versions, and the "
+                "MLflow UI lists them."
             ) from exc
+
+
+def _require_free_role(model: str, version: str, role: str, state: AliasState) -> None:
+    """Refuse a role the version cannot hold alongside the ones it has."""
+    held = sorted(a for a, v in state.items() if v == version and a != PREVIOUS_CHAMPION)
+    if CHAMPION in held:
+        raise TransitionError(
+            f"{model}/{version} is the champion; it cannot also be deployed as {role} (an "
+            "experiment would compare the champion with itself)."
+        )
+    if held:
+        raise TransitionError(
+            f"{model}/{version} is already deployed as {', '.join(held)}; a version holds one "
+            f"serving role at a time. Retire it (`tether models retire {version}`) before "
+            f"deploying it as {role}."
+        )
+
+
+def changed_versions(event: Event) -> set[str]:
+    """The versions that gained or lost an alias in ``event``."""
+    changed = {
+        a for a in {*event.before, *event.after} if event.before.get(a) != event.after.get(a)
+    }
+    moved = {event.before.get(a) for a in changed} | {event.after.get(a) for a in changed}
+    return {v for v in moved if v}
+
+
+def _applied(event: Event, error: str) -> AppliedEvent:
+    return AppliedEvent(
+        event.id, event.time, event.model, event.action, event.actor, event.reason,
+        event.before, event.after, event.details, aliases_error=error,
+    )  # fmt: skip
 
 
 def project_aliases(settings: Settings) -> ModelAliases:
@@ -242,10 +317,9 @@ def version_history(log: EventLog, model: str, versions: set[str]) -> list[Histo
     """The transitions of ``model`` that gave or took an alias of one of ``versions``."""
     entries = []
     for event in log.events(model):
-        changed = {
-            a for a in {*event.before, *event.after} if event.before.get(a) != event.after.get(a)
-        }
-        moved = {event.before.get(a) for a in changed} | {event.after.get(a) for a in changed}
+        moved = changed_versions(event)
+        if event.action in MANIFEST_ACTIONS:
+            moved = {str(event.details.get("version", ""))}
         if moved & versions:
             after = ", ".join(f"{a}={v}" for a, v in sorted(event.after.items())) or "(none)"
             entries.append(

@@ -252,9 +252,11 @@ class EventLog:
                 f"SELECT {_COLUMNS} FROM tether_events WHERE id = :id", {"id": event_id}
             )
         if row is None:
+            # No location in the message: it reaches API clients, and the log's path or host
+            # is the operator's business (the server log names it, masked).
             raise RegistryError(
-                f"There is no event {event_id} in the event log at "
-                f"{self._database.display_url}; ids run from 1 to the latest event's."
+                f"There is no event {event_id} in the event log; ids run from 1 to the latest "
+                "event's."
             )
         return _event_from_row(row)
 

@@ -1,10 +1,14 @@
 """Loading a registered version for serving: verified before a single byte is unpickled.
 
-The sha256 of the model file is recorded at registration (``tether train``). Loading
-downloads the version's files, hashes the model file and refuses one whose bytes changed:
-unpickling a tampered file runs its code. It also compares the feature-definition version
-the model was trained on with the one the feature store serves now, refusing (or, by
-config, warning about) a mismatch, since a changed definition silently changes inputs.
+At registration ``tether train`` records the manifest of every file of the model's
+artifact (``lineage/_artifacts.py``), its digest in the run's and the version's tags and
+in a ``register`` event of the event log. Loading downloads the version's files and
+refuses them unless the three digests agree, the manifest hashes to them, the files are
+exactly the manifest's and each matches its digest; then only the verified model file is
+unpickled, from the bytes that were hashed (never through MLflow's ``MLmodel``, whose
+``pickled_model`` could name another file). It also compares the feature-definition
+version the model was trained on with the one the feature store serves now, refusing (or,
+by config, warning about) a mismatch, since a changed definition silently changes inputs.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import tempfile
 from pathlib import Path
 
 from tether import _mlflow
-from tether.errors import IntegrityError, RegistryError
-from tether.lineage import sha256_file
+from tether._versions import canonical_version
+from tether.errors import RegistryError
+from tether.lineage._artifacts import load_registered_model
 from tether.lineage._reproduce import load_record
+from tether.registry._events import EventLog
+from tether.registry._integrity import registered_digest
 from tether.serving._deployment import ServedModel
 
 _LOGGER = logging.getLogger(__name__)
-SHA256_TAG = "tether.model.sha256"
 
 
 class FeatureVersionMismatchError(RegistryError):
@@ -32,29 +38,34 @@ def load_version(
     model: str,
     version: str,
     *,
+    events: EventLog,
     served_feature_version: str = "",
     feature_mismatch: str = "refuse",
 ) -> ServedModel:
-    """Download, verify and load ``model/version`` as a :class:`ServedModel`."""
+    """Download, verify and load ``model/version`` as a :class:`ServedModel`.
+
+    ``events`` is the event log whose ``register`` (or ``trust``) event holds the version's
+    manifest digest.
+
+    Raises:
+        IntegrityError: the version's files or digests do not verify, or it has none.
+        FeatureVersionMismatchError: trained on other feature definitions (policy refuse).
+        TrackingError: the tracking store failed or has no such version.
+    """
+    version = canonical_version(version, model)
     info = _mlflow.get_model_version(tracking_uri, model, version)
-    expected = info.tags.get(SHA256_TAG, "")
-    if not expected:
-        raise IntegrityError(
-            f"{model}/{version} has no {SHA256_TAG} tag: it was not registered by tether, so "
-            "its file cannot be verified; refusing to load it."
-        )
+    run = _mlflow.get_run(tracking_uri, info.run_id)
+    label = f"{model}/{version}"
     with tempfile.TemporaryDirectory(prefix="tether-load-") as scratch:
         work = Path(scratch)
+        estimator, manifest = load_registered_model(
+            tracking_uri, info.source, label=label, version=version, run_tags=run.tags,
+            version_tags=info.tags, event_digest=registered_digest(events, model, version),
+            work=work / "model",
+        )  # fmt: skip
+        # Read after the model verified: record.json is an artifact, trusted only for the
+        # metadata it carries (feature version, label), never for what gets unpickled.
         record = load_record(tracking_uri, info.run_id, work / "record")
-        folder = _mlflow.download_model(tracking_uri, record.model.uri, work / "model")
-        found = sha256_file(folder / record.model.file)
-        if found != expected:
-            raise IntegrityError(
-                f"The model file of {model}/{version} has sha256 {found}, but {expected} was "
-                "recorded at registration: its bytes changed. Refusing to load it (unpickling "
-                "a modified file runs arbitrary code)."
-            )
-        estimator = _mlflow.load_sklearn_model(folder)
     _check_feature_version(model, version, record.feature_version, served_feature_version,
                            feature_mismatch)  # fmt: skip
     # The estimator knows its input columns in order; the record's schema is sorted by name.
@@ -67,7 +78,7 @@ def load_version(
         version=version,
         model=estimator,
         features=features,
-        sha256=found,
+        sha256=manifest.files[manifest.model_file],
         run_id=info.run_id,
         feature_version=record.feature_version,
     )

@@ -1,13 +1,25 @@
-"""The registry as the prediction server's source of deployments."""
+"""The registry as the prediction server's source of deployments.
+
+The champion is loaded strictly: without it nothing can be served, so a failure raises and
+the server stays not ready (or keeps its previous deployment). A challenger or shadow that
+cannot be loaded (a deleted version, an integrity refusal, a failed download) is dropped
+from routing, logged as an error, and named in :attr:`Deployment.dropped`: an experiment
+that cannot run must not take the champion's traffic down with it. A dropped version is
+tried again at the next registry event.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 
-from tether.errors import RegistryError
+from tether._uris import mask_uri
+from tether.errors import RegistryError, TetherError
 from tether.registry._aliases import CHALLENGER, CHAMPION, ModelAliases
 from tether.registry._loading import load_version
 from tether.serving._deployment import Deployment, ServedModel
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class RegistryDeploymentSource:
@@ -47,17 +59,31 @@ class RegistryDeploymentSource:
                 "VERSION --as champion` before serving."
             )
         champion = self._model(status.aliases[CHAMPION])
+        dropped: list[str] = []
         challenger_version = status.aliases.get(CHALLENGER)
-        shadows = tuple(self._model(v) for v in status.shadows)
+        challenger = None
+        if challenger_version:
+            challenger = self._optional(CHALLENGER, challenger_version, dropped)
+        shadows = [self._optional("shadow", v, dropped) for v in status.shadows]
         return Deployment(
             model_name=status.model,
             champion=champion,
-            challenger=self._model(challenger_version) if challenger_version else None,
-            challenger_share=status.challenger_share,
-            experiment_id=status.experiment_id,
-            shadows=shadows,
+            challenger=challenger,
+            challenger_share=status.challenger_share if challenger is not None else 0.0,
+            experiment_id=status.experiment_id if challenger is not None else "",
+            shadows=tuple(s for s in shadows if s is not None),
             event_id=status.latest_event_id,
+            dropped=tuple(dropped),
         )
+
+    def _optional(self, role: str, version: str, dropped: list[str]) -> ServedModel | None:
+        try:
+            return self._model(version)
+        except TetherError as exc:
+            reason = mask_uri(f"{role} {self._aliases.model}/{version} is not served: {exc}")
+            _LOGGER.error("%s (the champion keeps serving)", reason)
+            dropped.append(reason)
+            return None
 
     def _model(self, version: str) -> ServedModel:
         with self._lock:
@@ -66,6 +92,7 @@ class RegistryDeploymentSource:
                     self._aliases.tracking_uri,
                     self._aliases.model,
                     version,
+                    events=self._aliases.log,
                     served_feature_version=self._feature_version,
                     feature_mismatch=self._mismatch,
                 )

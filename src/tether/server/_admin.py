@@ -5,6 +5,11 @@ Every admin endpoint needs ``Authorization: Bearer <token>`` where the token equ
 are disabled (403, saying how to enable them), so a server never runs with an open admin
 door by default. After a transition the server reloads its deployment at once, instead of
 waiting for the next poll, and reports what the reload did.
+
+A transition answers 200 once its event is committed: the event log is the authority. If
+MLflow's aliases could not follow (the tracking store was down), the body says
+``"aliases_stale": true`` with the error and the command that repairs them
+(``tether models sync``); it is not a 503, because the change took effect.
 """
 
 from __future__ import annotations
@@ -133,6 +138,7 @@ def serving_status(router: Router) -> dict[str, Any]:
         "challenger_share": deployment.challenger_share if challenger is not None else 0.0,
         "experiment_id": deployment.experiment_id,
         "shadows": [shadow.version for shadow in deployment.shadows],
+        "dropped": list(deployment.dropped),
         "counters": counters,
     }
 
@@ -179,9 +185,12 @@ def _admin(state: ServerState) -> Admin:
 
 def _after_transition(router: Router, result: Mapping[str, object]) -> dict[str, Any]:
     reload = router.refresh()
+    stale = bool(result.get("aliases_stale", False))
     return {
         "result": _plain(result),
         "reload": {"outcome": reload.outcome, "event_id": reload.event_id, "error": reload.error},
+        "aliases_stale": stale,
+        "repair": "tether models sync" if stale else None,
     }
 
 

@@ -3,6 +3,11 @@
 Ready means: a deployment is loaded, the prediction log's database answers, and the online
 feature store (when there is one) answers. A load balancer should send traffic only to ready
 replicas; an orchestrator should restart only replicas that are not alive.
+
+*Degraded* (HTTP 200, ``"status": "degraded"``) means ready, but a challenger or shadow
+the registry names is not served (deleted, refused by the integrity check, failed to
+download): the champion answers every request, and the ``deployment`` check's detail says
+what was dropped and why. A 503 is reserved for a server whose champion cannot serve.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ class Check(BaseModel):
     detail: str
 
 
+ReadyStatus = Literal["ready", "degraded", "not_ready"]
+
+
 class Readiness(BaseModel):
     """Whether the server can serve predictions, and each check."""
 
-    status: Literal["ready", "not_ready"]
+    status: ReadyStatus
     checks: dict[str, Check]
 
 
@@ -52,7 +60,8 @@ def health_router(state: ServerState) -> APIRouter:
         responses={503: {"model": Readiness, "description": "A check failed."}},
     )
     def readyz() -> JSONResponse:
-        """Ready: a deployment is loaded and the stores answer."""
+        """Ready: a deployment is loaded and the stores answer (degraded: a challenger or
+        shadow is not served)."""
         checks = {
             "deployment": _deployment_check(state),
             "prediction_log": _log_check(state),
@@ -60,7 +69,10 @@ def health_router(state: ServerState) -> APIRouter:
         if state.features is not None:
             checks["online_store"] = _store_check(state)
         ready = all(check.ok for check in checks.values())
-        body = Readiness(status="ready" if ready else "not_ready", checks=checks)
+        deployment = state.router.deployment
+        degraded = ready and deployment is not None and bool(deployment.dropped)
+        status: ReadyStatus = "degraded" if degraded else "ready" if ready else "not_ready"
+        body = Readiness(status=status, checks=checks)
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
     return router
@@ -70,11 +82,13 @@ def _deployment_check(state: ServerState) -> Check:
     deployment = state.router.deployment
     if deployment is None:
         return Check(ok=False, detail="no deployment loaded yet (see the server log)")
-    return Check(
-        ok=True,
-        detail=f"{deployment.model_name} champion {deployment.champion.version} "
-        f"(event {deployment.event_id})",
+    detail = (
+        f"{deployment.model_name} champion {deployment.champion.version} "
+        f"(event {deployment.event_id})"
     )
+    if deployment.dropped:
+        detail += "; degraded: " + "; ".join(deployment.dropped)
+    return Check(ok=True, detail=detail)
 
 
 def _log_check(state: ServerState) -> Check:

@@ -19,7 +19,7 @@ from tether.features import FeatureStore, OnlineFeatureStore
 from tether.lineage import online_backend, project_views
 from tether.registry import (
     DEFAULT_TRAFFIC,
-    Event,
+    AppliedEvent,
     ModelAliases,
     RegistryDeploymentSource,
     project_aliases,
@@ -69,7 +69,7 @@ class RegistryAdmin:
         }
 
 
-def _event(event: Event) -> Mapping[str, object]:
+def _event(event: AppliedEvent) -> Mapping[str, object]:
     return {
         "event": event.id,
         "time": event.time.isoformat(),
@@ -79,6 +79,8 @@ def _event(event: Event) -> Mapping[str, object]:
         "reason": event.reason,
         "before": dict(event.before),
         "after": dict(event.after),
+        "aliases_stale": event.aliases_stale,
+        "aliases_error": event.aliases_error or None,
     }
 
 

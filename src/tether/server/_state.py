@@ -17,7 +17,8 @@ class Admin(Protocol):
     """The registry operations behind ``/v1/admin`` (the registry, in production).
 
     Every method returns a JSON-ready mapping (strings, numbers, booleans, None, lists,
-    mappings, datetimes) that the endpoint returns as it is, e.g. the event appended. A
+    mappings, datetimes) that the endpoint returns as it is, e.g. the event appended, with
+    ``aliases_stale`` true when the event committed but MLflow's aliases could not follow. A
     client's mistake raises :class:`~tether.errors.RegistryError`: HTTP 409 for a
     ``TransitionError`` (not allowed in the current state), 404 for an
     ``UnknownVersionError``, 400 for any other (see ``DEFAULT_STATUSES``).

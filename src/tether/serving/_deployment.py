@@ -6,6 +6,11 @@ shadows. The router holds one deployment and swaps the whole object when the reg
 changes, so a request sees either the old state or the new one, never a mix, and never
 a half-loaded model (models are loaded before the deployment that names them is built).
 
+A deployment may be *degraded*: a challenger or shadow the registry names but that could not
+be loaded (its version deleted, its files refused by the integrity check, its download
+failed) is left out, so the champion keeps serving, and ``dropped`` says what was left out
+and why (``/readyz`` reports it). Without a champion there is no deployment at all.
+
 A :class:`DeploymentSource` produces deployments: the registry implements it from the
 authoritative event log; tests implement it in memory.
 """
@@ -51,6 +56,9 @@ class Deployment:
     experiment_id: str = ""
     shadows: tuple[ServedModel, ...] = field(default_factory=tuple)
     event_id: int = 0
+    dropped: tuple[str, ...] = field(default_factory=tuple)
+    """Why each challenger or shadow the registry names is not served, e.g.
+    ``"challenger 4: ..."``; empty when everything named is served."""
 
     def models(self) -> Sequence[ServedModel]:
         """Every model this deployment serves, champion first."""
