@@ -49,13 +49,14 @@ from tether.config import (
     MLFLOW_RETRIES_ENV,
     MLFLOW_TIMEOUT_ENV,
 )
-from tether.errors import TrackingError
+from tether.errors import TrackingError, TrackingNotFoundError
 
 MODEL_ARTIFACT = "model"
 """The name under which every tether run logs its model."""
 MODEL_FILE = "model.pkl"
 """The serialized model inside the MLflow model folder, the file whose sha256 is recorded."""
 
+_NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"  # MLflow's error code for an unknown entity
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _MLFLOW_DIGEST_LIMIT = 36  # MLflow's dataset digest column holds at most 36 characters.
 _CHECK_HINT = (
@@ -121,9 +122,8 @@ def _translated(action: str, tracking_uri: str) -> Iterator[None]:
     try:
         yield
     except MlflowException as exc:
-        raise TrackingError(
-            mask_uri(f"MLflow refused to {action} at {store}: {exc.message}")
-        ) from exc
+        error = TrackingNotFoundError if exc.error_code == _NOT_FOUND else TrackingError
+        raise error(mask_uri(f"MLflow refused to {action} at {store}: {exc.message}")) from exc
     except (ConnectionError, OSError, sa.exc.OperationalError) as exc:
         raise TrackingError(
             mask_uri(

@@ -10,6 +10,7 @@ lives in the fronts (``server/``, ``cli/``), never here.
     ├── SnapshotError          the content-addressed data store
     │   └── IntegrityError     bytes that no longer match their recorded digest
     ├── TrackingError          MLflow: unreachable server, unknown run, model or alias
+    │   └── TrackingNotFoundError  a run, model, version or alias the store does not have
     ├── ReproducibilityError   a reproduce that could not run to a verdict
     ├── FeatureError           feature definitions, training sets, online stores
     │   └── StoreUnavailableError  an online store that cannot be reached
@@ -47,6 +48,14 @@ class IntegrityError(SnapshotError):
 
 class TrackingError(TetherError):
     """The tracking server or model registry refused or cannot be reached."""
+
+
+class TrackingNotFoundError(TrackingError):
+    """The tracking store answered, and has no such run, model, version or alias.
+
+    Kept apart from an unreachable store, so that "no such version" is never said of a
+    store that could not be asked.
+    """
 
 
 class ReproducibilityError(TetherError):

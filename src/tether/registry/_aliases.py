@@ -31,7 +31,7 @@ from tether import _mlflow
 from tether._uris import mask_uri
 from tether._versions import canonical_version
 from tether.config import Settings
-from tether.errors import RegistryError, TrackingError
+from tether.errors import RegistryError, TrackingError, TrackingNotFoundError
 from tether.lineage import HistoryEntry
 from tether.registry._events import AliasState, Event, EventLog
 from tether.registry._integrity import MANIFEST_ACTIONS
@@ -264,14 +264,13 @@ class ModelAliases:
     def _require_version(self, version: str) -> None:
         try:
             _mlflow.get_model_version(self.tracking_uri, self.model, version)
-        except TrackingError as exc:
+        except TrackingNotFoundError as exc:
             # The tracking error quotes the store's URI (a database path, a host): logged
             # masked for the operator, kept out of the message a client sees.
             _LOGGER.info("looking up %s/%s: %s", self.model, version, mask_uri(str(exc)))
             raise UnknownVersionError(
-                f"{self.model}/{version} is not a version in the model registry (or the "
-                "registry could not be read); `tether train` registers versions, and the "
-                "MLflow UI lists them."
+                f"{self.model}/{version} is not a version in the model registry; "
+                "`tether train` registers versions, and the MLflow UI lists them."
             ) from exc
 
 
