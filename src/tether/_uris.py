@@ -40,7 +40,7 @@ def mask_uri(text: str) -> str:
     >>> mask_uri("postgresql://ana:s3cret@127.0.0.1:5432/test")
     'postgresql://ana:***@127.0.0.1:5432/test'
     >>> mask_uri("Could not reach redis://:s3cret@cache:6379/0 (refused)")
-    'Could not reach redis://***@cache:6379/0 (refused)'
+    'Could not reach redis://:***@cache:6379/0 (refused)'
     >>> mask_uri("sqlite:////tmp/x.db")
     'sqlite:////tmp/x.db'
     """
@@ -77,10 +77,9 @@ def _mask_userinfo(match: re.Match[str]) -> str:
     if _userinfo_secret(scheme, userinfo) is None:
         return match.group(0)
     user, colon, _ = userinfo.partition(":")
-    if colon and user:
+    if colon:  # user:secret@, or :secret@ (a password alone, as Redis takes it)
         return f"{scheme}{user}:{MASK}@"
-    # ':secret@' (a password alone) or https://token@ (a bare token): the secret is all of it.
-    return f"{scheme}{MASK}@"
+    return f"{scheme}{MASK}@"  # https://token@: the secret is all of it
 
 
 class MaskingFilter(logging.Filter):

@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
+from tether._uris import mask_uri
 from tether.errors import FeatureError, StoreUnavailableError
 from tether.features._online import OnlineStore
 from tether.features._online_rows import StoredVersion
@@ -88,16 +88,6 @@ return 1
 """
 
 
-def _public_url(url: str) -> str:
-    """``url`` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class RedisOnlineStore(OnlineStore):
     """An online store in Redis, shared by every server replica.
 
@@ -116,7 +106,7 @@ class RedisOnlineStore(OnlineStore):
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        self.url = _public_url(url)
+        self.url = mask_uri(url)
         self.prefix = prefix
         self._unreachable = (redis.ConnectionError, redis.TimeoutError)
         self._refused = redis.RedisError
