@@ -204,3 +204,16 @@ def test_an_entity_missing_a_key_column_is_422_naming_the_entity(tmp_path: Path)
             assert response.status_code == 422, response.text
             assert response.json()["field"] == f"instances[{position}].entity"
             assert "device_id" in response.json()["message"]
+
+
+def test_a_prediction_the_full_log_refused_is_503_never_200(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The log's queue refusing a row is what a full queue does (PredictionLog.record -> False).
+    predictions = client.app.state.tether.predictions  # type: ignore[attr-defined]
+    monkeypatch.setattr(predictions, "record", lambda prediction: False)
+    response = client.post("/v1/predict", json=one(instance_id="tx-full"))
+    assert response.status_code == 503, response.text
+    assert "prediction log is full" in response.json()["message"]
+    metrics = client.get("/metrics").text
+    assert "tether_prediction_log_dropped_total 1.0" in metrics

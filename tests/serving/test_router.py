@@ -26,7 +26,7 @@ from tether.errors import FeatureError, StoreUnavailableError
 from tether.serving._assignment import assign_cohort
 from tether.serving._deployment import Deployment
 from tether.serving._features import BatchTooLargeError, InvalidInstanceError
-from tether.serving._router import NotReadyError, Router
+from tether.serving._router import NotReadyError, PredictionLogFullError, Router
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -287,7 +287,8 @@ def test_null_online_features_reach_the_model_as_nan(recorder: Recorder) -> None
     assert recorder.predictions[0].features == {"a": 1.0, "b": None, "c": 2.0}
 
 
-def test_a_full_prediction_log_is_counted_not_raised() -> None:
+def test_a_full_prediction_log_is_counted_and_never_answered_as_served() -> None:
     router = make_router(deployment(served("1")), Recorder(accept=False))
-    router.predict([instance(), instance()])
+    with pytest.raises(PredictionLogFullError, match="2 of 2 predictions"):
+        router.predict([instance(), instance()])
     assert router.stats.predictions_dropped == 2

@@ -41,13 +41,19 @@ from tether.errors import (
 )
 from tether.registry import TransitionError, UnknownVersionError
 from tether.server._body import UnsupportedMediaTypeError
-from tether.serving import BatchTooLargeError, InvalidInstanceError, NotReadyError
+from tether.serving import (
+    BatchTooLargeError,
+    InvalidInstanceError,
+    NotReadyError,
+    PredictionLogFullError,
+)
 
 DEFAULT_STATUSES: Mapping[type[Exception], int] = {
     UnsupportedMediaTypeError: 415,
     InvalidInstanceError: 422,
     BatchTooLargeError: 413,
     NotReadyError: 503,
+    PredictionLogFullError: 503,
     UnknownInstanceError: 404,
     FeedbackConflictError: 409,
     StoreUnavailableError: 503,

@@ -27,6 +27,7 @@ from tether.serving._retention import RetentionWorker
 from tether.serving._router import (
     InstanceResult,
     NotReadyError,
+    PredictionLogFullError,
     PredictResult,
     ReloadResult,
     Router,
@@ -52,6 +53,7 @@ __all__ = [
     "LabelSpace",
     "ModelRole",
     "NotReadyError",
+    "PredictionLogFullError",
     "NullObserver",
     "OnlineLookup",
     "PredictResult",

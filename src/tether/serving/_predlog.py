@@ -9,7 +9,8 @@ Writes are off the request path. :meth:`PredictionLog.record` only enqueues (abo
 measured on a loaded 2-core machine); a writer thread (:mod:`tether.serving._batch`) redacts,
 encodes and inserts the rows in batches of up to ``max_batch``, one transaction per batch, as
 soon as ``max_batch`` rows are queued and at least every ``flush_interval`` seconds. A full
-queue drops the prediction (counted in ``dropped``, logged) rather than slow the request.
+queue refuses the prediction (``record`` returns False, counted in ``dropped``, logged)
+rather than slow the request; the router then answers the request 503, never 200.
 
 **Retries and revisions**: a prediction is keyed by its instance id, model, version and
 ``input_digest``, a keyed digest of the instance's fields as the client sent them (computed

@@ -75,6 +75,16 @@ class NotReadyError(ServingError):
     """No deployment is loaded yet, so nothing can be served (HTTP 503)."""
 
 
+class PredictionLogFullError(ServingError):
+    """The prediction log's queue is full, so a prediction could not be logged (HTTP 503).
+
+    A served prediction that is not in the log is never answered 200: monitoring and
+    feedback would miss it. The client may retry the same request: a retry with the same
+    fields is one row in the log, so the rows of the instances that were logged are not
+    doubled.
+    """
+
+
 @dataclass(frozen=True)
 class InstanceResult:
     """The answer for one instance: its id, output, the version that answered, its cohort.
@@ -395,6 +405,7 @@ class Router:
         rows: Sequence[_Row],
         answers: Sequence[_Answer],
     ) -> None:
+        refused = 0
         for row, answer in zip(rows, answers, strict=True):
             model = answer.model
             prediction = Prediction(
@@ -414,9 +425,16 @@ class Router:
                 labels=labels.get(model.version),
             )
             if not self._recorder.record(prediction):
+                refused += 1
                 with self._stats_lock:
                     self.stats.predictions_dropped += 1
                 self._observer.prediction_dropped()
+        if refused:
+            raise PredictionLogFullError(
+                f"The prediction log is full ({refused} of {len(rows)} predictions of this "
+                "request could not be logged); nothing is answered that the log does not "
+                "hold. Retry in a moment: a retry of the same request is logged once."
+            )
 
     def _shadow(
         self, deployment: Deployment, request_id: str, now: datetime, rows: Sequence[_Row]
