@@ -35,6 +35,11 @@ def test_train_reproduce_and_audit_from_the_command_line(
     assert code == 0
     assert trained["run_id"] in target.read_text()
 
+    missing = fraud_project / "no-such-folder" / "audit.md"
+    code, _, err = run_cli(["-C", project, "audit", "fraud-detector/1", "-o", str(missing)])
+    assert code == 2, err  # a user's mistake, not an internal error (was 70)
+    assert f"Cannot write the audit to {missing}" in err
+
 
 @pytest.mark.parametrize(
     ("args", "expected"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from routing_cases import FakeSource, Recorder, deployment, instance, served
 
-from tether.errors import IntegrityError
+from tether.errors import IntegrityError, RegistryError
 from tether.serving._router import Router
 
 
@@ -107,3 +108,21 @@ def test_any_load_failure_is_contained(failure: Exception) -> None:
     router = Router(source, Recorder())
     assert router.refresh().outcome == "failed"
     assert router.deployment is None
+
+
+def test_a_repeated_refusal_is_logged_once_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = FakeSource(deployment(served("1"), event_id=1))
+    source.failure = RegistryError("fraud has no champion: deploy one")
+    router = Router(source, Recorder())
+    with caplog.at_level(logging.DEBUG, logger="tether.serving"):
+        for _ in range(3):  # the poller retries every reload interval
+            assert router.refresh().outcome == "failed"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert errors[0].exc_info is None  # the message says it all; a traceback adds nothing
+    assert "nothing is served yet" in errors[0].getMessage()
+    assert router.stats.reload_failures == 3  # every failure still counted
+    source.failure = None
+    assert router.refresh().outcome == "reloaded"

@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc, str(exc), debug)
         sys.exit(EXIT_USER_ERROR)
     except Exception as exc:  # noqa: BLE001 - the process boundary: a bug, reported as one
-        _fail(exc, f"internal error ({type(exc).__name__}: {exc}); rerun with --debug", debug)
+        hint = "the traceback is above" if debug else "rerun with --debug for the traceback"
+        _fail(exc, f"internal error ({type(exc).__name__}: {exc}); {hint}", debug)
         sys.exit(EXIT_INTERNAL)
 
 

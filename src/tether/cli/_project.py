@@ -12,7 +12,7 @@ import typer
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, State, app
 from tether.config import load_settings, locate_stores
-from tether.errors import ConfigError
+from tether.errors import ConfigError, ProjectError
 from tether.examples._scaffold import NewProject, init_project
 from tether.examples.fraud.simulate import ScenarioConfig
 
@@ -56,7 +56,12 @@ def show_new_project(made: NewProject, as_json: bool) -> None:
         "files": list(made.files),
         "events": str(made.data.events),
         "labels": str(made.data.labels),
-        "commit": made.commit or "(inside an existing repository: not committed)",
+        "commit": made.commit
+        or (
+            "not committed: the folder is inside an existing git repository. Commit it "
+            f"(git add {made.directory} && git commit) before `tether train`, or run "
+            "`tether init` outside any repository to get a repository of its own."
+        ),
     }
     if as_json:
         _render.as_json(data)
@@ -225,5 +230,11 @@ def audit_command(
     if output is None:
         _render.text(document)
     else:
-        output.write_text(document, encoding="utf-8")
+        try:
+            output.write_text(document, encoding="utf-8")
+        except OSError as exc:
+            raise ProjectError(
+                f"Cannot write the audit to {output}: {exc.strerror or exc}. Name a file in a "
+                "folder that exists and that you can write, or omit -o to print it."
+            ) from exc
         _render.text(f"audit written to {output}")

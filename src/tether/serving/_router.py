@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from tether._storage import JSONValue, to_micros
-from tether.errors import ServingError
+from tether.errors import ServingError, TetherError
 from tether.serving._assignment import Cohort, assign_cohort
 from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
 from tether.serving._features import (
@@ -179,6 +179,7 @@ class Router:
         # together as one reference.
         self._serving: tuple[Deployment, FeatureSpec, dict[str, LabelSpace]] | None = None
         self._reload_lock = threading.Lock()
+        self._last_reload_failure = ""  # logged once until the failure changes or a load works
         self._stats_lock = threading.Lock()
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
@@ -237,13 +238,12 @@ class Router:
                 spec = _checked_spec(deployment)
             # Loading unpickles models and runs the source's code: anything may go wrong, and
             # whatever does must leave the old deployment serving (a process boundary).
-            except Exception as exc:
-                _LOGGER.exception(
-                    "loading the new deployment failed; still serving event %d", served
-                )
+            except Exception as exc:  # noqa: BLE001 - logged by _log_reload_failure
+                self._log_reload_failure(exc, current is not None, served)
                 return self._reload_failed(exc, served)
             labels = {model.version: LabelSpace.of(model.model) for model in deployment.models()}
             self._serving = (deployment, spec, labels)
+            self._last_reload_failure = ""
             with self._stats_lock:
                 self.stats.reloads += 1
         _LOGGER.info("serving %s", _describe(deployment))
@@ -449,6 +449,24 @@ class Router:
         ]
         for shadow in deployment.shadows:
             self.shadows.submit(ShadowJob(deployment.model_name, shadow, request_id, now, copies))
+
+    def _log_reload_failure(self, exc: Exception, serving: bool, served: int) -> None:
+        """Log a failed load once per distinct failure, with a traceback only for a bug.
+
+        The poller retries every ``reload_interval_s`` (a store may come back), so the same
+        refusal (no champion yet, say) would otherwise fill the log with one traceback every
+        few seconds; a tether error's message already says what is wrong.
+        """
+        what = f"still serving event {served}" if serving else "nothing is served yet"
+        message = f"{type(exc).__name__}: {exc}"
+        repeated = message == self._last_reload_failure
+        self._last_reload_failure = message
+        if repeated:
+            _LOGGER.debug("loading the deployment failed again (%s): %s", what, message)
+        elif isinstance(exc, TetherError):
+            _LOGGER.error("loading the deployment failed (%s): %s", what, exc)
+        else:
+            _LOGGER.exception("loading the deployment failed (%s)", what)
 
     def _reload_failed(self, exc: Exception, served: int) -> ReloadResult:
         with self._stats_lock:
