@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
 import pytest
 
-from model_attacks import ATTACKS, attacked, model_folder
+from model_attacks import ATTACKS, Payload, attacked, model_folder
 from tether.cli import main
 from tether.config import load_settings
 from tether.errors import IntegrityError
@@ -134,3 +135,25 @@ def test_a_legacy_version_is_refused_until_a_person_trusts_it(
     assert _load(fraud_project).version == "1"
     code, out = _cli(["-C", str(fraud_project), "models", "verify", "1"], capsys)
     assert code == 0 and out.startswith("VERIFIED")
+
+
+def test_what_mlflows_own_loader_adds_is_accepted_and_nothing_else_under_its_name(
+    project: Path, tmp_path: Path
+) -> None:
+    settings = load_settings(project)
+    served = _load(project)
+    folder = model_folder(project, served.sha256)
+    added = folder / "registered_model_meta"
+    # What MLflow 3.17's loader writes into a local store's model folder when it loads
+    # models:/NAME/VERSION (seen after `mlflow models serve` in benchmarks/serving.py).
+    added.write_text(f"model_name: {settings.model_name}\nmodel_version: '1'\n")
+    try:
+        assert added.is_file()
+        assert _load(project).sha256 == served.sha256
+        marker = tmp_path / "payload-ran"
+        added.write_bytes(pickle.dumps(Payload(marker)))  # the same name, other bytes
+        with pytest.raises(IntegrityError, match="added"):
+            _load(project)
+        assert not marker.exists()
+    finally:
+        added.unlink(missing_ok=True)

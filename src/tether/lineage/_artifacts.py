@@ -16,6 +16,12 @@ one). Before anything is deserialized, :func:`load_verified_model`:
 4. unpickles only the manifest's model file, from the very bytes that were hashed (no
    second read an attacker could race), never through ``MLmodel``.
 
+One file may appear that the manifest does not list: ``registered_model_meta``, which
+MLflow's own loader writes into the artifact folder when it loads ``models:/NAME/VERSION``
+from a local store (``mlflow models serve`` does). It is accepted only in MLflow's exact
+two-line form (a model name and a version number), and never read by tether's loader;
+anything else under that name is refused like any added file.
+
 Any refusal is an :class:`~tether.errors.IntegrityError` naming the version, the file and
 both digests. Versions registered before manifests existed carry no manifest: they are
 refused until a person runs ``tether models verify VERSION --trust``.
@@ -26,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +47,10 @@ MANIFEST_TAG = "tether.model.manifest"
 """The run tag holding the manifest itself (canonical JSON)."""
 MANIFEST_SHA256_TAG = "tether.model.manifest_sha256"
 """The run and version tag holding the manifest's sha256."""
+MLFLOW_REGISTRATION_FILE = "registered_model_meta"
+"""The file MLflow's loader adds to a local model folder (see the module docstring)."""
+_REGISTRATION_FORM = re.compile(rb"model_name: [^\n\r]{1,256}\nmodel_version: '?[0-9]{1,12}'?\n")
+_REGISTRATION_MAX_BYTES = 512
 SERIALIZATION = "cloudpickle"
 """The one serialization tether loads (cloudpickle's loader is the standard library's)."""
 
@@ -196,6 +207,10 @@ def verified_model_bytes(folder: Path, manifest: ArtifactManifest, label: str) -
         )
     found = set(_relative_files(folder, label))
     expected = set(manifest.files)
+    if MLFLOW_REGISTRATION_FILE in found - expected and _is_mlflow_registration(
+        folder / MLFLOW_REGISTRATION_FILE
+    ):
+        found.discard(MLFLOW_REGISTRATION_FILE)
     if found != expected:
         added, missing = sorted(found - expected), sorted(expected - found)
         raise IntegrityError(
@@ -225,6 +240,12 @@ def load_verified_model(folder: Path, manifest: ArtifactManifest, label: str) ->
     # cloudpickle.loads is pickle.loads (cloudpickle only adds a pickler); the bytes are
     # verified against the trusted manifest, so what runs is what was registered.
     return pickle.loads(data)
+
+
+def _is_mlflow_registration(path: Path) -> bool:
+    """Whether ``path`` holds exactly what MLflow writes there, and nothing else."""
+    data = path.read_bytes()
+    return len(data) <= _REGISTRATION_MAX_BYTES and _REGISTRATION_FORM.fullmatch(data) is not None
 
 
 def _require_digest(label: str, name: str, found: str, expected: str) -> None:
