@@ -48,7 +48,7 @@ from _serving_servers import (
 )
 
 import tether
-from tether.registry import load_version
+from tether.registry import EventLog, load_version
 
 BENCHMARKS = Path(__file__).resolve().parent
 WORK = BENCHMARKS / ".work"
@@ -122,7 +122,12 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     print(f"project (built once, then reused) under {root}", flush=True)
     projects = ensure_projects(root, args.transactions)
     settings = tether.load_settings(projects.base)
-    columns = list(load_version(settings.stores.tracking_uri, MODEL, "1").features)
+    events = EventLog(settings.serving.events_uri)
+    try:
+        served = load_version(settings.stores.tracking_uri, MODEL, "1", events=events)
+    finally:
+        events.close()
+    columns = list(served.features)
     run_dir = WORK / "abuse" / "runs" / time.strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True)
     bodies = write_bodies(request_rows(projects, columns), run_dir)["tether"]
