@@ -29,6 +29,7 @@ thread count is a per-thread setting), so training elsewhere in the process is u
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -44,6 +45,7 @@ from tether._storage import JSONValue
 from tether.serving._deployment import ServedModel
 from tether.serving._features import Vector
 
+_LOGGER = logging.getLogger(__name__)
 _NAN = float("nan")
 _THREAD_STATE = threading.local()
 # An array is handed over only in the order the model was fitted on (checked per call above).
@@ -200,8 +202,11 @@ def _score_batch(model: ServedModel, batch: Sequence[_Call]) -> None:
         try:
             scores = score(model, [vector for call in batch for vector in call.vectors])
         # Any model error: each call is scored alone below, so that each gets its own answer.
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception as exc:  # noqa: BLE001 - each call is retried alone below
+            _LOGGER.debug(
+                "a shared call of %s/%s over %d requests failed (%s: %s); scoring each alone",
+                model.name, model.version, len(batch), type(exc).__name__, exc,
+            )  # fmt: skip
         else:
             start = 0
             for call in batch:
