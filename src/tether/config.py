@@ -343,7 +343,9 @@ def check_no_literal_credentials(project_dir: Path | str = ".") -> None:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
-    found = [key for key in URI_KEYS if _holds_literal_credential(_raw_value(raw, key))]
+    # The retired keys too: a file that still has them must not be archived with a secret.
+    keys = (*URI_KEYS, *RETIRED_STORE_KEYS)
+    found = [key for key in keys if _holds_literal_credential(_raw_value(raw, key))]
     if found:
         raise ConfigError(
             f"{path} holds a password or token in plain text in {', '.join(found)}; "
