@@ -71,6 +71,7 @@ _reachable: set[str] = set()  # stores this process has reached once: checked no
 _reachable_lock = threading.Lock()
 _clients: dict[str, mlflow.MlflowClient] = {}  # one client per tracking store, see client()
 _clients_lock = threading.Lock()
+_global_uri_lock = threading.Lock()  # see register_model: MLflow's one global-URI read
 
 
 @dataclass(frozen=True)
@@ -446,6 +447,7 @@ def register_model(
 ) -> ModelVersionInfo:
     """Register a logged model (``models:/m-...``) as a new version of ``name``."""
     from mlflow.exceptions import MlflowException
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
     registry = client(tracking_uri)
     with _translated(f"register model {name!r}", tracking_uri), _quiet():
@@ -454,10 +456,15 @@ def register_model(
         except MlflowException as exc:
             if exc.error_code != _ALREADY_EXISTS:
                 raise
-        version = registry.create_model_version(
-            name, model_uri, run_id=run_id or None, tags=dict(tags),
-            model_id=model_uri.removeprefix("models:/"),
-        )  # fmt: skip
+        # MLflow's SQL registry resolves a models:/ source with a client built on the global
+        # tracking URI (a TODO in its sqlalchemy_store.create_model_version), whatever the
+        # client's own URI: the one call that needs it, scoped to this store under a lock
+        # (no other tether code reads the global URI) and restored afterwards.
+        with _global_uri_lock, _use_tracking_uri(tracking_uri):
+            version = registry.create_model_version(
+                name, model_uri, run_id=run_id or None, tags=dict(tags),
+                model_id=model_uri.removeprefix("models:/"),
+            )  # fmt: skip
     return get_model_version(tracking_uri, name, str(version.version))
 
 

@@ -111,7 +111,7 @@ def test_a_legacy_version_is_refused_until_a_person_trusts_it(
     client.delete_tag(run_id, MANIFEST_TAG)
     client.delete_tag(run_id, MANIFEST_SHA256_TAG)
     client.delete_model_version_tag(settings.model_name, "1", MANIFEST_SHA256_TAG)
-    (fraud_project / ".tether" / "events.db").unlink()
+    (fraud_project / ".tether" / "tether.db").unlink()  # the one store: only the event log here
 
     with pytest.raises(IntegrityError, match="tether models verify 1 --trust"):
         _load(fraud_project)
