@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, TypeVar
 from tether._store import migrate_legacy_files
 from tether._uris import mask_uri
 from tether.config import Settings, load_settings
+from tether.errors import ProjectError
 
 if TYPE_CHECKING:
     from tether.features import FeatureStore, FeatureView, OfflineEngine, OnlineFeatureStore
@@ -124,7 +125,10 @@ class Project:
         with self._lock:
             if name not in self._built:
                 if self._closed:
-                    raise RuntimeError(f"project {self.name} is closed; open it again")
+                    raise ProjectError(
+                        f"The project {self.name} is closed, so its {name} cannot be built; "
+                        "open it again with Project.open."
+                    )
                 value = build()
                 self._built[name] = value
                 if close:

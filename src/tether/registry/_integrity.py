@@ -30,7 +30,7 @@ MANIFEST_ACTIONS = (REGISTER, TRUST)
 
 
 def record_registration(
-    events_uri: str,
+    store_url: str,
     model: str,
     version: str,
     *,
@@ -38,8 +38,9 @@ def record_registration(
     reason: str,
     details: Mapping[str, JSONValue],
 ) -> None:
-    """Append a ``register`` event (aliases unchanged) to the event log at ``events_uri``."""
-    log = EventLog(events_uri)
+    """Append a ``register`` event (aliases unchanged) to the event log in the store at
+    ``store_url`` (``[store] url``)."""
+    log = EventLog(store_url)
     try:
         _append_manifest_event(log, model, REGISTER, version, actor, reason, details)
     finally:
