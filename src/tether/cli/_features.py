@@ -12,27 +12,16 @@ import typer
 
 from tether._uris import mask_uri
 from tether.cli import _render
-from tether.cli._app import EXIT_FAILED_CHECK, State, app
+from tether.cli._app import EXIT_FAILED_CHECK, app, open_project
 from tether.errors import ConfigError
 
 if TYPE_CHECKING:
     from tether.features import NaiveTimestamps, WriteReport
-    from tether.project import Project
 
 # tether.features (pandas, DuckDB, PyArrow: about a second) is imported inside the commands.
 
 features_app = typer.Typer(help="Feature definitions, training sets, the online store, skew.")
 app.add_typer(features_app, name="features")
-
-
-def _project(ctx: typer.Context) -> Project:
-    """The project of ``--project``, closed when the command ends."""
-    from tether.project import Project
-
-    state: State = ctx.obj
-    project = Project.open(state.project)
-    ctx.call_on_close(project.close)
-    return project
 
 
 @features_app.command("list")
@@ -42,7 +31,7 @@ def list_command(
     """List the feature views, their features and the definitions' version."""
     from tether.features import Aggregation
 
-    store = _project(ctx).feature_store
+    store = open_project(ctx).feature_store
     rows: list[dict[str, Any]] = []
     for view in store.views:
         for feature in view.features:
@@ -70,7 +59,7 @@ def build_command(
     """Build a point-in-time training set for a spine."""
     from tether.features import read_table
 
-    project = _project(ctx)
+    project = open_project(ctx)
     settings, store = project.settings, project.feature_store
     naive: NaiveTimestamps = "utc" if settings.features.naive_timestamps == "utc" else "reject"
     frame = store.build_training_set(
@@ -91,7 +80,7 @@ def materialize_command(
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Load the sources into the online store (all rows, or only new ones)."""
-    online = _project(ctx).online_store
+    online = open_project(ctx).online_store
     report = online.materialize(incremental=incremental)
     if json:
         _render.as_json(_write_data(report))
@@ -110,7 +99,7 @@ def push_command(
     """Push new events into the online store as they happen."""
     from tether.features import read_table
 
-    online = _project(ctx).online_store
+    online = open_project(ctx).online_store
     times = {column for view in online.views for column in view.source.time_columns}
     report = online.push(read_table(events, what="The events file", time_columns=times))
     if json:
@@ -161,7 +150,7 @@ def get_command(
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Get online feature vectors, with each feature's status."""
-    project = _project(ctx)
+    project = open_project(ctx)
     views, online = project.views, project.online_store
     entity_keys = [_entity(k, views[0].entity.keys) for k in keys]
     data = {k: float(v) for k, _, v in (r.partition("=") for r in request)}
@@ -198,7 +187,7 @@ def skew_command(
     """Recompute served vectors offline and report the skew per feature."""
     from tether.features import measure_skew, read_table
 
-    project = _project(ctx)
+    project = open_project(ctx)
     settings, store = project.settings, project.feature_store
     report = measure_skew(
         store,

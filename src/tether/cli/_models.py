@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from tether.cli import _render
-from tether.cli._app import EXIT_FAILED_CHECK, State, app
+from tether.cli._app import EXIT_FAILED_CHECK, app, open_project
 
 if TYPE_CHECKING:
     from tether.registry import AppliedEvent, ModelAliases
@@ -26,12 +26,7 @@ ACTOR_HELP = "Who is acting (default: the current user)."
 
 def _aliases(ctx: typer.Context) -> ModelAliases:
     """The project's aliases, on its event log (MLflow is imported only if a command calls it)."""
-    from tether.project import Project
-
-    state: State = ctx.obj
-    project = Project.open(state.project)
-    ctx.call_on_close(project.close)
-    return project.aliases
+    return open_project(ctx).aliases
 
 
 def _show_event(event: AppliedEvent, as_json: bool) -> None:

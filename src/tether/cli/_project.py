@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from tether.cli import _render
-from tether.cli._app import EXIT_FAILED_CHECK, State, app
+from tether.cli._app import EXIT_FAILED_CHECK, State, app, open_project
 from tether.config import locate_stores
 from tether.errors import ConfigError, ProjectError
 
@@ -93,17 +93,10 @@ def train_command(
 ) -> None:
     """Train the project, versioning code, data and configuration together."""
     params = _parse_params(param)
-    with _open(ctx) as project, _render.steps("training", json) as progress:
+    project = open_project(ctx)
+    with _render.steps("training", json) as progress:
         result = project.train(params, allow_dirty=allow_dirty, progress=progress)
     show_training(result, json)
-
-
-def _open(ctx: typer.Context) -> Project:
-    """The project of ``--project`` (default: the current folder)."""
-    from tether.project import Project
-
-    state: State = ctx.obj
-    return Project.open(state.project)
 
 
 def _open_if_configured(project_dir: Path) -> Project | None:
