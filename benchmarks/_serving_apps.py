@@ -25,8 +25,8 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 import tether
-from tether.registry import EventLog, load_version
-from tether.serving import ServedModel
+from tether.registry import EventLog
+from tether.serving import ServedModel, load_version
 
 HOST = "127.0.0.1"
 FEATURE_NAMES_WARNING = "X does not have valid feature names"
@@ -64,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = tether.load_settings(args.project)
     warnings.filterwarnings("ignore", message=FEATURE_NAMES_WARNING, category=UserWarning)
-    events = EventLog(settings.serving.events_uri)
+    events = EventLog(settings.store.url)
     model = load_version(
         settings.stores.tracking_uri, settings.model_name, args.version, events=events
     )

@@ -67,7 +67,7 @@ import pandas as pd
 import tether
 from tether._storage import Database, open_database
 from tether.errors import ServingError
-from tether.registry import EventLog, load_version
+from tether.registry import EventLog
 from tether.server import create_app
 from tether.serving import (
     Deployment,
@@ -76,6 +76,7 @@ from tether.serving import (
     PredictionLog,
     Router,
     ServedModel,
+    load_version,
 )
 from tether.serving import _predlog_sql as predlog_sql
 
@@ -577,7 +578,7 @@ def main() -> None:
         parser.error("--project and --bodies are required (except with --log-write-only)")
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     settings = tether.load_settings(args.project)
-    events = EventLog(settings.serving.events_uri)
+    events = EventLog(settings.store.url)
     models = {
         v: load_version(settings.stores.tracking_uri, settings.model_name, v, events=events)
         for v in "123"

@@ -48,7 +48,8 @@ from _serving_servers import (
 )
 
 import tether
-from tether.registry import EventLog, load_version
+from tether.registry import EventLog
+from tether.serving import load_version
 
 BENCHMARKS = Path(__file__).resolve().parent
 WORK = BENCHMARKS / ".work"
@@ -122,7 +123,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     print(f"project (built once, then reused) under {root}", flush=True)
     projects = ensure_projects(root, args.transactions)
     settings = tether.load_settings(projects.base)
-    events = EventLog(settings.serving.events_uri)
+    events = EventLog(settings.store.url)
     try:
         served = load_version(settings.stores.tracking_uri, MODEL, "1", events=events)
     finally:

@@ -76,7 +76,8 @@ from _serving_servers import (
 )
 
 import tether
-from tether.registry import EventLog, load_version
+from tether.registry import EventLog
+from tether.serving import load_version
 
 BENCHMARKS = Path(__file__).resolve().parent
 WORK = BENCHMARKS / ".work" / "serving"
@@ -144,7 +145,7 @@ def expected_outputs(projects: Projects, rows: pd.DataFrame) -> Expected:
     """Versions 1 and 2 on the first :data:`AGREEMENT_ROWS` rows."""
     settings = tether.load_settings(projects.base)
     head = rows.head(AGREEMENT_ROWS)
-    events = EventLog(settings.serving.events_uri)
+    events = EventLog(settings.store.url)
     models = {
         v: load_version(settings.stores.tracking_uri, MODEL, v, events=events).model
         for v in ("1", "2")
@@ -358,7 +359,7 @@ def main() -> None:
     print(f"project (built once, then reused) under {WORK / 'projects'}", flush=True)
     projects = ensure_projects(WORK / "projects", args.transactions)
     settings = tether.load_settings(projects.base)
-    events = EventLog(settings.serving.events_uri)
+    events = EventLog(settings.store.url)
     columns = list(load_version(settings.stores.tracking_uri, MODEL, "1", events=events).features)
     rows = request_rows(projects, columns)
     bodies = write_bodies(rows, session.run_dir)

@@ -105,8 +105,7 @@ URI_TABLES = {
                  "artifact_uri": "s3://${BUCKET}/artifacts"},
     "storage": {"snapshots": "s3://${BUCKET}/snapshots"},
     "features": {"online": "redis://:${REDIS_PW}@cache:6379/0"},
-    "serving": {"predictions_uri": "postgresql://tether:${PG_PW}@db/predictions",
-                "events_uri": "postgresql://tether:${PG_PW}@db/events"},
+    "store": {"url": "postgresql://tether:${PG_PW}@db/tether"},
 }  # fmt: skip
 URI_ENVIRON = {"PG_PW": "s3cr3t", "BUCKET": "models", "REDIS_PW": "r3dis"}
 
@@ -117,13 +116,12 @@ def test_every_uri_takes_its_credentials_from_environment_references() -> None:
     assert settings.stores.artifact_uri == "s3://models/artifacts"
     assert settings.stores.snapshot_uri == "s3://models/snapshots"
     assert settings.features.online == "redis://:r3dis@cache:6379/0"
-    assert settings.serving.predictions_uri == "postgresql://tether:s3cr3t@db/predictions"
-    assert settings.serving.events_uri == "postgresql://tether:s3cr3t@db/events"
+    assert settings.store.url == "postgresql://tether:s3cr3t@db/tether"
 
 
 def test_a_reference_to_an_unset_variable_names_the_key_and_the_variable() -> None:
-    with pytest.raises(ConfigError, match=r"serving.predictions_uri .*\$\{PG_PW\}.*export PG_PW"):
-        _settings({**VALID, "serving": URI_TABLES["serving"]})
+    with pytest.raises(ConfigError, match=r"store.url .*\$\{PG_PW\}.*export PG_PW"):
+        _settings({**VALID, "store": URI_TABLES["store"]})
 
 
 def test_tracking_timeout_and_retries_are_read_and_validated() -> None:
@@ -165,6 +163,7 @@ def test_the_serving_access_log_is_on_unless_turned_off() -> None:
         ('[tracking]\nuri = "postgresql://tether:s3cr3t@db/mlflow"', "tracking.uri"),
         ('[serving]\npredictions_uri = "postgresql://t:s3cr3t@db/p"', "serving.predictions_uri"),
         ('[serving]\nevents_uri = "postgresql://db/e?password=s3cr3t"', "serving.events_uri"),
+        ('[store]\nurl = "postgresql://t:s3cr3t@db/tether"', "store.url"),
         ('[features]\nonline = "redis://:s3cr3t@cache:6379/0"', "features.online"),
         ('[tracking]\nartifact_uri = "https://tok3n@store/a"', "tracking.artifact_uri"),
         ('[storage]\nsnapshots = "ftp://u:s3cr3t@host/snap"', "storage.snapshots"),
@@ -185,8 +184,24 @@ def test_environment_references_and_user_names_alone_are_not_literal_passwords(
     (tmp_path / "tether.toml").write_text(
         '[project]\nname = "p"\n'
         '[tracking]\nuri = "postgresql://tether:${PG_PW}@db/mlflow"\n'
-        '[serving]\npredictions_uri = "postgresql://postgres@127.0.0.1/test"\n'
-        'events_uri = "postgresql://db/e?password=${PG_PW}"\n'
+        '[store]\nurl = "postgresql://postgres@127.0.0.1/test"\n'
+        '[serving]\nevents_uri = "postgresql://db/e?password=${PG_PW}"\n'
         '[features]\nonline = "redis://:${REDIS_PW}@cache:6379/0"\n'
     )
     check_no_literal_credentials(tmp_path)  # nothing to refuse
+
+
+def test_the_store_is_one_sqlite_file_under_the_state_folder_by_default(tmp_path: Path) -> None:
+    settings = settings_from_mapping(VALID, tmp_path, {})
+    assert settings.store.url == f"sqlite:///{tmp_path / '.tether' / 'tether.db'}"
+
+
+@pytest.mark.parametrize("key", ["predictions_uri", "events_uri"])
+def test_the_two_retired_store_keys_are_refused_naming_the_new_one(key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"serving\.{key} .*no longer read.*\[store\] url"):
+        _settings({**VALID, "serving": {key: "sqlite:///x.db"}})
+
+
+def test_a_store_url_of_another_database_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"store\.url .*redis.*expected sqlite:///PATH or"):
+        _settings({**VALID, "store": {"url": "redis://cache:6379/0"}})

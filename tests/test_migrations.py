@@ -6,12 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from tether._schema import VERSION_TABLE, Migration, Schema, schema_version, upgrade
 from tether._storage import Database, Params, Row, Transaction, open_database, to_micros
-from tether.errors import RegistryError, ServingError, TetherError
+from tether._store import migrate_legacy_files
+from tether.errors import ConfigError, RegistryError, ServingError, TetherError
+from tether.project import Project
 from tether.registry._events import EVENTS_SCHEMA, EventLog
 from tether.serving import _predlog_sql as predlog_sql
 from tether.serving._predlog import Prediction, PredictionLog
@@ -304,3 +307,105 @@ def test_a_version_2_prediction_log_is_upgraded_to_revisions_and_corrections(
         rows = log.query(T0, T0 + timedelta(seconds=1))
     assert list(rows["superseded"]) == [False, False, True, False]
     assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 3
+
+
+# The one store: a project with the two files of before ``[store] url`` is moved into it.
+
+PROJECT_TOML = (
+    '[project]\nname = "p"\nmodel_name = "fraud"\n[train]\nentry_point = "train:train"\n'
+    'label = "y"\n'
+)
+
+
+def _two_file_project(root: Path) -> Path:
+    """A project as the two-file tether left it: ``events.db`` and ``predictions.db``."""
+    root.mkdir()
+    (root / "tether.toml").write_text(PROJECT_TOML)
+    state = root / ".tether"
+    state.mkdir()
+    events = EventLog(f"sqlite:///{state / 'events.db'}")
+    events.append("fraud", "deploy", actor="ana", reason="first", after={"champion": "1"})
+    events.close()
+    with PredictionLog(f"sqlite:///{state / 'predictions.db'}") as log:
+        log.record(
+            Prediction(
+                request_id="r-1", instance_id="tx-001", time=T0, model="fraud", version="1",
+                role="champion", features={"amount": 1.0}, output=0.25, latency_ms=1.0,
+            )
+        )  # fmt: skip
+        log.flush()
+        assert log.record_feedback("tx-001", 1) == "created"
+    return root
+
+
+def test_a_two_file_project_moves_into_the_one_store_on_first_open(tmp_path: Path) -> None:
+    root = _two_file_project(tmp_path / "p")
+    state = root / ".tether"
+    with Project.open(root) as project:
+        assert project.store_url == f"sqlite:///{state / 'tether.db'}"
+        assert project.events.latest_state("fraud") == {"champion": "1"}
+        frame = project.predictions.query(T0, T0 + timedelta(seconds=1))
+        assert list(frame["instance_id"]) == ["tx-001"]
+    assert not (state / "events.db").exists() and not (state / "predictions.db").exists()
+    assert (state / "events.db.migrated").is_file()
+    assert (state / "predictions.db.migrated").is_file()
+    database = open_database(f"sqlite:///{state / 'tether.db'}", error=ServingError, purpose="t")
+    try:
+        with database.read() as transaction:
+            # A prediction joins the deploy event of the version that made it: one database.
+            joined = transaction.fetch_all(
+                "SELECT p.instance_id, e.action, e.actor FROM tether_predictions p "
+                "JOIN tether_events e ON e.model = p.model WHERE e.action = 'deploy'"
+            )
+            feedback = transaction.fetch_all("SELECT instance_id FROM tether_feedback")
+        assert joined == [("tx-001", "deploy", "ana")]
+        assert feedback == [("tx-001",)]
+        assert _version(database, "events") == EVENTS_SCHEMA.current_version
+        assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version
+    finally:
+        database.dispose()
+
+
+def test_opening_a_migrated_project_again_moves_nothing(tmp_path: Path) -> None:
+    root = _two_file_project(tmp_path / "p")
+    Project.open(root).close()
+    with Project.open(root) as again:
+        assert len(again.events.events("fraud")) == 1
+    assert (
+        migrate_legacy_files(root / ".tether", f"sqlite:///{root / '.tether' / 'tether.db'}") == []
+    )
+
+
+def test_a_move_stopped_before_the_rename_is_finished_on_the_next_open(tmp_path: Path) -> None:
+    root = _two_file_project(tmp_path / "p")
+    state = root / ".tether"
+    Project.open(root).close()
+    for name in ("events.db", "predictions.db"):  # as if the process died before renaming
+        (state / f"{name}.migrated").rename(state / name)
+    with Project.open(root) as project:
+        assert len(project.events.events("fraud")) == 1  # not copied twice
+    assert not (state / "events.db").exists()
+
+
+def test_the_move_refuses_to_overwrite_and_changes_nothing(tmp_path: Path) -> None:
+    root = _two_file_project(tmp_path / "p")
+    state = root / ".tether"
+    target = EventLog(f"sqlite:///{state / 'tether.db'}")  # the store already has an event log
+    target.append("fraud", "deploy", actor="bo", reason="other", after={"champion": "2"})
+    target.close()
+    with pytest.raises(ConfigError, match=r"already holds the table tether_events.*not overwrite"):
+        Project.open(root)
+    assert (state / "events.db").is_file() and (state / "predictions.db").is_file()
+    check = EventLog(f"sqlite:///{state / 'tether.db'}")
+    try:
+        assert [e.actor for e in check.events("fraud")] == ["bo"]
+    finally:
+        check.close()
+
+
+def test_legacy_files_with_a_postgresql_store_are_refused_with_the_files_named(
+    tmp_path: Path,
+) -> None:
+    root = _two_file_project(tmp_path / "p")
+    with pytest.raises(ConfigError, match=r"events\.db.*predictions\.db.*another database"):
+        migrate_legacy_files(root / ".tether", "postgresql://postgres@127.0.0.1/test")

@@ -74,7 +74,7 @@ CLI_CASES = {
          ["models", "deploy", "1", "--as", "champion", "--reason", "r"]],
     ),
     "event log": (
-        LIMITS + f'[serving]\nevents_uri = "{_dead("postgresql")}/e"\n',
+        LIMITS + f'[store]\nurl = "{_dead("postgresql")}/e"\n',
         [["models", "status"], ["models", "deploy", "1", "--as", "champion", "--reason", "r"]],
     ),
     "online store": (
@@ -144,7 +144,7 @@ def _bodies(base: str) -> list[str]:
 SERVER_CASES = {
     "tracking store": (f'[tracking]\nuri = "{_dead("http")}"\n' + LIMITS.partition("\n")[2],
                        "http://tether:***@127.0.0.1"),
-    "prediction log": (LIMITS + f'[serving]\npredictions_uri = "{_dead("postgresql")}/p"\n',
+    "prediction log": (LIMITS + f'[store]\nurl = "{_dead("postgresql")}/p"\n',
                        "tether:***@127.0.0.1"),
 }  # fmt: skip
 
@@ -175,8 +175,7 @@ def test_no_password_anywhere_with_working_postgresql_stores(
         base_url = f"postgresql+psycopg://postgres:${{LEAK_PW}}@127.0.0.1:5432/{name}"
         _configure(
             fraud_project,
-            f'[tracking]\nuri = "{base_url}"\n'
-            f'[serving]\npredictions_uri = "{base_url}"\nevents_uri = "{base_url}"\n',
+            f'[tracking]\nuri = "{base_url}"\n[store]\nurl = "{base_url}"\n',
         )
         subprocess.run(["git", "commit", "-qam", "pg"], cwd=fraud_project, check=True)
         trained = _tether(fraud_project, "train")

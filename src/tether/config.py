@@ -23,11 +23,11 @@ A minimal ``tether.toml``::
     max_iter = 200
 
 Credentials never need to be written in the file: every URI value (``[tracking] uri`` and
-``artifact_uri``, ``[storage] snapshots``, ``[features] online``, ``[serving]
-predictions_uri`` and ``events_uri``) may hold ``${NAME}`` references, replaced by the
-environment variable ``NAME`` when the settings are read (``"postgresql://tether:
-${TETHER_PG_PASSWORD}@db/tether"``). :func:`check_no_literal_credentials` refuses a file
-that holds a password in plain text, before ``tether train`` archives it with the code.
+``artifact_uri``, ``[storage] snapshots``, ``[features] online``, ``[store] url``) may
+hold ``${NAME}`` references, replaced by the environment variable ``NAME`` when the settings
+are read (``"postgresql://tether:${TETHER_PG_PASSWORD}@db/tether"``).
+:func:`check_no_literal_credentials` refuses a file that holds a password in plain text,
+before ``tether train`` archives it with the code.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ from tether.errors import ConfigError
 
 CONFIG_FILE = "tether.toml"
 STATE_DIR = ".tether"
+STORE_FILE = "tether.db"
+"""The SQLite file under ``.tether/`` of tether's own tables when ``[store] url`` is unset."""
+RETIRED_STORE_KEYS = ("serving.predictions_uri", "serving.events_uri")
+"""The two URLs that ``[store] url`` replaced (one database for every table tether owns)."""
 DEFAULT_SEED = 0
 DEFAULT_THREADS = 1
 """Native thread pools (OpenMP, BLAS) used while training: a fixed count, because a
@@ -81,8 +85,7 @@ URI_KEYS = (
     "tracking.artifact_uri",
     "storage.snapshots",
     "features.online",
-    "serving.predictions_uri",
-    "serving.events_uri",
+    "store.url",
 )
 """The keys of ``tether.toml`` whose values are URIs, and may hold ``${NAME}`` references."""
 
@@ -95,6 +98,7 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     "train": frozenset({"entry_point", "label", "seed", "threads", "params"}),
     "tracking": frozenset({"uri", "artifact_uri", "timeout_s", "retries"}),
     "storage": frozenset({"snapshots"}),
+    "store": frozenset({"url"}),
     "features": frozenset(
         {"definitions", "engine", "online", "naive_timestamps", "max_skew_rate", "skew_tolerance"}
     ),
@@ -103,8 +107,6 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
             "host",
             "port",
             "workers",
-            "predictions_uri",
-            "events_uri",
             "challenger_timeout_ms",
             "shadow_queue_size",
             "max_instances",
@@ -160,6 +162,19 @@ class Stores:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """The one database of every table tether owns (``[store] url``).
+
+    Registry events, predictions and feedback (and, later, monitoring results and the loop's
+    state) live together, so a prediction can be joined to the event that deployed the model
+    that made it: a SQLite file ``.tether/tether.db`` by default, or one PostgreSQL database
+    (``postgresql://...``).
+    """
+
+    url: str
+
+
+@dataclass(frozen=True)
 class FeatureSettings:
     """The project's feature store (``[features]``); absent when ``definitions`` is empty.
 
@@ -178,10 +193,8 @@ class FeatureSettings:
 
 @dataclass(frozen=True)
 class ServingSettings:
-    """The prediction server, its logs and its safety limits (``[serving]``)."""
+    """The prediction server and its safety limits (``[serving]``); its log is in ``[store]``."""
 
-    predictions_uri: str
-    events_uri: str
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -216,6 +229,7 @@ class Settings:
     stores: Stores
     serving: ServingSettings
     features: FeatureSettings
+    store: StoreSettings
 
     @property
     def state_dir(self) -> Path:
@@ -281,8 +295,9 @@ def settings_from_mapping(
         datasets=_datasets(_table(raw, "datasets"), project_dir),
         train=_train(_table(raw, "train", required=True)),
         stores=_stores(raw, project_dir, environ),
-        serving=_serving(_table(raw, "serving"), project_dir, environ),
+        serving=_serving(_table(raw, "serving"), environ),
         features=_features(_table(raw, "features"), environ),
+        store=_store(_table(raw, "store"), project_dir, environ),
     )
 
 
@@ -328,7 +343,9 @@ def check_no_literal_credentials(project_dir: Path | str = ".") -> None:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
-    found = [key for key in URI_KEYS if _holds_literal_credential(_raw_value(raw, key))]
+    # The retired keys too: a file that still has them must not be archived with a secret.
+    keys = (*URI_KEYS, *RETIRED_STORE_KEYS)
+    found = [key for key in keys if _holds_literal_credential(_raw_value(raw, key))]
     if found:
         raise ConfigError(
             f"{path} holds a password or token in plain text in {', '.join(found)}; "
@@ -459,11 +476,20 @@ def _fraction(table: Mapping[str, Any], key: str, default: float) -> float:
     return float(value)
 
 
-def _serving(
+def _store(
     table: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str]
-) -> ServingSettings:
-    state = project_dir / STATE_DIR
-    defaults = ServingSettings(predictions_uri="", events_uri="")
+) -> StoreSettings:
+    url = _uri(table, "store.url", environ) or f"sqlite:///{project_dir / STATE_DIR / STORE_FILE}"
+    if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+        raise ConfigError(
+            f"store.url in {CONFIG_FILE} is {mask_uri(url)!r}; expected sqlite:///PATH or "
+            "postgresql://USER@HOST/DATABASE (one database for every table tether owns)."
+        )
+    return StoreSettings(url=url)
+
+
+def _serving(table: Mapping[str, Any], environ: Mapping[str, str]) -> ServingSettings:
+    defaults = ServingSettings()
     values: dict[str, Any] = {}
     for key in ("port", "workers", "challenger_timeout_ms", "shadow_queue_size",
                 "max_instances", "max_body_bytes", "retention_days",
@@ -483,9 +509,6 @@ def _serving(
             "or 'warn'."
         )
     return ServingSettings(
-        predictions_uri=_uri(table, "serving.predictions_uri", environ)
-        or f"sqlite:///{state / 'predictions.db'}",
-        events_uri=_uri(table, "serving.events_uri", environ) or f"sqlite:///{state / 'events.db'}",
         host=_string(table, "serving.host") or defaults.host,
         feature_mismatch=mismatch,
         access_log=access_log,
@@ -526,6 +549,16 @@ def _strings(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
 
 
 def _check_keys(raw: Mapping[str, Any]) -> None:
+    for key in RETIRED_STORE_KEYS:
+        if _raw_value(raw, key) is not None:
+            raise ConfigError(
+                f"{key} in {CONFIG_FILE} is no longer read: every table tether owns (registry "
+                "events, predictions, feedback) now lives in one database, named by "
+                '[store] url (e.g. url = "postgresql://tether:${TETHER_PG_PASSWORD}@db/tether"; '
+                "default sqlite:///.tether/tether.db). Replace serving.predictions_uri and "
+                "serving.events_uri by that one key; a project's two SQLite files under "
+                ".tether/ are moved into it on first open."
+            )
     for section, value in raw.items():
         if section not in _SECTIONS:
             known = ", ".join(f"[{s}]" for s in _SECTIONS)

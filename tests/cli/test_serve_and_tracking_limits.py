@@ -21,7 +21,7 @@ import pytest
 from subprocess_servers import free_port
 from tether.config import load_settings
 from tether.lineage import train_project
-from tether.registry import project_aliases
+from tether.project import Project
 
 pytestmark = pytest.mark.slow
 RunCli = Callable[[list[str]], tuple[int, str, str]]
@@ -83,7 +83,7 @@ def test_sigterm_during_start_up_ends_the_server(
 ) -> None:
     settings = load_settings(fraud_project)
     train_project(settings.with_params({"max_iter": "5"}))
-    project_aliases(settings).deploy("1", "champion", actor="test", reason="serve it")
+    Project.open(settings).aliases.deploy("1", "champion", actor="test", reason="serve it")
     with _silent_port() as silent:
         toml = fraud_project / "tether.toml"
         # A long timeout: start-up would wait ten minutes for this store without the signal.

@@ -15,12 +15,8 @@ from tether.errors import IntegrityError, RegistryError
 from tether.lineage import train_project
 from tether.registry._aliases import ModelAliases, TransitionError, UnknownVersionError
 from tether.registry._events import Event, EventLog
-from tether.registry._loading import (
-    FeatureVersionMismatchError,
-    _check_feature_version,
-    load_version,
-)
-from tether.registry._source import RegistryDeploymentSource
+from tether.serving import FeatureVersionMismatchError, RegistryDeploymentSource, load_version
+from tether.serving._loading import _check_feature_version
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +37,7 @@ def aliases(project: Path, tmp_path: Path) -> ModelAliases:
     """A fresh event log (so each test starts with no aliases) over the shared registry."""
     settings = load_settings(project)
     log = EventLog(f"sqlite:///{tmp_path / 'events.db'}")
-    copy_registrations(EventLog(settings.serving.events_uri), log, settings.model_name)
+    copy_registrations(EventLog(settings.store.url), log, settings.model_name)
     model = ModelAliases(log, settings.stores.tracking_uri, settings.model_name)
     model.sync()
     return model
@@ -154,7 +150,7 @@ def test_the_deployment_source_loads_verified_models(aliases: ModelAliases) -> N
 
 def test_a_tampered_model_file_is_refused_naming_both_digests(project: Path) -> None:
     settings = load_settings(project)
-    events = EventLog(settings.serving.events_uri)
+    events = EventLog(settings.store.url)
     served = load_version(settings.stores.tracking_uri, settings.model_name, "2", events=events)
     files = sorted((project / ".tether" / "artifacts").rglob("model.pkl"))
     target = next(f for f in files if _sha(f) == served.sha256)

@@ -16,8 +16,8 @@ from tether.config import load_settings
 from tether.errors import IntegrityError
 from tether.lineage import train_project
 from tether.lineage._artifacts import MANIFEST_SHA256_TAG, MANIFEST_TAG
-from tether.registry import EventLog, load_version, registered_digest
-from tether.serving import ServedModel
+from tether.registry import EventLog, registered_digest
+from tether.serving import ServedModel, load_version
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def project(
 
 def _load(project: Path, version: str = "1") -> ServedModel:
     settings = load_settings(project)
-    events = EventLog(settings.serving.events_uri)
+    events = EventLog(settings.store.url)
     try:
         return load_version(settings.stores.tracking_uri, settings.model_name, version,
                             events=events)  # fmt: skip
@@ -52,7 +52,7 @@ def test_training_records_the_manifest_digest_in_tags_and_the_event_log(project:
     assert {"MLmodel", "model.pkl"} <= set(manifest["files"])
     digest = run.data.tags[MANIFEST_SHA256_TAG]
     assert version.tags[MANIFEST_SHA256_TAG] == digest
-    events = EventLog(settings.serving.events_uri)
+    events = EventLog(settings.store.url)
     [register] = [e for e in events.events(settings.model_name) if e.action == "register"]
     assert register.details["version"] == "1" and register.after == {}
     assert registered_digest(events, settings.model_name, "1") == digest
@@ -111,7 +111,7 @@ def test_a_legacy_version_is_refused_until_a_person_trusts_it(
     client.delete_tag(run_id, MANIFEST_TAG)
     client.delete_tag(run_id, MANIFEST_SHA256_TAG)
     client.delete_model_version_tag(settings.model_name, "1", MANIFEST_SHA256_TAG)
-    (fraud_project / ".tether" / "events.db").unlink()
+    (fraud_project / ".tether" / "tether.db").unlink()  # the one store: only the event log here
 
     with pytest.raises(IntegrityError, match="tether models verify 1 --trust"):
         _load(fraud_project)
@@ -124,7 +124,7 @@ def test_a_legacy_version_is_refused_until_a_person_trusts_it(
     assert code == 0, out
     report = json.loads(out)
     assert report["verified"] and report["version"] == "1"
-    events = EventLog(settings.serving.events_uri)
+    events = EventLog(settings.store.url)
     [trusted] = [e for e in events.events(settings.model_name) if e.action == "trust"]
     assert (trusted.id, trusted.actor, trusted.reason) == (
         report["event"],

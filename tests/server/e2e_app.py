@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from fastapi import FastAPI
-from server_cases import TOKEN, MemoryRegistry, settings_for
+from server_cases import TOKEN, MemoryRegistry, settings_for, store_url
 
 from tether.server import create_app
 from tether.serving._predlog import PredictionLog
@@ -25,6 +25,6 @@ def build() -> FastAPI:
     return create_app(
         settings,
         source=registry,
-        predictions=PredictionLog(settings.predictions_uri),
+        predictions=PredictionLog(store_url(Path(os.environ[STATE_DIR_ENV]))),
         admin=registry,
     )

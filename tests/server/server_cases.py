@@ -181,12 +181,13 @@ class MemoryStore:
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> ServingSettings:
-    """Serving settings with the prediction log in ``tmp_path``."""
-    base = ServingSettings(
-        predictions_uri=f"sqlite:///{tmp_path / 'predictions.db'}",
-        events_uri=f"sqlite:///{tmp_path / 'events.db'}",
-    )
-    return replace(base, **overrides)
+    """Serving settings (the prediction log is at :func:`store_url` of ``tmp_path``)."""
+    return replace(ServingSettings(), **overrides)
+
+
+def store_url(tmp_path: Path) -> str:
+    """The one store (``[store] url``) of a test server in ``tmp_path``."""
+    return f"sqlite:///{tmp_path / 'tether.db'}"
 
 
 @contextmanager
@@ -203,7 +204,7 @@ def running_app(
     app = create_app(
         settings,
         source=registry,
-        predictions=PredictionLog(settings.predictions_uri),
+        predictions=PredictionLog(store_url(tmp_path)),
         features=store,
         admin=registry,
         error_statuses=error_statuses,

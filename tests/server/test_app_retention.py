@@ -6,14 +6,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from server_cases import one, running_app, settings_for
+from server_cases import one, running_app, store_url
 
 from tether.serving import Prediction, PredictionLog
 
 
 def test_a_started_server_deletes_predictions_older_than_the_retention(tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    log = PredictionLog(settings_for(tmp_path).predictions_uri)
+    log = PredictionLog(store_url(tmp_path))
     for number, age in ((1, timedelta(days=40)), (2, timedelta(days=10))):
         log.record(
             Prediction(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from server_cases import one, running_app
+from server_cases import one, running_app, store_url
 
 from tether.serving._predlog import PredictionLog
 
@@ -37,7 +37,7 @@ def test_feedback_is_created_once_then_duplicate_conflict_or_unknown(tmp_path: P
         assert unknown.json()["error"] == "unknown_instance"
         assert "'tx-404'" in unknown.json()["message"]
 
-    with PredictionLog(f"sqlite:///{tmp_path / 'predictions.db'}") as log:
+    with PredictionLog(store_url(tmp_path)) as log:
         now = datetime.now(UTC)
         frame = log.query(now - timedelta(hours=1), now + timedelta(hours=1))
     [row] = frame.to_dict("records")
@@ -104,7 +104,7 @@ def test_a_correction_replaces_the_label_and_the_log_keeps_the_history(tmp_path:
         assert nothing.status_code == 409
         assert "no feedback yet" in nothing.json()["message"]
 
-    with PredictionLog(f"sqlite:///{tmp_path / 'predictions.db'}") as log:
+    with PredictionLog(store_url(tmp_path)) as log:
         history = log.feedback_history("tx-1")
     assert [(r.label, r.business, r.reason) for r in history] == [
         (1, {"loss": 80.0}, None), (0, {"loss": 0.0}, "chargeback reversed"),
@@ -116,5 +116,5 @@ def test_the_404_for_an_unknown_instance_does_not_show_the_database(tmp_path: Pa
         unknown = client.post("/v1/feedback", json={"instance_id": "tx-404", "label": 1})
     assert unknown.status_code == 404
     assert "tx-404" in unknown.json()["message"]
-    for secret in (str(tmp_path), "predictions.db", "sqlite"):
+    for secret in (str(tmp_path), "tether.db", "sqlite"):
         assert secret not in unknown.text

@@ -26,7 +26,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.generation import GenerationMode
-from server_cases import TOKEN, MemoryRegistry, MemoryStore, running_app, settings_for
+from server_cases import TOKEN, MemoryRegistry, MemoryStore, running_app, settings_for, store_url
 
 from tether.server import create_app
 from tether.serving._predlog import PredictionLog
@@ -43,7 +43,7 @@ def fuzzed_app(tmp_path: Path) -> FastAPI:
     return create_app(
         settings,
         source=registry,
-        predictions=PredictionLog(settings.predictions_uri),
+        predictions=PredictionLog(store_url(tmp_path)),
         features=MemoryStore({"c1": {"b": 0.5, "c": -1.0}}),
         admin=registry,
     )

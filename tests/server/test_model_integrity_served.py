@@ -16,8 +16,8 @@ from model_attacks import ATTACKS, attacked, model_folder
 from tether.cli import main
 from tether.config import load_settings
 from tether.lineage import SnapshotStore, TrainResult, train_project
-from tether.registry import project_aliases
-from tether.server._project import create_project_app
+from tether.project import Project
+from tether.server import create_project_app
 
 pytestmark = pytest.mark.slow
 TOKEN = "an-integrity-test-token"
@@ -32,7 +32,7 @@ def trained(
     project = make_fraud_project(tmp_path_factory.mktemp("served-integrity") / "p")
     settings = load_settings(project)
     results = [train_project(settings.with_params({"max_iter": m})) for m in ("10", "11")]
-    aliases = project_aliases(settings)
+    aliases = Project.open(settings).aliases
     aliases.deploy("1", "champion", actor="test", reason="first")
     aliases.deploy("2", "challenger", traffic=1.0, actor="test", reason="try it")
     return project, results
@@ -45,7 +45,7 @@ def client(
     monkeypatch.setenv("TETHER_ADMIN_TOKEN", TOKEN)
 
     def start() -> TestClient:
-        return TestClient(create_project_app(load_settings(trained[0])))
+        return TestClient(create_project_app(Project.open(trained[0])))
 
     yield start
 
@@ -142,10 +142,10 @@ def test_a_deleted_challenger_degrades_and_transitions_report_what_happened(
         assert body["aliases_stale"] is True and body["repair"] == "tether models sync"
         assert body["result"]["after"] == {"champion": "1"}
         assert http.get("/readyz").json()["status"] == "ready"
-    assert project_aliases(settings).status().aliases == {"champion": "1"}
+    assert Project.open(settings).aliases.status().aliases == {"champion": "1"}
 
     # The CLI says the same of a transition MLflow could not follow: done, and what to run.
-    project_aliases(settings).log.append(
+    Project.open(settings).aliases.log.append(
         settings.model_name, "deploy", actor="t", reason="a deleted version, again",
         after={"champion": "1", "shadow-2": "2"},
     )  # fmt: skip

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from tether.config import load_settings
-from tether.features import OnlineFeatureStore, measure_skew
-from tether.lineage import feature_store, online_backend, project_views, train_project
-from tether.registry import project_aliases
-from tether.server._project import create_project_app
+from tether.features import measure_skew
+from tether.lineage import train_project
+from tether.project import Project
+from tether.server import create_project_app
 from tether.serving import PredictionLog
 
 with warnings.catch_warnings():
@@ -25,9 +25,9 @@ pytestmark = pytest.mark.slow
 def test_entity_features_come_from_the_online_store_without_skew(feature_project: Path) -> None:
     settings = load_settings(feature_project)
     train_project(settings)
-    project_aliases(settings).deploy("1", "champion", actor="test", reason="first")
-    views = project_views(settings)
-    OnlineFeatureStore(views, online_backend(settings)).materialize(incremental=False)
+    project = Project.open(settings)
+    project.aliases.deploy("1", "champion", actor="test", reason="first")
+    project.online_store.materialize(incremental=False)
 
     times = ["2026-01-10T12:00:00+00:00", "2026-01-25T08:30:00+00:00"]
     instances = [
@@ -35,7 +35,7 @@ def test_entity_features_come_from_the_online_store_without_skew(feature_project
         for c in ("a", "b", "c")
         for t in times
     ]
-    with TestClient(create_project_app(settings)) as client:
+    with TestClient(create_project_app(Project.open(settings))) as client:
         answer = client.post("/v1/predict", json={"instances": instances})
         assert answer.status_code == 200, answer.text
         ids = [p["instance_id"] for p in answer.json()["predictions"]]
@@ -46,7 +46,7 @@ def test_entity_features_come_from_the_online_store_without_skew(feature_project
         assert unknown.status_code == 422
         assert "amount" in unknown.text
 
-    log = PredictionLog(settings.serving.predictions_uri)
+    log = PredictionLog(settings.store.url)
     try:
         logged = log.query(pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp.now(tz="UTC"))
     finally:
@@ -56,6 +56,7 @@ def test_entity_features_come_from_the_online_store_without_skew(feature_project
     served = pd.DataFrame(list(logged["features"]))
     served["customer_id"] = [i["entity"]["customer_id"] for i in instances]
     served["request_time"] = pd.to_datetime([i["event_time"] for i in instances], utc=True)
-    report = measure_skew(feature_store(views, settings.features), served, timestamp="request_time")
+    report = measure_skew(project.feature_store, served, timestamp="request_time")
     assert {f.feature for f in report.features} == {"n_1d", "mean_7d", "ratio"}
     assert report.worst_rate == 0.0
+    project.close()

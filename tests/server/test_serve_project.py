@@ -19,7 +19,7 @@ import pytest
 from subprocess_servers import free_port, running_server
 from tether.config import load_settings
 from tether.lineage import SnapshotStore, train_project
-from tether.registry import project_aliases
+from tether.project import Project
 from tether.serving._predlog import PredictionLog
 
 pytestmark = pytest.mark.slow
@@ -57,7 +57,7 @@ def test_tether_serve_answers_routes_and_logs_with_the_registry(fraud_project: P
     settings = load_settings(fraud_project)
     first = train_project(settings.with_params({"max_iter": "20"}))
     second = train_project(settings.with_params({"max_iter": "21"}))
-    aliases = project_aliases(settings)
+    aliases = Project.open(settings).aliases
     aliases.deploy("1", "champion", actor="test", reason="first")
     rows = _rows(fraud_project, first.record.evaluation.digest, 50)
 
@@ -104,7 +104,7 @@ def test_tether_serve_answers_routes_and_logs_with_the_registry(fraud_project: P
     assert '"POST /v1/admin/deploy HTTP/1.1" 401' in printed
     assert f"wrote {1 + len(rows)} predictions, dropped 0" in printed
 
-    log = PredictionLog(settings.serving.predictions_uri)
+    log = PredictionLog(settings.store.url)
     try:
         logged = log.query(pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp.now(tz="UTC"))
     finally:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
-from server_cases import MemoryRegistry, settings_for
+from server_cases import MemoryRegistry, settings_for, store_url
 
 from subprocess_servers import free_port
 from tether.server import create_app
@@ -28,7 +28,7 @@ def uvicorn_server(tmp_path: Path, **overrides: object) -> Iterator[int]:
     """The app on a real uvicorn server, configured as `tether serve` configures it."""
     settings = settings_for(tmp_path, **overrides)
     app = create_app(
-        settings, source=MemoryRegistry(), predictions=PredictionLog(settings.predictions_uri)
+        settings, source=MemoryRegistry(), predictions=PredictionLog(store_url(tmp_path))
     )
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

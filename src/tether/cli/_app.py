@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -19,6 +20,9 @@ from tether import __version__
 from tether._uris import install_masking
 from tether.cli import _render
 from tether.errors import TetherError
+
+if TYPE_CHECKING:
+    from tether.project import Project
 
 EXIT_FAILED_CHECK = 1
 EXIT_USER_ERROR = 2
@@ -42,6 +46,20 @@ class State:
     def __init__(self, project: Path, debug: bool) -> None:
         self.project = project
         self.debug = debug
+
+
+def open_project(ctx: typer.Context) -> Project:
+    """The project of ``--project`` (default: the current folder), closed when the command ends.
+
+    Imported here, not at the top: a project's objects import pandas, DuckDB or MLflow when
+    first used, and ``tether --help`` must not even import the module that builds them.
+    """
+    from tether.project import Project
+
+    state: State = ctx.obj
+    project = Project.open(state.project)
+    ctx.call_on_close(project.close)
+    return project
 
 
 def _print_version(requested: bool) -> None:

@@ -14,8 +14,7 @@ from tether.cli._project import (
     show_reproduction,
     show_training,
 )
-from tether.config import CONFIG_FILE, load_settings
-from tether.examples._scaffold import init_project
+from tether.config import CONFIG_FILE
 
 DEMO_DIR = Path("tether-demo")
 DEMO_TRANSACTIONS = 100_000
@@ -28,7 +27,9 @@ def demo_command(
     transactions: int = typer.Option(DEMO_TRANSACTIONS, help="Transactions to generate."),
 ) -> None:
     """Generate the fraud scenario, train version 1, reproduce it and print its audit."""
-    from tether.lineage import audit, render_markdown, reproduce, train_project
+    from tether.examples import init_project
+    from tether.lineage import render_markdown
+    from tether.project import Project
 
     _render.text("1. A project from the bundled fraud example")
     if (directory / CONFIG_FILE).exists():
@@ -37,18 +38,16 @@ def demo_command(
         with _render.steps("generating the scenario", False):
             made = init_project(directory, scenario_for(transactions))
         show_new_project(made, False)
-    settings = load_settings(directory)
-    _render.text("2. A training run: code, data and configuration versioned together")
-    with _render.steps("training", False) as progress:
-        result = train_project(settings, progress=progress)
-    show_training(result, False)
-    _render.text("3. Reproduce it from the record alone")
-    with _render.steps("reproducing", False) as progress:
-        report = reproduce(settings.stores, result.run_id, progress=progress)
-    show_reproduction(report, False)
-    _render.text("4. The audit")
-    _render.text(
-        render_markdown(audit(settings.stores, f"{result.model_name}/{result.model_version}"))
-    )
+    with Project.open(directory) as project:
+        _render.text("2. A training run: code, data and configuration versioned together")
+        with _render.steps("training", False) as progress:
+            result = project.train(progress=progress)
+        show_training(result, False)
+        _render.text("3. Reproduce it from the record alone")
+        with _render.steps("reproducing", False) as progress:
+            report = project.reproduce(result.run_id, progress=progress)
+        show_reproduction(report, False)
+        _render.text("4. The audit")
+        _render.text(render_markdown(project.audit(f"{result.model_name}/{result.model_version}")))
     if not report.reproduced:
         raise typer.Exit(EXIT_FAILED_CHECK)

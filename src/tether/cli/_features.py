@@ -6,37 +6,22 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tether._uris import mask_uri
 from tether.cli import _render
-from tether.cli._app import EXIT_FAILED_CHECK, State, app
-from tether.config import Settings, load_settings
+from tether.cli._app import EXIT_FAILED_CHECK, app, open_project
 from tether.errors import ConfigError
-from tether.features import (
-    Aggregation,
-    FeatureView,
-    NaiveTimestamps,
-    OnlineFeatureStore,
-    WriteReport,
-    measure_skew,
-    read_table,
-)
-from tether.lineage import feature_store, online_backend, project_views
+
+if TYPE_CHECKING:
+    from tether.features import NaiveTimestamps, WriteReport
+
+# tether.features (pandas, DuckDB, PyArrow: about a second) is imported inside the commands.
 
 features_app = typer.Typer(help="Feature definitions, training sets, the online store, skew.")
 app.add_typer(features_app, name="features")
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    state: State = ctx.obj
-    return load_settings(state.project)
-
-
-def _online(settings: Settings, views: list[FeatureView]) -> OnlineFeatureStore:
-    return OnlineFeatureStore(views, online_backend(settings))
 
 
 @features_app.command("list")
@@ -44,9 +29,9 @@ def list_command(
     ctx: typer.Context, json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """List the feature views, their features and the definitions' version."""
-    settings = _settings(ctx)
-    views = project_views(settings)
-    store = feature_store(views, settings.features)
+    from tether.features import Aggregation
+
+    store = open_project(ctx).feature_store
     rows: list[dict[str, Any]] = []
     for view in store.views:
         for feature in view.features:
@@ -72,8 +57,10 @@ def build_command(
     timestamp: str = typer.Option("event_time", help="The spine's time column."),
 ) -> None:
     """Build a point-in-time training set for a spine."""
-    settings = _settings(ctx)
-    store = feature_store(project_views(settings), settings.features)
+    from tether.features import read_table
+
+    project = open_project(ctx)
+    settings, store = project.settings, project.feature_store
     naive: NaiveTimestamps = "utc" if settings.features.naive_timestamps == "utc" else "reject"
     frame = store.build_training_set(
         read_table(spine, what="The spine", time_columns=[timestamp]),
@@ -93,8 +80,7 @@ def materialize_command(
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Load the sources into the online store (all rows, or only new ones)."""
-    settings = _settings(ctx)
-    online = _online(settings, project_views(settings))
+    online = open_project(ctx).online_store
     report = online.materialize(incremental=incremental)
     if json:
         _render.as_json(_write_data(report))
@@ -111,8 +97,9 @@ def push_command(
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Push new events into the online store as they happen."""
-    settings = _settings(ctx)
-    online = _online(settings, project_views(settings))
+    from tether.features import read_table
+
+    online = open_project(ctx).online_store
     times = {column for view in online.views for column in view.source.time_columns}
     report = online.push(read_table(events, what="The events file", time_columns=times))
     if json:
@@ -163,9 +150,8 @@ def get_command(
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Get online feature vectors, with each feature's status."""
-    settings = _settings(ctx)
-    views = project_views(settings)
-    online = _online(settings, views)
+    project = open_project(ctx)
+    views, online = project.views, project.online_store
     entity_keys = [_entity(k, views[0].entity.keys) for k in keys]
     data = {k: float(v) for k, _, v in (r.partition("=") for r in request)}
     moment = datetime.fromisoformat(at) if at else None
@@ -199,8 +185,10 @@ def skew_command(
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Recompute served vectors offline and report the skew per feature."""
-    settings = _settings(ctx)
-    store = feature_store(project_views(settings), settings.features)
+    from tether.features import measure_skew, read_table
+
+    project = open_project(ctx)
+    settings, store = project.settings, project.feature_store
     report = measure_skew(
         store,
         read_table(served, what="The served vectors", time_columns=[timestamp]),

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from tether.cli import _render
-from tether.cli._app import EXIT_FAILED_CHECK, State, app
-from tether.config import load_settings
+from tether.cli._app import EXIT_FAILED_CHECK, app, open_project
 
 if TYPE_CHECKING:
     from tether.registry import AppliedEvent, ModelAliases
@@ -26,10 +25,8 @@ ACTOR_HELP = "Who is acting (default: the current user)."
 
 
 def _aliases(ctx: typer.Context) -> ModelAliases:
-    from tether.registry import project_aliases  # imports MLflow: only when a command runs
-
-    state: State = ctx.obj
-    return project_aliases(load_settings(state.project))
+    """The project's aliases, on its event log (MLflow is imported only if a command calls it)."""
+    return open_project(ctx).aliases
 
 
 def _show_event(event: AppliedEvent, as_json: bool) -> None:
@@ -115,7 +112,7 @@ def status_command(
     ctx: typer.Context, json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """Show the aliases, the challenger's share and experiment, and recent transitions."""
-    from tether.registry._integrity import MANIFEST_ACTIONS
+    from tether.registry import MANIFEST_ACTIONS
 
     aliases = _aliases(ctx)
     status = aliases.status()

@@ -25,12 +25,12 @@ from types import FrameType
 from typing import Any
 
 import typer
-import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
 from tether.cli._app import State, app
 from tether.config import PROJECT_ENV, load_settings
 from tether.errors import ServingError
+
+# uvicorn, FastAPI and the server are imported when `tether serve` runs, never for --help.
 
 METRICS_DIR = "metrics"
 _LOGGER = logging.getLogger("tether.serve")
@@ -50,7 +50,7 @@ def serve_command(
     ),
 ) -> None:
     """Serve predictions: champion, sticky challenger, shadows, feedback, admin, metrics."""
-    from tether.server._project import create_project_app  # imports MLflow: only to serve
+    import uvicorn
 
     state: State = ctx.obj
     settings = load_settings(state.project)
@@ -66,7 +66,12 @@ def serve_command(
     }
     check_port_free(host, port)
     if workers == 1:
-        server = _Server(uvicorn.Config(create_project_app(settings), **options))
+        from tether.project import Project
+        from tether.server import create_project_app
+
+        server = _server_class()(
+            uvicorn.Config(create_project_app(Project.open(settings)), **options)
+        )
         server.run()
         if not server.started:
             raise ServingError(
@@ -81,9 +86,7 @@ def serve_command(
     metrics.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     os.environ[PROJECT_ENV] = str(settings.project_dir)
-    uvicorn.run(
-        "tether.server._project:app_from_environment", factory=True, workers=workers, **options
-    )
+    uvicorn.run("tether.server:app_from_environment", factory=True, workers=workers, **options)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -119,6 +122,8 @@ def server_log_config() -> dict[str, Any]:
     A dictionary, not handlers installed in this process, because each worker process
     applies it again when it starts.
     """
+    from uvicorn.config import LOGGING_CONFIG
+
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"mask": {"()": "tether._uris.MaskingFilter"}}
     for handler in config["handlers"].values():
@@ -130,22 +135,31 @@ def server_log_config() -> dict[str, Any]:
     return config
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, ending the process on a signal that arrives during start-up.
+def _server_class() -> type[Any]:
+    """uvicorn's server class, ending the process on a signal during start-up (see below).
 
-    uvicorn only records a signal while the ASGI lifespan starts (models load, stores are
-    reached) and acts on it once start-up is over, which a store that never answers made
-    minutes (the process ignored SIGTERM meanwhile). Nothing is served before start-up
-    ends, so there is nothing to drain: the process ends as the signal asks.
+    Defined on first use, so that importing this module does not import uvicorn.
     """
+    import uvicorn
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """Stop at once during start-up; afterwards, uvicorn's graceful shutdown."""
-        if not self.started:
-            _LOGGER.warning(
-                "stopped by %s during start-up, before serving anything",
-                signal.Signals(sig).name,
-            )
-            signal.signal(sig, signal.SIG_DFL)
-            signal.raise_signal(sig)
-        super().handle_exit(sig, frame)
+    class Server(uvicorn.Server):
+        """uvicorn's server, ending the process on a signal that arrives during start-up.
+
+        uvicorn only records a signal while the ASGI lifespan starts (models load, stores are
+        reached) and acts on it once start-up is over, which a store that never answers made
+        minutes (the process ignored SIGTERM meanwhile). Nothing is served before start-up
+        ends, so there is nothing to drain: the process ends as the signal asks.
+        """
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            """Stop at once during start-up; afterwards, uvicorn's graceful shutdown."""
+            if not self.started:
+                _LOGGER.warning(
+                    "stopped by %s during start-up, before serving anything",
+                    signal.Signals(sig).name,
+                )
+                signal.signal(sig, signal.SIG_DFL)
+                signal.raise_signal(sig)
+            super().handle_exit(sig, frame)
+
+    return Server

@@ -9,7 +9,7 @@ from pathlib import Path
 from tether.config import CONFIG_FILE, STATE_DIR
 from tether.errors import ProjectError
 from tether.examples.fraud.simulate import ScenarioConfig, ScenarioFiles, write_scenario
-from tether.lineage._code import commit_new_repository, in_git_work_tree
+from tether.lineage import commit_new_repository, in_git_work_tree
 
 TEMPLATE = Path(__file__).parent / "fraud" / "project"
 DATA_DIR = "data"

@@ -56,6 +56,18 @@ class SparkEngine(OfflineEngine):
     def __init__(self, spark: Any) -> None:
         self.spark = spark
 
+    @classmethod
+    def local(cls, app_name: str = "tether") -> SparkEngine:
+        """An engine on a local SparkSession using every core (``[features] engine = "spark"``).
+
+        The one place tether builds a SparkSession: only when asked for, since Spark starts a
+        JVM (seconds); ``getOrCreate`` reuses the session a process already has.
+        """
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.builder.master("local[*]").appName(app_name).getOrCreate()
+        return cls(session)
+
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
         from pyspark.errors import PySparkException

@@ -3,66 +3,39 @@
 ``train_project`` runs a project's entry point and records everything in MLflow;
 ``reproduce`` rebuilds a recorded run and verifies the result; ``audit`` reports what
 trained a model. ``SnapshotStore`` is the content-addressed store every dataset goes to.
+The artifact manifest names (``manifest_of``, ``load_registered_model``...) are what the
+registry verifies a version with before a single byte of it is unpickled.
+
+Importing this package does not import MLflow: :mod:`tether._mlflow` imports it inside the
+functions that reach the tracking store, so the names below are plain imports.
 """
 
-import importlib
-import typing
-
-if typing.TYPE_CHECKING:
-    from tether.lineage._audit import (
-        AuditReport,
-        HistoryEntry,
-        audit,
-        render_html,
-        render_json,
-        render_markdown,
-    )
-    from tether.lineage._context import TrainContext
-    from tether.lineage._environment import Environment, EnvironmentDifference, capture_environment
-    from tether.lineage._features import feature_store, online_backend, project_views
-    from tether.lineage._record import DatasetRecord, RunRecord
-    from tether.lineage._reproduce import ReproduceReport, reproduce, resolve_run
-    from tether.lineage._snapshots import Snapshot, SnapshotStore, sha256_file
-    from tether.lineage._train import TrainResult, train_project
-
-_MODULES = {
-    "AuditReport": "tether.lineage._audit",
-    "DatasetRecord": "tether.lineage._record",
-    "Environment": "tether.lineage._environment",
-    "EnvironmentDifference": "tether.lineage._environment",
-    "HistoryEntry": "tether.lineage._audit",
-    "ReproduceReport": "tether.lineage._reproduce",
-    "RunRecord": "tether.lineage._record",
-    "Snapshot": "tether.lineage._snapshots",
-    "SnapshotStore": "tether.lineage._snapshots",
-    "TrainContext": "tether.lineage._context",
-    "TrainResult": "tether.lineage._train",
-    "audit": "tether.lineage._audit",
-    "capture_environment": "tether.lineage._environment",
-    "feature_store": "tether.lineage._features",
-    "online_backend": "tether.lineage._features",
-    "project_views": "tether.lineage._features",
-    "render_html": "tether.lineage._audit",
-    "render_json": "tether.lineage._audit",
-    "render_markdown": "tether.lineage._audit",
-    "reproduce": "tether.lineage._reproduce",
-    "resolve_run": "tether.lineage._reproduce",
-    "sha256_file": "tether.lineage._snapshots",
-    "train_project": "tether.lineage._train",
-}
-"""Where each name lives. Loaded on first use: ``_audit``, ``_reproduce`` and ``_train``
-import MLflow (seconds), which ``tether features ...`` and the feature helpers do not need."""
-
-
-def __getattr__(name: str) -> typing.Any:
-    if name in _MODULES:
-        value = getattr(importlib.import_module(_MODULES[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'tether.lineage' has no attribute {name!r}")
-
+from tether.lineage._artifacts import (
+    MANIFEST_SHA256_TAG,
+    MANIFEST_TAG,
+    load_registered_model,
+    manifest_of,
+)
+from tether.lineage._audit import (
+    AuditReport,
+    HistoryEntry,
+    audit,
+    render_html,
+    render_json,
+    render_markdown,
+)
+from tether.lineage._code import commit_new_repository, in_git_work_tree
+from tether.lineage._context import TrainContext
+from tether.lineage._environment import Environment, EnvironmentDifference, capture_environment
+from tether.lineage._features import project_views
+from tether.lineage._record import DatasetRecord, RunRecord
+from tether.lineage._reproduce import ReproduceReport, load_record, reproduce, resolve_run
+from tether.lineage._snapshots import Snapshot, SnapshotStore, sha256_file
+from tether.lineage._train import TrainResult, train_project
 
 __all__ = [
+    "MANIFEST_SHA256_TAG",
+    "MANIFEST_TAG",
     "AuditReport",
     "DatasetRecord",
     "Environment",
@@ -76,8 +49,11 @@ __all__ = [
     "TrainResult",
     "audit",
     "capture_environment",
-    "feature_store",
-    "online_backend",
+    "commit_new_repository",
+    "in_git_work_tree",
+    "load_record",
+    "load_registered_model",
+    "manifest_of",
     "project_views",
     "render_html",
     "render_json",

@@ -20,17 +20,7 @@ import pandas as pd
 
 from tether.config import FeatureSettings, Settings
 from tether.errors import ConfigError, ProjectError
-from tether.features import (
-    DuckDBEngine,
-    EventSource,
-    FeatureStore,
-    FeatureView,
-    NaiveTimestamps,
-    OnlineStore,
-    RedisOnlineStore,
-    SparkEngine,
-    SQLiteOnlineStore,
-)
+from tether.features import DuckDBEngine, EventSource, FeatureStore, FeatureView, NaiveTimestamps
 from tether.lineage._context import project_imports
 from tether.lineage._record import DatasetRecord
 from tether.lineage._snapshots import SnapshotStore
@@ -71,23 +61,6 @@ def project_views(settings: Settings) -> list[FeatureView]:
     with project_imports(settings.project_dir):
         views = load_views(settings.project_dir, settings.features)
     return [rooted(view, settings.project_dir) for view in views]
-
-
-def feature_store(views: Sequence[FeatureView], features: FeatureSettings) -> FeatureStore:
-    """An offline store on the configured engine."""
-    if features.engine == "spark":
-        from pyspark.sql import SparkSession  # only when asked for: Spark starts a JVM
-
-        spark = SparkSession.builder.master("local[*]").appName("tether").getOrCreate()
-        return FeatureStore(views, engine=SparkEngine(spark))
-    return FeatureStore(views)
-
-
-def online_backend(settings: Settings) -> OnlineStore:
-    """The project's online store: a SQLite file under ``.tether/`` or Redis."""
-    if settings.features.online == "sqlite":
-        return SQLiteOnlineStore.in_project(settings.project_dir)
-    return RedisOnlineStore(settings.features.online, prefix=settings.name)
 
 
 def rooted(view: FeatureView, project_dir: Path) -> FeatureView:

@@ -8,7 +8,7 @@ new version. Everything lands in one ``record.json`` artifact too, which is what
 
 The manifest of the model's artifact files (``lineage/_artifacts.py``) is what every loader
 verifies; its digest is kept where artifact writers cannot reach: the run's and the version's
-tags, and a ``register`` event in the project's event log (``[serving] events_uri``).
+tags, and a ``register`` event in the project's event log (``[store] url``).
 """
 
 from __future__ import annotations
@@ -106,13 +106,14 @@ def train_project(
         experiment = _mlflow.ensure_experiment(
             tracking, settings.name, settings.stores.artifact_uri
         )
-        with _mlflow.start_run(tracking, experiment, settings.model_name) as run_id:
-            _log_configuration(settings, code, code_files, environment, work)
+        with _mlflow.start_run(tracking, experiment, settings.model_name) as run:
+            run_id = run.run_id
+            _log_configuration(settings, run, code, code_files, environment, work)
             progress("running the entry point")
-            model, frame, context = _run_entry_point(settings, store, work)
+            model, frame, context = _run_entry_point(settings, run, store, work)
             progress("evaluating and logging the model")
             record, manifest_sha256 = _log_outputs(
-                settings, run_id, code, context, model, frame, store, environment, work
+                settings, run, code, context, model, frame, store, environment, work
             )
             progress("registering the model")
             version = _mlflow.register_model(
@@ -125,6 +126,7 @@ def train_project(
                     MANIFEST_SHA256_TAG: manifest_sha256,
                     "tether.registered_by": getpass.getuser(),
                 },
+                run_id=run_id,
             )
             _record_registration(settings, version.version, run_id, manifest_sha256)
     return TrainResult(run_id, settings.model_name, version.version, record)
@@ -141,7 +143,7 @@ def _record_registration(settings: Settings, version: str, run_id: str, digest: 
     from tether.registry import record_registration
 
     record_registration(
-        settings.serving.events_uri,
+        settings.store.url,
         settings.model_name,
         version,
         actor=getpass.getuser(),
@@ -189,19 +191,20 @@ def _capture_code(
 
 def _log_configuration(
     settings: Settings,
+    run: _mlflow.TrackedRun,
     code: CodeRecord,
     code_files: list[Path],
     environment: Environment,
     work: Path,
 ) -> None:
     for path in code_files:
-        _mlflow.log_artifact(path, CODE_ARTIFACT_DIR)
+        run.log_artifact(path, CODE_ARTIFACT_DIR)
     frozen = work / FROZEN_REQUIREMENTS
     frozen.write_text(environment.frozen(), encoding="utf-8")
-    _mlflow.log_artifact(frozen, ENVIRONMENT_ARTIFACT_DIR)
+    run.log_artifact(frozen, ENVIRONMENT_ARTIFACT_DIR)
     train = settings.train
-    _mlflow.log_params({**train.params, "tether.seed": train.seed, "tether.threads": train.threads})
-    _mlflow.set_tags(
+    run.log_params({**train.params, "tether.seed": train.seed, "tether.threads": train.threads})
+    run.set_tags(
         {
             "mlflow.source.git.commit": code.commit,
             "mlflow.source.git.repoURL": code.repository,
@@ -217,19 +220,19 @@ def _log_configuration(
 
 
 def _run_entry_point(
-    settings: Settings, store: SnapshotStore, work: Path
+    settings: Settings, run: _mlflow.TrackedRun, store: SnapshotStore, work: Path
 ) -> tuple[Any, pd.DataFrame, TrainContext]:
     train = settings.train
     snapshot = snapshot_reader(settings.datasets, store, settings.project_dir)
 
     def read_and_log(name: str) -> tuple[pd.DataFrame, DatasetRecord]:
         frame, record = snapshot(name)
-        _log_input(record, frame)
+        _log_input(run, record, frame)
         return frame, record
 
     def record_output(frame: pd.DataFrame, name: str) -> DatasetRecord:
         record = snapshot_frame(frame, name, "training", store)
-        _log_input(record, frame)
+        _log_input(run, record, frame)
         return record
 
     with project_imports(settings.project_dir):
@@ -306,7 +309,7 @@ def snapshot_frame(
 
 def _log_outputs(
     settings: Settings,
-    run_id: str,
+    run: _mlflow.TrackedRun,
     code: CodeRecord,
     context: TrainContext,
     model: Any,
@@ -319,7 +322,7 @@ def _log_outputs(
     evaluation = snapshot_frame(frame, EVALUATION_DATASET, "evaluation", store)
     features = features_of(frame, label)
     metrics = evaluate(model, frame, label)
-    logged = _mlflow.log_sklearn_model(
+    logged = run.log_sklearn_model(
         model, features, model.predict(features), environment.pins(MODEL_REQUIREMENTS)
     )
     model_dir = _mlflow.download_model(settings.stores.tracking_uri, logged.model_uri, work / "m")
@@ -333,7 +336,7 @@ def _log_outputs(
     )
     train = settings.train
     record = RunRecord(
-        run_id=run_id,
+        run_id=run.run_id,
         project=settings.name,
         model_name=settings.model_name,
         entry_point=train.entry_point,
@@ -357,12 +360,12 @@ def _log_outputs(
         if settings.features.definitions
         else {},
     )
-    _log_input(evaluation, frame)
+    _log_input(run, evaluation, frame)
     path = work / "record.json"
     path.write_text(record.to_json(), encoding="utf-8")
-    _mlflow.log_artifact(path, RECORD_ARTIFACT.rpartition("/")[0])
-    _mlflow.log_metrics(metrics)
-    _mlflow.set_tags(
+    run.log_artifact(path, RECORD_ARTIFACT.rpartition("/")[0])
+    run.log_metrics(metrics)
+    run.set_tags(
         {
             "tether.model.sha256": model_record.sha256,
             "tether.run_key": record.run_key,
@@ -373,8 +376,8 @@ def _log_outputs(
     return record, manifest.sha256
 
 
-def _log_input(record: DatasetRecord, frame: pd.DataFrame) -> None:
-    _mlflow.log_dataset_input(
+def _log_input(run: _mlflow.TrackedRun, record: DatasetRecord, frame: pd.DataFrame) -> None:
+    run.log_dataset_input(
         frame,
         name=record.name,
         source_uri=f"{record.uri}#sha256={record.digest}",

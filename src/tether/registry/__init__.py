@@ -15,39 +15,34 @@ from tether.registry._aliases import (
     ModelStatus,
     TransitionError,
     UnknownVersionError,
-    project_aliases,
     version_history,
 )
 from tether.registry._events import AliasState, Event, EventLog, Transition
 from tether.registry._integrity import (
+    MANIFEST_ACTIONS,
     VerifyReport,
     record_registration,
     registered_digest,
     verify_version,
 )
-from tether.registry._loading import FeatureVersionMismatchError, load_version
-from tether.registry._source import RegistryDeploymentSource
 
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
     "DEFAULT_TRAFFIC",
+    "MANIFEST_ACTIONS",
     "PREVIOUS_CHAMPION",
     "SHADOW_PREFIX",
     "AliasState",
     "AppliedEvent",
     "Event",
     "EventLog",
-    "FeatureVersionMismatchError",
     "ModelAliases",
     "ModelStatus",
-    "RegistryDeploymentSource",
     "Transition",
     "TransitionError",
     "UnknownVersionError",
     "VerifyReport",
-    "load_version",
-    "project_aliases",
     "record_registration",
     "registered_digest",
     "verify_version",

@@ -26,15 +26,17 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tether import _mlflow
 from tether._uris import mask_uri
 from tether._versions import canonical_version
-from tether.config import Settings
 from tether.errors import RegistryError, TrackingError, TrackingNotFoundError
-from tether.lineage import HistoryEntry
 from tether.registry._events import AliasState, Event, EventLog
 from tether.registry._integrity import MANIFEST_ACTIONS
+
+if TYPE_CHECKING:
+    from tether.lineage import HistoryEntry
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -93,7 +95,7 @@ class ModelAliases:
 
     Example::
 
-        aliases = ModelAliases(EventLog("sqlite:///.tether/events.db"), tracking_uri, "fraud")
+        aliases = ModelAliases(EventLog("sqlite:///.tether/tether.db"), tracking_uri, "fraud")
         aliases.deploy("2", "challenger", traffic=0.1, actor="ana", reason="retrained on May")
         aliases.promote(actor="loop", reason="challenger won on loss per 1k transactions")
         aliases.rollback(actor="ana", reason="alert: precision fell after the promotion")
@@ -306,14 +308,10 @@ def _applied(event: Event, error: str) -> AppliedEvent:
     )  # fmt: skip
 
 
-def project_aliases(settings: Settings) -> ModelAliases:
-    """The aliases of a project's registered model, on its configured event log."""
-    log = EventLog(settings.serving.events_uri)
-    return ModelAliases(log, settings.stores.tracking_uri, settings.model_name)
-
-
 def version_history(log: EventLog, model: str, versions: set[str]) -> list[HistoryEntry]:
     """The transitions of ``model`` that gave or took an alias of one of ``versions``."""
+    from tether.lineage import HistoryEntry  # pandas: only for an audit, never for status
+
     entries = []
     for event in log.events(model):
         moved = changed_versions(event)

@@ -152,7 +152,7 @@ class EventLog:
 
     ``clock`` returns the time events are stamped with (UTC); tests pass a fixed one.
 
-    >>> log = EventLog("sqlite:///.tether/events.db")  # doctest: +SKIP
+    >>> log = EventLog("sqlite:///.tether/tether.db")  # doctest: +SKIP
     >>> log.append("fraud", "deploy", actor="ana", reason="first model",
     ...            after={"champion": "1"}).id  # doctest: +SKIP
     1

@@ -20,12 +20,6 @@ from tether import _mlflow
 from tether._storage import JSONValue
 from tether._versions import canonical_version
 from tether.errors import IntegrityError, RegistryError
-from tether.lineage._artifacts import (
-    MANIFEST_SHA256_TAG,
-    MANIFEST_TAG,
-    load_registered_model,
-    manifest_of,
-)
 from tether.registry._events import EventLog
 
 REGISTER = "register"
@@ -36,7 +30,7 @@ MANIFEST_ACTIONS = (REGISTER, TRUST)
 
 
 def record_registration(
-    events_uri: str,
+    store_url: str,
     model: str,
     version: str,
     *,
@@ -44,8 +38,9 @@ def record_registration(
     reason: str,
     details: Mapping[str, JSONValue],
 ) -> None:
-    """Append a ``register`` event (aliases unchanged) to the event log at ``events_uri``."""
-    log = EventLog(events_uri)
+    """Append a ``register`` event (aliases unchanged) to the event log in the store at
+    ``store_url`` (``[store] url``)."""
+    log = EventLog(store_url)
     try:
         _append_manifest_event(log, model, REGISTER, version, actor, reason, details)
     finally:
@@ -72,6 +67,10 @@ class VerifyReport:
     trusted_event: int | None = None
 
 
+# tether.lineage (pandas, numpy: about a second) is imported by the functions that verify
+# files, so that `tether models status`, which reads only the event log, never pays for it.
+
+
 def verify_version(
     log: EventLog,
     tracking_uri: str,
@@ -92,6 +91,8 @@ def verify_version(
         RegistryError: ``trust`` without an actor or reason, or an invalid version.
         TrackingError: the tracking store failed or has no such version.
     """
+    from tether.lineage import load_registered_model
+
     version = canonical_version(version, model)
     info = _mlflow.get_model_version(tracking_uri, model, version)
     label = f"{model}/{version}"
@@ -119,6 +120,8 @@ def verify_version(
 def _trust(
     log: EventLog, tracking_uri: str, info: _mlflow.ModelVersionInfo, actor: str, reason: str
 ) -> VerifyReport:
+    from tether.lineage import MANIFEST_SHA256_TAG, MANIFEST_TAG, manifest_of
+
     with tempfile.TemporaryDirectory(prefix="tether-trust-") as scratch:
         folder = _mlflow.download_model(tracking_uri, info.source, Path(scratch))
         manifest = manifest_of(folder, _mlflow.MODEL_FILE)

@@ -11,6 +11,9 @@ shadows, hot reload), the prediction log, the online feature lookup and the regi
 
 Error responses share one shape (:class:`ErrorBody`); with several uvicorn workers, set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder before starting them (see ``_metrics.py``).
+``create_project_app(project)`` builds the server of a :class:`~tether.Project`, and
+``app_from_environment`` is the uvicorn factory of each worker process. Importing this package
+imports no MLflow: that waits until the first model is loaded.
 
 >>> app = create_app(settings.serving, source=source, predictions=log)  # doctest: +SKIP
 >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
@@ -18,10 +21,13 @@ Error responses share one shape (:class:`ErrorBody`); with several uvicorn worke
 
 from tether.server._app import create_app
 from tether.server._errors import ErrorBody
+from tether.server._project import app_from_environment, create_project_app
 from tether.server._state import Admin
 
 __all__ = [
     "Admin",
     "ErrorBody",
+    "app_from_environment",
     "create_app",
+    "create_project_app",
 ]

@@ -68,7 +68,7 @@ def create_app(
     Example::
 
         app = create_app(settings.serving, source=RegistryDeploymentSource(...),
-                         predictions=PredictionLog(settings.serving.predictions_uri))
+                         predictions=PredictionLog(settings.store.url))
         uvicorn.run(app, host=settings.serving.host, port=settings.serving.port)
     """
     metrics = ServerMetrics()

@@ -1,4 +1,4 @@
-"""The prediction server of a project: its registry, logs and stores, from ``tether.toml``.
+"""The prediction server of a project: its registry, logs and stores, from its :class:`Project`.
 
 Its lifespan logs (logger ``tether.serve``) one line once started, naming the versions loaded
 and every store with credentials masked, and one line once stopped, saying how many
@@ -14,19 +14,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tether._uris import mask_uri
-from tether.config import Settings, load_settings, project_from_environment
-from tether.features import FeatureStore, OnlineFeatureStore
-from tether.lineage import online_backend, project_views
-from tether.registry import (
-    DEFAULT_TRAFFIC,
-    AppliedEvent,
-    ModelAliases,
-    RegistryDeploymentSource,
-    project_aliases,
-)
+from tether.config import project_from_environment
+from tether.project import Project
+from tether.registry import DEFAULT_TRAFFIC, AppliedEvent, ModelAliases
 from tether.server._app import create_app
 from tether.server._state import Role, ServerState
-from tether.serving import Deployment, OnlineLookup, PredictionLog, Redaction
+from tether.serving import Deployment, OnlineLookup
 
 _LOGGER = logging.getLogger("tether.serve")
 
@@ -84,39 +77,27 @@ def _event(event: AppliedEvent) -> Mapping[str, object]:
     }
 
 
-def create_project_app(settings: Settings) -> FastAPI:
-    """The prediction server for ``settings``' registered model.
+def create_project_app(project: Project) -> FastAPI:
+    """The prediction server for ``project``'s registered model; it closes the project on stop.
 
     Example::
 
-        app = create_project_app(load_settings("my-project"))
+        app = create_project_app(Project.open("my-project"))
     """
-    serving = settings.serving
-    aliases = project_aliases(settings)
-    source = RegistryDeploymentSource(aliases, feature_mismatch=serving.feature_mismatch)
-    redaction = Redaction(
-        hash=serving.hash_columns, drop=serving.drop_columns, salt=serving.redaction_salt
-    )
-    predictions = PredictionLog(serving.predictions_uri, redaction=redaction)
-    lookup = None
-    if settings.features.definitions:
-        views = project_views(settings)
-        lookup = OnlineLookup(OnlineFeatureStore(views, online_backend(settings)))
-        source = RegistryDeploymentSource(
-            aliases,
-            served_feature_version=FeatureStore(views).version,
-            feature_mismatch=serving.feature_mismatch,
-        )
-    app = create_app(serving, source=source, predictions=predictions, features=lookup,
-                     admin=RegistryAdmin(aliases))  # fmt: skip
-    _announce_lifespan(app, settings)
+    settings = project.settings
+    lookup = OnlineLookup(project.online_store) if settings.features.definitions else None
+    app = create_app(settings.serving, source=project.deployment_source,
+                     predictions=project.predictions, features=lookup,
+                     admin=RegistryAdmin(project.aliases))  # fmt: skip
+    _announce_lifespan(app, project)
     return app
 
 
-def _announce_lifespan(app: FastAPI, settings: Settings) -> None:
+def _announce_lifespan(app: FastAPI, project: Project) -> None:
     """Wrap the app's lifespan with the started and stopped lines (see the module doc)."""
     inner = app.router.lifespan_context
     state: ServerState = app.state.tether
+    settings = project.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -128,11 +109,11 @@ def _announce_lifespan(app: FastAPI, settings: Settings) -> None:
                     "503 until `tether models deploy VERSION --as champion` or the store "
                     "recovers; stores: %s",
                     settings.model_name,
-                    describe_stores(settings),
+                    describe_stores(project),
                 )
             else:
                 _LOGGER.info("serving %s; stores: %s", describe_deployment(deployment),
-                             describe_stores(settings))  # fmt: skip
+                             describe_stores(project))  # fmt: skip
             try:
                 yield
             finally:
@@ -140,10 +121,11 @@ def _announce_lifespan(app: FastAPI, settings: Settings) -> None:
         # The inner lifespan closed the prediction log: what it wrote is final now.
         _LOGGER.info(
             "stopped: the prediction log at %s wrote %d predictions, dropped %d",
-            mask_uri(settings.serving.predictions_uri),
+            mask_uri(project.store_url),
             state.predictions.written,
             state.predictions.dropped,
         )
+        project.close()
 
     app.router.lifespan_context = lifespan
 
@@ -159,12 +141,12 @@ def describe_deployment(deployment: Deployment) -> str:
     return ", ".join(parts) + f" (event {deployment.event_id})"
 
 
-def describe_stores(settings: Settings) -> str:
+def describe_stores(project: Project) -> str:
     """Every store the server uses, credentials masked."""
+    settings = project.settings
     stores = {
-        "tracking": settings.stores.tracking_uri,
-        "prediction log": settings.serving.predictions_uri,
-        "event log": settings.serving.events_uri,
+        "tracking": project.tracking_uri,
+        "store (event log, prediction log)": project.store_url,
     }
     if settings.features.definitions:
         stores["online features"] = settings.features.online
@@ -173,4 +155,4 @@ def describe_stores(settings: Settings) -> str:
 
 def app_from_environment() -> FastAPI:
     """The uvicorn factory of each server worker: the project named by ``TETHER_PROJECT``."""
-    return create_project_app(load_settings(project_from_environment()))
+    return create_project_app(Project.open(project_from_environment()))

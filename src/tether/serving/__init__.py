@@ -18,6 +18,7 @@ from tether.serving._features import (
     InvalidInstanceError,
 )
 from tether.serving._labels import InvalidFeedbackError, LabelSpace
+from tether.serving._loading import FeatureVersionMismatchError, load_version
 from tether.serving._observer import FallbackReason, ModelRole, NullObserver, ServingObserver
 from tether.serving._online import OnlineLookup
 from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
@@ -34,6 +35,7 @@ from tether.serving._router import (
     RouterStats,
 )
 from tether.serving._shadow import PredictionRecorder
+from tether.serving._source import RegistryDeploymentSource
 
 __all__ = [
     "BatchTooLargeError",
@@ -44,6 +46,7 @@ __all__ = [
     "FeatureLookup",
     "FeatureSpec",
     "FeatureValue",
+    "FeatureVersionMismatchError",
     "FeedbackConflictError",
     "FeedbackRecord",
     "InstanceRequest",
@@ -61,6 +64,7 @@ __all__ = [
     "PredictionLogFullError",
     "PredictionRecorder",
     "Redaction",
+    "RegistryDeploymentSource",
     "ReloadResult",
     "RetentionResult",
     "RetentionWorker",
@@ -71,4 +75,5 @@ __all__ = [
     "UnknownInstanceError",
     "assign_cohort",
     "assignment_bucket",
+    "load_version",
 ]

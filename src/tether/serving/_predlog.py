@@ -168,7 +168,7 @@ class RetentionResult:
 class PredictionLog:
     """The prediction log in a SQLite file or a PostgreSQL database; safe to share by threads.
 
-    >>> log = PredictionLog("sqlite:///.tether/predictions.db",
+    >>> log = PredictionLog("sqlite:///.tether/tether.db",
     ...                     redaction=Redaction(hash=["customer_id"], salt=SALT))  # doctest: +SKIP
     >>> log.record(prediction)  # enqueues and returns at once  # doctest: +SKIP
     >>> log.record_feedback("tx-1", label=1, business={"loss": 120.0})  # doctest: +SKIP

@@ -20,10 +20,8 @@ from pathlib import Path
 from tether import _mlflow
 from tether._versions import canonical_version
 from tether.errors import RegistryError
-from tether.lineage._artifacts import load_registered_model
-from tether.lineage._reproduce import load_record
-from tether.registry._events import EventLog
-from tether.registry._integrity import registered_digest
+from tether.lineage import load_record, load_registered_model
+from tether.registry import EventLog, registered_digest
 from tether.serving._deployment import ServedModel
 
 _LOGGER = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ import threading
 
 from tether._uris import mask_uri
 from tether.errors import RegistryError, TetherError
-from tether.registry._aliases import CHALLENGER, CHAMPION, ModelAliases
-from tether.registry._loading import load_version
+from tether.registry import CHALLENGER, CHAMPION, ModelAliases
 from tether.serving._deployment import Deployment, ServedModel
+from tether.serving._loading import load_version
 
 _LOGGER = logging.getLogger(__name__)
 
