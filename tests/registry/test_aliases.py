@@ -11,15 +11,17 @@ import mlflow
 import pytest
 
 from tether.config import load_settings
-from tether.errors import IntegrityError, RegistryError
-from tether.lineage import train_project
-from tether.registry._aliases import ModelAliases, TransitionError, UnknownVersionError
-from tether.registry._events import Event, EventLog
-from tether.registry._loading import (
+from tether.errors import (
     FeatureVersionMismatchError,
-    _check_feature_version,
-    load_version,
+    IntegrityError,
+    RegistryError,
+    TransitionError,
+    UnknownVersionError,
 )
+from tether.lineage import train_project
+from tether.registry._aliases import ModelAliases
+from tether.registry._events import Event, EventLog
+from tether.registry._loading import _check_feature_version, load_version
 from tether.registry._source import RegistryDeploymentSource
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tether import _mlflow
 from tether._versions import canonical_version
-from tether.errors import RegistryError
+from tether.errors import FeatureVersionMismatchError
 from tether.lineage._artifacts import load_registered_model
 from tether.lineage._reproduce import load_record
 from tether.registry._events import EventLog
@@ -27,10 +27,6 @@ from tether.registry._integrity import registered_digest
 from tether.serving._deployment import ServedModel
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class FeatureVersionMismatchError(RegistryError):
-    """A model trained on feature definitions other than those the store serves now."""
 
 
 def load_version(

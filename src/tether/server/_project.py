@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from tether._names import Role
 from tether._uris import mask_uri
 from tether.config import Settings, load_settings, project_from_environment
 from tether.features import FeatureStore, OnlineFeatureStore
@@ -25,7 +26,7 @@ from tether.registry import (
     project_aliases,
 )
 from tether.server._app import create_app
-from tether.server._state import Role, ServerState
+from tether.server._state import ServerState
 from tether.serving import Deployment, OnlineLookup, PredictionLog, Redaction
 
 _LOGGER = logging.getLogger("tether.serve")
