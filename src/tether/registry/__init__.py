@@ -4,20 +4,17 @@ MLflow holds the versions and their files; tether's event log holds every transi
 (deploy, promote, rollback, retire) and is the authority the MLflow aliases follow.
 """
 
+from tether._names import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, SHADOW_PREFIX
+from tether.errors import FeatureVersionMismatchError, TransitionError, UnknownVersionError
 from tether.registry._aliases import (
-    CHALLENGER,
-    CHAMPION,
     DEFAULT_TRAFFIC,
-    PREVIOUS_CHAMPION,
-    SHADOW_PREFIX,
     AppliedEvent,
     ModelAliases,
     ModelStatus,
-    TransitionError,
-    UnknownVersionError,
     project_aliases,
     version_history,
 )
+from tether.registry._catalog import RunSummary, VersionSummary, list_runs, list_versions
 from tether.registry._events import AliasState, Event, EventLog, Transition
 from tether.registry._integrity import (
     VerifyReport,
@@ -25,7 +22,7 @@ from tether.registry._integrity import (
     registered_digest,
     verify_version,
 )
-from tether.registry._loading import FeatureVersionMismatchError, load_version
+from tether.registry._loading import load_version
 from tether.registry._source import RegistryDeploymentSource
 
 __all__ = [
@@ -42,10 +39,14 @@ __all__ = [
     "ModelAliases",
     "ModelStatus",
     "RegistryDeploymentSource",
+    "RunSummary",
     "Transition",
     "TransitionError",
     "UnknownVersionError",
     "VerifyReport",
+    "VersionSummary",
+    "list_runs",
+    "list_versions",
     "load_version",
     "project_aliases",
     "record_registration",
