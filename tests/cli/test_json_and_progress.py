@@ -17,6 +17,14 @@ RunCli = Callable[[list[str]], tuple[int, str, str]]
 CLI_DIR = Path(tether.cli.__file__).parent
 
 
+def _build_args(project: Path, tmp_path: Path, rows: int) -> list[str]:
+    """``features build`` of the project's last ``rows`` events into ``tmp_path/t.pq``."""
+    events = pd.read_parquet(project / "data" / "events.parquet")
+    events[["customer_id", "event_time", "amount"]].tail(rows).to_parquet(tmp_path / "spine.pq")
+    spine, out = str(tmp_path / "spine.pq"), str(tmp_path / "t.pq")
+    return ["-C", str(project), "features", "build", "--spine", spine, "--out", out]
+
+
 def test_json_after_the_command_is_the_global_option() -> None:
     assert hoist_json(["models", "status", "--json"]) == ["--json", "models", "status"]
     assert hoist_json(["-C", "p", "features", "get", "a", "--json"]) == [
@@ -60,11 +68,8 @@ def test_the_global_json_and_the_habit_print_the_same_document(
 def test_build_and_materialize_show_steps_and_rows_on_stderr(
     feature_project: Path, run_cli: RunCli, tmp_path: Path
 ) -> None:
-    events = pd.read_parquet(feature_project / "data" / "events.parquet")
-    events[["customer_id", "event_time", "amount"]].tail(20).to_parquet(tmp_path / "spine.parquet")
     cli = ["-C", str(feature_project), "features"]
-    build = ["build", "--spine", str(tmp_path / "spine.parquet"), "--out", str(tmp_path / "t.pq")]
-    code, out, err = run_cli([*cli, *build])
+    code, out, err = run_cli(_build_args(feature_project, tmp_path, 20))
     assert code == 0, err
     assert "building the training set: reading the spine..." in err
     assert "building the training set: computing view customer... 20 rows" in err
@@ -79,11 +84,8 @@ def test_build_and_materialize_show_steps_and_rows_on_stderr(
 def test_json_output_is_pure_json_and_progress_is_quiet(
     feature_project: Path, run_cli: RunCli, tmp_path: Path
 ) -> None:
-    events = pd.read_parquet(feature_project / "data" / "events.parquet")
-    events[["customer_id", "event_time", "amount"]].tail(5).to_parquet(tmp_path / "spine.parquet")
     cli = ["-C", str(feature_project), "features"]
-    build = ["build", "--spine", str(tmp_path / "spine.parquet"), "--out", str(tmp_path / "t.pq")]
-    code, out, err = run_cli([*cli, *build, "--json"])
+    code, out, err = run_cli([*_build_args(feature_project, tmp_path, 5), "--json"])
     assert code == 0, err
     assert json.loads(out) == {"rows": 5, "features": 3, "out": str(tmp_path / "t.pq")}
     assert err == ""
@@ -96,12 +98,8 @@ def test_json_output_is_pure_json_and_progress_is_quiet(
 def test_a_failed_check_prints_its_json_and_its_error_and_exits_1(
     feature_project: Path, run_cli: RunCli, tmp_path: Path
 ) -> None:
-    events = pd.read_parquet(feature_project / "data" / "events.parquet")
-    spine = events[["customer_id", "event_time", "amount"]].tail(10)
-    spine.to_parquet(tmp_path / "spine.parquet")
     cli = ["-C", str(feature_project), "features"]
-    build = ["build", "--spine", str(tmp_path / "spine.parquet"), "--out", str(tmp_path / "t.pq")]
-    assert run_cli([*cli, *build])[0] == 0
+    assert run_cli(_build_args(feature_project, tmp_path, 10))[0] == 0
     served = pd.read_parquet(tmp_path / "t.pq").rename(columns={"event_time": "request_time"})
     served["n_1d"] = served["n_1d"] + 1  # every served vector is off by one
     served.to_parquet(tmp_path / "served.parquet")
