@@ -66,3 +66,15 @@ def test_runs_and_versions_say_what_was_trained_and_registered(
     code, out, _ = run_cli([*project, "models", "versions"])
     assert code == 0
     assert "champion" in out and "registered" in out
+
+    # The audit under --json: its own JSON document; with --format, that document wrapped.
+    code, out, _ = run_cli([*project, "--json", "audit", "fraud-detector/1"])
+    assert code == 0
+    code, document, _ = run_cli([*project, "audit", "fraud-detector/1", "--format", "json"])
+    assert code == 0
+    assert json.loads(out) == json.loads(document)
+    assert json.loads(out)["aliases"] == {"champion": "1"}
+    code, out, _ = run_cli([*project, "audit", "fraud-detector/1", "-f", "html", "--json"])
+    assert code == 0
+    wrapped = json.loads(out)
+    assert wrapped["format"] == "html" and versions[0]["run_id"] in wrapped["document"]

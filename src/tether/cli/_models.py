@@ -19,7 +19,7 @@ from tether.config import load_settings
 if TYPE_CHECKING:
     from tether.registry import AppliedEvent, ModelAliases
 
-models_app = typer.Typer(help="Deploy, promote, roll back and retire model versions.")
+models_app = typer.Typer(help="Deploy, promote, roll back, retire, verify and list model versions.")
 app.add_typer(models_app, name="models")
 
 ACTOR_HELP = "Who is acting (default: the current user)."
