@@ -12,18 +12,10 @@ from pathlib import Path
 import pytest
 
 import tether
+from test_exported_members import PACKAGES
 from tether import errors
 
 SOURCES = Path(tether.__file__).parent
-PACKAGES = [
-    "tether",
-    "tether.cli",
-    "tether.features",
-    "tether.lineage",
-    "tether.registry",
-    "tether.server",
-    "tether.serving",
-]
 
 # An HTTP response in exception form (status, code, headers), raised by the server's own
 # endpoints: it belongs to the HTTP front, and errors.py must not know HTTP.
