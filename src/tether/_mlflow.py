@@ -35,7 +35,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +87,9 @@ class RunInfo:
     metrics: Mapping[str, float]
     tags: Mapping[str, str]
     artifact_uri: str
+    name: str = ""
+    datasets: Mapping[str, str] = field(default_factory=dict)
+    """Each input dataset's name -> its digest (tether's full ``sha256:...`` when tagged)."""
 
 
 @dataclass(frozen=True)
@@ -489,6 +492,13 @@ def versions_of_run(tracking_uri: str, run_id: str) -> list[ModelVersionInfo]:
     return sorted((_version_info(v) for v in found), key=lambda v: (v.name, int(v.version)))
 
 
+def model_versions(tracking_uri: str, name: str) -> list[ModelVersionInfo]:
+    """Every registered version of model ``name``, oldest first."""
+    with _translated(f"search the versions of model {name!r}", tracking_uri), _quiet():
+        found = client(tracking_uri).search_model_versions(f"name = '{name}'")
+    return sorted((_version_info(v) for v in found), key=lambda v: int(v.version))
+
+
 def _version_info(version: Any) -> ModelVersionInfo:
     return ModelVersionInfo(
         name=str(version.name),
@@ -511,6 +521,29 @@ def get_run(tracking_uri: str, run_id: str) -> RunInfo:
     """Read a run's params, metrics and tags."""
     with _translated(f"read run {run_id}", tracking_uri), _quiet():
         run = client(tracking_uri).get_run(run_id)
+    return _run_info(run)
+
+
+def search_runs(tracking_uri: str, experiment_name: str, max_results: int) -> list[RunInfo]:
+    """The newest ``max_results`` runs of an experiment, newest first (none if it is new)."""
+    with _translated(f"search the runs of experiment {experiment_name!r}", tracking_uri), _quiet():
+        mlflow_client = client(tracking_uri)
+        experiment = mlflow_client.get_experiment_by_name(experiment_name)
+        if experiment is None:
+            return []
+        runs = mlflow_client.search_runs(
+            [experiment.experiment_id],
+            order_by=["attributes.start_time DESC"],
+            max_results=max_results,
+        )
+    return [_run_info(run) for run in runs]
+
+
+def _run_info(run: Any) -> RunInfo:
+    datasets = {}
+    for used in run.inputs.dataset_inputs if run.inputs else ():
+        tags = {tag.key: tag.value for tag in used.tags}
+        datasets[str(used.dataset.name)] = tags.get("tether.digest", str(used.dataset.digest))
     return RunInfo(
         run_id=str(run.info.run_id),
         experiment_id=str(run.info.experiment_id),
@@ -521,6 +554,8 @@ def get_run(tracking_uri: str, run_id: str) -> RunInfo:
         metrics=dict(run.data.metrics),
         tags=dict(run.data.tags),
         artifact_uri=str(run.info.artifact_uri),
+        name=str(run.info.run_name or ""),
+        datasets=datasets,
     )
 
 

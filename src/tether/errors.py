@@ -2,25 +2,41 @@
 
 Every message names the thing, the value seen and what was expected, and where it can,
 what to do next. The mapping from these errors to HTTP status codes and CLI exit codes
-lives in the fronts (``server/``, ``cli/``), never here.
+lives in the fronts (``server/_errors.py``, ``cli/_app.py``), never here. Every exception
+class tether defines is defined in this module (a test walks the sources to keep it so);
+the packages re-export the ones their callers catch (``tether.serving.InvalidInstanceError``
+is this module's class).
 
     TetherError
-    ├── ConfigError            tether.toml, --param, TETHER_* variables
-    ├── ProjectError           the project folder: git state, entry point, data files
-    ├── SnapshotError          the content-addressed data store
-    │   └── IntegrityError     bytes that no longer match their recorded digest
-    ├── TrackingError          MLflow: unreachable server, unknown run, model or alias
-    │   └── TrackingNotFoundError  a run, model, version or alias the store does not have
-    ├── ReproducibilityError   a reproduce that could not run to a verdict
-    ├── FeatureError           feature definitions, training sets, online stores
-    │   └── StoreUnavailableError  an online store that cannot be reached
-    ├── RegistryError          versions, aliases, transitions
-    ├── ServingError           the prediction router and log
-    │   ├── UnknownInstanceError   feedback for an instance never predicted (HTTP 404)
-    │   └── FeedbackConflictError  feedback that contradicts what was recorded (HTTP 409)
-    └── MonitoringError        drift, quality, performance, experiments
+    ├── ConfigError                  tether.toml, --param, TETHER_* variables
+    ├── ProjectError                 the project folder: git state, entry point, data files
+    ├── SnapshotError                the content-addressed data store
+    │   └── IntegrityError           bytes that no longer match their recorded digest
+    ├── TrackingError                MLflow: unreachable server, unknown run, model or alias
+    │   └── TrackingNotFoundError    a run, model, version or alias the store does not have
+    ├── ReproducibilityError         a reproduce that could not run to a verdict
+    ├── FeatureError                 feature definitions, training sets, online stores
+    │   └── StoreUnavailableError    an online store that cannot be reached
+    ├── RegistryError                versions, aliases, transitions
+    │   ├── TransitionError          a transition the model's current state does not allow
+    │   ├── UnknownVersionError      a version the registry does not have
+    │   └── FeatureVersionMismatchError  a model trained on other feature definitions
+    ├── ServingError                 the prediction router and log
+    │   ├── NotReadyError            no deployment loaded yet
+    │   ├── InvalidInputError        a client's input, naming the field at fault
+    │   │   ├── InvalidInstanceError an instance of a prediction request is invalid
+    │   │   └── InvalidFeedbackError a label no model of the instance could have meant
+    │   ├── BatchTooLargeError       more instances than serving.max_instances
+    │   ├── PredictionLogFullError   the log's queue is full: the prediction is refused
+    │   ├── PredictionLogDatabaseError  the log's database failed (names the database)
+    │   ├── UnknownInstanceError     feedback for an instance never predicted
+    │   └── FeedbackConflictError    feedback that contradicts what was recorded
+    ├── RequestBodyError             a request body the server cannot read
+    │   ├── UnsupportedMediaTypeError  a body not declared as JSON
+    │   └── TooManyItemsError        a bounded array of a body with too many elements
+    └── MonitoringError              drift, quality, performance, experiments
 
-    TetherWarning              tether's own warnings (errors in tests)
+    TetherWarning                    tether's own warnings (errors in tests)
 """
 
 from __future__ import annotations
@@ -74,16 +90,95 @@ class RegistryError(TetherError):
     """A registry operation (version, alias, transition) is invalid."""
 
 
+class TransitionError(RegistryError):
+    """A transition that the model's current state does not allow."""
+
+
+class UnknownVersionError(RegistryError):
+    """A model version that the registry does not have."""
+
+
+class FeatureVersionMismatchError(RegistryError):
+    """A model trained on feature definitions other than those the store serves now."""
+
+
 class ServingError(TetherError):
     """A prediction cannot be routed, computed or logged."""
 
 
+class NotReadyError(ServingError):
+    """No deployment is loaded yet, so nothing can be served."""
+
+
+class InvalidInputError(ServingError):
+    """A client's input that cannot be accepted, naming the field at fault.
+
+    ``field`` locates the problem (``instances[3].features.amount``, ``label``);
+    ``expected`` says what would have been accepted.
+    """
+
+    def __init__(self, message: str, *, field: str, expected: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.expected = expected
+
+
+class InvalidInstanceError(InvalidInputError):
+    """An instance of a prediction request is invalid."""
+
+
+class BatchTooLargeError(ServingError):
+    """A prediction request holds more instances than ``serving.max_instances``."""
+
+
+class PredictionLogFullError(ServingError):
+    """The prediction log's queue is full, so a prediction could not be logged.
+
+    A served prediction that is not in the log is never answered as a success: monitoring
+    and feedback would miss it. The client may retry the same request: a retry with the
+    same fields is one row in the log, so the rows of the instances that were logged are
+    not doubled.
+    """
+
+
+class PredictionLogDatabaseError(ServingError):
+    """A failure of the prediction log's database.
+
+    Its message names the database, so the log reports it to the server log and raises a
+    plain :class:`ServingError` to callers instead.
+    """
+
+
+class InvalidFeedbackError(InvalidInputError):
+    """Feedback that no model of the instance could have meant (``field``: ``label``...)."""
+
+
 class UnknownInstanceError(ServingError):
-    """Feedback names an instance id that no logged prediction has (HTTP 404)."""
+    """Feedback names an instance id that no logged prediction has."""
 
 
 class FeedbackConflictError(ServingError):
-    """Feedback differs from the feedback already recorded for its instance (HTTP 409)."""
+    """Feedback differs from the feedback already recorded for its instance."""
+
+
+class RequestBodyError(TetherError):
+    """A request body that the server cannot read as its endpoint needs."""
+
+
+class UnsupportedMediaTypeError(RequestBodyError):
+    """A request body is not declared as JSON."""
+
+
+class TooManyItemsError(RequestBodyError):
+    """A bounded array of a request body has more elements than allowed."""
+
+    def __init__(self, key: str, max_items: int) -> None:
+        super().__init__(
+            f"The request has more than {max_items} {key}; this server scores at most "
+            f"{max_items} per request (serving.max_instances). Split the batch."
+        )
+        self.key = key
+        self.max_items = max_items
 
 
 class MonitoringError(TetherError):

@@ -11,11 +11,17 @@ import mlflow
 import pytest
 
 from tether.config import load_settings
-from tether.errors import IntegrityError, RegistryError
+from tether.errors import (
+    FeatureVersionMismatchError,
+    IntegrityError,
+    RegistryError,
+    TransitionError,
+    UnknownVersionError,
+)
 from tether.lineage import train_project
-from tether.registry._aliases import ModelAliases, TransitionError, UnknownVersionError
+from tether.registry._aliases import ModelAliases
 from tether.registry._events import Event, EventLog
-from tether.serving import FeatureVersionMismatchError, RegistryDeploymentSource, load_version
+from tether.serving import RegistryDeploymentSource, load_version
 from tether.serving._loading import _check_feature_version
 
 pytestmark = pytest.mark.slow

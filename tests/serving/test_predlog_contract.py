@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from tether._storage import open_database
-from tether.errors import FeedbackConflictError, ServingError
-from tether.serving._labels import InvalidFeedbackError, LabelSpace
+from tether.errors import FeedbackConflictError, InvalidFeedbackError, ServingError
+from tether.serving._labels import LabelSpace
 from tether.serving._predlog import (
     Prediction,
     PredictionLog,

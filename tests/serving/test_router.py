@@ -22,11 +22,17 @@ from routing_cases import (
 )
 from sklearn.linear_model import LinearRegression
 
-from tether.errors import FeatureError, StoreUnavailableError
+from tether.errors import (
+    BatchTooLargeError,
+    FeatureError,
+    InvalidInstanceError,
+    NotReadyError,
+    PredictionLogFullError,
+    StoreUnavailableError,
+)
 from tether.serving._assignment import assign_cohort
 from tether.serving._deployment import Deployment
-from tether.serving._features import BatchTooLargeError, InvalidInstanceError
-from tether.serving._router import NotReadyError, PredictionLogFullError, Router
+from tether.serving._router import Router
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -5,6 +5,13 @@ Exit codes: 0 success; 1 a check that ran and failed (a run that did not reprodu
 one-paragraph message and no traceback unless ``--debug``; 2 too for a usage error (an
 unknown option, a missing argument), reported by typer in its own words; 70 a bug in
 tether. ``--debug`` only adds the traceback: the exit code stays the same.
+
+Output: a command returns a :class:`~tether.cli._render.Report` (its data and how a person
+reads it), and :func:`_show`, the one result callback, prints it as text or, with the global
+``--json``, as one JSON document on stdout. ``--json`` is one option of the whole CLI, and
+may also be written after the command (``tether models status --json``, the habit of other
+CLIs): :func:`main` moves it to the front, since click scopes an option to the command it
+follows.
 """
 
 from __future__ import annotations
@@ -28,6 +35,16 @@ EXIT_FAILED_CHECK = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL = 70
 PROG_NAME = "tether"
+JSON_FLAG = "--json"
+
+
+def _show(result: object, **_options: object) -> None:
+    """Print what a command returned, and end with its exit code (the one result callback)."""
+    if isinstance(result, _render.Report):
+        code = _render.show(result)
+        if code:
+            raise typer.Exit(code)
+
 
 app = typer.Typer(
     name=PROG_NAME,
@@ -37,6 +54,7 @@ app = typer.Typer(
     # Help texts quote TOML sections ("[serving] port") and lists; Rich markup would read
     # them as style tags and drop them, so help is printed as written.
     rich_markup_mode=None,
+    result_callback=_show,
 )
 
 
@@ -75,6 +93,9 @@ def _options(
         Path("."), "--project", "-C", help="The project folder (holding tether.toml)."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+    json: bool = typer.Option(
+        False, JSON_FLAG, help="Print JSON on stdout (may also follow the command)."
+    ),
     version: bool = typer.Option(
         False,
         "--version",
@@ -85,11 +106,24 @@ def _options(
     ),
 ) -> None:
     ctx.obj = State(project, debug)
+    _render.set_json(json)
 
 
 def _register_commands() -> None:
     # Imported for their @app.command side effect, after `app` exists.
-    from tether.cli import _demo, _features, _models, _project, _serve  # noqa: F401
+    from tether.cli import _demo, _features, _models, _project, _runs, _serve  # noqa: F401
+
+
+def hoist_json(args: list[str]) -> list[str]:
+    """``--json`` anywhere before a ``--`` becomes the global option, first.
+
+    >>> hoist_json(["models", "status", "--json"])
+    ['--json', 'models', 'status']
+    """
+    end = args.index("--") if "--" in args else len(args)
+    if JSON_FLAG not in args[:end]:
+        return args
+    return [JSON_FLAG, *(a for a in args[:end] if a != JSON_FLAG), *args[end:]]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     tether 0.1.0
     """
     _register_commands()
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_json(sys.argv[1:] if argv is None else argv)
+    _render.set_json(False)  # until the global options say otherwise
     debug = "--debug" in args
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     install_masking(logging.getLogger().handlers)  # libraries' log lines quote URIs too

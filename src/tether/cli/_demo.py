@@ -9,10 +9,10 @@ import typer
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, app
 from tether.cli._project import (
+    new_project_report,
+    reproduction_report,
     scenario_for,
-    show_new_project,
-    show_reproduction,
-    show_training,
+    training_report,
 )
 from tether.config import CONFIG_FILE
 
@@ -25,29 +25,46 @@ DEMO_TRANSACTIONS = 100_000
 def demo_command(
     directory: Path = typer.Option(DEMO_DIR, "--dir", help="Where to create the demo project."),
     transactions: int = typer.Option(DEMO_TRANSACTIONS, help="Transactions to generate."),
-) -> None:
+) -> _render.Report:
     """Generate the fraud scenario, train version 1, reproduce it and print its audit."""
     from tether.examples import init_project
     from tether.lineage import render_markdown
     from tether.project import Project
 
-    _render.text("1. A project from the bundled fraud example")
+    # Each chapter is printed as soon as it is done, so the story unfolds as it runs; under
+    # --json the chapters' data are gathered into one document instead.
+    chapters: dict[str, _render.Report] = {}
+
+    def chapter(name: str, heading: str, report: _render.Report) -> None:
+        chapters[name] = report
+        _render.show_part(_render.Report(report.data, [heading, *report.view], report.warnings))
+
     if (directory / CONFIG_FILE).exists():
-        _render.text(f"   reusing {directory.resolve()}")
+        reused = {"directory": str(directory.resolve()), "reused": True}
+        chapter("project", "1. A project from the bundled fraud example",
+                _render.Report(reused, [f"   reusing {directory.resolve()}"]))  # fmt: skip
     else:
-        with _render.steps("generating the scenario", False):
+        with _render.steps("generating the scenario") as progress:
+            progress(f"{transactions:,} transactions")
             made = init_project(directory, scenario_for(transactions))
-        show_new_project(made, False)
+        chapter("project", "1. A project from the bundled fraud example", new_project_report(made))
     with Project.open(directory) as project:
-        _render.text("2. A training run: code, data and configuration versioned together")
-        with _render.steps("training", False) as progress:
+        with _render.steps("training") as progress:
             result = project.train(progress=progress)
-        show_training(result, False)
-        _render.text("3. Reproduce it from the record alone")
-        with _render.steps("reproducing", False) as progress:
-            report = project.reproduce(result.run_id, progress=progress)
-        show_reproduction(report, False)
-        _render.text("4. The audit")
-        _render.text(render_markdown(project.audit(f"{result.model_name}/{result.model_version}")))
-    if not report.reproduced:
-        raise typer.Exit(EXIT_FAILED_CHECK)
+        chapter(
+            "training",
+            "2. A training run: code, data and configuration versioned together",
+            training_report(result),
+        )
+        with _render.steps("reproducing") as progress:
+            reproduction = project.reproduce(result.run_id, progress=progress)
+        chapter(
+            "reproduction",
+            "3. Reproduce it from the record alone",
+            reproduction_report(reproduction),
+        )
+        document = render_markdown(project.audit(f"{result.model_name}/{result.model_version}"))
+    chapter("audit", "4. The audit", _render.Report({"markdown": document}, [document]))
+    data = {name: report.data for name, report in chapters.items()}
+    failed = 0 if reproduction.reproduced else EXIT_FAILED_CHECK
+    return _render.Report(data, exit_code=failed)

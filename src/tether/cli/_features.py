@@ -25,9 +25,7 @@ app.add_typer(features_app, name="features")
 
 
 @features_app.command("list")
-def list_command(
-    ctx: typer.Context, json: bool = typer.Option(False, "--json", help="Print JSON.")
-) -> None:
+def list_command(ctx: typer.Context) -> _render.Report:
     """List the feature views, their features and the definitions' version."""
     from tether.features import Aggregation
 
@@ -41,12 +39,11 @@ def list_command(
                 else f"= {feature.expression}"
             )
             rows.append({"view": view.name, "feature": feature.name, "definition": kind})
-    if json:
-        _render.as_json({"version": store.version, "features": rows})
-        return
-    _render.text(f"feature definitions version {store.version}")
-    for row in rows:
-        _render.text(f"  {row['view']}.{row['feature']}: {row['definition']}")
+    lines = [f"  {row['view']}.{row['feature']}: {row['definition']}" for row in rows]
+    return _render.Report(
+        {"version": store.version, "features": rows},
+        [f"feature definitions version {store.version}", *lines],
+    )
 
 
 @features_app.command("build")
@@ -55,20 +52,26 @@ def build_command(
     spine: Path = typer.Option(..., help="Parquet or CSV: entity keys, a time, any labels."),
     out: Path = typer.Option(..., help="Where to write the training set (Parquet)."),
     timestamp: str = typer.Option("event_time", help="The spine's time column."),
-) -> None:
+) -> _render.Report:
     """Build a point-in-time training set for a spine."""
     from tether.features import read_table
 
     project = open_project(ctx)
     settings, store = project.settings, project.feature_store
     naive: NaiveTimestamps = "utc" if settings.features.naive_timestamps == "utc" else "reject"
-    frame = store.build_training_set(
-        read_table(spine, what="The spine", time_columns=[timestamp]),
-        timestamp=timestamp,
-        naive_timestamps=naive,
+    with _render.steps("building the training set") as progress:
+        progress("reading the spine")
+        rows = read_table(spine, what="The spine", time_columns=[timestamp])
+        frame = store.build_training_set(
+            rows, timestamp=timestamp, naive_timestamps=naive, progress=progress
+        )
+        progress("writing", len(frame))
+        frame.to_parquet(out)
+    features = len(store.feature_names)
+    return _render.Report(
+        {"rows": len(frame), "features": features, "out": str(out)},
+        [f"{len(frame)} rows with {features} features written to {out}"],
     )
-    frame.to_parquet(out)
-    _render.text(f"{len(frame)} rows with {len(store.feature_names)} features written to {out}")
 
 
 @features_app.command("materialize")
@@ -77,36 +80,30 @@ def materialize_command(
     incremental: bool = typer.Option(
         False, "--incremental", help="Only rows created since the last materialization."
     ),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Load the sources into the online store (all rows, or only new ones)."""
     online = open_project(ctx).online_store
-    report = online.materialize(incremental=incremental)
-    if json:
-        _render.as_json(_write_data(report))
-        return
+    with _render.steps("materializing") as progress:
+        report = online.materialize(incremental=incremental, progress=progress)
     summary = f"{_count(report.rows, 'source row')} read, {report.new} new event versions"
     where = f"stored in {mask_uri(online.store.url)}"
-    _render.text(f"{summary} {where} ({_per_view(report, 'row')})")
+    return _render.Report(_write_data(report), [f"{summary} {where} ({_per_view(report, 'row')})"])
 
 
 @features_app.command("push")
 def push_command(
     ctx: typer.Context,
     events: Path = typer.Argument(..., help="Parquet or CSV of new events (source columns)."),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Push new events into the online store as they happen."""
     from tether.features import read_table
 
     online = open_project(ctx).online_store
     times = {column for view in online.views for column in view.source.time_columns}
     report = online.push(read_table(events, what="The events file", time_columns=times))
-    if json:
-        _render.as_json(_write_data(report))
-        return
     views = _count(len(report.views), "view")
-    _render.text(f"{_count(report.rows, 'event')} pushed into {views} ({_per_view(report)})")
+    pushed = f"{_count(report.rows, 'event')} pushed into {views} ({_per_view(report)})"
+    return _render.Report(_write_data(report), [pushed])
 
 
 def _count(number: int, noun: str) -> str:
@@ -147,8 +144,7 @@ def get_command(
     ),
     at: str = typer.Option("", help="Request time, ISO-8601 UTC (default: now)."),
     request: list[str] = typer.Option([], help="Request data KEY=NUMBER for transformations."),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Get online feature vectors, with each feature's status."""
     project = open_project(ctx)
     views, online = project.views, project.online_store
@@ -156,23 +152,22 @@ def get_command(
     data = {k: float(v) for k, _, v in (r.partition("=") for r in request)}
     moment = datetime.fromisoformat(at) if at else None
     vectors = online.get_online_features(entity_keys, [data] * len(entity_keys), at=moment)
-    if json:
-        _render.as_json(
-            {
-                "vectors": [
-                    {
-                        "entity": dict(v.entity),
-                        "values": dict(v.values),
-                        "statuses": {k: s.value for k, s in v.statuses.items()},
-                    }
-                    for v in vectors
-                ]
-            }
+    found = [
+        {
+            "entity": dict(v.entity),
+            "values": dict(v.values),
+            "statuses": {k: s.value for k, s in v.statuses.items()},
+        }
+        for v in vectors
+    ]
+    tables: list[_render.Block] = [
+        _render.Table(
+            f"{dict(vector.entity)}",
+            {k: f"{v} ({vector.statuses[k].value})" for k, v in vector.values.items()},
         )
-        return
-    for vector in vectors:
-        rows = {k: f"{v} ({vector.statuses[k].value})" for k, v in vector.values.items()}
-        _render.key_values(f"{dict(vector.entity)}", rows)
+        for vector in vectors
+    ]
+    return _render.Report({"vectors": found}, tables)
 
 
 @features_app.command("skew")
@@ -182,8 +177,7 @@ def skew_command(
         ..., help="Parquet or CSV of served vectors: keys, time, features."
     ),
     timestamp: str = typer.Option("request_time", help="The time each vector was served at."),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Recompute served vectors offline and report the skew per feature."""
     from tether.features import measure_skew, read_table
 
@@ -206,17 +200,16 @@ def skew_command(
         for f in report.features
     ]
     bound = settings.features.max_skew_rate
-    if json:
-        _render.as_json({"rows": report.rows, "bound": bound, "features": rows})
-    else:
-        for row in rows:
-            _render.text(
-                f"{row['feature']}: {row['rows']} rows, mismatch rate "
-                f"{row['mismatch_rate']:.4%}, largest difference {row['max_abs_difference']:.6g}"
-            )
-    if report.exceeds(bound):
-        _render.error(
-            f"skew above the bound: worst mismatch rate {report.worst_rate:.4%} > "
-            f"features.max_skew_rate {bound:.4%}"
-        )
-        raise typer.Exit(EXIT_FAILED_CHECK)
+    view: list[_render.Block] = [
+        f"{row['feature']}: {row['rows']} rows, mismatch rate "
+        f"{row['mismatch_rate']:.4%}, largest difference {row['max_abs_difference']:.6g}"
+        for row in rows
+    ]
+    data = {"rows": report.rows, "bound": bound, "features": rows}
+    if not report.exceeds(bound):
+        return _render.Report(data, view)
+    above = (
+        f"skew above the bound: worst mismatch rate {report.worst_rate:.4%} > "
+        f"features.max_skew_rate {bound:.4%}"
+    )
+    return _render.Report(data, view, errors=[above], exit_code=EXIT_FAILED_CHECK)

@@ -1,4 +1,4 @@
-"""``tether models deploy|promote|rollback|retire|status|sync|verify``: the registry's transitions.
+"""``tether models deploy|promote|rollback|retire|status|sync|verify|versions``: the registry.
 
 A transition reports what happened: the event log is the authority, so a transition whose
 event committed took effect even when MLflow's aliases could not follow; it says so and
@@ -18,7 +18,7 @@ from tether.cli._app import EXIT_FAILED_CHECK, app, open_project
 if TYPE_CHECKING:
     from tether.registry import AppliedEvent, ModelAliases
 
-models_app = typer.Typer(help="Deploy, promote, roll back and retire model versions.")
+models_app = typer.Typer(help="Deploy, promote, roll back, retire, verify and list model versions.")
 app.add_typer(models_app, name="models")
 
 ACTOR_HELP = "Who is acting (default: the current user)."
@@ -29,7 +29,7 @@ def _aliases(ctx: typer.Context) -> ModelAliases:
     return open_project(ctx).aliases
 
 
-def _show_event(event: AppliedEvent, as_json: bool) -> None:
+def _event_report(event: AppliedEvent) -> _render.Report:
     data: dict[str, Any] = {
         "event": event.id,
         "action": event.action,
@@ -41,18 +41,16 @@ def _show_event(event: AppliedEvent, as_json: bool) -> None:
         "time": event.time.isoformat(),
         "aliases_stale": event.aliases_stale,
     }
+    warnings = []
     if event.aliases_stale:
         data["aliases_error"] = event.aliases_error
-    if as_json:
-        _render.as_json(data)
-    else:
-        _render.key_values(f"{event.action} of {event.model} (event {event.id})", data)
-    if event.aliases_stale:
-        _render.warning(
+        warnings.append(
             f"the {event.action} took effect (event {event.id} is in the event log), but "
             f"MLflow's aliases could not follow: {event.aliases_error}. Run `tether models "
             "sync` to bring them in step."
         )
+    title = f"{event.action} of {event.model} (event {event.id})"
+    return _render.Report(data, [_render.Table(title, data)], warnings=warnings)
 
 
 @models_app.command("deploy")
@@ -63,13 +61,12 @@ def deploy_command(
     traffic: float = typer.Option(0.05, help="The challenger's share of units."),
     reason: str = typer.Option(..., help="Why: kept in the event log and the audit."),
     actor: str = typer.Option("", help=ACTOR_HELP),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Deploy a version as a shadow or a challenger (or the first champion)."""
     event = _aliases(ctx).deploy(
         version, role, traffic=traffic, actor=actor or getpass.getuser(), reason=reason
     )
-    _show_event(event, json)
+    return _event_report(event)
 
 
 @models_app.command("promote")
@@ -77,10 +74,9 @@ def promote_command(
     ctx: typer.Context,
     reason: str = typer.Option(..., help="Why: kept in the event log and the audit."),
     actor: str = typer.Option("", help=ACTOR_HELP),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Make the challenger the champion (the old champion is kept as previous-champion)."""
-    _show_event(_aliases(ctx).promote(actor=actor or getpass.getuser(), reason=reason), json)
+    return _event_report(_aliases(ctx).promote(actor=actor or getpass.getuser(), reason=reason))
 
 
 @models_app.command("rollback")
@@ -88,10 +84,9 @@ def rollback_command(
     ctx: typer.Context,
     reason: str = typer.Option(..., help="Why: kept in the event log and the audit."),
     actor: str = typer.Option("", help=ACTOR_HELP),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Put the previous champion back, in one step."""
-    _show_event(_aliases(ctx).rollback(actor=actor or getpass.getuser(), reason=reason), json)
+    return _event_report(_aliases(ctx).rollback(actor=actor or getpass.getuser(), reason=reason))
 
 
 @models_app.command("retire")
@@ -100,17 +95,14 @@ def retire_command(
     version: str = typer.Argument(..., help="The version to take out of service."),
     reason: str = typer.Option(..., help="Why: kept in the event log and the audit."),
     actor: str = typer.Option("", help=ACTOR_HELP),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Remove a challenger or shadow version's aliases."""
     event = _aliases(ctx).retire(version, actor=actor or getpass.getuser(), reason=reason)
-    _show_event(event, json)
+    return _event_report(event)
 
 
 @models_app.command("status")
-def status_command(
-    ctx: typer.Context, json: bool = typer.Option(False, "--json", help="Print JSON.")
-) -> None:
+def status_command(ctx: typer.Context) -> _render.Report:
     """Show the aliases, the challenger's share and experiment, and recent transitions."""
     from tether.registry import MANIFEST_ACTIONS
 
@@ -128,20 +120,17 @@ def status_command(
             f"{e.id} {e.time.isoformat()} {e.action} by {e.actor}: {e.reason}" for e in events
         ],
     }
-    if json:
-        _render.as_json(data)
-        return
     rows = {k: v for k, v in data.items() if k != "recent"}
-    _render.key_values(f"Serving state of {status.model}", rows)
-    for line in data["recent"]:
-        _render.text(line)
+    table = _render.Table(f"Serving state of {status.model}", rows)
+    return _render.Report(data, [table, *data["recent"]])
 
 
 @models_app.command("sync")
-def sync_command(ctx: typer.Context) -> None:
+def sync_command(ctx: typer.Context) -> _render.Report:
     """Make MLflow's aliases equal the event log's (after a crash or a manual edit)."""
     changes = _aliases(ctx).sync()
-    _render.text("\n".join(changes) if changes else "MLflow aliases already match the event log")
+    view = "\n".join(changes) if changes else "MLflow aliases already match the event log"
+    return _render.Report({"changes": list(changes)}, [view])
 
 
 @models_app.command("verify")
@@ -156,8 +145,7 @@ def verify_command(
     ),
     reason: str = typer.Option("", help="Why you trust it (required with --trust)."),
     actor: str = typer.Option("", help=ACTOR_HELP),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Verify a version's files against the manifest recorded at registration.
 
     Exit 0 when they verify, 1 when they do not. With --trust, record them as they are now.
@@ -178,10 +166,36 @@ def verify_command(
     }
     if report.trusted_event is not None:
         data["event"] = report.trusted_event
-    if json:
-        _render.as_json(data)
-    else:
-        verdict = "VERIFIED" if report.verified else "NOT VERIFIED"
-        _render.text(f"{verdict}: {report.model}/{report.version}: {report.detail}")
-    if not report.verified:
-        raise typer.Exit(EXIT_FAILED_CHECK)
+    verdict = "VERIFIED" if report.verified else "NOT VERIFIED"
+    return _render.Report(
+        data,
+        [f"{verdict}: {report.model}/{report.version}: {report.detail}"],
+        exit_code=0 if report.verified else EXIT_FAILED_CHECK,
+    )
+
+
+@models_app.command("versions")
+def versions_command(ctx: typer.Context) -> _render.Report:
+    """List the registered versions: run, time, aliases held, integrity state, metrics."""
+    from tether.registry import list_versions
+
+    project = open_project(ctx)
+    versions = list_versions(project.settings, project.aliases.log)
+    rows: list[dict[str, Any]] = [
+        {
+            "version": v.version,
+            "run_id": v.run_id,
+            "created": v.created.isoformat(),
+            "aliases": list(v.aliases),
+            "integrity": v.integrity,
+            "metrics": dict(v.metrics),
+        }
+        for v in versions
+    ]
+    view: list[_render.Block] = [
+        f"{row['version']:>4}  {row['created'][:19]}  {row['run_id']}  {row['integrity']:<10}  "
+        f"{', '.join(row['aliases']) or '-':<20}  {_render.metrics_line(row['metrics'])}"
+        for row in rows
+    ]
+    empty = f"{project.aliases.model} has no registered version yet; `tether train` registers one."
+    return _render.Report({"model": project.aliases.model, "versions": rows}, view or [empty])

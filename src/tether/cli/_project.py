@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,19 +42,20 @@ def init_command(
         DEFAULT_INIT_TRANSACTIONS, help="Transactions to generate (1,000,000 = full scale)."
     ),
     seed: int = typer.Option(7, help="Seed of the generated world."),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Create a ready project from the bundled fraud example, with generated data."""
     from tether.examples import init_project
 
     if transactions < 1000:
         raise ConfigError(f"--transactions must be at least 1000, got {transactions}.")
-    made = init_project(directory, scenario_for(transactions, seed))
-    show_new_project(made, json)
+    with _render.steps("generating the scenario") as progress:
+        progress(f"{transactions:,} transactions")
+        made = init_project(directory, scenario_for(transactions, seed))
+    return new_project_report(made)
 
 
-def show_new_project(made: NewProject, as_json: bool) -> None:
-    """Print what ``init`` made."""
+def new_project_report(made: NewProject) -> _render.Report:
+    """What ``init`` made."""
     data = {
         "directory": str(made.directory),
         "files": list(made.files),
@@ -66,10 +68,7 @@ def show_new_project(made: NewProject, as_json: bool) -> None:
             "`tether init` outside any repository to get a repository of its own."
         ),
     }
-    if as_json:
-        _render.as_json(data)
-    else:
-        _render.key_values("New project", data)
+    return _render.Report(data, [_render.Table("New project", data)])
 
 
 def _parse_params(pairs: list[str]) -> dict[str, str]:
@@ -89,14 +88,13 @@ def train_command(
     allow_dirty: bool = typer.Option(
         False, "--allow-dirty", help="Train with uncommitted changes, recording the patch."
     ),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Train the project, versioning code, data and configuration together."""
     params = _parse_params(param)
     project = open_project(ctx)
-    with _render.steps("training", json) as progress:
+    with _render.steps("training") as progress:
         result = project.train(params, allow_dirty=allow_dirty, progress=progress)
-    show_training(result, json)
+    return training_report(result)
 
 
 def _open_if_configured(project_dir: Path) -> Project | None:
@@ -109,8 +107,8 @@ def _open_if_configured(project_dir: Path) -> Project | None:
         return None  # the run's own record still stands: the tracking store's tags are trusted
 
 
-def show_training(result: TrainResult, as_json: bool) -> None:
-    """Print a training result."""
+def training_report(result: TrainResult) -> _render.Report:
+    """A training result."""
     record = result.record
     data: dict[str, Any] = {
         "run_id": result.run_id,
@@ -122,9 +120,6 @@ def show_training(result: TrainResult, as_json: bool) -> None:
         "commit": record.code.commit,
         "dirty": record.code.dirty,
     }
-    if as_json:
-        _render.as_json(data)
-        return
     rows: dict[str, object] = {
         "run": result.run_id,
         "registered": f"{result.model_name}/{result.model_version}",
@@ -133,7 +128,7 @@ def show_training(result: TrainResult, as_json: bool) -> None:
     }
     rows.update({f"data {k}": v for k, v in data["datasets"].items()})
     rows.update({f"metric {k}": f"{v:.4f}" for k, v in sorted(record.metrics.items())})
-    _render.key_values("Training run", rows)
+    return _render.Report(data, [_render.Table("Training run", rows)])
 
 
 @app.command("reproduce")
@@ -146,14 +141,13 @@ def reproduce_command(
     tolerance: float = typer.Option(
         0.0, "--tolerance", min=0.0, help="Largest absolute prediction difference allowed."
     ),
-    json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+) -> _render.Report:
     """Rebuild a recorded run from its record alone and verify the result is identical."""
     from tether.lineage import reproduce
 
     state: State = ctx.obj
     project = _open_if_configured(state.project)
-    with _render.steps("reproducing", json) as progress:
+    with _render.steps("reproducing") as progress:
         if project is None:
             stores = locate_stores(state.project)
             report = reproduce(stores, ref, strict_env=strict_env, tolerance=tolerance,
@@ -163,23 +157,15 @@ def reproduce_command(
                 report = project.reproduce(
                     ref, strict_env=strict_env, tolerance=tolerance, progress=progress
                 )
-    show_reproduction(report, json)
-    if not report.reproduced:
-        raise typer.Exit(EXIT_FAILED_CHECK)
+    return reproduction_report(report)
 
 
-def show_reproduction(report: ReproduceReport, as_json: bool) -> None:
-    """Print a reproduce verdict, the reason first."""
-    if as_json:
-        data = dataclasses.asdict(report)
-        data["environment_differences"] = [str(d) for d in report.environment_differences]
-        _render.as_json(data)
-        return
+def reproduction_report(report: ReproduceReport) -> _render.Report:
+    """A reproduce verdict, the reason first; exit code 1 when it did not reproduce."""
+    data = dataclasses.asdict(report)
+    data["environment_differences"] = [str(d) for d in report.environment_differences]
     verdict = "REPRODUCED" if report.reproduced else "NOT REPRODUCED"
-    _render.text(f"{verdict}: {report.reason}")
-    for difference in report.environment_differences:
-        _render.warning(f"environment differs: {difference}")
-    _render.key_values(
+    table = _render.Table(
         f"Reproduction of run {report.run_id}",
         {
             "rows compared": report.rows_compared,
@@ -190,6 +176,12 @@ def show_reproduction(report: ReproduceReport, as_json: bool) -> None:
             "new model sha256": report.new_model_sha256 or "-",
             "evaluation data identical": report.evaluation_identical,
         },
+    )
+    return _render.Report(
+        data,
+        [f"{verdict}: {report.reason}", table],
+        warnings=[f"environment differs: {d}" for d in report.environment_differences],
+        exit_code=0 if report.reproduced else EXIT_FAILED_CHECK,
     )
 
 
@@ -211,25 +203,35 @@ AUDIT_FORMATS = ("md", "json", "html")
 def audit_command(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help="RUN_ID, MODEL@ALIAS or MODEL/VERSION."),
-    format: str = typer.Option("md", "--format", "-f", help="md, json or html."),
+    format: str = typer.Option(
+        "", "--format", "-f", help="md, json or html (default: md; the audit's JSON with --json)."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file."),
-) -> None:
-    """Report which data, code, configuration and environment trained a model."""
-    if format not in AUDIT_FORMATS:
+) -> _render.Report:
+    """Report which data, code, configuration and environment trained a model.
+
+    Without --format, the markdown report for a person and its JSON under --json; with
+    --format, that document (under --json, inside {"format": ..., "document": ...}).
+    """
+    if format and format not in AUDIT_FORMATS:
         raise ConfigError(f"--format {format!r}: expected one of md, json, html.")
     from tether.lineage import render_html, render_json, render_markdown
 
-    render = {"md": render_markdown, "json": render_json, "html": render_html}[format]
     state: State = ctx.obj
-    document = render(_audit_with_history(state.project, ref))
+    report = _audit_with_history(state.project, ref)
+    if not format and output is None:
+        return _render.Report(json.loads(render_json(report)), [render_markdown(report)])
+    format = format or "md"
+    render = {"md": render_markdown, "json": render_json, "html": render_html}[format]
+    document = render(report)
     if output is None:
-        _render.text(document)
-    else:
-        try:
-            output.write_text(document, encoding="utf-8")
-        except OSError as exc:
-            raise ProjectError(
-                f"Cannot write the audit to {output}: {exc.strerror or exc}. Name a file in a "
-                "folder that exists and that you can write, or omit -o to print it."
-            ) from exc
-        _render.text(f"audit written to {output}")
+        return _render.Report({"format": format, "document": document}, [document])
+    try:
+        output.write_text(document, encoding="utf-8")
+    except OSError as exc:
+        raise ProjectError(
+            f"Cannot write the audit to {output}: {exc.strerror or exc}. Name a file in a "
+            "folder that exists and that you can write, or omit -o to print it."
+        ) from exc
+    written = {"format": format, "output": str(output)}
+    return _render.Report(written, [f"audit written to {output}"])

@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from tether._progress import Progress, no_progress
 from tether.errors import FeatureError
 from tether.features._compile import POINT_ID, POINT_TIME, compile_view, point_key
 from tether.features._definitions import (
@@ -106,7 +107,12 @@ class FeatureStore:
         return self.engine.render(query, pretty=pretty)
 
     def build_training_set(
-        self, spine: pd.DataFrame, timestamp: str, *, naive_timestamps: NaiveTimestamps = "reject"
+        self,
+        spine: pd.DataFrame,
+        timestamp: str,
+        *,
+        naive_timestamps: NaiveTimestamps = "reject",
+        progress: Progress = no_progress,
     ) -> pd.DataFrame:
         """Return ``spine`` with every feature as of each row's ``timestamp``, row for row.
 
@@ -114,7 +120,8 @@ class FeatureStore:
         source has a created time, rows created strictly before t. Unlike Feast, an event at
         exactly t is not included. Other columns (labels, request data) pass through; the
         result keeps the spine's index and order. ``naive_timestamps="utc"`` reads naive
-        spine times as UTC; otherwise they are refused.
+        spine times as UTC; otherwise they are refused. ``progress`` hears each view as its
+        features are computed for the spine's rows.
 
         >>> training = store.build_training_set(spine, timestamp="event_time")  # doctest: +SKIP
 
@@ -126,6 +133,7 @@ class FeatureStore:
         checked = {view.name: self._check_source(view, spine) for view in self.views}
         training = spine.copy()
         for view in self.views:
+            progress(f"computing view {view.name}", len(spine))
             values = self._aggregate(view, spine, times, checked[view.name])
             values.index = training.index
             training = pd.concat([training, values], axis=1)

@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from tether._progress import Progress, no_progress
 from tether.errors import FeatureError
 from tether.features._definitions import FeatureView, Transformation
 from tether.features._engine import OfflineEngine
@@ -252,21 +253,25 @@ class OnlineFeatureStore:
         format."""
         return self._namespaces[view.name]
 
-    def materialize(self, *, incremental: bool = True) -> WriteReport:
+    def materialize(
+        self, *, incremental: bool = True, progress: Progress = no_progress
+    ) -> WriteReport:
         """Copy every view's source into the store; report the rows read and the new ones.
 
         Incremental (the default) reads only rows created at or after the watermark of the
         last materialization; the first one, and any without a created time, read everything.
         Rows read twice are stored once: the rows at the watermark are read again, so an
-        incremental run with nothing new reads a few rows and reports 0 new.
+        incremental run with nothing new reads a few rows and reports 0 new. ``progress``
+        hears each view, and the rows stored of it as each chunk is written.
 
         Raises:
             FeatureError: the source cannot be read. StoreUnavailableError: see the store.
         """
-        written = tuple(self._materialize(view, incremental) for view in self.views)
+        written = tuple(self._materialize(view, incremental, progress) for view in self.views)
         return WriteReport(sum(view.rows for view in written), written)
 
-    def _materialize(self, view: FeatureView, incremental: bool) -> ViewWrite:
+    def _materialize(self, view: FeatureView, incremental: bool, progress: Progress) -> ViewWrite:
+        progress(f"reading view {view.name}")
         namespace = self.namespace(view)
         since = self.store.watermark(namespace) if incremental else None
         schema = self.offline.engine.describe(view.source)
@@ -284,6 +289,7 @@ class OnlineFeatureStore:
             versions = self._codecs[view.name].encode(chunk)
             encoded += len(versions)
             new += self.store.write(namespace, versions)
+            progress(f"storing view {view.name}", start + len(chunk), len(events))
         newest = self._codecs[view.name].newest_created_us(events)
         if newest is not None:
             self.store.set_watermark(namespace, newest)

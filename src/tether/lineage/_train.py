@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from tether import _mlflow
+from tether._names import MODEL_SHA256_TAG
 from tether.config import FeatureSettings, Settings, check_no_literal_credentials
 from tether.errors import ProjectError
 from tether.lineage._artifacts import MANIFEST_SHA256_TAG, MANIFEST_TAG, manifest_of
@@ -67,6 +68,9 @@ from tether.lineage._record import (
 from tether.lineage._snapshots import SnapshotStore, sha256_file
 
 Progress = Callable[[str], None]
+MLFLOW_RUN_NAME_TAG = "mlflow.runName"
+"""MLflow's tag for a run's name: setting it renames the run."""
+RUN_NAME_DIGEST_CHARS = 8
 
 EVALUATION_DATASET = "evaluation"
 
@@ -122,14 +126,28 @@ def train_project(
                 settings.model_name,
                 tags={
                     "tether.run_id": run_id,
-                    "tether.model.sha256": record.model.sha256,
+                    MODEL_SHA256_TAG: record.model.sha256,
                     MANIFEST_SHA256_TAG: manifest_sha256,
                     "tether.registered_by": getpass.getuser(),
                 },
                 run_id=run_id,
             )
             _record_registration(settings, version.version, run_id, manifest_sha256)
+            name = run_name(settings.model_name, version.version, record.run_key)
+            _mlflow.set_run_tag(tracking, run_id, MLFLOW_RUN_NAME_TAG, name)
     return TrainResult(run_id, settings.model_name, version.version, record)
+
+
+def run_name(model: str, version: str, run_key: str) -> str:
+    """The MLflow run's name: the model, the version it registered, its run key's start.
+
+    Set once the version is known (after registration), replacing MLflow's random names so
+    the UI's run list reads like ``tether runs list``: ``fraud-detector-v3-1a2b3c4d``.
+
+    >>> run_name("fraud-detector", "3", "1a2b3c4d5e6f")
+    'fraud-detector-v3-1a2b3c4d'
+    """
+    return f"{model}-v{version}-{run_key[:RUN_NAME_DIGEST_CHARS]}"
 
 
 def _record_registration(settings: Settings, version: str, run_id: str, digest: str) -> None:
@@ -367,7 +385,7 @@ def _log_outputs(
     run.log_metrics(metrics)
     run.set_tags(
         {
-            "tether.model.sha256": model_record.sha256,
+            MODEL_SHA256_TAG: model_record.sha256,
             "tether.run_key": record.run_key,
             MANIFEST_TAG: manifest.to_json(),
             MANIFEST_SHA256_TAG: manifest.sha256,

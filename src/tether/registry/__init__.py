@@ -4,19 +4,16 @@ MLflow holds the versions and their files; tether's event log holds every transi
 (deploy, promote, rollback, retire) and is the authority the MLflow aliases follow.
 """
 
+from tether._names import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, SHADOW_PREFIX
+from tether.errors import TransitionError, UnknownVersionError
 from tether.registry._aliases import (
-    CHALLENGER,
-    CHAMPION,
     DEFAULT_TRAFFIC,
-    PREVIOUS_CHAMPION,
-    SHADOW_PREFIX,
     AppliedEvent,
     ModelAliases,
     ModelStatus,
-    TransitionError,
-    UnknownVersionError,
     version_history,
 )
+from tether.registry._catalog import RunSummary, VersionSummary, list_runs, list_versions
 from tether.registry._events import AliasState, Event, EventLog, Transition
 from tether.registry._integrity import (
     MANIFEST_ACTIONS,
@@ -39,10 +36,14 @@ __all__ = [
     "EventLog",
     "ModelAliases",
     "ModelStatus",
+    "RunSummary",
     "Transition",
     "TransitionError",
     "UnknownVersionError",
     "VerifyReport",
+    "VersionSummary",
+    "list_runs",
+    "list_versions",
     "record_registration",
     "registered_digest",
     "verify_version",

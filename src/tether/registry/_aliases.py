@@ -29,32 +29,26 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tether import _mlflow
+from tether._names import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ROLES, SHADOW_PREFIX
 from tether._uris import mask_uri
 from tether._versions import canonical_version
-from tether.errors import RegistryError, TrackingError, TrackingNotFoundError
+from tether.errors import (
+    RegistryError,
+    TrackingError,
+    TrackingNotFoundError,
+    TransitionError,
+    UnknownVersionError,
+)
 from tether.registry._events import AliasState, Event, EventLog
 from tether.registry._integrity import MANIFEST_ACTIONS
 
 if TYPE_CHECKING:
     from tether.lineage import HistoryEntry
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-PREVIOUS_CHAMPION = "previous-champion"
-SHADOW_PREFIX = "shadow-"
 DEFAULT_TRAFFIC = 0.05
-ROLES = ("shadow", "challenger", "champion")
 SYNC_COMMAND = "tether models sync"
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class TransitionError(RegistryError):
-    """A transition that the model's current state does not allow (HTTP 409)."""
-
-
-class UnknownVersionError(RegistryError):
-    """A model version that the registry does not have (HTTP 404)."""
 
 
 @dataclass(frozen=True)

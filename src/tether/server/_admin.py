@@ -23,9 +23,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from tether._names import Role
 from tether.config import ADMIN_TOKEN_ENV
 from tether.server._errors import ApiError, ErrorBody
-from tether.server._state import Admin, Role, ServerState
+from tether.server._state import Admin, ServerState
 from tether.server._types import Identifier, Text
 from tether.serving import Router
 

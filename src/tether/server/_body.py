@@ -19,27 +19,11 @@ from collections.abc import Collection
 from email.message import Message
 from typing import Any
 
-from tether.errors import TetherError
+from tether.errors import TooManyItemsError, UnsupportedMediaTypeError
 
 JSON_MEDIA_TYPE = "application/json"
 _DECODER = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-
-
-class UnsupportedMediaTypeError(TetherError):
-    """A request body is not declared as JSON (HTTP 415)."""
-
-
-class TooManyItemsError(TetherError):
-    """A bounded array of a request body has more elements than allowed (HTTP 413)."""
-
-    def __init__(self, key: str, max_items: int) -> None:
-        super().__init__(
-            f"The request has more than {max_items} {key}; this server scores at most "
-            f"{max_items} per request (serving.max_instances). Split the batch."
-        )
-        self.key = key
-        self.max_items = max_items
 
 
 def check_json_content_type(content_type: str | None) -> None:

@@ -30,32 +30,31 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tether._uris import mask_uri
 from tether.errors import (
+    BatchTooLargeError,
     FeatureError,
     FeedbackConflictError,
+    InvalidInstanceError,
+    NotReadyError,
+    PredictionLogFullError,
     RegistryError,
     ServingError,
     StoreUnavailableError,
     TetherError,
     TrackingError,
+    TransitionError,
     UnknownInstanceError,
-)
-from tether.registry import TransitionError, UnknownVersionError
-from tether.server._body import UnsupportedMediaTypeError
-from tether.serving import (
-    BatchTooLargeError,
-    InvalidInstanceError,
-    NotReadyError,
-    PredictionLogFullError,
+    UnknownVersionError,
+    UnsupportedMediaTypeError,
 )
 
 DEFAULT_STATUSES: Mapping[type[Exception], int] = {
-    UnsupportedMediaTypeError: 415,
+    UnsupportedMediaTypeError: 415,  # a body not declared as JSON
     InvalidInstanceError: 422,
     BatchTooLargeError: 413,
-    NotReadyError: 503,
-    PredictionLogFullError: 503,
-    UnknownInstanceError: 404,
-    FeedbackConflictError: 409,
+    NotReadyError: 503,  # no champion loaded yet: worth retrying once one is
+    PredictionLogFullError: 503,  # a prediction that cannot be logged is never answered 200
+    UnknownInstanceError: 404,  # feedback for an instance never predicted
+    FeedbackConflictError: 409,  # feedback that contradicts what was recorded
     StoreUnavailableError: 503,
     FeatureError: 422,  # an unknown or missing entity key or request column
     TransitionError: 409,  # not allowed in the model's current state

@@ -15,7 +15,7 @@ needs. The schema of the body is still published (:func:`request_type`).
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,16 +23,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 
-from tether.server._body import (
-    JSON_MEDIA_TYPE,
-    TooManyItemsError,
-    check_json_content_type,
-    decode_bounded,
-)
+from tether._names import Cohort
+from tether.errors import BatchTooLargeError, TooManyItemsError
+from tether.server._body import JSON_MEDIA_TYPE, check_json_content_type, decode_bounded
 from tether.server._errors import ErrorBody
 from tether.server._state import ServerState
 from tether.server._types import Identifier, Scalar, UtcTime
-from tether.serving import BatchTooLargeError, InstanceRequest, PredictResult
+from tether.serving import InstanceRequest, PredictResult
 
 
 class Instance(BaseModel):
@@ -82,7 +79,7 @@ class InstancePrediction(BaseModel):
         "model's prediction."
     )
     model_version: str
-    cohort: Literal["champion", "challenger"]
+    cohort: Cohort
     fallback: bool = Field(
         description="True when the challenger's cohort was answered by the champion."
     )

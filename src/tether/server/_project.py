@@ -13,12 +13,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from tether._names import Role
 from tether._uris import mask_uri
 from tether.config import project_from_environment
 from tether.project import Project
 from tether.registry import DEFAULT_TRAFFIC, AppliedEvent, ModelAliases
 from tether.server._app import create_app
-from tether.server._state import Role, ServerState
+from tether.server._state import ServerState
 from tether.serving import Deployment, OnlineLookup
 
 _LOGGER = logging.getLogger("tether.serve")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
+from tether._names import Role
 from tether.config import ServingSettings
 from tether.serving import FeatureLookup, PredictionLog, Router
-
-Role = Literal["champion", "challenger", "shadow"]
-"""The role a version is deployed in."""
 
 
 class Admin(Protocol):

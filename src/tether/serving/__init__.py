@@ -6,19 +6,27 @@ and swaps it whole when the registry changes; sticky cohorts come from
 prediction goes to the :class:`PredictionLog`, where feedback joins it later.
 """
 
-from tether.errors import FeedbackConflictError, UnknownInstanceError
-from tether.serving._assignment import Cohort, assign_cohort, assignment_bucket
+from tether._names import Cohort
+from tether.errors import (
+    BatchTooLargeError,
+    FeatureVersionMismatchError,
+    FeedbackConflictError,
+    InvalidFeedbackError,
+    InvalidInstanceError,
+    NotReadyError,
+    PredictionLogFullError,
+    UnknownInstanceError,
+)
+from tether.serving._assignment import assign_cohort, assignment_bucket
 from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
 from tether.serving._features import (
-    BatchTooLargeError,
     FeatureLookup,
     FeatureSpec,
     FeatureValue,
     InstanceRequest,
-    InvalidInstanceError,
 )
-from tether.serving._labels import InvalidFeedbackError, LabelSpace
-from tether.serving._loading import FeatureVersionMismatchError, load_version
+from tether.serving._labels import LabelSpace
+from tether.serving._loading import load_version
 from tether.serving._observer import FallbackReason, ModelRole, NullObserver, ServingObserver
 from tether.serving._online import OnlineLookup
 from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
@@ -27,8 +35,6 @@ from tether.serving._redaction import Redaction
 from tether.serving._retention import RetentionWorker
 from tether.serving._router import (
     InstanceResult,
-    NotReadyError,
-    PredictionLogFullError,
     PredictResult,
     ReloadResult,
     Router,

@@ -19,12 +19,9 @@ An instance without a unit id is served by the champion: it cannot be kept stick
 from __future__ import annotations
 
 import hashlib
-from typing import Literal, TypeAlias
 
+from tether._names import CHALLENGER, CHAMPION, Cohort
 from tether.errors import ServingError
-
-Cohort: TypeAlias = Literal["champion", "challenger"]
-"""The cohort a unit is assigned to: the champion's or the challenger's."""
 
 _BUCKET_BYTES = 8
 _BUCKETS = 2**64
@@ -54,7 +51,7 @@ def assign_cohort(experiment_id: str, unit_id: str | None, share: float) -> Coho
     if not 0.0 <= share <= 1.0:  # also refuses NaN
         raise ServingError(f"Challenger share {share!r}: expected a number in [0, 1].")
     if unit_id is None or share == 0.0:
-        return "champion"
+        return CHAMPION
     if bucket_index(experiment_id, unit_id) < share * _BUCKETS:
-        return "challenger"
-    return "champion"
+        return CHALLENGER
+    return CHAMPION

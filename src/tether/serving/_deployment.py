@@ -21,10 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-SHADOW = "shadow"
-
 
 @dataclass(frozen=True)
 class ServedModel:

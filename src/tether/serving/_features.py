@@ -36,7 +36,12 @@ from typing import Any, Protocol, TypeAlias
 
 from sklearn.utils import get_tags
 
-from tether.errors import FeatureError, ServingError, StoreUnavailableError
+from tether.errors import (
+    FeatureError,
+    InvalidInstanceError,
+    ServingError,
+    StoreUnavailableError,
+)
 from tether.serving._deployment import Deployment
 
 FeatureValue: TypeAlias = bool | int | float | str | None
@@ -64,8 +69,8 @@ class FeatureLookup(Protocol):
         model takes are ignored.
 
         Raises:
-            StoreUnavailableError: the store cannot be reached (HTTP 503).
-            FeatureError: a key or request column is unknown or missing (HTTP 422).
+            StoreUnavailableError: the store cannot be reached.
+            FeatureError: a key or request column is unknown or missing.
         """
         ...
 
@@ -76,23 +81,6 @@ class FeatureLookup(Protocol):
             StoreUnavailableError: the store cannot be reached.
         """
         ...
-
-
-class InvalidInstanceError(ServingError):
-    """An instance of a prediction request is invalid (HTTP 422).
-
-    ``field`` locates the problem (``instances[3].features.amount``); ``expected`` says what
-    would have been accepted.
-    """
-
-    def __init__(self, message: str, *, field: str, expected: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.expected = expected
-
-
-class BatchTooLargeError(ServingError):
-    """A prediction request holds more instances than ``serving.max_instances`` (HTTP 413)."""
 
 
 @dataclass(frozen=True)

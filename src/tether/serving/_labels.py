@@ -16,23 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tether._storage import JSONValue, dump_json, load_json
-from tether.errors import ServingError
+from tether.errors import InvalidFeedbackError
 
 LabelValue = bool | int | float | str
 """A label as feedback sends it: a JSON scalar."""
-
-
-class InvalidFeedbackError(ServingError):
-    """Feedback that no model of the instance could have meant (HTTP 422).
-
-    ``field`` names the part of the feedback at fault (``label``, ``reason``); ``expected``
-    says what would have been accepted.
-    """
-
-    def __init__(self, message: str, *, field: str, expected: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.expected = expected
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,12 @@ from pathlib import Path
 
 from tether import _mlflow
 from tether._versions import canonical_version
-from tether.errors import RegistryError
+from tether.errors import FeatureVersionMismatchError
 from tether.lineage import load_record, load_registered_model
 from tether.registry import EventLog, registered_digest
 from tether.serving._deployment import ServedModel
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class FeatureVersionMismatchError(RegistryError):
-    """A model trained on feature definitions other than those the store serves now."""
 
 
 def load_version(

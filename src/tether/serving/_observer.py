@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, TypeAlias
 
-ModelRole: TypeAlias = Literal["champion", "challenger", "shadow"]
+from tether._names import Role
+
+ModelRole: TypeAlias = Role
 """The role a model played in a call: answered for a cohort, or shadowed."""
 FallbackReason: TypeAlias = Literal["error", "timeout"]
 """Why the champion answered for a challenger: the challenger raised, or was too slow."""

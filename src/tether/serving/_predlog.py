@@ -51,10 +51,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Literal, TypeAlias
 
 import pandas as pd
 
+from tether._names import ROLES, Role
 from tether._schema import upgrade
 from tether._storage import (
     JSONValue,
@@ -66,7 +66,7 @@ from tether._storage import (
     to_micros,
 )
 from tether._uris import mask_uri
-from tether.errors import ServingError, UnknownInstanceError
+from tether.errors import PredictionLogDatabaseError, ServingError, UnknownInstanceError
 from tether.serving import _predlog_sql as sql
 from tether.serving._batch import BatchWriter
 from tether.serving._labels import LabelSpace, checked_label
@@ -79,9 +79,6 @@ from tether.serving._predlog_feedback import (
 )
 from tether.serving._redaction import Redaction
 
-Role: TypeAlias = Literal["champion", "challenger", "shadow"]
-"""The part a model played for a prediction: served it (champion or challenger) or shadowed."""
-ROLES: tuple[Role, ...] = ("champion", "challenger", "shadow")
 INPUT_DIGEST_CHARS = 32
 """Hex characters of the input digest kept: 128 bits, no collision among any log's rows."""
 
@@ -190,7 +187,9 @@ class PredictionLog:
         capacity: int = DEFAULT_CAPACITY,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._database = open_database(url, error=_DatabaseError, purpose="prediction log")
+        self._database = open_database(
+            url, error=PredictionLogDatabaseError, purpose="prediction log"
+        )
         # Messages that can reach an HTTP body never name the database (a path or a host);
         # the server log does, masked.
         self._where = mask_uri(self._database.display_url)
@@ -515,7 +514,7 @@ class PredictionLog:
         """Database failures with the location in the server log only, not in the error."""
         try:
             yield
-        except _DatabaseError as exc:
+        except PredictionLogDatabaseError as exc:
             _LOGGER.error("prediction log %s: %s", action, mask_uri(str(exc)))
             cause = exc.__cause__
             detail = type(getattr(cause, "orig", cause)).__name__ if cause else "error"
@@ -523,10 +522,6 @@ class PredictionLog:
                 f"The prediction log's database failed while {action} ({detail}); the server "
                 "log has the details."
             ) from exc
-
-
-class _DatabaseError(ServingError):
-    """A failure of the prediction log's database (its message names the database)."""
 
 
 def _optional_micros(moment: datetime | None) -> int | None:

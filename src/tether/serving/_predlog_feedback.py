@@ -23,9 +23,8 @@ from datetime import datetime
 from typing import Literal, TypeAlias
 
 from tether._storage import JSONValue, Params, Transaction
-from tether.errors import FeedbackConflictError
+from tether.errors import FeedbackConflictError, InvalidFeedbackError
 from tether.serving import _predlog_sql as sql
-from tether.serving._labels import InvalidFeedbackError
 
 FeedbackStatus: TypeAlias = Literal["created", "duplicate", "corrected"]
 """What :meth:`PredictionLog.record_feedback` did: stored it, found it already stored, or

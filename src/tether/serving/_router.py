@@ -41,16 +41,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
+from tether._names import CHALLENGER, CHAMPION, Cohort
 from tether._storage import JSONValue, to_micros
-from tether.errors import ServingError, TetherError
-from tether.serving._assignment import Cohort, assign_cohort
+from tether.errors import (
+    BatchTooLargeError,
+    InvalidInstanceError,
+    NotReadyError,
+    PredictionLogFullError,
+    ServingError,
+    TetherError,
+)
+from tether.serving._assignment import assign_cohort
 from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
 from tether.serving._features import (
-    BatchTooLargeError,
     FeatureLookup,
     FeatureSpec,
     InstanceRequest,
-    InvalidInstanceError,
     Vector,
     assemble,
     utc,
@@ -69,20 +75,6 @@ CHALLENGER_THREADS = 4
 """Threads that run challengers; a hung challenger holds one until it returns."""
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class NotReadyError(ServingError):
-    """No deployment is loaded yet, so nothing can be served (HTTP 503)."""
-
-
-class PredictionLogFullError(ServingError):
-    """The prediction log's queue is full, so a prediction could not be logged (HTTP 503).
-
-    A served prediction that is not in the log is never answered 200: monitoring and
-    feedback would miss it. The client may retry the same request: a retry with the same
-    fields is one row in the log, so the rows of the instances that were logged are not
-    doubled.
-    """
 
 
 @dataclass(frozen=True)
@@ -319,21 +311,21 @@ class Router:
     def _answer(self, deployment: Deployment, rows: Sequence[_Row]) -> list[_Answer]:
         answers: list[_Answer | None] = [None] * len(rows)
         challenger = deployment.challenger
-        chosen = [i for i, row in enumerate(rows) if row.cohort == "challenger"]
+        chosen = [i for i, row in enumerate(rows) if row.cohort == CHALLENGER]
         future: Future[Scores] | None = None
         started = time.monotonic()
         if challenger is not None and chosen:
             vectors = [rows[i].vector for i in chosen]
             future = self._challengers.submit(self._scorer.score, challenger, vectors)
-        others = [i for i, row in enumerate(rows) if row.cohort == "champion"]
+        others = [i for i, row in enumerate(rows) if row.cohort == CHAMPION]
         if others:
-            self._fill(answers, others, rows, deployment.champion, "champion", fallback=False)
+            self._fill(answers, others, rows, deployment.champion, CHAMPION, fallback=False)
         if challenger is not None and future is not None:
             scores = self._await_challenger(future, challenger, started, len(chosen))
             if scores is None:
-                self._fill(answers, chosen, rows, deployment.champion, "champion", fallback=True)
+                self._fill(answers, chosen, rows, deployment.champion, CHAMPION, fallback=True)
             else:
-                self._place(answers, chosen, challenger, "challenger", scores, fallback=False)
+                self._place(answers, chosen, challenger, CHALLENGER, scores, fallback=False)
         if any(answer is None for answer in answers):
             raise ServingError(f"Request of {len(rows)} instances left some unanswered.")
         return [answer for answer in answers if answer is not None]
@@ -392,7 +384,7 @@ class Router:
             )  # fmt: skip
         with self._stats_lock:
             self.stats.fallbacks += instances
-        self._observer.model_failed(challenger.version, "challenger")
+        self._observer.model_failed(challenger.version, CHALLENGER)
         self._observer.fallback(challenger.version, reason, instances)
         return None
 

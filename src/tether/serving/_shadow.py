@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from tether._names import SHADOW
 from tether._storage import JSONValue
 from tether.serving._deployment import ServedModel
 from tether.serving._features import Vector
@@ -203,7 +204,7 @@ class ShadowWorker:
         except Exception:
             with self._lock:
                 self.failed += 1
-            self._observer.model_failed(version, "shadow")
+            self._observer.model_failed(version, SHADOW)
             _LOGGER.exception(
                 "shadow %s version %s failed on request %s (%d instances); the responses "
                 "were not affected",
@@ -216,7 +217,7 @@ class ShadowWorker:
         self._finish(job, scores)
 
     def _finish(self, job: ShadowJob, scores: Scores) -> None:
-        self._observer.model_called(job.model.version, "shadow", scores.seconds, len(job.rows))
+        self._observer.model_called(job.model.version, SHADOW, scores.seconds, len(job.rows))
         self._log(job, scores.outputs, scores.seconds * 1000.0)
         with self._lock:
             self.completed += 1
@@ -230,7 +231,7 @@ class ShadowWorker:
                 time=job.time,
                 model=job.model_name,
                 version=job.model.version,
-                role="shadow",
+                role=SHADOW,
                 features={name: row.vector.get(name) for name in job.model.features},
                 output=output,
                 latency_ms=latency_ms,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 
+from tether._names import CHALLENGER, CHAMPION, SHADOW
 from tether._uris import mask_uri
 from tether.errors import RegistryError, TetherError
-from tether.registry import CHALLENGER, CHAMPION, ModelAliases
+from tether.registry import ModelAliases
 from tether.serving._deployment import Deployment, ServedModel
 from tether.serving._loading import load_version
 
@@ -64,7 +65,7 @@ class RegistryDeploymentSource:
         challenger = None
         if challenger_version:
             challenger = self._optional(CHALLENGER, challenger_version, dropped)
-        shadows = [self._optional("shadow", v, dropped) for v in status.shadows]
+        shadows = [self._optional(SHADOW, v, dropped) for v in status.shadows]
         return Deployment(
             model_name=status.model,
             champion=champion,
