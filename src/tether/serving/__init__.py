@@ -10,8 +10,11 @@ from tether.errors import FeedbackConflictError, UnknownInstanceError
 from tether.serving._assignment import Cohort, assign_cohort, assignment_bucket
 from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
 from tether.serving._features import (
+    REQUEST_STATUS,
+    SERVED_STATUSES,
     BatchTooLargeError,
     FeatureLookup,
+    FeatureRow,
     FeatureSpec,
     FeatureValue,
     InstanceRequest,
@@ -36,12 +39,15 @@ from tether.serving._router import (
 from tether.serving._shadow import PredictionRecorder
 
 __all__ = [
+    "REQUEST_STATUS",
+    "SERVED_STATUSES",
     "BatchTooLargeError",
     "Cohort",
     "Deployment",
     "DeploymentSource",
     "FallbackReason",
     "FeatureLookup",
+    "FeatureRow",
     "FeatureSpec",
     "FeatureValue",
     "FeedbackConflictError",

@@ -24,7 +24,10 @@ aggregate it in SQL without parsing JSON; the migration backfills it from ``outp
 batches. Version 3 added ``input_digest`` to the key (rows logged before it have the empty
 digest: their request fields were not recorded), the ``labels`` of each prediction (null
 before it), and feedback corrections with their history; it copies the predictions inside
-the database (``INSERT ... SELECT``), so no row passes through Python.
+the database (``INSERT ... SELECT``), so no row passes through Python. Version 4 added the
+instance's ``entity`` keys, its ``request_data`` (raw values that are not the model's
+features) and the ``statuses`` of its features, all JSON (null on rows logged before it): the
+skew audit recomputes a served vector offline from them.
 """
 
 from __future__ import annotations
@@ -155,6 +158,14 @@ PREDICTIONS_SCHEMA = Schema(
             (f"ALTER TABLE {PREDICTIONS} ADD COLUMN score DOUBLE PRECISION", _backfill_score),
         ),
         Migration(3, "request digests in the key, label spaces, corrections", _V3_STEPS),
+        Migration(
+            4,
+            "entity keys, request data and feature statuses",
+            tuple(
+                f"ALTER TABLE {PREDICTIONS} ADD COLUMN {column} TEXT"
+                for column in ("entity", "request_data", "statuses")
+            ),
+        ),
     ),
 )
 """The prediction log's tables, version by version."""
@@ -174,6 +185,9 @@ PREDICTION_COLUMNS: Final = (
     "output",
     "score",
     "latency_ms",
+    "entity",
+    "request_data",
+    "statuses",
 )
 """The columns :meth:`PredictionLog.query` returns of each prediction, in order."""
 _INSERTED: Final = (*PREDICTION_COLUMNS, "labels")
@@ -184,7 +198,15 @@ INSERT_PREDICTION: Final = (
 )
 _FILTERS: Final = ("model", "version", "cohort", "role")
 _FRAME_TIMES: Final = {"time_us": "time", "event_time_us": "event_time"}
-_JSON_COLUMNS: Final = ("features", "output", "label", "business")
+_JSON_COLUMNS: Final = (
+    "features",
+    "output",
+    "label",
+    "business",
+    "entity",
+    "request_data",
+    "statuses",
+)
 _TIME_COLUMNS: Final = ("time_us", "event_time_us", "feedback_time")
 _FLOAT_COLUMNS: Final = ("score", "latency_ms")
 
