@@ -197,6 +197,7 @@ INSERT_PREDICTION: Final = (
     "ON CONFLICT DO NOTHING"
 )
 _FILTERS: Final = ("model", "version", "cohort", "role")
+_ORDER: Final = ("time_us", "instance_id", "model", "version", "input_digest")
 _FRAME_TIMES: Final = {"time_us": "time", "event_time_us": "event_time"}
 _JSON_COLUMNS: Final = (
     "features",
@@ -303,15 +304,18 @@ def delete_before(transaction: Transaction, cutoff_us: int) -> tuple[int, int]:
 
 def select_frame(
     transaction: Transaction,
-    start_us: int,
-    end_us: int,
+    start_us: int | None,
+    end_us: int | None,
     filters: dict[str, str | None],
     *,
     with_feedback: bool,
+    newest_first: bool = False,
+    limit: int | None = None,
 ) -> pd.DataFrame:
-    """Predictions made in ``[start_us, end_us)`` matching ``filters`` (None: any), each with
-    whether it is superseded and, when asked, its feedback (current revisions only), as a
-    DataFrame in time order (see ``PredictionLog.query``)."""
+    """Predictions made in ``[start_us, end_us)`` (None: unbounded) matching ``filters``
+    (None: any), each with whether it is superseded and, when asked, its feedback (current
+    revisions only), as a DataFrame in time order, or newest first, at most ``limit`` rows
+    (see ``PredictionLog.query`` and ``PredictionReader.recent``)."""
     columns = ", ".join(f"p.{column}" for column in PREDICTION_COLUMNS)
     # A later revision of the same instance by the same model version (the digest breaks a
     # tie of times) supersedes a row; the primary key's prefix makes this an index lookup.
@@ -320,23 +324,32 @@ def select_frame(
         "AND q.model = p.model AND q.version = p.version AND (q.time_us > p.time_us OR "
         "(q.time_us = p.time_us AND q.input_digest > p.input_digest))) THEN 1 ELSE 0 END"
     )
-    where = ["p.time_us >= :start", "p.time_us < :end"]
-    params: dict[str, SQLValue] = {"start": start_us, "end": end_us}
+    where = ["1 = 1"]
+    params: dict[str, SQLValue] = {}
+    for bound, operator, value in (("start", ">=", start_us), ("end", "<", end_us)):
+        if value is not None:
+            where.append(f"p.time_us {operator} :{bound}")
+            params[bound] = value
     for name in _FILTERS:  # the names are constants: only values are parameters
         if filters.get(name) is not None:
             where.append(f"p.{name} = :{name}")
             params[name] = filters[name]
+    direction = " DESC" if newest_first else ""
+    order = ", ".join(f"p.{key}{direction}" for key in _ORDER)
+    # The limit applies inside, so that the superseded test runs on the rows returned only.
     inner = (
         f"SELECT {columns}, {superseded} AS superseded FROM {PREDICTIONS} p "
         f"WHERE {' AND '.join(where)}"
     )
+    if limit is not None:
+        inner += f" ORDER BY {order} LIMIT {int(limit)}"
     sql = f"SELECT {columns}, p.superseded"
     if with_feedback:
         sql += f", f.label, f.business, f.time_us FROM ({inner}) p LEFT JOIN {FEEDBACK} f "
         sql += "ON f.instance_id = p.instance_id AND p.superseded = 0"
     else:
         sql += f" FROM ({inner}) p"
-    sql += " ORDER BY p.time_us, p.instance_id, p.model, p.version, p.input_digest"
+    sql += f" ORDER BY {order}"
     names = [*PREDICTION_COLUMNS, "superseded"]
     names += ["label", "business", "feedback_time"] * with_feedback
     return _frame(transaction.fetch_all(sql, params), names)
