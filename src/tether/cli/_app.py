@@ -71,7 +71,7 @@ def _options(
 
 def _register_commands() -> None:
     # Imported for their @app.command side effect, after `app` exists.
-    from tether.cli import _demo, _features, _models, _project, _serve  # noqa: F401
+    from tether.cli import _demo, _features, _models, _predictions, _project, _serve  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

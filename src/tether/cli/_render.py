@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import traceback as _traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from tether._uris import mask_uri
@@ -54,6 +54,14 @@ def key_values(title: str, rows: Mapping[str, object]) -> None:
     for key, value in rows.items():
         table.add_row(Text(key), Text(str(value)))
     out.print(table)
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print a table with a header row; cells are printed verbatim."""
+    shown = Table(*(Column(header=Text(column)) for column in columns))
+    for row in rows:
+        shown.add_row(*(Text(cell) for cell in row))
+    out.print(shown)
 
 
 def text(message: str) -> None:

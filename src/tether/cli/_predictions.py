@@ -1,0 +1,131 @@
+"""``tether predictions``: the prediction log, joined to feedback, without opening SQLite.
+
+The log lives where ``[serving] predictions_uri`` says (by default
+``.tether/predictions.db`` in the project, SQLite; a PostgreSQL URL at scale). The command
+reads the latest predictions newest first, each with its instance's current feedback, and
+prints them as a table, as JSON (``--json``: every column, features and statuses included)
+or writes them to Parquet (``--out FILE.parquet``: JSON-valued columns as JSON text, so
+that a column holds one type).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from tether._uris import mask_uri
+from tether.cli import _render
+from tether.cli._app import State, app
+from tether.config import load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+JSON_COLUMNS = ("features", "statuses", "entity", "request_data", "output", "label", "business")
+"""Columns holding JSON values; Parquet gets them as JSON text."""
+TABLE_COLUMNS = ("time", "instance_id", "version", "role", "cohort", "output", "label")
+"""What the table shows of each prediction (``--json`` and ``--out`` have every column)."""
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``--since``: an ISO-8601 time with a timezone, or a duration back from ``now``
+    (``30m``, ``24h``, ``7d``).
+
+    Raises:
+        typer.BadParameter: neither (exit 2, naming the option).
+    """
+    match = _DURATION.fullmatch(text.strip())
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise typer.BadParameter(
+            f"{text!r} is neither a time with a timezone (2026-01-20T09:30:00Z) nor a duration "
+            "back from now (30m, 24h, 7d).",
+            param_hint="'--since'",
+        )
+    return moment.astimezone(UTC)
+
+
+@app.command("predictions")
+def predictions_command(
+    ctx: typer.Context,
+    since: str = typer.Option("", help="Only from this time (ISO-8601 with a timezone) or "
+                              "this long ago (30m, 24h, 7d)."),
+    model: str = typer.Option("", help="Only this registered model."),
+    version: str = typer.Option("", help="Only this model version."),
+    cohort: str = typer.Option("", help="Only this cohort (champion or challenger)."),
+    limit: int = typer.Option(100, min=1, help="The latest N predictions."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON (every column)."),
+    out: Path | None = typer.Option(None, "--out", help="Write Parquet to this file."),
+) -> None:  # fmt: skip
+    """Show the latest predictions, newest first, with their feedback."""
+    if json_output and out is not None:
+        raise typer.BadParameter(
+            "--json prints and --out writes a file: choose one.", param_hint="'--json' / '--out'"
+        )
+    moment = parse_since(since, datetime.now(UTC)) if since else None
+    state: State = ctx.obj
+    settings = load_settings(state.project)
+    from tether.serving import PredictionReader  # imports pandas: only when the command runs
+
+    with PredictionReader(settings.serving.predictions_uri) as reader:
+        frame = reader.recent(
+            since=moment, model=model or None, version=version or None,
+            cohort=cohort or None, limit=limit,
+        )  # fmt: skip
+    where = mask_uri(settings.serving.predictions_uri)
+    if out is not None:
+        _as_text_json(frame).to_parquet(out, index=False)
+        _render.text(f"{len(frame)} predictions from {where} written to {out}")
+    elif json_output:
+        _render.as_json({"log": where, "predictions": records(frame)})
+    else:
+        _render.table(TABLE_COLUMNS, [_cells(row) for row in records(frame)])
+        _render.text(f"{len(frame)} predictions from {where}, newest first")
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as JSON-ready mappings (times as ISO-8601, no NaN)."""
+    rows: list[dict[str, Any]] = []
+    for row in frame.to_dict("records"):
+        rows.append({str(name): _plain(value) for name, value in row.items()})
+    return rows
+
+
+def _plain(value: Any) -> object:
+    import pandas as pd  # already imported by the reader
+
+    if isinstance(value, dict | list):
+        return value
+    if value is None or pd.isna(value):  # NaN, NaT, pd.NA: no value
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    return [
+        "" if row[column] is None else json.dumps(row[column])
+        if column in JSON_COLUMNS else str(row[column])
+        for column in TABLE_COLUMNS
+    ]  # fmt: skip
+
+
+def _as_text_json(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its JSON-valued columns as JSON text (Parquet columns hold one type)."""
+    text = frame.copy()
+    for column in JSON_COLUMNS:
+        text[column] = [None if value is None else json.dumps(value) for value in frame[column]]
+    return text
