@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tether._uris import mask_uri
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, State, app
+from tether.cli._predictions import parse_since
 from tether.config import Settings, load_settings
-from tether.errors import ConfigError
+from tether.errors import ConfigError, FeatureError
 from tether.features import (
     Aggregation,
+    FeatureStore,
     FeatureView,
     NaiveTimestamps,
     OnlineFeatureStore,
+    SkewReport,
     WriteReport,
     measure_skew,
     read_table,
 )
 from tether.lineage import feature_store, online_backend, project_views
+
+if TYPE_CHECKING:
+    from tether.serving import ServedVectors
+
+DEFAULT_SKEW_LIMIT = 10_000
+"""Predictions the skew audit reads from the log by default (as ``PredictionReader``)."""
 
 features_app = typer.Typer(help="Feature definitions, training sets, the online store, skew.")
 app.add_typer(features_app, name="features")
@@ -192,21 +201,77 @@ def get_command(
 @features_app.command("skew")
 def skew_command(
     ctx: typer.Context,
-    served: Path = typer.Option(
-        ..., help="Parquet or CSV of served vectors: keys, time, features."
+    served: Path | None = typer.Option(
+        None, help="Parquet or CSV of served vectors (keys, time, features); default: the "
+        "prediction log's own."
     ),
-    timestamp: str = typer.Option("request_time", help="The time each vector was served at."),
+    timestamp: str = typer.Option(
+        "request_time", help="With --served: the time each vector was served at."
+    ),
+    since: str = typer.Option(
+        "", help="From the log: only from this time (ISO-8601) or this long ago (24h, 7d)."
+    ),
+    model: str = typer.Option("", help="From the log: only this registered model."),
+    version: str = typer.Option("", help="From the log: only this model version."),
+    limit: int = typer.Option(
+        DEFAULT_SKEW_LIMIT, min=1, help="From the log: the latest N predictions."
+    ),
     json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Recompute served vectors offline and report the skew per feature."""
+) -> None:  # fmt: skip
+    """Recompute served vectors offline and report the skew per feature.
+
+    By default the vectors come from the prediction log (entity keys, event time, request
+    columns and the values served); --served reads them from a file instead.
+    """
+    moment = parse_since(since, datetime.now(UTC)) if since else None
     settings = _settings(ctx)
     store = feature_store(project_views(settings), settings.features)
+    skipped: dict[str, int] = {}
+    if served is not None:
+        vectors = read_table(served, what="The served vectors", time_columns=[timestamp])
+        source = str(served)
+    else:
+        from_log = _served_from_log(settings, store, moment, model, version, limit)
+        vectors, timestamp, skipped = from_log.frame, from_log.timestamp, dict(from_log.skipped)
+        source = f"the prediction log at {mask_uri(settings.serving.predictions_uri)}"
+        if vectors.empty:
+            raise FeatureError(
+                f"{source} has no served vector to recompute ({from_log.read} predictions "
+                f"read{_skipped_text(skipped)}); serve some with an entity, or give --served."
+            )
     report = measure_skew(
-        store,
-        read_table(served, what="The served vectors", time_columns=[timestamp]),
-        timestamp=timestamp,
-        tolerance=settings.features.skew_tolerance,
+        store, vectors, timestamp=timestamp, tolerance=settings.features.skew_tolerance
     )
+    _print_skew(report, source, skipped, settings.features.max_skew_rate, json)
+
+
+def _served_from_log(
+    settings: Settings,
+    store: FeatureStore,
+    since: datetime | None,
+    model: str,
+    version: str,
+    limit: int,
+) -> ServedVectors:
+    from tether.serving import PredictionReader  # imports the serving stack: only when run
+
+    keys = sorted({key for view in store.views for key in view.entity.keys})
+    with PredictionReader(settings.serving.predictions_uri) as reader:
+        return reader.served_vectors(
+            keys, hashed=settings.serving.hash_columns, since=since, model=model or None,
+            version=version or None, limit=limit,
+        )  # fmt: skip
+
+
+def _skipped_text(skipped: dict[str, int]) -> str:
+    from tether.serving import SKIP_REASONS
+
+    return "".join(f"; {n} skipped: {SKIP_REASONS[reason]}" for reason, n in skipped.items())
+
+
+def _print_skew(
+    report: SkewReport, source: str, skipped: dict[str, int], bound: float, json: bool
+) -> None:
     rows = [
         {
             "feature": f.feature,
@@ -217,10 +282,11 @@ def skew_command(
         }
         for f in report.features
     ]
-    bound = settings.features.max_skew_rate
     if json:
-        _render.as_json({"rows": report.rows, "bound": bound, "features": rows})
+        _render.as_json({"source": source, "rows": report.rows, "skipped": skipped,
+                         "bound": bound, "features": rows})  # fmt: skip
     else:
+        _render.text(f"{report.rows} served vectors from {source}{_skipped_text(skipped)}")
         for row in rows:
             _render.text(
                 f"{row['feature']}: {row['rows']} rows, mismatch rate "
