@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -166,12 +167,21 @@ def test_the_status_vocabulary_is_the_stores_and_request() -> None:
     assert (*(status.value for status in FeatureStatus), "request") == SERVED_STATUSES
 
 
-def test_a_status_the_store_does_not_know_is_a_server_error_not_a_label(tmp_path: Path) -> None:
-    with running_app(tmp_path, store=StatusStore({"c1": ("value", "fresh")})) as client:
+@pytest.mark.parametrize("status", ["fresh", None])
+def test_a_status_the_store_does_not_know_is_a_server_error_not_a_label(
+    tmp_path: Path, status: str | None
+) -> None:
+    class Unknown(StatusStore):
+        def lookup(self, *args: Any, **kwargs: Any) -> list[FeatureRow]:
+            [row] = super().lookup(*args, **kwargs)
+            statuses = {"b": "value"} if status is None else {**row.statuses, "c": status}
+            return [FeatureRow(row.values, statuses)]
+
+    with running_app(tmp_path, store=Unknown(STATUSES)) as client:
         response = client.post("/v1/predict", json={"instances": _instances()[:1]})
         text = client.get("/metrics").text
     assert response.status_code == 500
-    assert "fresh" not in text
+    assert "fresh" not in text and "tether_feature_status_total{" not in text
 
 
 def test_the_schema_documents_explain_and_the_explained_features(tmp_path: Path) -> None:

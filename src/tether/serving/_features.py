@@ -336,7 +336,10 @@ def _vector(
     spec: FeatureSpec,
 ) -> Assembled:
     where = f"instances[{position}].features"
-    stored_values = looked_up.values
+    stored_values, stored_statuses = looked_up.values, looked_up.statuses
+    if not _STORE_STATUSES.issuperset(stored_statuses.values()):
+        culprit = next(n for n, s in stored_statuses.items() if s not in _STORE_STATUSES)
+        raise _unknown_status(culprit, stored_statuses[culprit])
     vector: Vector = {}
     statuses: Statuses = {}
     missing: list[str] = []
@@ -360,7 +363,10 @@ def _vector(
             continue
         else:
             continue
-        statuses[name] = _stored_status(name, looked_up) if stored else REQUEST_STATUS
+        status = stored_statuses.get(name) if stored else REQUEST_STATUS
+        if status is None:
+            raise _unknown_status(name, None)
+        statuses[name] = status
     if missing:
         source = "`features` or the entity's online features" if instance.entity else "`features`"
         raise InvalidInstanceError(
@@ -375,16 +381,14 @@ def _vector(
 _NOTHING = FeatureRow({}, {})
 
 
-def _stored_status(name: str, row: FeatureRow) -> str:
-    """The store's status of feature ``name``; a status outside the known set is a wiring
-    error (it would also add a label value to the metrics per request)."""
-    status = row.statuses.get(name)
-    if status not in _STORE_STATUSES:
-        raise ServingError(
-            f"The online feature lookup gave feature {name!r} the status {status!r}; expected "
-            f"one of {sorted(_STORE_STATUSES)}."
-        )
-    return str(status)
+def _unknown_status(name: str, status: object) -> ServingError:
+    """A status outside the store's set is a wiring error (it would also add a label value
+    to the metrics per request)."""
+    seen = "no status" if status is None else f"the status {status!r}"
+    return ServingError(
+        f"The online feature lookup gave feature {name!r} {seen}; expected one of "
+        f"{sorted(_STORE_STATUSES)}."
+    )
 
 
 def _stored_number(name: str, value: FeatureValue) -> float | None:
