@@ -29,6 +29,7 @@ from tether._schema import upgrade
 from tether._storage import open_database, to_micros
 from tether.errors import ServingError
 from tether.serving import _predlog_sql as sql
+from tether.serving._predlog import Role
 
 DEFAULT_LIMIT = 100
 """Predictions :meth:`PredictionReader.recent` returns unless told otherwise."""
@@ -89,7 +90,7 @@ class PredictionReader:
         model: str | None = None,
         version: str | None = None,
         cohort: str | None = None,
-        role: str | None = None,
+        role: Role | None = None,
         limit: int = DEFAULT_LIMIT,
     ) -> pd.DataFrame:
         """The latest ``limit`` predictions served at or after ``since``, newest first.
