@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,8 @@ def project(tmp_path: Path) -> Path:
                     request_id=f"r{n}", instance_id=f"tx-{n}", time=NOW - timedelta(hours=n),
                     model="fraud", version="2" if n == 1 else "1",
                     role="challenger" if n == 1 else "champion",
-                    features={"amount": 10.0 * n, "n_1d": 1.0}, output=n / 10, latency_ms=1.0,
+                    features={"amount": 10.0 * n, "n_1d": 1.0 if n else math.nan},
+                    output=n / 10, latency_ms=1.0,
                     cohort="challenger" if n == 1 else "champion",
                     entity={"customer_id": f"c{n}"},
                     statuses={"amount": "request", "n_1d": "value"},
@@ -58,8 +60,9 @@ def test_the_table_lists_the_latest_predictions_newest_first(
 def test_json_has_every_column_with_feedback_joined(project: Path, run_cli: RunCli) -> None:
     code, out, err = run_cli(["-C", str(project), "predictions", "--json"])
     assert code == 0, err
-    body = json.loads(out)
+    body = json.loads(out, parse_constant=_refuse)  # strict JSON: no NaN literal
     rows = {row["instance_id"]: row for row in body["predictions"]}
+    assert rows["tx-0"]["features"] == {"amount": 0.0, "n_1d": None}  # NaN: no value
     assert [row["instance_id"] for row in body["predictions"]] == [f"tx-{n}" for n in range(5)]
     assert (rows["tx-0"]["label"], rows["tx-0"]["business"]) == (1, {"loss": 42.0})
     assert rows["tx-3"]["label"] == 0 and rows["tx-2"]["label"] is None
@@ -67,6 +70,10 @@ def test_json_has_every_column_with_feedback_joined(project: Path, run_cli: RunC
     assert rows["tx-1"]["statuses"] == {"amount": "request", "n_1d": "value"}
     assert rows["tx-1"]["entity"] == {"customer_id": "c1"}
     assert datetime.fromisoformat(rows["tx-0"]["time"]) == NOW
+
+
+def _refuse(literal: str) -> None:
+    raise AssertionError(f"{literal} is not JSON")
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,15 @@
 The log lives where ``[serving] predictions_uri`` says (by default
 ``.tether/predictions.db`` in the project, SQLite; a PostgreSQL URL at scale). The command
 reads the latest predictions newest first, each with its instance's current feedback, and
-prints them as a table, as JSON (``--json``: every column, features and statuses included)
-or writes them to Parquet (``--out FILE.parquet``: JSON-valued columns as JSON text, so
-that a column holds one type).
+prints them as a table, as JSON (``--json``: every column, features and statuses included;
+strict JSON, a NaN is null) or writes them to Parquet (``--out FILE.parquet``: JSON-valued
+columns as JSON text, so that a column holds one type).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,11 +105,17 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _plain(value: Any) -> object:
+    """``value`` as strict JSON holds it: a NaN (no value, as the model received it) is null,
+    inside a feature vector too, so that any JSON reader takes the output."""
     import pandas as pd  # already imported by the reader
 
-    if isinstance(value, dict | list):
-        return value
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
     if value is None or pd.isna(value):  # NaN, NaT, pd.NA: no value
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, datetime):
         return value.isoformat()
@@ -127,5 +134,7 @@ def _as_text_json(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with its JSON-valued columns as JSON text (Parquet columns hold one type)."""
     text = frame.copy()
     for column in JSON_COLUMNS:
-        text[column] = [None if value is None else json.dumps(value) for value in frame[column]]
+        text[column] = [
+            None if value is None else json.dumps(_plain(value)) for value in frame[column]
+        ]
     return text
