@@ -187,7 +187,7 @@ def test_a_version_1_prediction_log_is_upgraded_with_its_rows_intact(
     assert frame["score"].iloc[0] == 0.25 and frame["score"].isna().iloc[1]  # backfilled
     assert list(frame["features"]) == [{"amount": 12.5}] * 2
     assert frame["label"].iloc[0] == 1
-    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 3
+    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 4
 
 
 def test_a_version_1_event_log_opens_with_its_events_intact(
@@ -306,7 +306,42 @@ def test_a_version_2_prediction_log_is_upgraded_to_revisions_and_corrections(
         log.flush()
         rows = log.query(T0, T0 + timedelta(seconds=1))
     assert list(rows["superseded"]) == [False, False, True, False]
-    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 3
+    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 4
+
+
+def test_a_version_3_prediction_log_gains_entity_request_data_and_statuses(
+    database: Database, database_url: str
+) -> None:
+    upgrade(database, PREDICTIONS_SCHEMA, target=3)
+    with database.write() as transaction:
+        transaction.execute_many(
+            "INSERT INTO tether_predictions (instance_id, model, version, input_digest, role, "
+            "request_id, time_us, features, output, latency_ms) VALUES (:id, 'fraud', '1', "
+            "'d', 'champion', 'r', :time_us, :features, '0.5', 1.0)",
+            [
+                {"id": f"tx-{n:03d}", "time_us": to_micros(T0) + n, "features": '{"amount":1.0}'}
+                for n in range(2)
+            ],
+        )
+
+    with PredictionLog(database_url) as log:
+        log.record(
+            Prediction(
+                request_id="r-2", instance_id="tx-new", time=T0 + timedelta(milliseconds=5),
+                model="fraud", version="1", role="champion", features={"amount": 2.0},
+                output=0.5, latency_ms=1.0, entity={"customer_id": "c1"},
+                statuses={"amount": "request"}, request_data={"country": "FR"},
+            )
+        )  # fmt: skip
+        log.flush()
+        frame = log.query(T0, T0 + timedelta(seconds=1))
+    assert list(frame["instance_id"]) == ["tx-000", "tx-001", "tx-new"]
+    assert list(frame["features"]) == [{"amount": 1.0}] * 2 + [{"amount": 2.0}]
+    # Rows logged before version 4 say "not recorded" (null), never an invented value.
+    assert list(frame["entity"]) == [None, None, {"customer_id": "c1"}]
+    assert list(frame["statuses"]) == [None, None, {"amount": "request"}]
+    assert list(frame["request_data"]) == [None, None, {"country": "FR"}]
+    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 4
 
 
 # The one store: a project with the two files of before ``[store] url`` is moved into it.

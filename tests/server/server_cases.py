@@ -25,7 +25,7 @@ from tether.errors import FeatureError, StoreUnavailableError
 from tether.registry import TransitionError, UnknownVersionError
 from tether.server import create_app
 from tether.serving._deployment import Deployment, ServedModel
-from tether.serving._features import FeatureValue
+from tether.serving._features import FeatureRow, FeatureValue
 from tether.serving._predlog import PredictionLog
 
 with warnings.catch_warnings():
@@ -164,7 +164,7 @@ class MemoryStore:
         entities: Sequence[Mapping[str, str]],
         request_data: Sequence[Mapping[str, FeatureValue]],
         at: Sequence[datetime],
-    ) -> list[Mapping[str, FeatureValue]]:
+    ) -> list[FeatureRow]:
         self.ping()
         for row, entity in enumerate(entities):
             missing = [key for key in self.keys if key not in entity]
@@ -173,7 +173,13 @@ class MemoryStore:
                     f"entity key row {row} has no column(s) {missing}: expected the entity "
                     f"key columns {list(self.keys)}"
                 )
-        return [dict(self.table.get(e.get("customer_id", ""), {})) for e in entities]
+        rows = []
+        for entity in entities:
+            customer = entity.get("customer_id", "")
+            values = dict(self.table.get(customer, {}))
+            status = "value" if customer in self.table else "unknown_entity"
+            rows.append(FeatureRow(values, dict.fromkeys(values, status)))
+        return rows
 
     def ping(self) -> None:
         if self.down:

@@ -13,7 +13,7 @@ from tether.features import measure_skew
 from tether.lineage import train_project
 from tether.project import Project
 from tether.server import create_project_app
-from tether.serving import PredictionLog
+from tether.serving import PredictionLog, PredictionReader
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's httpx deprecation notice, on import only
@@ -59,4 +59,14 @@ def test_entity_features_come_from_the_online_store_without_skew(feature_project
     report = measure_skew(project.feature_store, served, timestamp="request_time")
     assert {f.feature for f in report.features} == {"n_1d", "mean_7d", "ratio"}
     assert report.worst_rate == 0.0
+
+    # The log itself holds what the audit needs: entity keys, times, statuses.
+    assert all(s["amount"] == "request" for s in logged["statuses"])
+    assert {s["n_1d"] for s in logged["statuses"]} <= {"value", "empty"}
+    with PredictionReader(settings.store.url) as reader:
+        from_log = reader.served_vectors(["customer_id"])
+    assert (from_log.read, len(from_log.frame), from_log.skipped) == (6, 6, {})
+    audit = measure_skew(project.feature_store, from_log.frame, timestamp=from_log.timestamp)
+    assert {f.feature for f in audit.features} == {"n_1d", "mean_7d", "ratio"}
+    assert audit.rows == 6 and audit.worst_rate == 0.0
     project.close()

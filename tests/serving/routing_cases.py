@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from tether.errors import StoreUnavailableError
 from tether.serving._deployment import Deployment, ServedModel
-from tether.serving._features import FeatureValue, InstanceRequest
+from tether.serving._features import FeatureRow, FeatureValue, InstanceRequest
 from tether.serving._predlog import Prediction
 
 FEATURES = ("a", "b", "c")
@@ -108,6 +108,16 @@ class Recorder:
             return [p for p in self.predictions if p.role == role]
 
 
+def memory_row(
+    table: Mapping[str, Mapping[str, FeatureValue]], entity: Mapping[str, str]
+) -> FeatureRow:
+    """The row of ``entity``'s customer_id in ``table``, with the statuses a store gives."""
+    customer = entity.get("customer_id", "")
+    values = dict(table.get(customer, {}))
+    status = "value" if customer in table else "unknown_entity"
+    return FeatureRow(values, dict.fromkeys(values, status))
+
+
 class FakeLookup:
     """An online store in memory: features per customer id; ``down`` plays an outage."""
 
@@ -122,13 +132,14 @@ class FakeLookup:
         entities: Sequence[Mapping[str, str]],
         request_data: Sequence[Mapping[str, FeatureValue]],
         at: Sequence[datetime],
-    ) -> list[Mapping[str, FeatureValue]]:
-        """The stored features of each entity's customer_id."""
+    ) -> list[FeatureRow]:
+        """The stored features of each entity's customer_id (status ``value``, or
+        ``unknown_entity`` for a customer the table lacks, as the online store says)."""
         if self.down:
             raise StoreUnavailableError("The online store at memory:// cannot be reached.")
         self.calls.append(([dict(e) for e in entities], [dict(r) for r in request_data]))
         self.times.extend(at)
-        return [dict(self.table.get(e.get("customer_id", ""), {})) for e in entities]
+        return [memory_row(self.table, e) for e in entities]
 
     def ping(self) -> None:
         """Raise when down."""

@@ -42,6 +42,9 @@ COLUMNS = [
     "output",
     "score",
     "latency_ms",
+    "entity",
+    "request_data",
+    "statuses",
     "superseded",
 ]
 FEEDBACK_COLUMNS = ["label", "business", "feedback_time"]

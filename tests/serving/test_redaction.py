@@ -45,3 +45,10 @@ def test_hashing_without_a_salt_is_refused() -> None:
 def test_a_key_both_hashed_and_dropped_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"\['email'\] are both hashed and dropped"):
         Redaction(hash=["email"], drop=["email"], salt="s")
+
+
+def test_a_dropped_feature_loses_its_status_and_a_hashed_one_keeps_it() -> None:
+    redaction = Redaction(hash=["customer_id"], drop=["email"], salt="s")
+    statuses = {"customer_id": "request", "email": "request", "n_1d": "stale"}
+    assert redaction.statuses(statuses) == {"customer_id": "request", "n_1d": "stale"}
+    assert statuses["email"] == "request"  # a copy: the served statuses are not changed

@@ -111,7 +111,15 @@ def _options(
 
 def _register_commands() -> None:
     # Imported for their @app.command side effect, after `app` exists.
-    from tether.cli import _demo, _features, _models, _project, _runs, _serve  # noqa: F401
+    from tether.cli import (  # noqa: F401
+        _demo,
+        _features,
+        _models,
+        _predictions,
+        _project,
+        _runs,
+        _serve,
+    )
 
 
 def hoist_json(args: list[str]) -> list[str]:

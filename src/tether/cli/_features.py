@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +13,20 @@ import typer
 from tether._uris import mask_uri
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, app, open_project
-from tether.errors import ConfigError
+from tether.cli._predictions import parse_since
+from tether.errors import ConfigError, FeatureError
 
 if TYPE_CHECKING:
-    from tether.features import NaiveTimestamps, WriteReport
+    from tether.features import FeatureStore, NaiveTimestamps, SkewReport, WriteReport
+    from tether.project import Project
 
 # tether.features (pandas, DuckDB, PyArrow: about a second) is imported inside the commands.
+
+if TYPE_CHECKING:
+    from tether.serving import ServedVectors
+
+DEFAULT_SKEW_LIMIT = 10_000
+"""Predictions the skew audit reads from the log by default (as ``PredictionReader``)."""
 
 features_app = typer.Typer(help="Feature definitions, training sets, the online store, skew.")
 app.add_typer(features_app, name="features")
@@ -173,22 +181,79 @@ def get_command(
 @features_app.command("skew")
 def skew_command(
     ctx: typer.Context,
-    served: Path = typer.Option(
-        ..., help="Parquet or CSV of served vectors: keys, time, features."
+    served: Path | None = typer.Option(
+        None,
+        help="Parquet or CSV of served vectors (keys, time, features); default: the "
+        "prediction log's own.",
     ),
-    timestamp: str = typer.Option("request_time", help="The time each vector was served at."),
+    timestamp: str = typer.Option(
+        "request_time", help="With --served: the time each vector was served at."
+    ),
+    since: str = typer.Option(
+        "", help="From the log: only from this time (ISO-8601) or this long ago (24h, 7d)."
+    ),
+    model: str = typer.Option("", help="From the log: only this registered model."),
+    version: str = typer.Option("", help="From the log: only this model version."),
+    limit: int = typer.Option(
+        DEFAULT_SKEW_LIMIT, min=1, help="From the log: the latest N predictions."
+    ),
 ) -> _render.Report:
-    """Recompute served vectors offline and report the skew per feature."""
+    """Recompute served vectors offline and report the skew per feature.
+
+    By default the vectors come from the prediction log (entity keys, event time, request
+    columns and the values served); --served reads them from a file instead.
+    """
     from tether.features import measure_skew, read_table
 
+    moment = parse_since(since, datetime.now(UTC)) if since else None
     project = open_project(ctx)
     settings, store = project.settings, project.feature_store
+    skipped: dict[str, int] = {}
+    if served is not None:
+        vectors = read_table(served, what="The served vectors", time_columns=[timestamp])
+        source = str(served)
+    else:
+        from_log = _served_from_log(project, store, moment, model, version, limit)
+        vectors, timestamp, skipped = from_log.frame, from_log.timestamp, dict(from_log.skipped)
+        source = f"the prediction log at {mask_uri(project.store_url)}"
+        if vectors.empty:
+            raise FeatureError(
+                f"{source} has no served vector to recompute ({from_log.read} predictions "
+                f"read{_skipped_text(skipped)}); serve some with an entity, or give --served."
+            )
     report = measure_skew(
-        store,
-        read_table(served, what="The served vectors", time_columns=[timestamp]),
-        timestamp=timestamp,
-        tolerance=settings.features.skew_tolerance,
+        store, vectors, timestamp=timestamp, tolerance=settings.features.skew_tolerance
     )
+    return _skew_report(report, source, skipped, settings.features.max_skew_rate)
+
+
+def _served_from_log(
+    project: Project,
+    store: FeatureStore,
+    since: datetime | None,
+    model: str,
+    version: str,
+    limit: int,
+) -> ServedVectors:
+    from tether.serving import PredictionReader  # imports the serving stack: only when run
+
+    keys = sorted({key for view in store.views for key in view.entity.keys})
+    with PredictionReader(project.store_url) as reader:
+        return reader.served_vectors(
+            keys, hashed=project.settings.serving.hash_columns, since=since, model=model or None,
+            version=version or None, limit=limit,
+        )  # fmt: skip
+
+
+def _skipped_text(skipped: dict[str, int]) -> str:
+    from tether.serving import SKIP_REASONS
+
+    return "".join(f"; {n} skipped: {SKIP_REASONS[reason]}" for reason, n in skipped.items())
+
+
+def _skew_report(
+    report: SkewReport, source: str, skipped: dict[str, int], bound: float
+) -> _render.Report:
     rows = [
         {
             "feature": f.feature,
@@ -199,13 +264,16 @@ def skew_command(
         }
         for f in report.features
     ]
-    bound = settings.features.max_skew_rate
+    data = {"source": source, "rows": report.rows, "skipped": skipped, "bound": bound,
+            "features": rows}  # fmt: skip
     view: list[_render.Block] = [
-        f"{row['feature']}: {row['rows']} rows, mismatch rate "
-        f"{row['mismatch_rate']:.4%}, largest difference {row['max_abs_difference']:.6g}"
-        for row in rows
+        f"{report.rows} served vectors from {source}{_skipped_text(skipped)}",
+        *(
+            f"{row['feature']}: {row['rows']} rows, mismatch rate "
+            f"{row['mismatch_rate']:.4%}, largest difference {row['max_abs_difference']:.6g}"
+            for row in rows
+        ),
     ]
-    data = {"rows": report.rows, "bound": bound, "features": rows}
     if not report.exceeds(bound):
         return _render.Report(data, view)
     above = (

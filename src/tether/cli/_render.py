@@ -29,6 +29,7 @@ from typing import Any
 
 from rich import progress as live
 from rich.console import Console
+from rich.table import Column
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -48,8 +49,16 @@ class Table:
     rows: Mapping[str, object]
 
 
-Block = str | Table
-"""One piece of a command's view: a plain line (or paragraph), or a table."""
+@dataclass(frozen=True)
+class Grid:
+    """A table with a header row: ``columns``, then one sequence of cells per row."""
+
+    columns: Sequence[str]
+    rows: Sequence[Sequence[str]]
+
+
+Block = str | Table | Grid
+"""One piece of a command's view: a plain line (or paragraph), a two-column table, a grid."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,8 @@ def _view(blocks: Sequence[Block]) -> None:
     for block in blocks:
         if isinstance(block, Table):
             key_values(block.title, block.rows)
+        elif isinstance(block, Grid):
+            _grid(block)
         else:
             text(block)
 
@@ -140,6 +151,14 @@ def key_values(title: str, rows: Mapping[str, object]) -> None:
     for key, value in rows.items():
         table.add_row(Text(key), Text(str(value)))
     out.print(table)
+
+
+def _grid(grid: Grid) -> None:
+    """Print a table with a header row; cells are printed verbatim."""
+    shown = RichTable(*(Column(header=Text(column)) for column in grid.columns))
+    for row in grid.rows:
+        shown.add_row(*(Text(cell) for cell in row))
+    out.print(shown)
 
 
 def text(message: str) -> None:

@@ -9,6 +9,7 @@ under the champion's role and once in ``tether_challenger_fallbacks_total``):
 ``tether_model_latency_seconds``         duration of each model call (histogram)
 ``tether_model_errors_total``            model calls that raised (or timed out)
 ``tether_challenger_fallbacks_total``    instances the champion answered for a challenger
+``tether_feature_status_total``          instances served with each feature in each status
 ``tether_shadow_queue_depth``            shadow jobs waiting (summed over workers)
 ``tether_shadow_dropped_total``          shadow jobs dropped because the queue was full
 ``tether_prediction_log_dropped_total``  predictions the log's full queue refused
@@ -20,6 +21,13 @@ under the champion's role and once in ``tether_challenger_fallbacks_total``):
 ``tether_http_requests_total``           HTTP requests by method, route and status
 ``tether_http_request_duration_seconds`` HTTP request duration by method and route
 =======================================  ===================================================
+
+``tether_feature_status_total`` is labelled by ``model`` (the registered model's name),
+``feature`` and ``status`` (``value``, ``empty``, ``stale``, ``unknown_entity`` from the
+online store, ``request`` for a value the client sent): once per instance, for the features
+the served models take, so its series are bounded by those features times five statuses.
+A rising ``stale`` or ``unknown_entity`` rate says the online store is behind, or that the
+traffic is new, before any drift statistic would.
 
 This module is the one seam to prometheus-client (whose multiprocess helpers are untyped).
 
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -75,6 +84,11 @@ class ServerMetrics:
             "challenger_fallbacks",
             "Instances the champion answered for a failed or slow challenger",
             ("version", "reason"),
+        )
+        self.feature_statuses = self._counter(
+            "feature_status",
+            "Instances served with each feature in each status",
+            ("model", "feature", "status"),
         )
         self.shadow_depth = Gauge(
             "tether_shadow_queue_depth", "Shadow jobs waiting", registry=self.registry,
@@ -121,6 +135,11 @@ class ServerMetrics:
     def fallback(self, version: str, reason: FallbackReason, instances: int) -> None:
         """Count instances the champion answered for challenger ``version``."""
         self.fallbacks.labels(version, reason).inc(instances)
+
+    def features_served(self, model: str, counts: Mapping[tuple[str, str], int]) -> None:
+        """Count the instances served with each feature in each status."""
+        for (feature, status), instances in counts.items():
+            self.feature_statuses.labels(model, feature, status).inc(instances)
 
     def shadow_queued(self, depth: int) -> None:
         """Record the shadow queue's depth."""

@@ -10,6 +10,10 @@ The body is decoded and validated here, not by FastAPI, for two reasons: a batch
 built for each instance, and the decoding and validation run in a worker thread with the
 scoring, so that no body, however crafted, holds the event loop that every other request
 needs. The schema of the body is still published (:func:`request_type`).
+
+With ``"explain": true`` each prediction also carries, per feature the answering model took,
+its value and its status (``value``, ``empty``, ``stale``, ``unknown_entity`` from the online
+store, ``request`` when the client sent it): exactly what the prediction log records.
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    ValidationError,
+    create_model,
+)
 from starlette.concurrency import run_in_threadpool
 
 from tether._names import Cohort
@@ -29,7 +41,7 @@ from tether.server._body import JSON_MEDIA_TYPE, check_json_content_type, decode
 from tether.server._errors import ErrorBody
 from tether.server._state import ServerState
 from tether.server._types import Identifier, Scalar, UtcTime
-from tether.serving import InstanceRequest, PredictResult
+from tether.serving import SERVED_STATUSES, InstanceRequest, PredictResult
 
 
 class Instance(BaseModel):
@@ -68,6 +80,22 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     instances: list[Instance] = Field(min_length=1)
+    explain: StrictBool = Field(
+        False, description="True: each prediction also carries the value and the status of "
+        "every feature its model took (`features`)."
+    )  # fmt: skip
+
+
+class ExplainedFeature(BaseModel):
+    """One feature of an explained prediction: the value the model received, and its status."""
+
+    value: float | None = Field(description="null: no value (NaN to the model).")
+    status: str = Field(
+        description="value: computed from events; empty: no event in the window; stale: the "
+        "newest event is older than the view's TTL; unknown_entity: the store has no event of "
+        "the entity; request: sent by the client in `features`.",
+        json_schema_extra={"enum": list(SERVED_STATUSES)},
+    )
 
 
 class InstancePrediction(BaseModel):
@@ -83,6 +111,10 @@ class InstancePrediction(BaseModel):
     fallback: bool = Field(
         description="True when the challenger's cohort was answered by the champion."
     )
+    features: dict[str, ExplainedFeature] | None = Field(
+        None, description="Only with `explain: true`: each feature the answering model took, "
+        "with its value and status, as the prediction log records them."
+    )  # fmt: skip
 
 
 class PredictResponse(BaseModel):
@@ -146,7 +178,8 @@ def predict_router(state: ServerState) -> APIRouter:
 def _predict(state: ServerState, body_type: type[PredictRequest], body: bytes) -> JSONResponse:
     parsed = _parse(body_type, body, state.settings.max_instances)
     result = state.router.predict([_instance_request(i) for i in parsed.instances])
-    return JSONResponse(_response_body(result), headers={"X-Request-ID": result.request_id})
+    answer = _response_body(result, explain=parsed.explain)
+    return JSONResponse(answer, headers={"X-Request-ID": result.request_id})
 
 
 def _parse(body_type: type[PredictRequest], body: bytes, max_instances: int) -> PredictRequest:
@@ -179,20 +212,23 @@ def _instance_request(instance: Instance) -> InstanceRequest:
     )
 
 
-def _response_body(result: PredictResult) -> dict[str, object]:
+def _response_body(result: PredictResult, *, explain: bool) -> dict[str, object]:
     # Built by hand and returned as a response: re-validating it with pydantic would cost
     # more than the model call for a single instance.
-    return {
-        "request_id": result.request_id,
-        "model": result.model,
-        "predictions": [
-            {
-                "instance_id": answer.instance_id,
-                "prediction": answer.output,
-                "model_version": answer.version,
-                "cohort": answer.cohort,
-                "fallback": answer.fallback,
+    predictions: list[dict[str, object]] = [
+        {
+            "instance_id": answer.instance_id,
+            "prediction": answer.output,
+            "model_version": answer.version,
+            "cohort": answer.cohort,
+            "fallback": answer.fallback,
+        }
+        for answer in result.results
+    ]
+    if explain:
+        for prediction, answer in zip(predictions, result.results, strict=True):
+            prediction["features"] = {
+                name: {"value": value, "status": answer.statuses[name]}
+                for name, value in answer.features.items()
             }
-            for answer in result.results
-        ],
-    }
+    return {"request_id": result.request_id, "model": result.model, "predictions": predictions}

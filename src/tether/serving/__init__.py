@@ -3,7 +3,9 @@
 A :class:`Router` holds one :class:`Deployment` (champion, sticky challenger, shadows)
 and swaps it whole when the registry changes; sticky cohorts come from
 :func:`assign_cohort`; shadows run off the request path on a bounded queue; every
-prediction goes to the :class:`PredictionLog`, where feedback joins it later.
+prediction goes to the :class:`PredictionLog`, where feedback joins it later; a
+:class:`PredictionReader` reads it back (the latest predictions with their feedback, and the
+served vectors the skew audit recomputes).
 """
 
 from tether._names import Cohort
@@ -20,7 +22,10 @@ from tether.errors import (
 from tether.serving._assignment import assign_cohort, assignment_bucket
 from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
 from tether.serving._features import (
+    REQUEST_STATUS,
+    SERVED_STATUSES,
     FeatureLookup,
+    FeatureRow,
     FeatureSpec,
     FeatureValue,
     InstanceRequest,
@@ -31,6 +36,7 @@ from tether.serving._observer import FallbackReason, ModelRole, NullObserver, Se
 from tether.serving._online import OnlineLookup
 from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
 from tether.serving._predlog_feedback import FeedbackRecord
+from tether.serving._predlog_read import SKIP_REASONS, PredictionReader, ServedVectors
 from tether.serving._redaction import Redaction
 from tether.serving._retention import RetentionWorker
 from tether.serving._router import (
@@ -44,12 +50,16 @@ from tether.serving._shadow import PredictionRecorder
 from tether.serving._source import RegistryDeploymentSource
 
 __all__ = [
+    "REQUEST_STATUS",
+    "SERVED_STATUSES",
+    "SKIP_REASONS",
     "BatchTooLargeError",
     "Cohort",
     "Deployment",
     "DeploymentSource",
     "FallbackReason",
     "FeatureLookup",
+    "FeatureRow",
     "FeatureSpec",
     "FeatureValue",
     "FeatureVersionMismatchError",
@@ -68,6 +78,7 @@ __all__ = [
     "Prediction",
     "PredictionLog",
     "PredictionLogFullError",
+    "PredictionReader",
     "PredictionRecorder",
     "Redaction",
     "RegistryDeploymentSource",
@@ -77,6 +88,7 @@ __all__ = [
     "Router",
     "RouterStats",
     "ServedModel",
+    "ServedVectors",
     "ServingObserver",
     "UnknownInstanceError",
     "assign_cohort",

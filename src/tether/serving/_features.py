@@ -24,6 +24,13 @@ definition's null policy for a new customer), for the features whose served mode
 missing values (scikit-learn's ``allow_nan`` tag: histogram gradient boosting, a pipeline
 that starts with an imputer); for a model that cannot take NaN, a raw null is refused (422)
 rather than failing the model call (500).
+
+Each feature of an assembled instance carries a *status* beside its value
+(:data:`SERVED_STATUSES`): the online store's own (``value``, ``empty``, ``stale``,
+``unknown_entity``; :class:`~tether.features.FeatureStatus`) for a value it computed, and
+``request`` for a value the client sent in ``features``. A raw value equal to the store's for
+the same feature keeps the store's status: the store computed it, the client only agreed.
+The statuses are logged with the prediction, counted on ``/metrics`` and returned on request.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias
 
 from sklearn.utils import get_tags
 
@@ -42,12 +49,41 @@ from tether.errors import (
     ServingError,
     StoreUnavailableError,
 )
+from tether.features import FeatureStatus
 from tether.serving._deployment import Deployment
 
 FeatureValue: TypeAlias = bool | int | float | str | None
 """A scalar a request or the online store may hold for one feature or request column."""
 Vector: TypeAlias = dict[str, float | None]
 """The features of one instance as the models receive them (None: no value, NaN to models)."""
+Statuses: TypeAlias = dict[str, str]
+"""The status of each feature of a :data:`Vector`, one of :data:`SERVED_STATUSES`."""
+REQUEST_STATUS: Final = "request"
+"""The status of a value the client sent in ``features`` rather than the store computed."""
+SERVED_STATUSES: Final = (*(status.value for status in FeatureStatus), REQUEST_STATUS)
+"""Every status a served feature can have: the online store's, then ``request``. A fixed set,
+so that the metrics labelled by it stay few."""
+_STORE_STATUSES = frozenset(status.value for status in FeatureStatus)
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """What a :class:`FeatureLookup` computed for one entity: values and their statuses.
+
+    ``statuses`` holds one of the online store's statuses (``FeatureStatus`` values) for each
+    key of ``values``.
+    """
+
+    values: Mapping[str, FeatureValue]
+    statuses: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """One validated instance: its feature vector and the status of each of its features."""
+
+    vector: Vector
+    statuses: Statuses
 
 
 class FeatureLookup(Protocol):
@@ -62,8 +98,9 @@ class FeatureLookup(Protocol):
         entities: Sequence[Mapping[str, str]],
         request_data: Sequence[Mapping[str, FeatureValue]],
         at: Sequence[datetime],
-    ) -> list[Mapping[str, FeatureValue]]:
-        """Return, per entity, every feature the store computes for it as of ``at`` (UTC).
+    ) -> list[FeatureRow]:
+        """Return, per entity, every feature the store computes for it as of ``at`` (UTC),
+        each with its status.
 
         The three sequences have one row per instance. Keys of the result rows that no
         model takes are ignored.
@@ -150,8 +187,8 @@ def assemble(
     spec: FeatureSpec,
     lookup: FeatureLookup | None,
     now: datetime,
-) -> list[Vector]:
-    """Validate ``instances`` and return their feature vectors, in order.
+) -> list[Assembled]:
+    """Validate ``instances`` and return their feature vectors and statuses, in order.
 
     Raises:
         InvalidInstanceError: see the module docstring.
@@ -163,9 +200,18 @@ def assemble(
         _check_raw(position, instance, spec)
     looked_up = _lookup(instances, lookup, now)
     return [
-        _vector(position, instance, looked_up.get(position, {}), spec)
+        _vector(position, instance, looked_up.get(position, _NOTHING), spec)
         for position, instance in enumerate(instances)
     ]
+
+
+def request_data(
+    raw: Mapping[str, FeatureValue], features: Mapping[str, object]
+) -> dict[str, FeatureValue]:
+    """The client's raw values that are not among a model's ``features``: request data for
+    the online store's transformations (e.g. a raw country a comparison reads), which the
+    prediction log keeps beside the features so that the skew audit can recompute them."""
+    return {name: value for name, value in raw.items() if name not in features}
 
 
 def _check_raw(position: int, instance: InstanceRequest, spec: FeatureSpec) -> None:
@@ -204,7 +250,7 @@ def _check_raw(position: int, instance: InstanceRequest, spec: FeatureSpec) -> N
 
 def _lookup(
     instances: Sequence[InstanceRequest], lookup: FeatureLookup | None, now: datetime
-) -> dict[int, Mapping[str, FeatureValue]]:
+) -> dict[int, FeatureRow]:
     positions = [i for i, instance in enumerate(instances) if instance.entity is not None]
     if not positions:
         return {}
@@ -232,7 +278,7 @@ def _lookup(
 
 def _look_up(
     lookup: FeatureLookup, chosen: Sequence[InstanceRequest], now: datetime
-) -> list[Mapping[str, FeatureValue]]:
+) -> list[FeatureRow]:
     return lookup.lookup(
         [dict(instance.entity or {}) for instance in chosen],
         [dict(instance.features) for instance in chosen],
@@ -274,19 +320,24 @@ def _invalid_entity(
 def _vector(
     position: int,
     instance: InstanceRequest,
-    looked_up: Mapping[str, FeatureValue],
+    looked_up: FeatureRow,
     spec: FeatureSpec,
-) -> Vector:
+) -> Assembled:
     where = f"instances[{position}].features"
+    stored_values, stored_statuses = looked_up.values, looked_up.statuses
+    if not _STORE_STATUSES.issuperset(stored_statuses.values()):
+        culprit = next(n for n, s in stored_statuses.items() if s not in _STORE_STATUSES)
+        raise _unknown_status(culprit, stored_statuses[culprit])
     vector: Vector = {}
+    statuses: Statuses = {}
     missing: list[str] = []
     for name in spec.required + spec.optional:
-        stored = name in looked_up
+        stored = name in stored_values
         sent = name in instance.features
-        if stored and sent and _differs(looked_up[name], instance.features[name]):
+        if stored and sent and _differs(stored_values[name], instance.features[name]):
             raise InvalidInstanceError(
                 f"{where}.{name} is {instance.features[name]!r}, but the online store computes "
-                f"{looked_up[name]!r} for the entity; send it in one place only (a feature "
+                f"{stored_values[name]!r} for the entity; send it in one place only (a feature "
                 "the store computes must not be overridden).",
                 field=f"{where}.{name}",
                 expected="no value (it is computed from the entity)",
@@ -294,9 +345,16 @@ def _vector(
         if sent:
             vector[name] = _optional_number(instance.features[name])
         elif stored:
-            vector[name] = _stored_number(name, looked_up[name])
+            vector[name] = _stored_number(name, stored_values[name])
         elif name in spec.required:
             missing.append(name)
+            continue
+        else:
+            continue
+        status = stored_statuses.get(name) if stored else REQUEST_STATUS
+        if status is None:
+            raise _unknown_status(name, None)
+        statuses[name] = status
     if missing:
         source = "`features` or the entity's online features" if instance.entity else "`features`"
         raise InvalidInstanceError(
@@ -305,7 +363,20 @@ def _vector(
             field=f"{where}.{missing[0]}",
             expected=f"a finite number or null for each of {_names(missing)}",
         )
-    return vector
+    return Assembled(vector, statuses)
+
+
+_NOTHING = FeatureRow({}, {})
+
+
+def _unknown_status(name: str, status: object) -> ServingError:
+    """A status outside the store's set is a wiring error (it would also add a label value
+    to the metrics per request)."""
+    seen = "no status" if status is None else f"the status {status!r}"
+    return ServingError(
+        f"The online feature lookup gave feature {name!r} {seen}; expected one of "
+        f"{sorted(_STORE_STATUSES)}."
+    )
 
 
 def _stored_number(name: str, value: FeatureValue) -> float | None:

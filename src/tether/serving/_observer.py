@@ -8,6 +8,7 @@ cheap (an increment) and must not raise.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal, Protocol, TypeAlias
 
 from tether._names import Role
@@ -31,6 +32,11 @@ class ServingObserver(Protocol):
 
     def fallback(self, version: str, reason: FallbackReason, instances: int) -> None:
         """The champion answered ``instances`` instances for challenger ``version``."""
+        ...
+
+    def features_served(self, model: str, counts: Mapping[tuple[str, str], int]) -> None:
+        """A request of ``model`` was assembled: ``counts[(feature, status)]`` of its
+        instances had ``feature`` with ``status`` (one of ``SERVED_STATUSES``)."""
         ...
 
     def shadow_queued(self, depth: int) -> None:
@@ -65,6 +71,9 @@ class NullObserver:
         """Ignore the event."""
 
     def fallback(self, version: str, reason: FallbackReason, instances: int) -> None:
+        """Ignore the event."""
+
+    def features_served(self, model: str, counts: Mapping[tuple[str, str], int]) -> None:
         """Ignore the event."""
 
     def shadow_queued(self, depth: int) -> None:

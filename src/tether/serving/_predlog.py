@@ -1,9 +1,10 @@
 """The prediction log: every prediction served (champion, challenger, shadow), and its feedback.
 
-It is the input of the skew audit and of monitoring: who was scored, in which cohort, by which
-model version in which role, on which features exactly, with which output and latency; and,
-later, the label and business outcome of the instance. SQLite (WAL) by default, PostgreSQL by
-URL, on the same code (:mod:`tether._storage`).
+It is the input of the skew audit and of monitoring: who was scored (its entity keys), in
+which cohort, by which model version in which role, on which features exactly (each with its
+status: from the online store, or sent by the client), with which request data, output and
+latency; and, later, the label and business outcome of the instance. SQLite (WAL) by
+default, PostgreSQL by URL, on the same code (:mod:`tether._storage`).
 
 Writes are off the request path. :meth:`PredictionLog.record` only enqueues (about 2 µs,
 measured on a loaded 2-core machine); a writer thread (:mod:`tether.serving._batch`) redacts,
@@ -121,6 +122,10 @@ class Prediction:
             request's own fields: ``features`` may hold online values that change between
             a request and its retry.
         labels: the labels the model can be told (None: not known), checked by feedback.
+        entity: the instance's entity keys (None: it had none), redacted like the features.
+        statuses: the status of each of ``features`` (``SERVED_STATUSES``; None: not known).
+        request_data: the client's raw values that are not among ``features`` (request
+            columns for the online store's transformations; None: not recorded), redacted.
 
     The log owns the object once recorded: do not change it, nor its ``features``, afterwards.
     """
@@ -139,6 +144,9 @@ class Prediction:
     event_time: datetime | None = None
     inputs: Mapping[str, JSONValue] | None = None
     labels: LabelSpace | None = None
+    entity: Mapping[str, str] | None = None
+    statuses: Mapping[str, str] | None = None
+    request_data: Mapping[str, JSONValue] | None = None
 
     def __post_init__(self) -> None:
         # Cheap checks only (this runs on the request path); the rest is the writer's job.
@@ -384,12 +392,14 @@ class PredictionLog:
 
         One row per prediction, columns ``instance_id, model, version, input_digest, role,
         request_id, time, event_time, unit_id, cohort, features, output, score, latency_ms,
-        superseded`` and, with feedback, ``label, business, feedback_time`` (null where no
-        feedback came, and on superseded rows: feedback joins an instance's current revision
-        by each model version; see :mod:`._predlog_sql`). Times are
-        ``datetime64[us, UTC]``; ``features``, ``output``, ``label`` and ``business`` hold the
-        decoded JSON values; ``score`` is the output when it is a number. Predictions still in
-        the queue are not included: call :meth:`flush` first to see them.
+        entity, request_data, statuses, superseded`` and, with feedback, ``label, business,
+        feedback_time`` (null where no feedback came, and on superseded rows: feedback joins
+        an instance's current revision by each model version; see :mod:`._predlog_sql`).
+        Times are
+        ``datetime64[us, UTC]``; ``features``, ``output``, ``label``, ``business``, ``entity``,
+        ``request_data`` and ``statuses`` hold the decoded JSON values (the last three None on
+        rows logged before schema version 4); ``score`` is the output when it is a number.
+        Predictions still in the queue are not included: call :meth:`flush` first to see them.
 
         Raises:
             ServingError: the database failed.
@@ -453,8 +463,13 @@ class PredictionLog:
                 "unit_id": prediction.unit_id,
                 "event_time": _optional_micros(prediction.event_time),
             }
+        entity: Mapping[str, JSONValue] | None = prediction.entity
+        request, statuses = prediction.request_data, prediction.statuses
         if self._redaction.active:
             features = self._redaction.features(features)
+            entity = None if entity is None else self._redaction.features(entity)
+            request = None if request is None else self._redaction.features(request)
+            statuses = None if statuses is None else self._redaction.statuses(statuses)
         labels = prediction.labels
         return {
             "instance_id": prediction.instance_id,
@@ -474,6 +489,9 @@ class PredictionLog:
             "score": sql.score_of(prediction.output),
             "latency_ms": float(prediction.latency_ms),
             "labels": None if labels is None else labels.json,
+            "entity": None if entity is None else dump_json(entity),
+            "request_data": None if request is None else dump_json(request),
+            "statuses": None if statuses is None else dump_json(statuses),
         }
 
     def _feedback_row(

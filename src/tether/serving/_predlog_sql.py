@@ -24,7 +24,10 @@ aggregate it in SQL without parsing JSON; the migration backfills it from ``outp
 batches. Version 3 added ``input_digest`` to the key (rows logged before it have the empty
 digest: their request fields were not recorded), the ``labels`` of each prediction (null
 before it), and feedback corrections with their history; it copies the predictions inside
-the database (``INSERT ... SELECT``), so no row passes through Python.
+the database (``INSERT ... SELECT``), so no row passes through Python. Version 4 added the
+instance's ``entity`` keys, its ``request_data`` (raw values that are not the model's
+features) and the ``statuses`` of its features, all JSON (null on rows logged before it): the
+skew audit recomputes a served vector offline from them.
 """
 
 from __future__ import annotations
@@ -155,6 +158,14 @@ PREDICTIONS_SCHEMA = Schema(
             (f"ALTER TABLE {PREDICTIONS} ADD COLUMN score DOUBLE PRECISION", _backfill_score),
         ),
         Migration(3, "request digests in the key, label spaces, corrections", _V3_STEPS),
+        Migration(
+            4,
+            "entity keys, request data and feature statuses",
+            tuple(
+                f"ALTER TABLE {PREDICTIONS} ADD COLUMN {column} TEXT"
+                for column in ("entity", "request_data", "statuses")
+            ),
+        ),
     ),
 )
 """The prediction log's tables, version by version."""
@@ -174,6 +185,9 @@ PREDICTION_COLUMNS: Final = (
     "output",
     "score",
     "latency_ms",
+    "entity",
+    "request_data",
+    "statuses",
 )
 """The columns :meth:`PredictionLog.query` returns of each prediction, in order."""
 _INSERTED: Final = (*PREDICTION_COLUMNS, "labels")
@@ -183,8 +197,17 @@ INSERT_PREDICTION: Final = (
     "ON CONFLICT DO NOTHING"
 )
 _FILTERS: Final = ("model", "version", "cohort", "role")
+_ORDER: Final = ("time_us", "instance_id", "model", "version", "input_digest")
 _FRAME_TIMES: Final = {"time_us": "time", "event_time_us": "event_time"}
-_JSON_COLUMNS: Final = ("features", "output", "label", "business")
+_JSON_COLUMNS: Final = (
+    "features",
+    "output",
+    "label",
+    "business",
+    "entity",
+    "request_data",
+    "statuses",
+)
 _TIME_COLUMNS: Final = ("time_us", "event_time_us", "feedback_time")
 _FLOAT_COLUMNS: Final = ("score", "latency_ms")
 
@@ -281,15 +304,18 @@ def delete_before(transaction: Transaction, cutoff_us: int) -> tuple[int, int]:
 
 def select_frame(
     transaction: Transaction,
-    start_us: int,
-    end_us: int,
+    start_us: int | None,
+    end_us: int | None,
     filters: dict[str, str | None],
     *,
     with_feedback: bool,
+    newest_first: bool = False,
+    limit: int | None = None,
 ) -> pd.DataFrame:
-    """Predictions made in ``[start_us, end_us)`` matching ``filters`` (None: any), each with
-    whether it is superseded and, when asked, its feedback (current revisions only), as a
-    DataFrame in time order (see ``PredictionLog.query``)."""
+    """Predictions made in ``[start_us, end_us)`` (None: unbounded) matching ``filters``
+    (None: any), each with whether it is superseded and, when asked, its feedback (current
+    revisions only), as a DataFrame in time order, or newest first, at most ``limit`` rows
+    (see ``PredictionLog.query`` and ``PredictionReader.recent``)."""
     columns = ", ".join(f"p.{column}" for column in PREDICTION_COLUMNS)
     # A later revision of the same instance by the same model version (the digest breaks a
     # tie of times) supersedes a row; the primary key's prefix makes this an index lookup.
@@ -298,23 +324,32 @@ def select_frame(
         "AND q.model = p.model AND q.version = p.version AND (q.time_us > p.time_us OR "
         "(q.time_us = p.time_us AND q.input_digest > p.input_digest))) THEN 1 ELSE 0 END"
     )
-    where = ["p.time_us >= :start", "p.time_us < :end"]
-    params: dict[str, SQLValue] = {"start": start_us, "end": end_us}
+    where = ["1 = 1"]
+    params: dict[str, SQLValue] = {}
+    for bound, operator, value in (("start", ">=", start_us), ("end", "<", end_us)):
+        if value is not None:
+            where.append(f"p.time_us {operator} :{bound}")
+            params[bound] = value
     for name in _FILTERS:  # the names are constants: only values are parameters
         if filters.get(name) is not None:
             where.append(f"p.{name} = :{name}")
             params[name] = filters[name]
+    direction = " DESC" if newest_first else ""
+    order = ", ".join(f"p.{key}{direction}" for key in _ORDER)
+    # The limit applies inside, so that the superseded test runs on the rows returned only.
     inner = (
         f"SELECT {columns}, {superseded} AS superseded FROM {PREDICTIONS} p "
         f"WHERE {' AND '.join(where)}"
     )
+    if limit is not None:
+        inner += f" ORDER BY {order} LIMIT {int(limit)}"
     sql = f"SELECT {columns}, p.superseded"
     if with_feedback:
         sql += f", f.label, f.business, f.time_us FROM ({inner}) p LEFT JOIN {FEEDBACK} f "
         sql += "ON f.instance_id = p.instance_id AND p.superseded = 0"
     else:
         sql += f" FROM ({inner}) p"
-    sql += " ORDER BY p.time_us, p.instance_id, p.model, p.version, p.input_digest"
+    sql += f" ORDER BY {order}"
     names = [*PREDICTION_COLUMNS, "superseded"]
     names += ["label", "business", "feedback_time"] * with_feedback
     return _frame(transaction.fetch_all(sql, params), names)

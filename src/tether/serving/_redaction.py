@@ -12,8 +12,10 @@ kept for months. A :class:`Redaction` names, per key, what to do:
   the standard keyed hash, computable with ``openssl dgst -sha256 -hmac SALT``.
 - ``drop``: remove the key from the feature vector.
 
-The names apply to the keys of the feature vector and to the prediction's ``unit_id`` (named
-``"unit_id"``): hashing it keeps sticky-cohort analysis possible; dropping it stores NULL.
+The names apply to the keys of the feature vector, of the instance's entity keys and of its
+request data (one name means one column wherever it appears), and to the prediction's
+``unit_id`` (named ``"unit_id"``): hashing it keeps sticky-cohort analysis possible; dropping
+it stores NULL. A dropped feature's status goes too, so a dropped column leaves no trace.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ class Redaction:
             for key, value in features.items()
             if key not in self.drop
         }
+
+    def statuses(self, statuses: Mapping[str, str]) -> dict[str, str]:
+        """A copy of ``statuses`` without the dropped keys (a status is no personal value,
+        so a hashed key keeps its status)."""
+        return {key: status for key, status in statuses.items() if key not in self.drop}
 
     def unit_id(self, unit_id: str | None) -> str | None:
         """``unit_id`` as it may be written: itself, its hash, or None when dropped."""

@@ -9,8 +9,10 @@
    champion's; a challenger that raises, or has not answered ``challenger_timeout_s`` after
    it started, is replaced by the champion for that request (a *fallback*, counted, and
    flagged on the result);
-4. records every prediction to the prediction log (enqueue only) and hands a copy of the
-   request to each shadow (``_shadow.py``), after the response is decided.
+4. records every prediction to the prediction log (enqueue only), with the features the
+   model took, their statuses, the entity keys and the request data, counts the statuses
+   (:meth:`ServingObserver.features_served`), and hands a copy of the request to each shadow
+   (``_shadow.py``), after the response is decided.
 
 The deployment is one immutable object swapped as one reference: a request reads it once, so
 it is served entirely by the old deployment or entirely by the new one. :meth:`Router.refresh`
@@ -34,10 +36,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -54,11 +57,15 @@ from tether.errors import (
 from tether.serving._assignment import assign_cohort
 from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
 from tether.serving._features import (
+    Assembled,
     FeatureLookup,
     FeatureSpec,
+    FeatureValue,
     InstanceRequest,
+    Statuses,
     Vector,
     assemble,
+    request_data,
     utc,
 )
 from tether.serving._labels import LabelSpace
@@ -82,7 +89,9 @@ class InstanceResult:
     """The answer for one instance: its id, output, the version that answered, its cohort.
 
     ``fallback`` is True when the instance's cohort is the challenger's but the champion
-    answered because the challenger failed or was too slow.
+    answered because the challenger failed or was too slow. ``features`` and ``statuses``
+    are what the answering model received: each feature's value and its status (one of
+    ``SERVED_STATUSES``), as logged.
     """
 
     instance_id: str
@@ -90,6 +99,8 @@ class InstanceResult:
     version: str
     cohort: Cohort
     fallback: bool = False
+    features: Mapping[str, float | None] = field(default_factory=dict)
+    statuses: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,9 @@ class _Row:
     event_time: datetime
     cohort: Cohort
     vector: Vector
+    statuses: Statuses
+    entity: Mapping[str, str] | None
+    raw: Mapping[str, FeatureValue]  # the client's `features`: request data for the log
     inputs: dict[str, JSONValue]  # the fields as sent: the log's digest of them spots retries
 
 
@@ -264,12 +278,10 @@ class Router:
         now = self._clock()
         rows = self._prepare(instances, deployment, spec, now)
         answers = self._answer(deployment, rows)
-        self._record(deployment, labels, request_id, now, rows, answers)
+        results = [_result(row, answer) for row, answer in zip(rows, answers, strict=True)]
+        self._record(deployment, labels, request_id, now, rows, answers, results)
+        self._count_statuses(deployment.model_name, rows)
         self._shadow(deployment, request_id, now, rows)
-        results = [
-            InstanceResult(row.instance_id, a.output, a.model.version, row.cohort, a.fallback)
-            for row, a in zip(rows, answers, strict=True)
-        ]
         return PredictResult(request_id, deployment.model_name, deployment.event_id, results)
 
     def _prepare(
@@ -292,19 +304,12 @@ class Router:
             )
         timed = [_with_utc_time(i, instance, now) for i, instance in enumerate(instances)]
         ids = _instance_ids(timed)
-        vectors = assemble(timed, spec, self._lookup, now)
+        assembled = assemble(timed, spec, self._lookup, now)
         share = deployment.challenger_share if deployment.challenger is not None else 0.0
         return [
-            _Row(
-                instance_id,
-                instance.unit_id,
-                instance.event_time or now,
-                assign_cohort(deployment.experiment_id, instance.unit_id, share),
-                vector,
-                _sent_fields(sent),
-            )
-            for instance_id, instance, vector, sent in zip(
-                ids, timed, vectors, instances, strict=True
+            _row(instance_id, instance, found, sent, now, deployment.experiment_id, share)
+            for instance_id, instance, found, sent in zip(
+                ids, timed, assembled, instances, strict=True
             )
         ]
 
@@ -396,9 +401,10 @@ class Router:
         now: datetime,
         rows: Sequence[_Row],
         answers: Sequence[_Answer],
+        results: Sequence[InstanceResult],
     ) -> None:
         refused = 0
-        for row, answer in zip(rows, answers, strict=True):
+        for row, answer, result in zip(rows, answers, results, strict=True):
             model = answer.model
             prediction = Prediction(
                 request_id=request_id,
@@ -407,7 +413,7 @@ class Router:
                 model=deployment.model_name,
                 version=model.version,
                 role=answer.role,
-                features={name: row.vector[name] for name in model.features},
+                features=result.features,
                 output=answer.output,
                 latency_ms=answer.seconds * 1000.0,
                 unit_id=row.unit_id,
@@ -415,6 +421,9 @@ class Router:
                 event_time=row.event_time,
                 inputs=row.inputs,
                 labels=labels.get(model.version),
+                entity=row.entity,
+                statuses=result.statuses,
+                request_data=request_data(row.raw, result.features),
             )
             if not self._recorder.record(prediction):
                 refused += 1
@@ -428,6 +437,14 @@ class Router:
                 "hold. Retry in a moment: a retry of the same request is logged once."
             )
 
+    def _count_statuses(self, model_name: str, rows: Sequence[_Row]) -> None:
+        """Report how many instances had each (feature, status): once per instance, not
+        per model call, whatever models scored it (the vector is the request's)."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for row in rows:
+            counts.update(row.statuses.items())
+        self._observer.features_served(model_name, counts)
+
     def _shadow(
         self, deployment: Deployment, request_id: str, now: datetime, rows: Sequence[_Row]
     ) -> None:
@@ -435,10 +452,11 @@ class Router:
             return
         copies = [
             ShadowRow(
-                row.instance_id, row.unit_id, row.cohort, row.event_time, row.vector, row.inputs
+                row.instance_id, row.unit_id, row.cohort, row.event_time, row.vector, row.inputs,
+                statuses=row.statuses, entity=row.entity, raw=row.raw,
             )
             for row in rows
-        ]
+        ]  # fmt: skip
         for shadow in deployment.shadows:
             self.shadows.submit(ShadowJob(deployment.model_name, shadow, request_id, now, copies))
 
@@ -487,6 +505,42 @@ def _checked_spec(deployment: Deployment) -> FeatureSpec:
     if deployment.challenger is not None:
         assign_cohort(deployment.experiment_id, None, deployment.challenger_share)
     return FeatureSpec.of(deployment)
+
+
+def _row(
+    instance_id: str,
+    instance: InstanceRequest,
+    assembled: Assembled,
+    sent: InstanceRequest,
+    now: datetime,
+    experiment_id: str,
+    share: float,
+) -> _Row:
+    return _Row(
+        instance_id,
+        instance.unit_id,
+        instance.event_time or now,
+        assign_cohort(experiment_id, instance.unit_id, share),
+        assembled.vector,
+        assembled.statuses,
+        instance.entity,
+        instance.features,
+        _sent_fields(sent),
+    )
+
+
+def _result(row: _Row, answer: _Answer) -> InstanceResult:
+    """The answer for ``row``, with the features (and statuses) of the model that gave it."""
+    names = answer.model.features
+    return InstanceResult(
+        row.instance_id,
+        answer.output,
+        answer.model.version,
+        row.cohort,
+        answer.fallback,
+        {name: row.vector[name] for name in names},
+        {name: row.statuses[name] for name in names},
+    )
 
 
 def _with_utc_time(position: int, instance: InstanceRequest, now: datetime) -> InstanceRequest:

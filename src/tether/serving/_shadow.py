@@ -25,7 +25,7 @@ from typing import Protocol
 from tether._names import SHADOW
 from tether._storage import JSONValue
 from tether.serving._deployment import ServedModel
-from tether.serving._features import Vector
+from tether.serving._features import FeatureValue, Vector, request_data
 from tether.serving._labels import LabelSpace
 from tether.serving._observer import NullObserver, ServingObserver
 from tether.serving._predlog import Prediction
@@ -59,6 +59,12 @@ class ShadowRow:
     vector: Vector
     inputs: Mapping[str, JSONValue] | None = None
     """The instance's fields as the client sent them (they identify a retry in the log)."""
+    statuses: Mapping[str, str] | None = None
+    """The status of each feature of ``vector`` (None: not known)."""
+    entity: Mapping[str, str] | None = None
+    """The instance's entity keys, if it had any."""
+    raw: Mapping[str, FeatureValue] | None = None
+    """The instance's ``features`` as the client sent them."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +230,10 @@ class ShadowWorker:
 
     def _log(self, job: ShadowJob, outputs: Sequence[JSONValue], latency_ms: float) -> None:
         labels = LabelSpace.of(job.model.model)
+        names = job.model.features
         for row, output in zip(job.rows, outputs, strict=True):
+            features = {name: row.vector.get(name) for name in names}
+            known = row.statuses
             prediction = Prediction(
                 request_id=job.request_id,
                 instance_id=row.instance_id,
@@ -232,7 +241,7 @@ class ShadowWorker:
                 model=job.model_name,
                 version=job.model.version,
                 role=SHADOW,
-                features={name: row.vector.get(name) for name in job.model.features},
+                features=features,
                 output=output,
                 latency_ms=latency_ms,
                 unit_id=row.unit_id,
@@ -240,6 +249,9 @@ class ShadowWorker:
                 event_time=row.event_time,
                 inputs=row.inputs,
                 labels=labels,
+                entity=row.entity,
+                statuses=None if known is None else {n: known[n] for n in names if n in known},
+                request_data=None if row.raw is None else request_data(row.raw, features),
             )
             if not self._recorder.record(prediction):
                 self._observer.prediction_dropped()
