@@ -27,7 +27,7 @@ def project(tmp_path: Path) -> Path:
     (root / "tether.toml").write_text(
         '[project]\nname = "tiny"\n[train]\nentry_point = "train:train"\nlabel = "label"\n'
     )
-    with PredictionLog(load_settings(root).serving.predictions_uri) as log:
+    with PredictionLog(load_settings(root).store.url) as log:
         for n in range(5):
             log.record(
                 Prediction(
@@ -54,7 +54,7 @@ def test_the_table_lists_the_latest_predictions_newest_first(
     assert code == 0, err
     assert out.index("tx-0") < out.index("tx-1") < out.index("tx-2")
     assert "tx-3" not in out
-    assert "3 predictions from sqlite:///" in out and "predictions.db" in out
+    assert "3 predictions from sqlite:///" in out and "tether.db" in out
 
 
 def test_json_has_every_column_with_feedback_joined(project: Path, run_cli: RunCli) -> None:

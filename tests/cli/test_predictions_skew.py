@@ -29,7 +29,7 @@ def _log_served(project: Path, *, corrupt: int | None = None, raw_only: int = 0)
     events = pd.read_parquet(project / "data" / "events.parquet")
     spine = events[["customer_id", "event_time", "amount"]].tail(20).reset_index(drop=True)
     offline = store.build_training_set(spine, timestamp="event_time")
-    with PredictionLog(settings.serving.predictions_uri) as log:
+    with PredictionLog(settings.store.url) as log:
         for n, row in offline.iterrows():
             features = {name: float(row[name]) for name in FEATURES}
             features["amount"] = float(row["amount"])
@@ -102,7 +102,7 @@ def test_a_hashed_entity_key_is_said_to_be_unrecoverable(
 def test_a_window_with_nothing_served_says_so(feature_project: Path, run_cli: RunCli) -> None:
     _log_served(feature_project, raw_only=2)
     settings = load_settings(feature_project)
-    with PredictionReader(settings.serving.predictions_uri) as reader:
+    with PredictionReader(settings.store.url) as reader:
         assert len(reader.recent(limit=1000)) == 22
     code, _, err = run_cli(
         ["-C", str(feature_project), "features", "skew", "--since", "2100-01-01T00:00:00Z"]

@@ -17,6 +17,7 @@ from server_cases import (
     one,
     running_app,
     settings_for,
+    store_url,
 )
 from test_health_metrics import sample
 
@@ -51,7 +52,7 @@ STATUSES = {"c1": ("value", "empty"), "c2": ("stale", "unknown_entity")}
 
 
 def _everything(path: Path) -> pd.DataFrame:
-    with PredictionLog(f"sqlite:///{path / 'predictions.db'}") as log:
+    with PredictionLog(store_url(path)) as log:
         return log.query(pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC"))
 
 
@@ -129,7 +130,7 @@ def test_redaction_hashes_and_drops_entity_keys_and_request_data(tmp_path: Path)
     app = create_app(
         settings,
         source=MemoryRegistry(),
-        predictions=PredictionLog(settings.predictions_uri, redaction=redaction),
+        predictions=PredictionLog(store_url(tmp_path), redaction=redaction),
         features=StatusStore(STATUSES),
     )
     instance = {"instance_id": "t1", "features": {"a": 0.5, "country": "FR"},

@@ -67,7 +67,7 @@ class ServedVectors:
 class PredictionReader:
     """Reads the prediction log at ``url`` (the URL the server's log writes to).
 
-    >>> with PredictionReader("sqlite:///.tether/predictions.db") as reader:
+    >>> with PredictionReader("sqlite:///.tether/tether.db") as reader:
     ...     frame = reader.recent(since=yesterday, model="fraud", limit=20)  # doctest: +SKIP
 
     Raises:
