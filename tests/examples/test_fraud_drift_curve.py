@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 
 import tether.examples.fraud
 from tether.examples.fraud import ScenarioConfig, write_scenario
-from tether.features import DuckDBEngine, FeatureStore, FeatureView
+from tether.features import Definition, DuckDBEngine, FeatureStore, FeatureView
 
 PROJECT = Path(tether.examples.fraud.__file__).parent / "project"
 CURVE_SCENARIO = ScenarioConfig(n_transactions=400_000, n_customers=4_000)
@@ -65,7 +65,7 @@ class FakeContext:
         return self.built
 
 
-def feature_store(views: Sequence[FeatureView], project_dir: Path) -> FeatureStore:
+def feature_store(views: Sequence[Definition], project_dir: Path) -> FeatureStore:
     """The project's views with their sources under ``project_dir``, on one DuckDB thread.
 
     One thread, as in a training run: the same sums in the same order on every machine.
@@ -77,6 +77,8 @@ def feature_store(views: Sequence[FeatureView], project_dir: Path) -> FeatureSto
                 view.source, location=str(project_dir / view.source.location)
             ),
         )
+        if isinstance(view, FeatureView)
+        else view  # a RequestView reads no source
         for view in views
     ]
     return FeatureStore(rooted, engine=DuckDBEngine(threads=1))
@@ -125,7 +127,7 @@ def curve(
     # machine is not slowed down by spinning threads.
     with threadpool_limits(limits=1):
         model, eval_frame = train.train(context)
-        frame = train.request_features(context.built)
+        frame = context.built
         held_out = eval_frame.drop(columns=[label])
         threshold = recall_threshold(model.predict_proba(held_out)[:, 1], eval_frame[label])
         flagged = model.predict_proba(frame[held_out.columns])[:, 1] >= threshold
@@ -207,6 +209,7 @@ def _payments(rows: list[tuple[str, str, float, float, float]]) -> pd.DataFrame:
             "customer_id": customer,
             "device_id": device,
             "amount": amount,
+            "merchant_id": "m1",
             "category": "grocery",
             "country": "US",
         }

@@ -17,9 +17,12 @@ from tether.config import Settings, load_settings
 from tether.errors import ConfigError
 from tether.features import (
     Aggregation,
-    FeatureView,
+    Definition,
+    Encoding,
     NaiveTimestamps,
     OnlineFeatureStore,
+    RequestColumn,
+    RequestFeature,
     WriteReport,
     measure_skew,
     read_table,
@@ -35,7 +38,7 @@ def _settings(ctx: typer.Context) -> Settings:
     return load_settings(state.project)
 
 
-def _online(settings: Settings, views: list[FeatureView]) -> OnlineFeatureStore:
+def _online(settings: Settings, views: Sequence[Definition]) -> OnlineFeatureStore:
     return OnlineFeatureStore(views, online_backend(settings))
 
 
@@ -56,12 +59,25 @@ def list_command(
                 else f"= {feature.expression}"
             )
             rows.append({"view": view.name, "feature": feature.name, "definition": kind})
+    for request_view in store.request_views:
+        for request_feature in request_view.features:
+            rows.append({"view": request_view.name, "feature": request_feature.name,
+                         "definition": _request_definition(request_feature)})  # fmt: skip
     if json:
         _render.as_json({"version": store.version, "features": rows})
         return
     _render.text(f"feature definitions version {store.version}")
     for row in rows:
         _render.text(f"  {row['view']}.{row['feature']}: {row['definition']}")
+
+
+def _request_definition(feature: RequestFeature) -> str:
+    if isinstance(feature, RequestColumn):
+        return "the request's own value"
+    if isinstance(feature, Encoding):
+        words = len(feature.vocabulary)
+        return f"code of {feature.column} among {words} words, else {feature.unknown}"
+    return f"= {feature.expression}"
 
 
 @features_app.command("build")
@@ -159,15 +175,17 @@ def get_command(
         ..., metavar="KEY...", help="Entity keys: VALUE, or KEY=VALUE[,KEY=VALUE]."
     ),
     at: str = typer.Option("", help="Request time, ISO-8601 UTC (default: now)."),
-    request: list[str] = typer.Option([], help="Request data KEY=NUMBER for transformations."),
+    request: list[str] = typer.Option(
+        [], help="Request data KEY=VALUE (a number or text) for request features."
+    ),
     json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Get online feature vectors, with each feature's status."""
     settings = _settings(ctx)
     views = project_views(settings)
     online = _online(settings, views)
-    entity_keys = [_entity(k, views[0].entity.keys) for k in keys]
-    data = {k: float(v) for k, _, v in (r.partition("=") for r in request)}
+    entity_keys = [_entity(k, online.views[0].entity.keys) for k in keys]
+    data = {k: _request_value(v) for k, _, v in (r.partition("=") for r in request)}
     moment = datetime.fromisoformat(at) if at else None
     vectors = online.get_online_features(entity_keys, [data] * len(entity_keys), at=moment)
     if json:
@@ -187,6 +205,14 @@ def get_command(
     for vector in vectors:
         rows = {k: f"{v} ({vector.statuses[k].value})" for k, v in vector.values.items()}
         _render.key_values(f"{dict(vector.entity)}", rows)
+
+
+def _request_value(text: str) -> float | str:
+    """A number when it reads as one, else the text (a category, a country)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 @features_app.command("skew")

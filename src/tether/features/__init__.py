@@ -1,6 +1,7 @@
 """Feature definitions and point-in-time correct training sets (the offline feature store).
 
-Define features once; compute them offline (DuckDB by default, Spark on the same definitions)
+Define features once (feature views over entities' events, request views over the request
+itself); compute them offline (DuckDB by default, Spark on the same definitions)
 and online (:class:`OnlineFeatureStore` over SQLite or Redis, computing each vector at request
 time with the same reference aggregation and the same expression evaluator), so
 training-serving skew cannot come from two implementations; :func:`measure_skew` checks it.
@@ -38,7 +39,7 @@ from tether.features._durations import duration_micros, format_duration, parse_d
 from tether.features._engine import ColumnKind, OfflineEngine, SourceSchema
 from tether.features._evaluate import Vector, evaluate, evaluate_scalar, vector_from_values
 from tether.features._expressions import Expression, Scalar, parse_expression, to_sql
-from tether.features._offline import FeatureStore
+from tether.features._offline import Definition, FeatureStore
 from tether.features._online import (
     FeatureStatus,
     FeatureVector,
@@ -50,6 +51,7 @@ from tether.features._online import (
 from tether.features._online_redis import RedisOnlineStore
 from tether.features._online_rows import StoredVersion
 from tether.features._online_sqlite import ONLINE_STORE_FILE, SQLiteOnlineStore
+from tether.features._request import Encoding, RequestColumn, RequestFeature, RequestView
 from tether.features._skew import FeatureSkew, SkewReport, measure_skew
 from tether.features._spark import SparkEngine
 from tether.features._tables import read_table
@@ -63,7 +65,9 @@ __all__ = [
     "Aggregation",
     "AggregationFunction",
     "ColumnKind",
+    "Definition",
     "DuckDBEngine",
+    "Encoding",
     "Entity",
     "EventBatch",
     "EventSource",
@@ -79,6 +83,9 @@ __all__ = [
     "OnlineFeatureStore",
     "OnlineStore",
     "RedisOnlineStore",
+    "RequestColumn",
+    "RequestFeature",
+    "RequestView",
     "SQLiteOnlineStore",
     "Scalar",
     "SkewReport",
