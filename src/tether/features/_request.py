@@ -137,7 +137,8 @@ class Encoding:
         """
         if values.kind not in ("string", "null"):
             raise FeatureError(
-                f"column {self.column!r} of feature {self.name!r} holds {values.kind} values: "
+                f"request column {self.column!r} of feature {self.name!r} holds {values.kind} "
+                "values: "
                 "expected strings (the words of the vocabulary)"
             )
         codes = [self.unknown if null else self.code(v) for v, null in zip(values.values,

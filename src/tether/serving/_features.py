@@ -36,7 +36,7 @@ from typing import Any, Protocol, TypeAlias
 
 from sklearn.utils import get_tags
 
-from tether.errors import FeatureError, ServingError, StoreUnavailableError
+from tether.errors import FeatureError, RequestColumnError, ServingError, StoreUnavailableError
 from tether.serving._deployment import Deployment
 
 FeatureValue: TypeAlias = bool | int | float | str | None
@@ -274,6 +274,13 @@ def _invalid_entity(
         except FeatureError as exc:
             culprit, reason = position, exc
             break
+    if isinstance(reason, RequestColumnError):  # a raw payment without its category
+        where = f"instances[{culprit}].features.{reason.column}"
+        return InvalidInstanceError(
+            f"{where} is missing: {reason}.",
+            field=where,
+            expected=f"the request column {reason.column!r}, which a feature is computed from",
+        )
     # A lookup refuses entity key columns, or the request columns its transformations need.
     part = "features" if "request" in str(reason).split(" ", 2)[:2] else "entity"
     return InvalidInstanceError(
