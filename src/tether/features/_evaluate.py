@@ -148,15 +148,20 @@ def vector_from_values(
         return _make("boolean", series.to_numpy(dtype=np.bool_, na_value=False), null)
     if pd.api.types.is_numeric_dtype(series.dtype):
         return _make("number", series.to_numpy(dtype=np.float64, na_value=0.0), null)
+    if isinstance(series.dtype, pd.StringDtype):
+        # Every present value of a string dtype is a str: no need to look at each one (a
+        # request view's category column of a 400,000-row spine took 1.4 s that way).
+        kind: Kind = "string" if not null.all() else "null"
+        return _make(kind, series.to_numpy(dtype=object), null)
     if pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
         present = series[~null]
         kinds = {_scalar_kind(value) for value in present}
         if not kinds:
             return _make("null", None, null)
         if len(kinds) == 1 and None not in kinds:
-            kind = kinds.pop()
-            assert kind is not None
-            return _make(kind, series.to_numpy(dtype=object), null)
+            found = kinds.pop()
+            assert found is not None
+            return _make(found, series.to_numpy(dtype=object), null)
     raise FeatureError(f"{what} holds {series.dtype} values: expected numbers, strings or booleans")
 
 

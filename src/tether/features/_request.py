@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
+import pandas as pd
 
 from tether.errors import FeatureError
 from tether.features._definitions import (
@@ -138,13 +139,13 @@ class Encoding:
         if values.kind not in ("string", "null"):
             raise FeatureError(
                 f"request column {self.column!r} of feature {self.name!r} holds {values.kind} "
-                "values: "
-                "expected strings (the words of the vocabulary)"
+                "values: expected strings (the words of the vocabulary)"
             )
-        codes = [self.unknown if null else self.code(v) for v, null in zip(values.values,
-                                                                          values.null,
-                                                                          strict=True)]  # fmt: skip
-        return Vector("number", np.array(codes, dtype=np.float64), np.zeros(len(codes), np.bool_))
+        # A dict lookup per value through pandas' map: the vocabulary is the oracle's dict.
+        found = pd.Series(values.values, dtype=object).map(self.codes)
+        codes = found.fillna(self.unknown).to_numpy(dtype=np.float64)
+        codes[values.null] = self.unknown
+        return Vector("number", codes, np.zeros(len(codes), np.bool_))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the normalized form."""
