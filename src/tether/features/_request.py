@@ -143,8 +143,8 @@ class Encoding:
             )
         # A dict lookup per value through pandas' map: the vocabulary is the oracle's dict.
         found = pd.Series(values.values, dtype=object).map(self.codes)
-        codes = found.fillna(self.unknown).to_numpy(dtype=np.float64)
-        codes[values.null] = self.unknown
+        known = found.fillna(self.unknown).to_numpy(dtype=np.float64)
+        codes = np.where(values.null, float(self.unknown), known)
         return Vector("number", codes, np.zeros(len(codes), np.bool_))
 
     def to_dict(self) -> dict[str, Any]:
