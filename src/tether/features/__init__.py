@@ -1,13 +1,14 @@
 """Feature definitions and point-in-time correct training sets (the offline feature store).
 
 Define features once (feature views over entities' events, request views over the request
-itself); compute them offline (DuckDB by default, Spark on the same definitions)
-and online (:class:`OnlineFeatureStore` over SQLite or Redis, computing each vector at request
-time with the same reference aggregation and the same expression evaluator), so
-training-serving skew cannot come from two implementations; :func:`measure_skew` checks it.
+itself, so a client sends only the raw event); compute them offline (DuckDB by default,
+Spark on the same definitions) and online (:class:`OnlineFeatureStore` over SQLite or
+Redis, computing each vector at request time with the same reference aggregation and the
+same expression evaluator), so training-serving skew cannot come from two implementations;
+:func:`measure_skew` checks it.
 
->>> from tether.features import (Aggregation, Entity, EventSource, FeatureStore,
-...                              FeatureView, Transformation)
+>>> from tether.features import (Aggregation, Encoding, Entity, EventSource, FeatureStore,
+...                              FeatureView, RequestColumn, RequestView, Transformation)
 >>> customer = Entity("customer", keys=["customer_id"])
 >>> tx = EventSource.parquet("events.parquet", entity_key="customer_id", event_id="event_id",
 ...                          event_time="event_time", created_time="ingested_time")
@@ -15,8 +16,14 @@ training-serving skew cannot come from two implementations; :func:`measure_skew`
 ...     Aggregation("tx_count_1h", "count", window="1h"),
 ...     Aggregation("amount_mean_30d", "mean", column="amount", window="30d"),
 ...     Transformation("amount_ratio_30d", "amount / amount_mean_30d", request=["amount"]),
+...     Aggregation("hours_since_last_tx", "since_last", window="30d", unit="1h"),
 ... ])  # doctest: +SKIP
->>> store = FeatureStore([view])  # doctest: +SKIP
+>>> payment = RequestView("payment", features=[
+...     RequestColumn("amount"),
+...     Transformation("hour_of_day", "hour(event_time)"),
+...     Encoding("category_code", "category", vocabulary=["fuel", "grocery"], unknown=-1),
+... ])
+>>> store = FeatureStore([view, payment])  # doctest: +SKIP
 >>> training = store.build_training_set(spine, timestamp="event_time")  # doctest: +SKIP
 """
 

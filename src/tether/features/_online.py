@@ -87,7 +87,8 @@ class FeatureStatus(enum.StrEnum):
     than the view's TTL at the request time, so the ``empty`` value applies. ``UNKNOWN_ENTITY``:
     the store holds no event of this entity at all (values are the ``empty`` values too). A
     transformation takes the worst status of the features it reads (request columns count as
-    ``VALUE``), in the order ``UNKNOWN_ENTITY``, ``STALE``, ``EMPTY``, ``VALUE``.
+    ``VALUE``), in the order ``UNKNOWN_ENTITY``, ``STALE``, ``EMPTY``, ``VALUE``. The
+    features of a request view are ``VALUE``: they are computed from the request itself.
     """
 
     VALUE = "value"

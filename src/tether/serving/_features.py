@@ -16,7 +16,8 @@ the lookup's value for the same feature is refused rather than silently preferre
 that is training-serving skew by construction. Every refusal is an
 :class:`InvalidInstanceError` naming the field (``instances[3].features.amount``) and what
 was expected; so is a lookup's refusal of an entity (an unknown or missing key column), which
-names the instance's ``entity`` or ``features``.
+names the instance's ``entity`` or ``features``, and of a raw event that lacks a column a
+request feature is computed from (``instances[1].features.country``).
 
 The vector a model receives maps each feature to a float, or to None where there is no value;
 models receive None as NaN. A raw null means the same as the online store's null (the feature
