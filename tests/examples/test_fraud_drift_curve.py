@@ -247,3 +247,23 @@ def test_windows_are_half_open_and_see_only_payments_ingested_before(
     assert frame.loc[ids, "amount_max_30d"].iloc[3] == 30.0
     assert frame.loc[ids, "amount_to_mean_30d"].iloc[3] == pytest.approx(40.0 / 20.0)
     assert frame.index.tolist() == ids.iloc[[0, 1, 2, 4, 5, 3]].tolist()  # event order
+    # The payment at 50 minutes, ingested 3h late, is unseen by the one at 60 minutes.
+    hours = frame.loc[ids, "hours_since_last_tx"].fillna(-1.0).tolist()
+    assert hours == [-1.0, -1.0, 0.5, 0.5, -1.0, 20 / 60]
+    assert frame.loc[ids, "hour_of_day"].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]  # 60 min: 01:00
+    assert frame.loc[ids, "category_code"].tolist() == [6.0] * 6  # grocery
+    assert frame.loc[ids, "is_foreign"].tolist() == [0.0] * 6
+
+
+def test_every_model_input_is_a_feature_and_a_request_carries_only_raw_columns(
+    project: tuple[ModuleType, ModuleType],
+) -> None:
+    features, train = project
+    store = FeatureStore(features.FEATURE_VIEWS)
+    assert sorted(train.FEATURE_COLUMNS) == sorted(store.feature_names)
+    assert not hasattr(train, "request_features")  # train.py computes no feature
+    derived = set(store.feature_names) - set(store.request_columns)
+    assert not derived & set(train.SPINE_COLUMNS), "a request must not carry a derived value"
+    assert set(store.request_columns) <= set(train.SPINE_COLUMNS)
+    assert {"hour_of_day", "category_code", "country_code", "is_foreign"} <= set(derived)
+    assert "hours_since_last_tx" in store.feature_names
