@@ -138,6 +138,12 @@ def random_view(
             filter="hour(event_time) < 12 and day_of_week(event_time) != 0",
         ),
         Aggregation(
+            "n_us_or_big_1d",
+            "count",
+            window="1d",
+            filter="number(country == 'US') + number(amount > 50) >= 1",
+        ),
+        Aggregation(
             "n_created_same_hour_1d",
             "count",
             window="1d",
