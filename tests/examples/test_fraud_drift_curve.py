@@ -1,11 +1,11 @@
 """The fraud example project on the simulated world: its features and its calibrated decay.
 
 A model trained on January the way ``train.py`` trains it, from the training set the feature
-store builds out of ``features.py`` (``FEATURE_VIEWS``: every model input), with its decision threshold set on
-January's held-out days to catch 85% of their fraud (the fraud team's recall target), is
-scored month by month at that fixed threshold. The world is calibrated so that precision is
-94 +- 3% in February (its first month of service), 71 +- 4% in July, and never rises by more
-than 2 points from one month to the next.
+store builds out of ``features.py`` (``FEATURE_VIEWS``: every model input), with its
+decision threshold set on January's held-out days to catch 85% of their fraud (the fraud
+team's recall target), is scored month by month at that fixed threshold. The world is
+calibrated so that precision is 94 +- 3% in February (its first month of service), 71 +- 4%
+in July, and never rises by more than 2 points from one month to the next.
 
 The curve is checked at 400,000 payments and 4,000 customers: the default density of
 100 payments per customer, and the smallest scale at which month-level precision was
