@@ -16,7 +16,8 @@ is this module's class).
     │   └── TrackingNotFoundError    a run, model, version or alias the store does not have
     ├── ReproducibilityError         a reproduce that could not run to a verdict
     ├── FeatureError                 feature definitions, training sets, online stores
-    │   └── StoreUnavailableError    an online store that cannot be reached
+    │   ├── StoreUnavailableError    an online store that cannot be reached
+    │   └── RequestColumnError       a request lacks a column a feature is computed from
     ├── RegistryError                versions, aliases, transitions
     │   ├── TransitionError          a transition the model's current state does not allow
     │   ├── UnknownVersionError      a version the registry does not have
@@ -84,6 +85,19 @@ class FeatureError(TetherError):
 
 class StoreUnavailableError(FeatureError):
     """An online feature store cannot be reached."""
+
+
+class RequestColumnError(FeatureError):
+    """A request row lacks a column that a request feature or transformation reads.
+
+    ``row`` is the position of the request row, ``column`` the missing column, so that a
+    front can name the field (the server: ``instances[row].features.column``).
+    """
+
+    def __init__(self, message: str, *, row: int, column: str) -> None:
+        super().__init__(message)
+        self.row = row
+        self.column = column
 
 
 class RegistryError(TetherError):

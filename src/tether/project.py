@@ -36,7 +36,7 @@ from tether.config import Settings, load_settings
 from tether.errors import ProjectError
 
 if TYPE_CHECKING:
-    from tether.features import FeatureStore, FeatureView, OfflineEngine, OnlineFeatureStore
+    from tether.features import Definition, FeatureStore, OfflineEngine, OnlineFeatureStore
     from tether.features import OnlineStore as OnlineBackend
     from tether.lineage import AuditReport, ReproduceReport, TrainResult
     from tether.registry import EventLog, ModelAliases
@@ -153,8 +153,9 @@ class Project:
         )
 
     @property
-    def views(self) -> Sequence[FeatureView]:
-        """The project's feature views (``[features] definitions``), sources resolved."""
+    def views(self) -> Sequence[Definition]:
+        """The project's feature definitions (``[features] definitions``): its feature views
+        and request views, file sources resolved against the project."""
         from tether.lineage import project_views
 
         return self._once("feature views", lambda: tuple(project_views(self.settings)))

@@ -19,10 +19,13 @@ import pandas as pd
 
 from tether.features import (
     Aggregation,
+    Encoding,
     Entity,
     EventBatch,
     EventSource,
     FeatureView,
+    RequestColumn,
+    RequestView,
     Transformation,
     point_values,
 )
@@ -102,6 +105,7 @@ def random_view(
             Aggregation(f"max_{window}", "max", column="amount", window=window, null_fill=0.0),
             Aggregation(f"countries_{window}", "count_distinct", column="country", window=window),
             Aggregation(f"last_country_{window}", "last", column="country", window=window),
+            Aggregation(f"since_last_{window}", "since_last", window=window, unit="1h"),
         ]
     features += [
         Aggregation("last_amount_1d", "last", column="amount", window="1d", null_fill=-1.0),
@@ -118,11 +122,54 @@ def random_view(
             "countries_filled_1d", "count_distinct", column="country", window="1d", null_fill="??"
         ),
         Aggregation("n_empty_null_1h", "count", window="1h", empty=None),
+        Aggregation(
+            "since_foreign_1d",
+            "since_last",
+            window="1d",
+            unit="7m",  # a unit that does not divide the grid: the quotient is a real float
+            filter="country != 'US'",
+            empty=-1.0,
+        ),
+        # Time functions in a filter run in SQL on the engines and in Python in the reference.
+        Aggregation(
+            "n_morning_1d",
+            "count",
+            window="1d",
+            filter="hour(event_time) < 12 and day_of_week(event_time) != 0",
+        ),
+        Aggregation(
+            "n_us_or_big_1d",
+            "count",
+            window="1d",
+            filter="number(country == 'US') + number(amount > 50) >= 1",
+        ),
+        Aggregation(
+            "n_created_same_hour_1d",
+            "count",
+            window="1d",
+            filter="hour(ingested_time) == hour(event_time) and ingested_time > event_time",
+        ),
         Transformation("ratio_1d", "amount / mean_1d", request=["amount"]),
         Transformation("busy", "n_1h >= 2 or coalesce(max_1h, 0) > 90"),
     ]
     entity = Entity("customer", keys=["customer_id"])
     return FeatureView("tx", entity=entity, source=source, features=features, ttl=ttl)
+
+
+def request_view() -> RequestView:
+    """Every kind of request feature, over the request's ``amount`` and ``country``."""
+    return RequestView(
+        "req",
+        features=[
+            RequestColumn("amount"),
+            Transformation("req_hour", "hour(event_time)"),
+            Transformation("req_weekday", "day_of_week(event_time)"),
+            Encoding("req_country_code", "country", vocabulary=("US", "FR"), unknown=-1),
+            Transformation("req_foreign", "number(country != 'US')"),
+            Transformation("req_big_afternoon", "hour(event_time) >= 12 and amount > 10"),
+            Transformation("req_mix", "req_hour * 100 + req_country_code"),
+        ],
+    )
 
 
 @dataclass

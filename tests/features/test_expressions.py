@@ -60,6 +60,9 @@ EXPRESSIONS = [
     "f == True",
     "min(s, 'M')",
     "a / 0",
+    "number(f)",
+    "number(a > b) + number(s == 'US')",
+    "number(a)",
 ]
 
 

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from feature_cases import COUNTRIES, T0, random_events, random_view, write_parquet
+from feature_cases import (
+    COUNTRIES,
+    T0,
+    random_events,
+    random_view,
+    request_view,
+    write_parquet,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from online_backends import open_store
@@ -102,10 +109,16 @@ def fill(online: OnlineFeatureStore, scenario: dict[str, Any]) -> None:
 def spine_of(scenario: dict[str, Any]) -> pd.DataFrame:
     events = scenario["events"]
     rows = [
-        (customer, events[column].iloc[row] + offset + nudge, 1.0 + position)
+        (
+            customer,
+            events[column].iloc[row] + offset + nudge,
+            1.0 + position * 7.5,
+            COUNTRIES[position % len(COUNTRIES)],
+        )
         for position, (customer, row, column, offset, nudge) in enumerate(scenario["queries"])
     ]
-    return pd.DataFrame(rows, columns=["customer_id", "t", "amount"])
+    spine = pd.DataFrame(rows, columns=["customer_id", "t", "amount", "country"])
+    return spine.astype({"country": "str"})
 
 
 def check(scenario: dict[str, Any], store_of: Callable[[str], OnlineStore], folder: Path) -> None:
@@ -114,14 +127,19 @@ def check(scenario: dict[str, Any], store_of: Callable[[str], OnlineStore], fold
     path = write_parquet(scenario["events"], folder / f"{name}.parquet")
     view = random_view(path, ttl=scenario["ttl"], created=scenario["created"])
     spine = spine_of(scenario)
-    offline = FeatureStore([view]).build_training_set(spine, timestamp="t")
-    online = OnlineFeatureStore([view], store_of(name))
+    offline_store = FeatureStore([view, request_view()])
+    offline = offline_store.build_training_set(spine, timestamp="t")
+    online = OnlineFeatureStore([view, request_view()], store_of(name))
     fill(online, scenario)
     for position, row in enumerate(spine.itertuples(index=False)):
+        country = None if pd.isna(row.country) else row.country
         [vector] = online.get_online_features(
-            [{"customer_id": row.customer_id}], [{"amount": row.amount}], at=row.t
+            [{"customer_id": row.customer_id}],
+            [{"amount": row.amount, "country": country}],
+            at=row.t,
         )
-        for feature in view.feature_names:
+        assert list(vector.values) == list(offline_store.feature_names)
+        for feature in offline_store.feature_names:
             where = f"query {position} ({row.customer_id} at {row.t}), feature {feature}"
             assert_same(offline[feature].iloc[position], vector[feature], where=where)
 

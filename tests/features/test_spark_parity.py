@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from feature_cases import RandomCase, write_parquet
+from feature_cases import T0, RandomCase, request_view, write_parquet
 
 from tether.features import (
     Aggregation,
@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 def assert_same_training_sets(
     spark_set: pd.DataFrame, duckdb_set: pd.DataFrame, view: FeatureView
 ) -> None:
+    # since_last is exact: both sides divide the same two integers (below 2**53) in IEEE.
     inexact = {a.name for a in view.aggregations if a.function in ("sum", "mean")}
     inexact |= {t.name for t in view.transformations}
     exact = [name for name in view.feature_names if name not in inexact]
@@ -50,6 +51,34 @@ def test_spark_equals_duckdb_on_adversarial_events_with_a_ttl(
         case.spine, timestamp="ts"
     )
     assert_same_training_sets(on_spark, on_duckdb, case.view)
+    assert list(on_spark.columns) == list(on_duckdb.columns)
+
+
+def test_spark_equals_duckdb_across_the_epoch_with_time_functions_and_request_features(
+    spark: Any, make_random_case: Callable[..., RandomCase]
+) -> None:
+    # hour() and day_of_week() in filters run in SQL: before 1970 the engines' % and integer
+    # division truncate toward zero, which the rendering must turn into floor semantics.
+    case = make_random_case(22, windows=("1h", "1d"))
+    shift = pd.Timestamp(0, tz="UTC") - T0 - pd.Timedelta(days=1)
+    events = case.events.assign(
+        event_time=case.events["event_time"] + shift,
+        ingested_time=case.events["ingested_time"] + shift,
+    )
+    write_parquet(events, Path(case.view.source.location))
+    countries = pd.Series(["US", "FR", None, "DE"] * len(case.spine), dtype="str")
+    spine = case.spine.assign(
+        ts=case.spine["ts"] + shift, country=countries.iloc[: len(case.spine)].to_numpy()
+    )
+    views = [case.view, request_view()]
+    on_duckdb = FeatureStore(views).build_training_set(spine, timestamp="ts")
+    on_spark = FeatureStore(views, engine=SparkEngine(spark)).build_training_set(
+        spine, timestamp="ts"
+    )
+    assert_same_training_sets(on_spark, on_duckdb, case.view)
+    request = list(request_view().feature_names)
+    pd.testing.assert_frame_equal(on_spark[request], on_duckdb[request], check_exact=True)
+    assert on_duckdb["n_morning_1d"].sum() > 0
     assert list(on_spark.columns) == list(on_duckdb.columns)
 
 

@@ -17,13 +17,17 @@ from tether.cli._predictions import parse_since
 from tether.errors import ConfigError, FeatureError
 
 if TYPE_CHECKING:
-    from tether.features import FeatureStore, NaiveTimestamps, SkewReport, WriteReport
+    from tether.features import (
+        FeatureStore,
+        NaiveTimestamps,
+        RequestFeature,
+        SkewReport,
+        WriteReport,
+    )
     from tether.project import Project
+    from tether.serving import ServedVectors
 
 # tether.features (pandas, DuckDB, PyArrow: about a second) is imported inside the commands.
-
-if TYPE_CHECKING:
-    from tether.serving import ServedVectors
 
 DEFAULT_SKEW_LIMIT = 10_000
 """Predictions the skew audit reads from the log by default (as ``PredictionReader``)."""
@@ -47,11 +51,26 @@ def list_command(ctx: typer.Context) -> _render.Report:
                 else f"= {feature.expression}"
             )
             rows.append({"view": view.name, "feature": feature.name, "definition": kind})
+    for request_view in store.request_views:
+        for request_feature in request_view.features:
+            rows.append({"view": request_view.name, "feature": request_feature.name,
+                         "definition": _request_definition(request_feature)})  # fmt: skip
     lines = [f"  {row['view']}.{row['feature']}: {row['definition']}" for row in rows]
     return _render.Report(
         {"version": store.version, "features": rows},
         [f"feature definitions version {store.version}", *lines],
     )
+
+
+def _request_definition(feature: RequestFeature) -> str:
+    from tether.features import Encoding, RequestColumn
+
+    if isinstance(feature, RequestColumn):
+        return "the request's own value"
+    if isinstance(feature, Encoding):
+        words = len(feature.vocabulary)
+        return f"code of {feature.column} among {words} words, else {feature.unknown}"
+    return f"= {feature.expression}"
 
 
 @features_app.command("build")
@@ -151,13 +170,14 @@ def get_command(
         ..., metavar="KEY...", help="Entity keys: VALUE, or KEY=VALUE[,KEY=VALUE]."
     ),
     at: str = typer.Option("", help="Request time, ISO-8601 UTC (default: now)."),
-    request: list[str] = typer.Option([], help="Request data KEY=NUMBER for transformations."),
+    request: list[str] = typer.Option(
+        [], help="Request data KEY=VALUE (a number or text) for request features."
+    ),
 ) -> _render.Report:
     """Get online feature vectors, with each feature's status."""
-    project = open_project(ctx)
-    views, online = project.views, project.online_store
-    entity_keys = [_entity(k, views[0].entity.keys) for k in keys]
-    data = {k: float(v) for k, _, v in (r.partition("=") for r in request)}
+    online = open_project(ctx).online_store
+    entity_keys = [_entity(k, online.views[0].entity.keys) for k in keys]
+    data = {k: _request_value(v) for k, _, v in (r.partition("=") for r in request)}
     moment = datetime.fromisoformat(at) if at else None
     vectors = online.get_online_features(entity_keys, [data] * len(entity_keys), at=moment)
     found = [
@@ -176,6 +196,14 @@ def get_command(
         for vector in vectors
     ]
     return _render.Report({"vectors": found}, tables)
+
+
+def _request_value(text: str) -> float | str:
+    """A number when it reads as one, else the text (a category, a country)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 @features_app.command("skew")

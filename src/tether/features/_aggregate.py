@@ -14,7 +14,8 @@ For a view, an entity key and a time t (microseconds since the epoch, UTC):
    (created time, event time, :attr:`FeatureView.tie_break_columns`, nulls first) is the
    event; earlier ones are ignored, and so is the event if that version has another key;
 4. an event contributes to an aggregation when ``t - window <= event time < t``, its filter is
-   true, and its input is not null (unless ``null_fill`` replaces nulls);
+   true, and its input is not null (unless ``null_fill`` replaces nulls); ``since_last`` is
+   ``(t - the newest contributing event time) / unit``;
 5. the aggregation of no contributing value is its ``empty`` value; so is the value of a view
    with a TTL whose newest contributing event is older than the TTL (``t - time > ttl``).
 """
@@ -101,7 +102,11 @@ class EventBatch:
         if aggregation.filter_expression is None:
             return np.ones(self.size, dtype=np.bool_)
         columns = {
-            name: vector_from_values(events[name], what=f"source column {name!r}")
+            name: vector_from_values(
+                events[name],
+                what=f"source column {name!r}",
+                naive=self.view.source.naive_timestamps,
+            )
             for name in referenced_names(aggregation.filter_expression)
         }
         result = evaluate(aggregation.filter_expression, columns, length=self.size)
@@ -169,6 +174,11 @@ def _aggregate(batch: EventBatch, agg: Aggregation, rows: list[int], at_us: int)
     ttl = batch.view.ttl_us
     if ttl is not None and newest < at_us - ttl:
         return AggregateValue(agg.empty_value, newest, stale=True)
+    if agg.function == "since_last":
+        assert agg.unit_us is not None
+        # int / int is correctly rounded, as is the engines' DOUBLE division of the same
+        # exact integers (both below 2**53): the same float on every path.
+        return AggregateValue((at_us - newest) / agg.unit_us, newest, stale=False)
     return AggregateValue(_combine(batch, agg, picked, values), newest, stale=False)
 
 

@@ -54,7 +54,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tether.features._definitions import Aggregation, FeatureView
-from tether.features._expressions import sql_constant, to_sql
+from tether.features._expressions import sql_bigint, sql_constant, to_sql
 
 __all__ = [
     "EVENTS_CTE",
@@ -97,10 +97,6 @@ def _micros(name: str, naive: bool) -> exp.Expr:
     return exp.UnixMicros(this=column)
 
 
-def _bigint(value: int) -> exp.Expr:
-    return exp.Cast(this=exp.Literal.number(value), to=exp.DataType.build("BIGINT"))
-
-
 def compile_view(
     view: FeatureView, *, source_table: str, points_table: str, naive_columns: frozenset[str]
 ) -> exp.Select:
@@ -138,7 +134,7 @@ def _bucket(time_us: exp.Expr, longest: int) -> exp.Expr:
     An event in ``[t - longest, t)`` is in t's bucket or the one before: buckets are at least
     the longest window wide (the one around zero is twice as wide) and in time order.
     """
-    return exp.IntDiv(this=time_us, expression=_bigint(longest))
+    return exp.IntDiv(this=time_us, expression=sql_bigint(longest))
 
 
 def _bucketed_points(view: FeatureView, points_table: str, longest: int) -> exp.Expr:
@@ -169,7 +165,7 @@ def _events(
     event_us = _micros(source.event_time, source.event_time in naive_columns)
     created = source.created_time
     if created is None:
-        created_us = _bigint(_KNOWN_FROM_THE_BEGINNING)
+        created_us = sql_bigint(_KNOWN_FROM_THE_BEGINNING)
     else:
         created_us = _micros(created, created in naive_columns)
     order = [exp.Ordered(this=created_us.copy(), nulls_first=True)]
@@ -231,7 +227,7 @@ def _events(
 
 def _since(window_us: int) -> exp.Expr:
     """``e.event_us >= p.t - window``: the event is in the window (false for no event)."""
-    start = exp.Sub(this=_col(POINT_TIME, "p"), expression=_bigint(window_us))
+    start = exp.Sub(this=_col(POINT_TIME, "p"), expression=sql_bigint(window_us))
     return exp.GTE(this=_col(_EVENT_US, "e"), expression=start)
 
 
@@ -285,6 +281,15 @@ def _raw_aggregate(agg: Aggregation) -> exp.Expr:
         return exp.Count(this=_when(contributes, exp.Literal.number(1)))
     if agg.function == "count_distinct":
         return exp.Count(this=exp.Distinct(expressions=[_when(contributes, _input(agg))]))
+    if agg.function == "since_last":
+        assert agg.unit_us is not None
+        # t - newest event time, as the least t - event time: p.t is no grouping column.
+        age = exp.Sub(this=_col(POINT_TIME, "p"), expression=_col(_EVENT_US, "e"))
+        elapsed = exp.Min(this=_when(contributes, age))
+        return exp.Div(
+            this=exp.Cast(this=elapsed, to=exp.DataType.build("DOUBLE")),
+            expression=exp.Cast(this=sql_bigint(agg.unit_us), to=exp.DataType.build("DOUBLE")),
+        )
     if agg.function == "last":
         # Ties at one event time go to the greatest event id; after the join there is one
         # version per event, so (event time, event id) picks exactly one row.

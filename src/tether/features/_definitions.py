@@ -50,6 +50,7 @@ __all__ = [
     "FeatureView",
     "NaiveTimestamps",
     "Transformation",
+    "check_name",
     "definition_digest",
 ]
 
@@ -57,13 +58,13 @@ DEFINITIONS_FORMAT = "tether.features/1"
 """Written into every normalized definition; bumped when the meaning of a definition changes."""
 
 AggregationFunction: TypeAlias = Literal[
-    "count", "sum", "mean", "min", "max", "count_distinct", "last"
+    "count", "sum", "mean", "min", "max", "count_distinct", "last", "since_last"
 ]
 AGGREGATION_FUNCTIONS: tuple[AggregationFunction, ...] = get_args(AggregationFunction)
 NaiveTimestamps: TypeAlias = Literal["reject", "utc"]
 SourceFormat: TypeAlias = Literal["parquet", "csv", "table"]
 _COUNTS = ("count", "count_distinct")
-_NUMERIC = ("sum", "mean")
+_NUMERIC = ("sum", "mean", "since_last")
 
 
 class _Default(enum.Enum):
@@ -81,7 +82,8 @@ def definition_digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _name(value: object, what: str) -> str:
+def check_name(value: object, what: str) -> str:
+    """Return ``value`` if it is a name (a Python identifier, not starting with ``__``)."""
     if not isinstance(value, str) or not value.isidentifier() or keyword.iskeyword(value):
         raise FeatureError(
             f"{what} is {value!r}: expected a Python identifier such as 'tx_count_7d'"
@@ -123,7 +125,7 @@ class Entity:
     keys: Sequence[str]
 
     def __post_init__(self) -> None:
-        _name(self.name, "entity name")
+        check_name(self.name, "entity name")
         object.__setattr__(self, "keys", _columns(self.keys, f"keys of entity {self.name!r}"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -204,8 +206,10 @@ class Aggregation:
     """A windowed aggregation of the source's events before time t: ``[t - window, t)``.
 
     ``function`` is one of ``count`` (events; with a ``column``, its non-null values), ``sum``,
-    ``mean``, ``min``, ``max``, ``count_distinct`` and ``last`` (the value of the latest event;
-    ties at one event time go to the greatest event id). ``filter`` is an expression over
+    ``mean``, ``min``, ``max``, ``count_distinct``, ``last`` (the value of the latest event;
+    ties at one event time go to the greatest event id) and ``since_last`` (the time from the
+    latest event to t, in ``unit``s, a float: ``(t - newest event time) / unit``; an event at
+    exactly t is not before t, so it does not count). ``filter`` is an expression over
     source columns (see :mod:`tether.features._expressions`); a null filter excludes the row.
 
     Null policy: with ``null_fill=None`` (the default) null inputs are skipped, as if the event
@@ -222,16 +226,19 @@ class Aggregation:
     filter: str | None = None
     empty: Scalar | _Default = DEFAULT
     null_fill: Scalar = None
+    unit: str | timedelta | None = None
     window_us: int = field(init=False, repr=False, compare=False)
+    unit_us: int | None = field(init=False, repr=False, compare=False)
     filter_expression: Expression | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        what = f"feature {_name(self.name, 'feature name')!r}"
+        what = f"feature {check_name(self.name, 'feature name')!r}"
         _choice(self.function, AGGREGATION_FUNCTIONS, f"function of {what}")
-        if self.column is None and self.function != "count":
+        if self.column is None and self.function not in ("count", "since_last"):
             raise FeatureError(f"column of {what} is None: {self.function} needs a column")
         if self.column is not None:
             _column(self.column, f"column of {what}")
+        self._check_unit(what)
         window = parse_duration(self.window, what=f"window of {what}")
         object.__setattr__(self, "window_us", duration_micros(window))
         parsed = None
@@ -241,6 +248,22 @@ class Aggregation:
         if self.empty is DEFAULT:
             object.__setattr__(self, "empty", 0 if self.function in _COUNTS else None)
         self._check_policy(what)
+
+    def _check_unit(self, what: str) -> None:
+        unit_us = None
+        if self.function == "since_last":
+            if self.column is not None:
+                raise FeatureError(
+                    f"column of {what} is {self.column!r}: since_last reads event times only"
+                )
+            if self.unit is None:
+                raise FeatureError(
+                    f"unit of {what} is None: since_last needs a unit, e.g. unit='1h'"
+                )
+            unit_us = duration_micros(parse_duration(self.unit, what=f"unit of {what}"))
+        elif self.unit is not None:
+            raise FeatureError(f"unit of {what} is {self.unit!r}: only since_last takes a unit")
+        object.__setattr__(self, "unit_us", unit_us)
 
     def _check_policy(self, what: str) -> None:
         numbers = self.function in _COUNTS + _NUMERIC
@@ -274,7 +297,7 @@ class Aggregation:
         """Return the normalized form."""
         parsed = self.filter_expression
         filter_text = None if parsed is None else canonical_text(parsed)
-        return {
+        document: dict[str, Any] = {
             "kind": "aggregation",
             "name": self.name,
             "function": self.function,
@@ -284,6 +307,11 @@ class Aggregation:
             "empty": self.empty_value,
             "null_fill": self.null_fill,
         }
+        if self.unit_us is not None:
+            # Only since_last has a unit: the other kinds keep the documents (and versions)
+            # they had before since_last existed.
+            document["unit"] = format_duration(timedelta(microseconds=self.unit_us))
+        return document
 
 
 def _is_number(value: object) -> bool:
@@ -308,13 +336,13 @@ class Transformation:
     parsed: Expression = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        what = f"feature {_name(self.name, 'feature name')!r}"
+        what = f"feature {check_name(self.name, 'feature name')!r}"
         object.__setattr__(
             self, "parsed", parse_expression(self.expression, what=f"expression of {what}")
         )
         request = (self.request,) if isinstance(self.request, str) else tuple(self.request)
         for column in request:
-            _name(column, f"request column of {what}")
+            check_name(column, f"request column of {what}")
         object.__setattr__(self, "request", request)
 
     @property
@@ -353,7 +381,7 @@ class FeatureView:
     ttl_us: int | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        what = f"feature view {_name(self.name, 'feature view name')!r}"
+        what = f"feature view {check_name(self.name, 'feature view name')!r}"
         if not isinstance(self.entity, Entity):
             raise FeatureError(f"entity of {what} is {self.entity!r}: expected an Entity")
         if not isinstance(self.source, EventSource):

@@ -2,7 +2,7 @@
 
 An expression is a restricted Python expression, parsed with :mod:`ast` into a tree of the
 node classes below and nothing else (no attribute access, no subscripts, no lambdas, no calls
-but four). The same tree is
+but seven). The same tree is
 
 * evaluated by :mod:`tether.features._evaluate` (vectorised on numpy, and on scalars by the
   very same code on length-1 arrays), which runs every transformation, offline and online;
@@ -22,6 +22,13 @@ The grammar::
     x is None   x is not None
     not x   x and y   x or y                  three-valued (SQL) logic
     abs(x)  min(x, y, ...)  max(x, y, ...)  coalesce(x, y, ...)
+    hour(t)  day_of_week(t)                   parts of a time, in UTC (0-23; Monday 0-6)
+    number(x)                                 a boolean as 1.0 or 0.0 (a number as itself)
+
+Times are values of their own kind (a request's event time, a time column of a source): they
+compare with each other and feed ``hour`` and ``day_of_week``, computed from microseconds
+since the epoch with floor division, so the Python evaluator, DuckDB and Spark agree without a
+session time zone or calendar (a time before 1970 has its hour too).
 
 Nulls follow SQL: arithmetic and comparisons with a null give null, ``and``/``or`` use
 three-valued logic, ``min``/``max`` skip nulls (like SQL ``LEAST``/``GREATEST``), and a filter
@@ -56,6 +63,7 @@ __all__ = [
     "canonical_text",
     "parse_expression",
     "referenced_names",
+    "sql_bigint",
     "to_sql",
 ]
 
@@ -64,7 +72,7 @@ Scalar: TypeAlias = bool | int | float | str | None
 
 ArithmeticOp = Literal["+", "-", "*", "/"]
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
-FunctionName = Literal["abs", "min", "max", "coalesce"]
+FunctionName = Literal["abs", "min", "max", "coalesce", "hour", "day_of_week", "number"]
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,8 @@ class InList:
 
 @dataclass(frozen=True)
 class Call:
-    """One of the four functions: ``abs``, ``min``, ``max``, ``coalesce``."""
+    """One of the functions: ``abs``, ``min``, ``max``, ``coalesce``, ``hour``,
+    ``day_of_week``, ``number``."""
 
     function: FunctionName
     args: tuple[Expression, ...]
@@ -165,8 +174,22 @@ _COMPARE: dict[type[ast.cmpop], CompareOp] = {
     ast.Gt: ">",
     ast.GtE: ">=",
 }
-_FUNCTIONS: dict[str, int] = {"abs": 1, "min": 2, "max": 2, "coalesce": 2}
-"""Each function and its least number of arguments (``abs`` takes exactly one)."""
+_FUNCTIONS: dict[str, int] = {
+    "abs": 1,
+    "min": 2,
+    "max": 2,
+    "coalesce": 2,
+    "hour": 1,
+    "day_of_week": 1,
+    "number": 1,
+}
+"""Each function and its least number of arguments."""
+_UNARY = frozenset({"abs", "hour", "day_of_week", "number"})
+"""The functions that take exactly one argument."""
+MICROS_PER_HOUR = 3_600_000_000
+MICROS_PER_DAY = 86_400_000_000
+EPOCH_WEEKDAY = 3
+"""1970-01-01 was a Thursday: ``day_of_week`` counts Monday as 0, as Python's ``weekday``."""
 
 
 def parse_expression(text: str, *, what: str) -> Expression:
@@ -218,7 +241,7 @@ class _Parser:
         raise self.fail(
             node,
             "expected constants, names, + - * /, comparisons, and/or/not, "
-            "in (...), is None, abs, min, max or coalesce",
+            "in (...), is None, abs, min, max, coalesce, hour, day_of_week or number",
         )
 
     def constant(self, node: ast.Constant) -> Scalar:
@@ -285,15 +308,17 @@ class _Parser:
         if function not in _FUNCTIONS or node.keywords:
             raise self.fail(
                 node,
-                "the functions are abs(x), min(x, y, ...), max(x, y, ...) "
-                "and coalesce(x, y, ...), without keyword arguments",
+                "the functions are abs(x), min(x, y, ...), max(x, y, ...), "
+                "coalesce(x, y, ...), hour(t), day_of_week(t) and number(x), without keyword "
+                "arguments",
             )
         least = _FUNCTIONS[function]
         count = len(node.args)
-        if count < least or (function == "abs" and count != 1):
+        unary = function in _UNARY
+        if count < least or (unary and count != 1):
             raise self.fail(
                 node,
-                f"{function} takes {'exactly' if function == 'abs' else 'at least'} "
+                f"{function} takes {'exactly' if unary else 'at least'} "
                 f"{least} argument{'s' if least > 1 else ''}",
             )
         name: FunctionName = function  # type: ignore[assignment]  # narrowed by the membership test
@@ -428,10 +453,41 @@ def _comparison(op: CompareOp, left: exp.Expr, right: exp.Expr) -> exp.Expr:
     return classes[op](this=left, expression=right)
 
 
+def _floor_mod(value: exp.Expr, divisor: int) -> exp.Expr:
+    """``value`` modulo ``divisor`` in ``[0, divisor)``: SQL ``%`` keeps the dividend's sign."""
+    step = exp.Mod(this=value, expression=sql_bigint(divisor))
+    shifted = exp.Add(this=exp.Paren(this=step), expression=sql_bigint(divisor))
+    return exp.Paren(this=exp.Mod(this=exp.Paren(this=shifted), expression=sql_bigint(divisor)))
+
+
+def _floor_div(value: exp.Expr, divisor: int) -> exp.Expr:
+    """``value`` divided by ``divisor`` rounded down (SQL integer division truncates)."""
+    whole = exp.Sub(this=value, expression=_floor_mod(value.copy(), divisor))
+    return exp.Paren(this=exp.IntDiv(this=exp.Paren(this=whole), expression=sql_bigint(divisor)))
+
+
+def sql_bigint(value: int) -> exp.Expr:
+    """Render an integer as a SQL ``BIGINT`` (both engines then use 64-bit integer arithmetic)."""
+    return exp.Cast(this=exp.Literal.number(value), to=exp.DataType.build("BIGINT"))
+
+
+def _time_part(function: FunctionName, time: exp.Expr) -> exp.Expr:
+    """``hour`` or ``day_of_week`` of a time, from its microseconds (no session time zone)."""
+    micros = exp.UnixMicros(this=time)
+    if function == "hour":
+        return _floor_mod(_floor_div(micros, MICROS_PER_HOUR), 24)
+    days = exp.Add(this=_floor_div(micros, MICROS_PER_DAY), expression=sql_bigint(EPOCH_WEEKDAY))
+    return _floor_mod(exp.Paren(this=days), 7)
+
+
 def _call(function: FunctionName, args: list[exp.Expr]) -> exp.Expr:
     first, rest = args[0], args[1:]
     if function == "abs":
         return exp.Abs(this=_double(first))
+    if function in ("hour", "day_of_week"):
+        return _time_part(function, first)
+    if function == "number":
+        return _double(first)
     # ignore_nulls: skip nulls like DuckDB's and Spark's own LEAST/GREATEST (SQLGlot would
     # otherwise emulate BigQuery's null-if-any-null in DuckDB).
     if function == "min":

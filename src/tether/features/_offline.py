@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,13 @@ from tether.features._definitions import (
 )
 from tether.features._duckdb import DuckDBEngine
 from tether.features._engine import ColumnKind, OfflineEngine, SourceSchema
-from tether.features._evaluate import evaluate, vector_from_values, vector_to_series
+from tether.features._evaluate import (
+    evaluate,
+    time_vector,
+    vector_from_values,
+    vector_to_series,
+)
+from tether.features._request import RequestView, request_vectors
 from tether.features._validation import check_source, check_spine, spine_micros
 
 __all__ = ["FeatureStore"]
@@ -55,11 +61,15 @@ _VALUE_DTYPES: dict[ColumnKind, str] = {
 }
 
 
-class FeatureStore:
-    """Feature views and the engine that computes them.
+Definition: TypeAlias = FeatureView | RequestView
+"""What a definitions list holds: feature views and request views."""
 
-    Views are kept sorted by name, so the order they are given in changes neither the
-    :attr:`version` nor the training set's columns.
+
+class FeatureStore:
+    """Feature views, request views, and the engine that computes them.
+
+    Views are kept sorted by name (feature views, then request views), so the order they are
+    given in changes neither the :attr:`version` nor the training set's columns.
 
     >>> store = FeatureStore([view])  # doctest: +SKIP
     >>> training = store.build_training_set(spine, timestamp="event_time")  # doctest: +SKIP
@@ -68,12 +78,20 @@ class FeatureStore:
     """
 
     def __init__(
-        self, views: Sequence[FeatureView], engine: OfflineEngine | Literal["duckdb"] = "duckdb"
+        self, views: Sequence[Definition], engine: OfflineEngine | Literal["duckdb"] = "duckdb"
     ) -> None:
-        if not views or not all(isinstance(view, FeatureView) for view in views):
-            raise FeatureError(f"views is {views!r}: expected a non-empty list of FeatureView")
-        self.views: tuple[FeatureView, ...] = tuple(sorted(views, key=lambda view: view.name))
-        _check_unique(self.views)
+        if not views or not all(isinstance(view, FeatureView | RequestView) for view in views):
+            raise FeatureError(
+                f"views is {views!r}: expected a non-empty list of FeatureView and RequestView"
+            )
+        by_name = sorted(views, key=lambda view: view.name)
+        self.views: tuple[FeatureView, ...] = tuple(
+            view for view in by_name if isinstance(view, FeatureView)
+        )
+        self.request_views: tuple[RequestView, ...] = tuple(
+            view for view in by_name if isinstance(view, RequestView)
+        )
+        _check_unique([*self.views, *self.request_views])
         if engine == "duckdb":
             engine = DuckDBEngine()
         if not isinstance(engine, OfflineEngine):
@@ -83,13 +101,27 @@ class FeatureStore:
     @property
     def version(self) -> str:
         """The sha256 of every view's normalized definition; training runs record it."""
-        views = [view.to_dict() for view in self.views]
-        return definition_digest({"format": DEFINITIONS_FORMAT, "views": views})
+        document: dict[str, object] = {
+            "format": DEFINITIONS_FORMAT,
+            "views": [view.to_dict() for view in self.views],
+        }
+        if self.request_views:
+            # Only when there are any: definitions without request views keep their version.
+            document["request_views"] = [view.to_dict() for view in self.request_views]
+        return definition_digest(document)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        """The columns a training set gets, in order."""
-        return tuple(name for view in self.views for name in view.feature_names)
+        """The columns a training set gets (request columns that are features included), in
+        order."""
+        views: list[Definition] = [*self.views, *self.request_views]
+        return tuple(name for view in views for name in view.feature_names)
+
+    @property
+    def request_columns(self) -> tuple[str, ...]:
+        """The request columns every view needs, each once (a request's raw data)."""
+        views: list[Definition] = [*self.views, *self.request_views]
+        return tuple(dict.fromkeys(c for view in views for c in view.request_columns))
 
     def view(self, name: str) -> FeatureView:
         """Return the view called ``name``."""
@@ -128,7 +160,7 @@ class FeatureStore:
         Raises:
             FeatureError: bad input (found before any heavy work) or an engine failure.
         """
-        check_spine(spine, timestamp, self.views)
+        check_spine(spine, timestamp, self.views, self.request_views)
         times = spine_micros(spine, timestamp, naive_timestamps)
         checked = {view.name: self._check_source(view, spine) for view in self.views}
         training = spine.copy()
@@ -138,6 +170,8 @@ class FeatureStore:
             values.index = training.index
             training = pd.concat([training, values], axis=1)
             _transform(view, training)
+        for request_view in self.request_views:
+            _request_features(request_view, training, times)
         return training
 
     def _check_source(self, view: FeatureView, spine: pd.DataFrame) -> _CheckedSource:
@@ -177,12 +211,13 @@ class _CheckedSource:
     naive_columns: frozenset[str]
 
 
-def _check_unique(views: Sequence[FeatureView]) -> None:
+def _check_unique(views: Sequence[Definition]) -> None:
     seen_views: set[str] = set()
     seen_features: dict[str, str] = {}
     for view in views:
         if view.name in seen_views:
-            raise FeatureError(f"feature view name {view.name!r} is used twice")
+            kind = "feature view" if isinstance(view, FeatureView) else "request view"
+            raise FeatureError(f"{kind} name {view.name!r} is used twice")
         seen_views.add(view.name)
         for name in view.feature_names:
             if name in seen_features:
@@ -211,7 +246,7 @@ def _dtype(agg: Aggregation, schema: SourceSchema) -> str:
     """The pandas dtype of a feature column, the same whichever engine computed it."""
     if agg.function in ("count", "count_distinct"):
         return "Int64" if agg.empty_value is None else "int64"
-    if agg.function in ("sum", "mean"):
+    if agg.function in ("sum", "mean", "since_last"):
         return "float64"
     assert agg.column is not None
     return _VALUE_DTYPES.get(schema.kinds[agg.column], "object")
@@ -238,3 +273,17 @@ def _transform(view: FeatureView, training: pd.DataFrame) -> None:
         }
         result = evaluate(transformation.parsed, columns, length=len(training))
         training[transformation.name] = vector_to_series(result).array
+
+
+def _request_features(
+    view: RequestView, training: pd.DataFrame, times: npt.NDArray[np.int64]
+) -> None:
+    """Add the features of request view ``view``, computed from the spine's own columns."""
+    columns = {
+        name: vector_from_values(training[name], what=f"spine column {name!r}")
+        for name in view.request_columns
+    }
+    computed = request_vectors(view, columns, time_vector(times), length=len(training))
+    for name, vector in computed.items():
+        if name not in view.passthrough:  # a request column as it is: already the spine's
+            training[name] = vector_to_series(vector).array

@@ -48,12 +48,12 @@ from typing import Any, Literal
 import pandas as pd
 
 from tether._progress import Progress, no_progress
-from tether.errors import FeatureError
+from tether.errors import FeatureError, RequestColumnError
 from tether.features._definitions import FeatureView, Transformation
 from tether.features._engine import OfflineEngine
 from tether.features._evaluate import evaluate_scalar
 from tether.features._expressions import Scalar
-from tether.features._offline import FeatureStore
+from tether.features._offline import Definition, FeatureStore
 from tether.features._online_rows import (
     ROW_FORMAT,
     RowCodec,
@@ -63,6 +63,7 @@ from tether.features._online_rows import (
     normalize_key_value,
     stored_events,
 )
+from tether.features._request import request_scalars
 from tether.features._timestamps import timestamp_micros
 
 __all__ = [
@@ -87,7 +88,8 @@ class FeatureStatus(enum.StrEnum):
     than the view's TTL at the request time, so the ``empty`` value applies. ``UNKNOWN_ENTITY``:
     the store holds no event of this entity at all (values are the ``empty`` values too). A
     transformation takes the worst status of the features it reads (request columns count as
-    ``VALUE``), in the order ``UNKNOWN_ENTITY``, ``STALE``, ``EMPTY``, ``VALUE``.
+    ``VALUE``), in the order ``UNKNOWN_ENTITY``, ``STALE``, ``EMPTY``, ``VALUE``. The
+    features of a request view are ``VALUE``: they are computed from the request itself.
     """
 
     VALUE = "value"
@@ -227,7 +229,7 @@ class OnlineFeatureStore:
 
     def __init__(
         self,
-        views: Sequence[FeatureView],
+        views: Sequence[Definition],
         store: OnlineStore,
         *,
         engine: OfflineEngine | Literal["duckdb"] = "duckdb",
@@ -236,6 +238,7 @@ class OnlineFeatureStore:
             raise FeatureError(f"store is {store!r}: expected an OnlineStore")
         self.offline = FeatureStore(views, engine=engine)
         self.views = self.offline.views
+        self.request_views = self.offline.request_views
         self.store = store
         self._codecs = {view.name: RowCodec(view) for view in self.views}
         self._namespaces = {
@@ -340,8 +343,9 @@ class OnlineFeatureStore:
 
         ``entity_keys`` holds one mapping per entity, with the key columns of every view;
         ``request_data`` one mapping per entity with the request columns the transformations
-        need (e.g. the amount being scored). ``at`` is a UTC time (naive only when every view's
-        source says naive times are UTC) or integer microseconds since the epoch.
+        and request views need (e.g. the amount, category and country being scored). ``at``
+        is a UTC time (naive only when every view's source says naive times are UTC) or
+        integer microseconds since the epoch.
 
         Raises:
             FeatureError: an unknown or missing key column, a missing request column, or a
@@ -353,6 +357,11 @@ class OnlineFeatureStore:
         statuses: list[dict[str, FeatureStatus]] = [{} for _ in entity_keys]
         for view in self.views:
             self._view_vectors(view, entity_keys, requests, at_us, (values, statuses))
+        for request_view in self.request_views:
+            for position, request in enumerate(requests):
+                computed = request_scalars(request_view, request, at_us)
+                values[position].update(computed)
+                statuses[position].update(dict.fromkeys(computed, FeatureStatus.VALUE))
         return [
             FeatureVector(dict(keys), at_us, value, status)
             for keys, value, status in zip(entity_keys, values, statuses, strict=True)
@@ -384,7 +393,7 @@ class OnlineFeatureStore:
                     f"entity key row {position} has {problem}: expected the entity key "
                     f"columns {needed}"
                 )
-            _check_request_row(self.views, request, position)
+            _check_request_row([*self.views, *self.request_views], request, position)
         return requests
 
     def _view_vectors(
@@ -419,17 +428,26 @@ def _status(newest_event_us: int | None, stale: bool, known: bool) -> FeatureSta
 
 
 def _check_request_row(
-    views: Sequence[FeatureView], request: Mapping[str, Scalar], position: int
+    views: Sequence[Definition], request: Mapping[str, Scalar], position: int
 ) -> None:
     for view in views:
-        for transformation in view.transformations:
-            missing = [column for column in transformation.request if column not in request]
+        for feature, columns in _request_inputs(view):
+            missing = [column for column in columns if column not in request]
             if missing:
-                raise FeatureError(
-                    f"request row {position} lacks {missing}, needed by feature "
-                    f"{transformation.name!r}: expected the request columns "
-                    f"{list(view.request_columns)}"
+                raise RequestColumnError(
+                    f"request row {position} lacks {missing}, needed by feature {feature!r}: "
+                    f"expected the request columns {list(view.request_columns)}",
+                    row=position,
+                    column=missing[0],
                 )
+
+
+def _request_inputs(view: Definition) -> list[tuple[str, tuple[str, ...]]]:
+    """Each feature of ``view`` that reads request columns, with those columns."""
+    if isinstance(view, FeatureView):
+        return [(t.name, tuple(t.request)) for t in view.transformations]
+    request = set(view.request_columns)
+    return [(f.name, tuple(c for c in f.inputs if c in request)) for f in view.features]
 
 
 def _transform(

@@ -18,6 +18,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from tether.errors import FeatureError
 from tether.features._aggregate import AggregateValue, EventBatch, aggregate_point
 from tether.features._definitions import FeatureView
 from tether.features._engine import SourceSchema
-from tether.features._timestamps import series_micros
+from tether.features._timestamps import series_micros, timestamp_micros
 
 __all__ = [
     "ROW_FORMAT",
@@ -146,6 +147,10 @@ class RowCodec:
 
 
 def _python(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # A time column that a filter reads (not the event or created time, stored apart):
+        # as microseconds, which order like the times themselves for the tie-break.
+        return timestamp_micros(value, what="a time value", naive="utc")
     return value.item() if isinstance(value, np.generic) else value
 
 

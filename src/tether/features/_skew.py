@@ -74,8 +74,10 @@ def measure_skew(
     """Recompute ``served`` offline at its own times and compare, feature by feature.
 
     ``served`` holds the entity key columns, the ``timestamp`` column (the request time the
-    vector was computed at), the request columns transformations need, and one column per
-    served feature; features of the store it lacks are not audited.
+    vector was computed at), the request columns that transformations and request views
+    need (the raw request as logged), and one column per served feature; features of the
+    store it lacks are not audited. Request features are recomputed from the logged request
+    columns at the logged time, so a client's own value, or a changed vocabulary, shows.
 
     Example::
 
@@ -88,7 +90,10 @@ def measure_skew(
             f"The served vectors have no column of any feature of the store (columns: "
             f"{list(served.columns)}; features: {list(store.feature_names)})."
         )
-    inputs = [c for c in served.columns if c not in features]
+    # A request column that is itself a feature (the amount) is an input too: the request's
+    # own value, logged with it, from which the other request features are recomputed.
+    request = set(store.request_columns)
+    inputs = [c for c in served.columns if c not in features or c in request]
     offline = store.build_training_set(served[inputs], timestamp=timestamp)
     keys = _key_columns(store, served)
     audited = [

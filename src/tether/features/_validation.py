@@ -7,7 +7,7 @@ value seen and what was expected.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,7 @@ from tether.errors import FeatureError
 from tether.features._definitions import Aggregation, FeatureView, NaiveTimestamps
 from tether.features._engine import ColumnKind, SourceSchema
 from tether.features._expressions import Scalar
+from tether.features._request import RequestView
 from tether.features._timestamps import series_micros
 
 __all__ = ["check_source", "check_spine", "spine_micros"]
@@ -26,8 +27,15 @@ _NUMBER_KINDS: frozenset[ColumnKind] = frozenset({"integer", "float"})
 _TIME_KINDS: frozenset[ColumnKind] = frozenset({"timestamp", "naive_timestamp"})
 
 
-def check_spine(spine: object, timestamp: str, views: Sequence[FeatureView]) -> pd.DataFrame:
+def check_spine(
+    spine: object,
+    timestamp: str,
+    views: Sequence[FeatureView],
+    request_views: Sequence[RequestView] = (),
+) -> pd.DataFrame:
     """Check that ``spine`` has the timestamp, key and request columns, and room for features.
+
+    A request column that is itself a feature (:class:`RequestColumn`) is the spine's own.
 
     Raises:
         FeatureError: it is not a DataFrame, lacks a column, or already has a feature's column.
@@ -48,13 +56,26 @@ def check_spine(spine: object, timestamp: str, views: Sequence[FeatureView]) -> 
                     f"spine has no {role} column {needed!r} (needed by feature view "
                     f"{view.name!r}): expected it among {_shown(spine)}"
                 )
-        clashes = sorted(columns & set(view.feature_names))
-        if clashes:
-            raise FeatureError(
-                f"spine already has column(s) {clashes}, which feature view {view.name!r} "
-                "would add: rename them or drop them from the spine"
-            )
+        _check_room(columns, view.feature_names, f"feature view {view.name!r}")
+    for request_view in request_views:
+        for needed in request_view.request_columns:
+            if needed not in columns:
+                raise FeatureError(
+                    f"spine has no request column {needed!r} (needed by request view "
+                    f"{request_view.name!r}): expected it among {_shown(spine)}"
+                )
+        added = set(request_view.feature_names) - set(request_view.passthrough)
+        _check_room(columns, added, f"request view {request_view.name!r}")
     return spine
+
+
+def _check_room(columns: set[str], features: Iterable[str], what: str) -> None:
+    clashes = sorted(columns & set(features))
+    if clashes:
+        raise FeatureError(
+            f"spine already has column(s) {clashes}, which {what} would add: rename them or "
+            "drop them from the spine"
+        )
 
 
 def _shown(spine: pd.DataFrame) -> str:
@@ -93,7 +114,9 @@ def _roles(view: FeatureView) -> list[tuple[str, str, frozenset[ColumnKind]]]:
             kinds = _NUMBER_KINDS if agg.function in ("sum", "mean") else _VALUE_KINDS
             roles.append((agg.column, f"column of feature {agg.name!r}", kinds))
         names = agg.source_columns[1:] if agg.column is not None else agg.source_columns
-        roles += [(c, f"filter of feature {agg.name!r}", _VALUE_KINDS) for c in names]
+        # A filter may read a time column (hour(event_time) < 6), like the event time itself.
+        filters = _VALUE_KINDS | _TIME_KINDS
+        roles += [(c, f"filter of feature {agg.name!r}", filters) for c in names]
     return roles
 
 
@@ -121,7 +144,8 @@ def check_source(view: FeatureView, schema: SourceSchema, spine: pd.DataFrame) -
                 f"column {column!r} (the {role}) of {label} holds {schema.describe(column)}: "
                 f"expected {' or '.join(sorted(kinds))}"
             )
-    naive = frozenset(c for c in source.time_columns if schema.kinds[c] == "naive_timestamp")
+    read = dict.fromkeys(column for column, _, _ in _roles(view))
+    naive = frozenset(c for c in read if schema.kinds[c] == "naive_timestamp")
     if naive and source.naive_timestamps != "utc":
         raise FeatureError(
             f"column(s) {sorted(naive)} of {label} hold naive timestamps (no time zone): pass "

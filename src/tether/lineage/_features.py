@@ -20,7 +20,15 @@ import pandas as pd
 
 from tether.config import FeatureSettings, Settings
 from tether.errors import ConfigError, ProjectError
-from tether.features import DuckDBEngine, EventSource, FeatureStore, FeatureView, NaiveTimestamps
+from tether.features import (
+    Definition,
+    DuckDBEngine,
+    EventSource,
+    FeatureStore,
+    FeatureView,
+    NaiveTimestamps,
+    RequestView,
+)
 from tether.lineage._context import project_imports
 from tether.lineage._record import DatasetRecord
 from tether.lineage._snapshots import SnapshotStore
@@ -32,7 +40,7 @@ DatasetFile = Callable[[str], DatasetRecord]
 as written in the definitions (relative to the project folder); return its record."""
 
 
-def load_views(project_dir: Path, features: FeatureSettings) -> list[FeatureView]:
+def load_views(project_dir: Path, features: FeatureSettings) -> list[Definition]:
     """Import the project's feature views (call inside :func:`project_imports`)."""
     if not features.definitions:
         raise ConfigError(
@@ -48,23 +56,27 @@ def load_views(project_dir: Path, features: FeatureSettings) -> list[FeatureView
             f"{type(exc).__name__}: {exc}"
         ) from exc
     views = getattr(module, attribute, None)
-    if not isinstance(views, Sequence) or not all(isinstance(v, FeatureView) for v in views):
+    kinds = FeatureView | RequestView
+    if not isinstance(views, Sequence) or not all(isinstance(v, kinds) for v in views):
         raise ProjectError(
             f"[features] definitions = {features.definitions!r}: {module_name}.{attribute} is "
-            f"{type(views).__name__}; expected a list of tether.features.FeatureView."
+            f"{type(views).__name__}; expected a list of tether.features.FeatureView and "
+            "RequestView."
         )
     return list(views)
 
 
-def project_views(settings: Settings) -> list[FeatureView]:
+def project_views(settings: Settings) -> list[Definition]:
     """The project's feature views, their file sources resolved against the project."""
     with project_imports(settings.project_dir):
         views = load_views(settings.project_dir, settings.features)
     return [rooted(view, settings.project_dir) for view in views]
 
 
-def rooted(view: FeatureView, project_dir: Path) -> FeatureView:
+def rooted(view: Definition, project_dir: Path) -> Definition:
     """``view`` with a relative file source resolved against ``project_dir``."""
+    if isinstance(view, RequestView):
+        return view  # computed from the request alone: no source
     source = view.source
     if source.format == "table" or Path(source.location).is_absolute():
         return view
@@ -77,7 +89,7 @@ class TrainingSets:
 
     def __init__(
         self,
-        views: Sequence[FeatureView],
+        views: Sequence[Definition],
         naive_timestamps: str,
         dataset_file: DatasetFile,
         store: SnapshotStore,
@@ -99,7 +111,9 @@ class TrainingSets:
         store = FeatureStore(views, engine=DuckDBEngine(threads=1))
         return store.build_training_set(spine, timestamp=timestamp, naive_timestamps=self._naive)
 
-    def _snapshotted(self, view: FeatureView) -> FeatureView:
+    def _snapshotted(self, view: Definition) -> Definition:
+        if isinstance(view, RequestView):
+            return view  # computed from the spine alone: nothing to snapshot
         source: EventSource = view.source
         if source.format == "table":
             raise ProjectError(

@@ -16,7 +16,8 @@ the lookup's value for the same feature is refused rather than silently preferre
 that is training-serving skew by construction. Every refusal is an
 :class:`InvalidInstanceError` naming the field (``instances[3].features.amount``) and what
 was expected; so is a lookup's refusal of an entity (an unknown or missing key column), which
-names the instance's ``entity`` or ``features``.
+names the instance's ``entity`` or ``features``, and of a raw event that lacks a column a
+request feature is computed from (``instances[1].features.country``).
 
 The vector a model receives maps each feature to a float, or to None where there is no value;
 models receive None as NaN. A raw null means the same as the online store's null (the feature
@@ -46,6 +47,7 @@ from sklearn.utils import get_tags
 from tether.errors import (
     FeatureError,
     InvalidInstanceError,
+    RequestColumnError,
     ServingError,
     StoreUnavailableError,
 )
@@ -308,6 +310,13 @@ def _invalid_entity(
         except FeatureError as exc:
             culprit, reason = position, exc
             break
+    if isinstance(reason, RequestColumnError):  # a raw payment without its category
+        where = f"instances[{culprit}].features.{reason.column}"
+        return InvalidInstanceError(
+            f"{where} is missing: {reason}.",
+            field=where,
+            expected=f"the request column {reason.column!r}, which a feature is computed from",
+        )
     # A lookup refuses entity key columns, or the request columns its transformations need.
     part = "features" if "request" in str(reason).split(" ", 2)[:2] else "entity"
     return InvalidInstanceError(

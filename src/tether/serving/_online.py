@@ -44,6 +44,8 @@ class OnlineLookup:
 
     def ping(self) -> None:
         """Read a watermark: raises StoreUnavailableError when the store is down."""
+        if not self._online.views:
+            return  # request views only: computed from the request, no store to reach
         view = self._online.views[0]
         self._online.store.watermark(self._online.namespace(view))
 

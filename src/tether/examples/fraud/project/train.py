@@ -1,10 +1,11 @@
 """Train the fraud detector: tether calls ``train(ctx)`` (``entry_point = "train:train"``).
 
-The training set comes from the feature store: ``ctx.training_set`` computes the features of
-``features.py`` for every payment as of its own time, and :func:`request_features` adds those
-of the payment itself. The model learns from the first ``train_months`` months of payments
-and is evaluated on the last fifth of that period, by time, so evaluation never sees the
-past of training.
+The training set comes from the feature store: ``ctx.training_set`` computes every feature
+of ``features.py`` for every payment as of its own time, those of the payment itself (its
+amount, hour, category and country codes) included, so this file computes no feature and a
+server scoring a raw payment computes the same ones. The model learns from the first
+``train_months`` months of payments and is evaluated on the last fifth of that period, by
+time, so evaluation never sees the past of training.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
+
+from features import FEATURE_VIEWS
 
 LABEL = "is_fraud"
 EVAL_SHARE = 0.2
@@ -25,64 +27,14 @@ SPINE_COLUMNS = [
     "device_id",
     "event_time",
     "amount",
+    "merchant_id",
     "category",
     "country",
 ]
 """What a request to score a payment carries; the training spine has these and the label."""
 
-# Fixed vocabularies, so that a code means the same in training and in serving.
-CATEGORIES = (
-    "digital_goods",
-    "electronics",
-    "entertainment",
-    "food_delivery",
-    "fuel",
-    "gift_cards",
-    "grocery",
-    "health",
-    "jewelry",
-    "online_retail",
-    "restaurants",
-    "travel",
-    "utilities",
-)
-COUNTRIES = (
-    "BR",
-    "CA",
-    "CN",
-    "DE",
-    "ES",
-    "FR",
-    "GB",
-    "ID",
-    "IN",
-    "IT",
-    "JP",
-    "MX",
-    "NG",
-    "RO",
-    "RU",
-    "UA",
-    "US",
-    "VN",
-)
-HOME_COUNTRY = "US"
-FEATURE_COLUMNS = [
-    "amount",
-    "amount_to_mean_30d",
-    "amount_mean_30d",
-    "amount_max_30d",
-    "amount_sum_1d",
-    "tx_count_1h",
-    "tx_count_1d",
-    "tx_count_7d",
-    "device_tx_count_30d",
-    "hour_of_day",
-    "category_code",
-    "country_code",
-    "is_foreign",
-]
-"""The model's inputs, in order: the feature store's features, then :func:`request_features`."""
+FEATURE_COLUMNS = [name for view in FEATURE_VIEWS for name in view.feature_names]
+"""The model's inputs, in order: exactly the features of ``features.py``."""
 
 
 class TrainContext(Protocol):
@@ -113,7 +65,7 @@ def train(ctx: TrainContext) -> tuple[HistGradientBoostingClassifier, pd.DataFra
     The evaluation frame holds exactly :data:`FEATURE_COLUMNS` plus ``is_fraud``.
     """
     spine = training_spine(ctx.dataset("events"), ctx.dataset("labels"))
-    frame = request_features(ctx.training_set(spine, timestamp="event_time"))
+    frame = ctx.training_set(spine, timestamp="event_time")
     frame = frame[frame[LABEL].notna()]  # only payments whose outcome is known
     start = frame["event_time"].min().normalize()
     end = start + pd.DateOffset(months=int(ctx.params["train_months"]))
@@ -143,23 +95,3 @@ def training_spine(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     return spine.merge(
         labels[["event_id", LABEL]], on="event_id", how="left", validate="one_to_one"
     )
-
-
-def request_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with the features of the payment itself, computed from its request columns.
-
-    The expression language of feature definitions has no time or lookup functions, so these
-    are computed here; a server scoring a payment must compute the very same from the request.
-    """
-    return frame.assign(
-        hour_of_day=frame["event_time"].dt.hour,
-        category_code=_codes(frame["category"], CATEGORIES),
-        country_code=_codes(frame["country"], COUNTRIES),
-        is_foreign=(frame["country"] != HOME_COUNTRY).astype(np.int64),
-    )
-
-
-def _codes(values: pd.Series, vocabulary: tuple[str, ...]) -> pd.Series:
-    """Index of each value in ``vocabulary``; -1 for a value outside it."""
-    mapping = {word: code for code, word in enumerate(vocabulary)}
-    return values.map(mapping).fillna(-1).astype(np.int64)
