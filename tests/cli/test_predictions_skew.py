@@ -13,7 +13,7 @@ import pytest
 
 from tether.cli import _features
 from tether.config import load_settings
-from tether.lineage import feature_store, project_views
+from tether.project import Project
 from tether.serving import SKIP_REASONS, Prediction, PredictionLog, PredictionReader
 from tether.serving._predlog_read import DEFAULT_SKEW_LIMIT
 
@@ -25,7 +25,7 @@ def _log_served(project: Path, *, corrupt: int | None = None, raw_only: int = 0)
     """Log 20 predictions whose features are the offline values (the oracle), as a server
     would; ``corrupt`` changes one served value; ``raw_only`` more have no entity."""
     settings = load_settings(project)
-    store = feature_store(project_views(settings), settings.features)
+    store = Project.open(settings).feature_store
     events = pd.read_parquet(project / "data" / "events.parquet")
     spine = events[["customer_id", "event_time", "amount"]].tail(20).reset_index(drop=True)
     offline = store.build_training_set(spine, timestamp="event_time")

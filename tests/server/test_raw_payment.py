@@ -18,12 +18,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tether.config import Settings, load_settings
-from tether.features import FeatureStore, OnlineFeatureStore, measure_skew
-from tether.lineage import feature_store, online_backend, project_views, train_project
-from tether.registry import project_aliases
-from tether.server._project import create_project_app
-from tether.serving import PredictionLog
+from tether.features import measure_skew
+from tether.project import Project
+from tether.server import create_project_app
+from tether.serving import PredictionReader
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's httpx deprecation notice, on import only
@@ -37,22 +35,21 @@ REQUEST = ["amount", "merchant_id", "category", "country"]
 @pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory, make_fraud_project: Any
-) -> Iterator[tuple[Settings, TestClient, pd.DataFrame]]:
+) -> Iterator[tuple[Project, TestClient, pd.DataFrame]]:
     """A trained, deployed and materialized fraud project, its app, and late payments."""
-    project = make_fraud_project(tmp_path_factory.mktemp("raw-payment") / "fraud")
-    settings = load_settings(project)
-    train_project(settings)
-    project_aliases(settings).deploy("1", "champion", actor="test", reason="first")
-    OnlineFeatureStore(project_views(settings), online_backend(settings)).materialize(
-        incremental=False
-    )
-    events = pd.read_parquet(project / "data" / "events.parquet")
+    folder = make_fraud_project(tmp_path_factory.mktemp("raw-payment") / "fraud")
+    project = Project.open(folder)
+    project.train()
+    project.aliases.deploy("1", "champion", actor="test", reason="first")
+    project.online_store.materialize(incremental=False)
+    events = pd.read_parquet(folder / "data" / "events.parquet")
     # Late payments: customers with a history, and a foreign or unseen category among them.
     payments = events.sort_values("event_time").tail(PAYMENTS).reset_index(drop=True)
     payments.loc[0, "category"] = "pet_supplies"  # outside the vocabulary: code -1
     payments.loc[1, "country"] = "NG"
-    with TestClient(create_project_app(settings)) as client:
-        yield settings, client, payments
+    with TestClient(create_project_app(Project.open(folder))) as client:
+        yield project, client, payments
+    project.close()
 
 
 def _instance(payment: dict[str, Any]) -> dict[str, Any]:
@@ -64,24 +61,21 @@ def _instance(payment: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_raw_payment_is_scored_with_the_vector_offline_computes(
-    served: tuple[Settings, TestClient, pd.DataFrame],
+    served: tuple[Project, TestClient, pd.DataFrame],
 ) -> None:
-    settings, client, payments = served
+    project, client, payments = served
     instances = [_instance(p) for p in payments.to_dict("records")]
     answer = client.post("/v1/predict", json={"instances": instances})
     assert answer.status_code == 200, answer.text
     ids = [p["instance_id"] for p in answer.json()["predictions"]]
     client.app.state.tether.predictions.flush()  # type: ignore[attr-defined]
 
-    views = project_views(settings)
-    store: FeatureStore = feature_store(views, settings.features)
+    store = project.feature_store
     spine = payments[["event_id", "customer_id", "device_id", "event_time", *REQUEST]]
     offline = store.build_training_set(spine, timestamp="event_time")
-    log = PredictionLog(settings.serving.predictions_uri)
-    try:
-        logged = log.query(pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp.now(tz="UTC"))
-    finally:
-        log.close()
+    logged = project.predictions.query(
+        pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp.now(tz="UTC")
+    )
     vectors = list(logged.set_index("instance_id").loc[ids, "features"])
     assert set(vectors[0]) == set(store.feature_names)  # every model input, none sent derived
     for position, vector in enumerate(vectors):
@@ -101,9 +95,18 @@ def test_a_raw_payment_is_scored_with_the_vector_offline_computes(
     assert {f.feature for f in report.features} == set(store.feature_names)
     assert report.worst_rate == 0.0
 
+    # The audit from the log alone: entity keys, time and the raw request were logged.
+    with PredictionReader(project.store_url) as reader:
+        from_log = reader.served_vectors(["customer_id", "device_id"])
+    assert len(from_log.frame) == PAYMENTS and from_log.skipped == {}
+    assert {"category", "country"} <= set(from_log.frame.columns)
+    report = measure_skew(store, from_log.frame, timestamp=from_log.timestamp)
+    assert {f.feature for f in report.features} == set(store.feature_names)
+    assert report.rows == PAYMENTS and report.worst_rate == 0.0
+
 
 def test_a_payment_without_a_request_column_is_422_naming_it(
-    served: tuple[Settings, TestClient, pd.DataFrame],
+    served: tuple[Project, TestClient, pd.DataFrame],
 ) -> None:
     _, client, payments = served
     first, second = (_instance(p) for p in payments.head(2).to_dict("records"))
@@ -115,7 +118,7 @@ def test_a_payment_without_a_request_column_is_422_naming_it(
 
 
 def test_a_derived_feature_sent_by_the_client_that_disagrees_is_refused(
-    served: tuple[Settings, TestClient, pd.DataFrame],
+    served: tuple[Project, TestClient, pd.DataFrame],
 ) -> None:
     _, client, payments = served
     [instance] = (_instance(p) for p in payments.head(1).to_dict("records"))
