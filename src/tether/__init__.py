@@ -12,6 +12,7 @@ The public Python API, for notebooks and pipelines; the same operations as the C
 
 import typing
 
+from tether import _telemetry  # noqa: F401 - imported first: it switches telemetry off
 from tether.config import Settings, Stores, load_settings, locate_stores
 from tether.errors import TetherError
 
