@@ -15,6 +15,7 @@ for on first use, and each package (``tether.lineage``, ``tether.registry``,
 ``tether.features``, ``tether.serving``) is imported when it is used.
 """
 
+from tether import _telemetry  # noqa: F401 - imported first: it switches telemetry off
 from tether.config import Settings, Stores, load_settings, locate_stores
 from tether.errors import TetherError
 from tether.project import Project
