@@ -79,7 +79,8 @@ CLI_CASES = {
     ),
     "online store": (
         LIMITS + f'[features]\nonline = "redis://:${{LEAK_PW}}@127.0.0.1:{free_port()}/0"\n',
-        [["features", "get", "customer_id=c1,device_id=d1", "--request", "amount=5"],
+        [["features", "get", "customer_id=c1,device_id=d1", "--request", "amount=5",
+          "--request", "category=grocery", "--request", "country=US"],
          ["features", "materialize"]],
     ),
     "snapshot and artifact stores": (

@@ -27,9 +27,9 @@ import threading
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
+from tether._closing import Closing
 from tether._store import migrate_legacy_files
 from tether._uris import mask_uri
 from tether.config import Settings, load_settings
@@ -47,7 +47,7 @@ _T = TypeVar("_T")
 Progress = Callable[[str], None]
 
 
-class Project:
+class Project(Closing):
     """A project's settings and the objects built from them, lazily, once each.
 
     Example::
@@ -82,17 +82,6 @@ class Project:
         """
         settings = source if isinstance(source, Settings) else load_settings(source)
         return cls(settings)
-
-    def __enter__(self) -> Project:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close every object built (the newest first); closing twice does nothing more."""

@@ -106,13 +106,19 @@ def test_out_writes_parquet_with_json_columns_as_text(
     assert str(frame["time"].dtype).startswith("datetime64")
     assert frame["score"].tolist() == [0.0, 0.1, 0.2, 0.3, 0.4]
 
+    # Under --json the file is written all the same, and stdout says what was written.
+    again = tmp_path / "again.parquet"
+    code, out, err = run_cli(["-C", str(project), "--json", "predictions", "--out", str(again)])
+    assert code == 0, err
+    assert json.loads(out) == {"log": json.loads(out)["log"], "predictions": 5, "out": str(again)}
+    assert pd.read_parquet(again).equals(frame)
+
 
 @pytest.mark.parametrize(
     ("options", "words"),
     [
         (["--since", "yesterday"], "'--since'"),
         (["--since", "2026-01-20T09:30:00"], "'--since'"),  # no timezone
-        (["--json", "--out", "x.parquet"], "'--json' / '--out'"),
         (["--limit", "0"], "'--limit'"),
     ],
 )

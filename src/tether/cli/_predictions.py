@@ -69,10 +69,6 @@ def predictions_command(
     out: Path | None = typer.Option(None, "--out", help="Write Parquet to this file."),
 ) -> _render.Report:  # fmt: skip
     """Show the latest predictions, newest first, with their feedback (--json: every column)."""
-    if _render.json_enabled() and out is not None:
-        raise typer.BadParameter(
-            "--json prints and --out writes a file: choose one.", param_hint="'--json' / '--out'"
-        )
     moment = parse_since(since, datetime.now(UTC)) if since else None
     url = open_project(ctx).store_url
     from tether.serving import PredictionReader  # imports pandas: only when the command runs

@@ -51,10 +51,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 
 import pandas as pd
 
+from tether._closing import Closing
 from tether._names import ROLES, Role
 from tether._schema import upgrade
 from tether._storage import (
@@ -170,7 +170,7 @@ class RetentionResult:
     feedback: int
 
 
-class PredictionLog:
+class PredictionLog(Closing):
     """The prediction log in a SQLite file or a PostgreSQL database; safe to share by threads.
 
     >>> log = PredictionLog("sqlite:///.tether/tether.db",
@@ -295,17 +295,6 @@ class PredictionLog:
                 f"{self._where} before closing, within {timeout} s "
                 f"(last error: {self._writer.last_error!r}); they are lost."
             )
-
-    def __enter__(self) -> PredictionLog:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def record_feedback(
         self,

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from tether._closing import Closing
 from tether._names import Role
 from tether._schema import upgrade
 from tether._storage import open_database, to_micros
@@ -64,7 +65,7 @@ class ServedVectors:
     timestamp: str = SERVED_TIME
 
 
-class PredictionReader:
+class PredictionReader(Closing):
     """Reads the prediction log at ``url`` (the URL the server's log writes to).
 
     >>> with PredictionReader("sqlite:///.tether/tether.db") as reader:
@@ -159,12 +160,6 @@ class PredictionReader:
     def close(self) -> None:
         """Close the connections; closing twice does nothing."""
         self._database.dispose()
-
-    def __enter__(self) -> PredictionReader:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _unauditable(
