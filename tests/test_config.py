@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tether._uris import mask_uri
 from tether.config import (
     TRACKING_URI_ENV,
     check_no_literal_credentials,
@@ -176,6 +177,8 @@ def test_a_literal_password_in_the_config_is_refused_with_the_fix(
     with pytest.raises(ConfigError, match=rf"{key}.*\$\{{TETHER_PG_PASSWORD\}}") as refused:
         check_no_literal_credentials(tmp_path)
     assert "s3cr3t" not in str(refused.value) and "tok3n" not in str(refused.value)
+    # What the CLI prints (masked) still shows the fix's syntax.
+    assert "${TETHER_PG_PASSWORD}" in mask_uri(str(refused.value))
 
 
 def test_environment_references_and_user_names_alone_are_not_literal_passwords(

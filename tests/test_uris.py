@@ -21,6 +21,10 @@ from tether._uris import MaskingFilter, credentials_in, install_masking, mask_ur
             "postgresql://db/x?password=s3cret&sslmode=off",
             "postgresql://db/x?password=***&sslmode=off",
         ),
+        # ${NAME} names an environment variable: no secret, and the fix an error shows.
+        ("postgresql://ana:${PG_PW}@db/x", "postgresql://ana:${PG_PW}@db/x"),
+        ("postgresql://db/x?password=${PG_PW}", "postgresql://db/x?password=${PG_PW}"),
+        ("postgresql://ana:s3${PG_PW}@db/x", "postgresql://ana:***@db/x"),
         (
             "at postgresql://a:b@h/x and redis://:c@h",
             "at postgresql://a:***@h/x and redis://:***@h",

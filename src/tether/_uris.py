@@ -32,6 +32,9 @@ _SECRET_QUERY = re.compile(
     r"api_key|apikey|sig|signature)=)(?P<value>'[^']*'|\"[^\"]*\"|[^&#\s;'\"]*)",
     re.IGNORECASE,
 )
+# A secret written as ${NAME} (a tether.toml reference to an environment variable) holds no
+# secret, and masking it would hide the very syntax an error message shows as the fix.
+_REFERENCE_ONLY = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\})+")
 
 
 def mask_uri(text: str) -> str:
@@ -43,9 +46,17 @@ def mask_uri(text: str) -> str:
     'Could not reach redis://:***@cache:6379/0 (refused)'
     >>> mask_uri("sqlite:////tmp/x.db")
     'sqlite:////tmp/x.db'
+    >>> mask_uri("postgresql://ana:${PG_PASSWORD}@db/x")  # a reference, not a secret
+    'postgresql://ana:${PG_PASSWORD}@db/x'
     """
     masked = _USERINFO.sub(_mask_userinfo, text)
-    return _SECRET_QUERY.sub(lambda m: f"{m.group('key')}{MASK}", masked)
+    return _SECRET_QUERY.sub(_mask_query, masked)
+
+
+def _mask_query(match: re.Match[str]) -> str:
+    if _REFERENCE_ONLY.fullmatch(match.group("value").strip("'\"")):
+        return match.group(0)
+    return f"{match.group('key')}{MASK}"
 
 
 def credentials_in(text: str) -> list[str]:
@@ -74,7 +85,8 @@ def _userinfo_secret(scheme: str, userinfo: str) -> str | None:
 
 def _mask_userinfo(match: re.Match[str]) -> str:
     scheme, userinfo = match.group("scheme"), match.group("userinfo")
-    if _userinfo_secret(scheme, userinfo) is None:
+    secret = _userinfo_secret(scheme, userinfo)
+    if secret is None or _REFERENCE_ONLY.fullmatch(secret):
         return match.group(0)
     user, colon, _ = userinfo.partition(":")
     if colon:  # user:secret@, or :secret@ (a password alone, as Redis takes it)

@@ -350,7 +350,7 @@ def check_no_literal_credentials(project_dir: Path | str = ".") -> None:
         raise ConfigError(
             f"{path} holds a password or token in plain text in {', '.join(found)}; "
             "tether train would archive it with the run's code. Put it in an environment "
-            'variable and refer to it in the URI, e.g. uri = "postgresql://tether:'
+            'variable and refer to it in the URI, e.g. "postgresql://tether:'
             '${TETHER_PG_PASSWORD}@db/tether", then commit the file without the secret.'
         )
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from tether._closing import Closing
+from tether._progress import Progress, no_progress
 from tether._store import migrate_legacy_files
 from tether._uris import mask_uri
 from tether.config import Settings, load_settings
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
-Progress = Callable[[str], None]
 
 
 class Project(Closing):
@@ -232,7 +232,7 @@ class Project(Closing):
         from tether.lineage import train_project
 
         settings = self.settings.with_params(params or {})
-        return train_project(settings, allow_dirty=allow_dirty, progress=progress or _quiet)
+        return train_project(settings, allow_dirty=allow_dirty, progress=progress or no_progress)
 
     def reproduce(
         self,
@@ -248,7 +248,7 @@ class Project(Closing):
 
         return reproduce(
             self.settings.stores, ref, strict_env=strict_env, tolerance=tolerance,
-            progress=progress or _quiet,
+            progress=progress or no_progress,
             registered_digest=lambda model, version: registered_digest(self.events, model, version),
         )  # fmt: skip
 
@@ -265,7 +265,3 @@ class Project(Closing):
             history=tuple(version_history(self.events, model, versions)),
             aliases=self.events.latest_state(model),
         )
-
-
-def _quiet(_step: str) -> None:
-    """The progress callback of a caller that shows none."""

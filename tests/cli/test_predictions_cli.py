@@ -120,6 +120,7 @@ def test_out_writes_parquet_with_json_columns_as_text(
         (["--since", "yesterday"], "'--since'"),
         (["--since", "2026-01-20T09:30:00"], "'--since'"),  # no timezone
         (["--limit", "0"], "'--limit'"),
+        (["--out", "predictions.csv"], "'--out'"),  # Parquet bytes under a CSV name: refused
     ],
 )
 def test_a_bad_option_is_exit_2_naming_it(

@@ -27,6 +27,21 @@ def test_refresh_swaps_only_when_the_event_id_changes() -> None:
     assert router.stats.reloads == 2
 
 
+def test_a_new_deployment_is_logged_once_when_it_replaces_the_served_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = FakeSource(deployment(served("1"), event_id=1))
+    router = Router(source, Recorder())
+    with caplog.at_level(logging.INFO, logger="tether.serving"):
+        router.refresh()  # the first: the server's start-up line names it
+        router.refresh()  # unchanged: nothing to say
+        source.current = deployment(served("2"), event_id=2)
+        router.refresh()
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(lines) == 1
+    assert "now serving" in lines[0] and "champion 2" in lines[0] and "was event 1" in lines[0]
+
+
 def test_a_failed_load_keeps_serving_the_old_deployment() -> None:
     source = FakeSource(deployment(served("1"), event_id=1))
     router = Router(source, Recorder())

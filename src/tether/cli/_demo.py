@@ -45,8 +45,7 @@ def demo_command(
                 _render.Report(reused, [f"   reusing {directory.resolve()}"]))  # fmt: skip
     else:
         with _render.steps("generating the scenario") as progress:
-            progress(f"{transactions:,} transactions")
-            made = init_project(directory, scenario_for(transactions))
+            made = init_project(directory, scenario_for(transactions), progress=progress)
         chapter("project", "1. A project from the bundled fraud example", new_project_report(made))
     with Project.open(directory) as project:
         with _render.steps("training") as progress:

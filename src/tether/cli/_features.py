@@ -13,7 +13,7 @@ import typer
 from tether._uris import mask_uri
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, app, open_project
-from tether.cli._predictions import parse_since
+from tether.cli._predictions import parquet_out, parse_since
 from tether.errors import ConfigError, FeatureError
 
 if TYPE_CHECKING:
@@ -77,7 +77,9 @@ def _request_definition(feature: RequestFeature) -> str:
 def build_command(
     ctx: typer.Context,
     spine: Path = typer.Option(..., help="Parquet or CSV: entity keys, a time, any labels."),
-    out: Path = typer.Option(..., help="Where to write the training set (Parquet)."),
+    out: Path = typer.Option(
+        ..., help="Where to write the training set (FILE.parquet).", callback=parquet_out
+    ),
     timestamp: str = typer.Option("event_time", help="The spine's time column."),
 ) -> _render.Report:
     """Build a point-in-time training set for a spine."""
@@ -157,7 +159,11 @@ def _write_data(report: WriteReport) -> dict[str, Any]:
 def _entity(text: str, keys: Sequence[str]) -> dict[str, object]:
     if "=" not in text:
         if len(keys) != 1:
-            raise ConfigError(f"Key {text!r}: the entity has keys {keys}; give KEY=VALUE pairs.")
+            form = ",".join(f"{key}=VALUE" for key in keys)
+            raise ConfigError(
+                f"Key {text!r}: the features need the keys {', '.join(keys)}; give them as "
+                f"{form} (e.g. tether features get {form.replace('VALUE', '...')})."
+            )
         return {keys[0]: text}
     pairs = (pair.partition("=") for pair in text.split(","))
     return {key: value for key, _, value in pairs}
@@ -176,7 +182,9 @@ def get_command(
 ) -> _render.Report:
     """Get online feature vectors, with each feature's status."""
     online = open_project(ctx).online_store
-    entity_keys = [_entity(k, online.views[0].entity.keys) for k in keys]
+    # Every view's keys: a payment's features may need its customer and its device.
+    needed = tuple(dict.fromkeys(key for view in online.views for key in view.entity.keys))
+    entity_keys = [_entity(k, needed) for k in keys]
     data = {k: _request_value(v) for k, _, v in (r.partition("=") for r in request)}
     moment = datetime.fromisoformat(at) if at else None
     vectors = online.get_online_features(entity_keys, [data] * len(entity_keys), at=moment)

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 JSON_COLUMNS = ("features", "statuses", "entity", "request_data", "output", "label", "business")
 """Columns holding JSON values; Parquet gets them as JSON text."""
 TABLE_COLUMNS = ("time", "instance_id", "version", "role", "cohort", "output", "label")
-"""What the table shows of each prediction (``--json`` and ``--out`` have every column)."""
+"""What the table shows of each prediction (``--json`` and ``--out`` have every column); the
+time is when it was served, in UTC."""
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -57,6 +58,21 @@ def parse_since(text: str, now: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def parquet_out(path: Path) -> Path:
+    """``--out``: a path ending in ``.parquet`` (or ``.pq``), the one format written (a ``.csv``
+    name would get Parquet bytes, which a CSV reader then fails on far from here).
+
+    Raises:
+        typer.BadParameter: another suffix (exit 2, naming the option).
+    """
+    if path.suffix.lower() not in {".parquet", ".pq"}:
+        raise typer.BadParameter(
+            f"{str(path)!r}: tether writes Parquet; name the file FILE.parquet.",
+            param_hint="'--out'",
+        )
+    return path
+
+
 @app.command("predictions")
 def predictions_command(
     ctx: typer.Context,
@@ -66,7 +82,8 @@ def predictions_command(
     version: str = typer.Option("", help="Only this model version."),
     cohort: str = typer.Option("", help="Only this cohort (champion or challenger)."),
     limit: int = typer.Option(100, min=1, help="The latest N predictions."),
-    out: Path | None = typer.Option(None, "--out", help="Write Parquet to this file."),
+    out: Path | None = typer.Option(None, "--out", help="Write Parquet to this file.",
+                                    callback=lambda p: p and parquet_out(p)),
 ) -> _render.Report:  # fmt: skip
     """Show the latest predictions, newest first, with their feedback (--json: every column)."""
     moment = parse_since(since, datetime.now(UTC)) if since else None
@@ -120,11 +137,19 @@ def _plain(value: Any) -> object:
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    return [
-        "" if row[column] is None else json.dumps(row[column])
-        if column in JSON_COLUMNS else str(row[column])
-        for column in TABLE_COLUMNS
-    ]  # fmt: skip
+    """A person's reading of a row: times to the second, numbers to 4 significant digits
+    (``--json`` and ``--out`` keep every digit)."""
+    return [_cell(row[column], column) for column in TABLE_COLUMNS]
+
+
+def _cell(value: object, column: str) -> str:
+    if value is None:
+        return ""
+    if column == "time" and isinstance(value, str):
+        return value[:19].replace("T", " ")  # UTC, as every time of the log
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value) if column in JSON_COLUMNS else str(value)
 
 
 def _as_text_json(frame: pd.DataFrame) -> pd.DataFrame:

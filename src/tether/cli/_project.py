@@ -49,8 +49,7 @@ def init_command(
     if transactions < 1000:
         raise ConfigError(f"--transactions must be at least 1000, got {transactions}.")
     with _render.steps("generating the scenario") as progress:
-        progress(f"{transactions:,} transactions")
-        made = init_project(directory, scenario_for(transactions, seed))
+        made = init_project(directory, scenario_for(transactions, seed), progress=progress)
     return new_project_report(made)
 
 

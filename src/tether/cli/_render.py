@@ -155,7 +155,8 @@ def key_values(title: str, rows: Mapping[str, object]) -> None:
 
 def _grid(grid: Grid) -> None:
     """Print a table with a header row; cells are printed verbatim."""
-    shown = RichTable(*(Column(header=Text(column)) for column in grid.columns))
+    # Folded, not cut: an instance id or a time is no use as "instance_…" in a narrow terminal.
+    shown = RichTable(*(Column(header=Text(column), overflow="fold") for column in grid.columns))
     for row in grid.rows:
         shown.add_row(*(Text(cell) for cell in row))
     out.print(shown)

@@ -132,6 +132,8 @@ def server_log_config() -> dict[str, Any]:
     # format. Refused requests (4xx) are logged at INFO by the server: the access log has them.
     config["loggers"]["tether"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
     config["loggers"]["tether.serve"] = {"level": "INFO"}
+    # A deployment the server picks up (a deploy, promote or rollback) is worth a line.
+    config["loggers"]["tether.serving._router"] = {"level": "INFO"}
     return config
 
 

@@ -6,6 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from tether._progress import Progress, no_progress
 from tether.config import CONFIG_FILE, STATE_DIR
 from tether.errors import ProjectError
 from tether.examples.fraud.simulate import ScenarioConfig, ScenarioFiles, write_scenario
@@ -26,7 +27,9 @@ class NewProject:
     commit: str
 
 
-def init_project(directory: Path, scenario: ScenarioConfig) -> NewProject:
+def init_project(
+    directory: Path, scenario: ScenarioConfig, *, progress: Progress = no_progress
+) -> NewProject:
     """Copy the fraud example into ``directory``, generate its data, and commit it.
 
     A folder outside any git repository gets ``git init`` and a first commit, so that
@@ -43,6 +46,7 @@ def init_project(directory: Path, scenario: ScenarioConfig) -> NewProject:
             f"{directory} already holds a {CONFIG_FILE}; choose an empty or new folder."
         )
     directory.mkdir(parents=True, exist_ok=True)
+    progress(f"{scenario.n_transactions:,} transactions")
     copied = []
     for source in sorted(TEMPLATE.iterdir()):
         if source.suffix in {".py", ".toml"}:

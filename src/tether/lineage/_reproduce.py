@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from tether import _mlflow
+from tether._progress import Progress, no_progress
 from tether._versions import canonical_version
 from tether.config import FeatureSettings, Stores
 from tether.errors import IntegrityError, ProjectError, SnapshotError, TrackingError
@@ -59,7 +60,6 @@ from tether.lineage._record import (
 from tether.lineage._snapshots import SnapshotStore, sha256_file
 from tether.lineage._train import call_entry_point, snapshot_frame, training_sets
 
-Progress = Callable[[str], None]
 RegisteredDigest = Callable[[str, str], str]
 """``(model, version) -> manifest digest`` from the event log ("" when it has none)."""
 
@@ -129,7 +129,7 @@ def reproduce(
     *,
     strict_env: bool = False,
     tolerance: float = 0.0,
-    progress: Progress = lambda _: None,
+    progress: Progress = no_progress,
     registered_digest: RegisteredDigest | None = None,
 ) -> ReproduceReport:
     """Re-run a recorded run and compare it with the recorded result.

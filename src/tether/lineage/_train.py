@@ -24,6 +24,7 @@ import pandas as pd
 
 from tether import _mlflow
 from tether._names import MODEL_SHA256_TAG
+from tether._progress import Progress, no_progress
 from tether.config import FeatureSettings, Settings, check_no_literal_credentials
 from tether.errors import ProjectError
 from tether.lineage._artifacts import MANIFEST_SHA256_TAG, MANIFEST_TAG, manifest_of
@@ -67,7 +68,6 @@ from tether.lineage._record import (
 )
 from tether.lineage._snapshots import SnapshotStore, sha256_file
 
-Progress = Callable[[str], None]
 MLFLOW_RUN_NAME_TAG = "mlflow.runName"
 """MLflow's tag for a run's name: setting it renames the run."""
 RUN_NAME_DIGEST_CHARS = 8
@@ -85,12 +85,8 @@ class TrainResult:
     record: RunRecord
 
 
-def _ignore(_: str) -> None:
-    return None
-
-
 def train_project(
-    settings: Settings, *, allow_dirty: bool = False, progress: Progress = _ignore
+    settings: Settings, *, allow_dirty: bool = False, progress: Progress = no_progress
 ) -> TrainResult:
     """Train the project in ``settings.project_dir`` and register the model.
 

@@ -20,7 +20,7 @@ from tether.project import Project
 from tether.registry import DEFAULT_TRAFFIC, AppliedEvent, ModelAliases
 from tether.server._app import create_app
 from tether.server._state import ServerState
-from tether.serving import Deployment, OnlineLookup
+from tether.serving import OnlineLookup, describe_deployment
 
 _LOGGER = logging.getLogger("tether.serve")
 
@@ -129,17 +129,6 @@ def _announce_lifespan(app: FastAPI, project: Project) -> None:
         project.close()
 
     app.router.lifespan_context = lifespan
-
-
-def describe_deployment(deployment: Deployment) -> str:
-    """``fraud-detector champion 1, challenger 2 at 10.0% ..., shadow 3 (event 7)``."""
-    parts = [f"{deployment.model_name} champion {deployment.champion.version}"]
-    if deployment.challenger is not None:
-        parts.append(
-            f"challenger {deployment.challenger.version} at {deployment.challenger_share:.1%}"
-        )
-    parts.extend(f"shadow {shadow.version}" for shadow in deployment.shadows)
-    return ", ".join(parts) + f" (event {deployment.event_id})"
 
 
 def describe_stores(project: Project) -> str:

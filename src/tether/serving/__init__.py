@@ -20,7 +20,12 @@ from tether.errors import (
     UnknownInstanceError,
 )
 from tether.serving._assignment import assign_cohort, assignment_bucket
-from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
+from tether.serving._deployment import (
+    Deployment,
+    DeploymentSource,
+    ServedModel,
+    describe_deployment,
+)
 from tether.serving._features import (
     REQUEST_STATUS,
     SERVED_STATUSES,
@@ -93,5 +98,6 @@ __all__ = [
     "UnknownInstanceError",
     "assign_cohort",
     "assignment_bucket",
+    "describe_deployment",
     "load_version",
 ]

@@ -72,3 +72,15 @@ class DeploymentSource(Protocol):
     def load(self) -> Deployment:
         """Build the current deployment, loading and verifying every model it names."""
         ...
+
+
+def describe_deployment(deployment: Deployment) -> str:
+    """``fraud-detector champion 1, challenger 2 at 10.0% (experiment 7), shadow 3 (event 9)``."""
+    parts = [f"{deployment.model_name} champion {deployment.champion.version}"]
+    if deployment.challenger is not None:
+        parts.append(
+            f"challenger {deployment.challenger.version} at {deployment.challenger_share:.1%} "
+            f"(experiment {deployment.experiment_id})"
+        )
+    parts.extend(f"shadow {shadow.version}" for shadow in deployment.shadows)
+    return ", ".join(parts) + f" (event {deployment.event_id})"

@@ -55,7 +55,12 @@ from tether.errors import (
     TetherError,
 )
 from tether.serving._assignment import assign_cohort
-from tether.serving._deployment import Deployment, DeploymentSource, ServedModel
+from tether.serving._deployment import (
+    Deployment,
+    DeploymentSource,
+    ServedModel,
+    describe_deployment,
+)
 from tether.serving._features import (
     Assembled,
     FeatureLookup,
@@ -252,7 +257,11 @@ class Router:
             self._last_reload_failure = ""
             with self._stats_lock:
                 self.stats.reloads += 1
-        _LOGGER.info("serving %s", _describe(deployment))
+        if current is None:  # the first: the server's start-up line names it
+            _LOGGER.debug("serving %s", describe_deployment(deployment))
+        else:
+            _LOGGER.info("now serving %s (was event %s)", describe_deployment(deployment),
+                         current.event_id)  # fmt: skip
         self._observer.reloaded(True, deployment.event_id)
         return ReloadResult("reloaded", deployment.event_id)
 
@@ -580,17 +589,6 @@ def _instance_ids(instances: Sequence[InstanceRequest]) -> list[str]:
         seen[instance_id] = position
         ids.append(instance_id)
     return ids
-
-
-def _describe(deployment: Deployment) -> str:
-    parts = [f"{deployment.model_name} champion {deployment.champion.version}"]
-    if deployment.challenger is not None:
-        parts.append(
-            f"challenger {deployment.challenger.version} at {deployment.challenger_share:.1%} "
-            f"(experiment {deployment.experiment_id})"
-        )
-    parts.extend(f"shadow {shadow.version}" for shadow in deployment.shadows)
-    return ", ".join(parts) + f" (event {deployment.event_id})"
 
 
 def _utc_now() -> datetime:

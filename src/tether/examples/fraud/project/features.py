@@ -30,10 +30,9 @@ to it, and the hours since a previous payment when there is none within 30 days,
 (NaN in the training set; HistGradientBoosting learns where NaN goes). A category or country
 outside the vocabulary (or missing) is -1, never an error.
 
-Speed (DuckDB on one thread, as in a training run, on a shared 2-core machine, measured
-for issue 9): the training set of 400,000 payments in 8-9 s (about 5.2 s of CPU, of which
-the request view takes 0.6 s; 7 s and 4.5 s before it and ``hours_since_last_tx``), 30,000
-in under 1 s.
+Speed (DuckDB on one thread, as in a training run, on a shared 2-core machine): the
+training set of 400,000 payments in 8-9 s (about 5.2 s of CPU, of which the request view
+takes 0.6 s), 30,000 in under 1 s.
 """
 
 from __future__ import annotations
