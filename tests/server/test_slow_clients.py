@@ -7,6 +7,7 @@ No assertion is on time beyond "answered before the test's own bounded wait".
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ WAIT_S = 20.0  # the test's bounded wait: far above the configured timeout
 
 
 @contextmanager
-def uvicorn_server(tmp_path: Path, **overrides: object) -> Iterator[int]:
+def uvicorn_server(tmp_path: Path, **overrides: object) -> Iterator[tuple[int, uvicorn.Server]]:
     """The app on a real uvicorn server, configured as `tether serve` configures it."""
     settings = settings_for(tmp_path, **overrides)
     app = create_app(
@@ -42,7 +43,7 @@ def uvicorn_server(tmp_path: Path, **overrides: object) -> Iterator[int]:
                 break
             thread.join(0.05)
         assert server.started, "uvicorn did not start"
-        yield port
+        yield port, server
     finally:
         server.should_exit = True
         thread.join(WAIT_S)
@@ -59,6 +60,21 @@ def _slow_request(port: int, declared: int = 1000, sent: bytes = b'{"instanc') -
     return client
 
 
+def _held_request(port: int, server: uvicorn.Server) -> socket.socket:
+    """A slow request, returned once the server has taken it: holding it or answering it.
+
+    The server's event loop runs in another thread, and uvicorn counts every connection it
+    has accepted, so connections sent at once may all be refused before any is held.
+    """
+    tasks = len(server.server_state.tasks)
+    client = _slow_request(port)
+    for _ in range(400):
+        if len(server.server_state.tasks) > tasks or select.select([client], [], [], 0)[0]:
+            break
+        threading.Event().wait(0.01)
+    return client
+
+
 def _read_until_closed(client: socket.socket) -> bytes:
     received = b""
     while chunk := client.recv(65536):  # b"" once the server closed the connection
@@ -67,7 +83,7 @@ def _read_until_closed(client: socket.socket) -> bytes:
 
 
 def test_a_body_that_stops_arriving_is_answered_408_and_closed(tmp_path: Path) -> None:
-    with uvicorn_server(tmp_path, body_timeout_s=0.5) as port:
+    with uvicorn_server(tmp_path, body_timeout_s=0.5) as (port, _):
         client = _slow_request(port)
         with client:
             answer = _read_until_closed(client)  # raises socket.timeout after WAIT_S
@@ -84,9 +100,11 @@ def test_a_body_that_stops_arriving_is_answered_408_and_closed(tmp_path: Path) -
 
 
 def test_connections_beyond_max_connections_are_refused_503(tmp_path: Path) -> None:
-    with uvicorn_server(tmp_path, body_timeout_s=30.0, max_connections=3) as port:
-        held = [_slow_request(port) for _ in range(3)]
+    with uvicorn_server(tmp_path, body_timeout_s=30.0, max_connections=3) as (port, server):
+        held: list[socket.socket] = []
         try:
+            for _ in range(3):
+                held.append(_held_request(port, server))
             extra = _slow_request(port, declared=0, sent=b"")
             with extra:
                 answer = extra.recv(65536)
