@@ -32,9 +32,8 @@ _SECRET_QUERY = re.compile(
     r"api_key|apikey|sig|signature)=)(?P<value>'[^']*'|\"[^\"]*\"|[^&#\s;'\"]*)",
     re.IGNORECASE,
 )
-# A secret written as ${NAME} (a tether.toml reference to an environment variable) holds no
-# secret, and masking it would hide the very syntax an error message shows as the fix.
-_REFERENCE_ONLY = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\})+")
+REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+"""A ``${NAME}`` reference of a tether.toml URI to the environment variable ``NAME``."""
 
 
 def mask_uri(text: str) -> str:
@@ -53,8 +52,15 @@ def mask_uri(text: str) -> str:
     return _SECRET_QUERY.sub(_mask_query, masked)
 
 
+def is_reference(secret: str) -> bool:
+    """Whether ``secret`` is made only of ``${NAME}`` references: it names environment
+    variables and holds no secret (masking it would hide the very syntax an error message
+    shows as the fix)."""
+    return bool(secret) and not REFERENCE.sub("", secret)
+
+
 def _mask_query(match: re.Match[str]) -> str:
-    if _REFERENCE_ONLY.fullmatch(match.group("value").strip("'\"")):
+    if is_reference(match.group("value").strip("'\"")):
         return match.group(0)
     return f"{match.group('key')}{MASK}"
 
@@ -86,7 +92,7 @@ def _userinfo_secret(scheme: str, userinfo: str) -> str | None:
 def _mask_userinfo(match: re.Match[str]) -> str:
     scheme, userinfo = match.group("scheme"), match.group("userinfo")
     secret = _userinfo_secret(scheme, userinfo)
-    if secret is None or _REFERENCE_ONLY.fullmatch(secret):
+    if secret is None or is_reference(secret):
         return match.group(0)
     user, colon, _ = userinfo.partition(":")
     if colon:  # user:secret@, or :secret@ (a password alone, as Redis takes it)

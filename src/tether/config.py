@@ -33,7 +33,6 @@ before ``tether train`` archives it with the code.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -41,15 +40,20 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from tether._uris import credentials_in, mask_uri
+from tether import _toml as toml
+
+# Re-exported: tether.config is where the file's name, its URI keys and the credential check
+# are known from.
+from tether._toml import CONFIG_FILE as CONFIG_FILE
+from tether._toml import RETIRED_STORE_KEYS as RETIRED_STORE_KEYS
+from tether._toml import URI_KEYS as URI_KEYS
+from tether._toml import check_no_literal_credentials as check_no_literal_credentials
+from tether._uris import mask_uri
 from tether.errors import ConfigError
 
-CONFIG_FILE = "tether.toml"
 STATE_DIR = ".tether"
 STORE_FILE = "tether.db"
 """The SQLite file under ``.tether/`` of tether's own tables when ``[store] url`` is unset."""
-RETIRED_STORE_KEYS = ("serving.predictions_uri", "serving.events_uri")
-"""The two URLs that ``[store] url`` replaced (one database for every table tether owns)."""
 DEFAULT_SEED = 0
 DEFAULT_THREADS = 1
 """Native thread pools (OpenMP, BLAS) used while training: a fixed count, because a
@@ -80,15 +84,6 @@ restarts is waited for, a dead one is reported within about (retries + 1) x time
 MLFLOW_TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
 MLFLOW_RETRIES_ENV = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
 MLFLOW_BACKOFF_ENV = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
-URI_KEYS = (
-    "tracking.uri",
-    "tracking.artifact_uri",
-    "storage.snapshots",
-    "features.online",
-    "store.url",
-)
-"""The keys of ``tether.toml`` whose values are URIs, and may hold ``${NAME}`` references."""
-
 ParamValue = bool | int | float | str
 """The type of one training parameter: scalars only, so that MLflow logs them exactly."""
 
@@ -277,7 +272,7 @@ def load_settings(project_dir: Path | str = ".") -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
     settings = settings_from_mapping(raw, root, os.environ)
-    _export_tracking_limits(_table(raw, "tracking"), settings.stores)
+    _export_tracking_limits(toml.table(raw, "tracking"), settings.stores)
     return settings
 
 
@@ -286,18 +281,18 @@ def settings_from_mapping(
 ) -> Settings:
     """Validate a parsed ``tether.toml`` and resolve it against ``project_dir``."""
     _check_keys(raw)
-    project = _table(raw, "project", required=True)
-    name = _string(project, "project.name", required=True)
+    project = toml.table(raw, "project", required=True)
+    name = toml.string(project, "project.name", required=True)
     return Settings(
         project_dir=project_dir,
         name=name,
-        model_name=_string(project, "project.model_name") or name,
-        datasets=_datasets(_table(raw, "datasets"), project_dir),
-        train=_train(_table(raw, "train", required=True)),
+        model_name=toml.string(project, "project.model_name") or name,
+        datasets=_datasets(toml.table(raw, "datasets"), project_dir),
+        train=_train(toml.table(raw, "train", required=True)),
         stores=_stores(raw, project_dir, environ),
-        serving=_serving(_table(raw, "serving"), environ),
-        features=_features(_table(raw, "features"), environ),
-        store=_store(_table(raw, "store"), project_dir, environ),
+        serving=_serving(toml.table(raw, "serving"), environ),
+        features=_features(toml.table(raw, "features"), environ),
+        store=_store(toml.table(raw, "store"), project_dir, environ),
     )
 
 
@@ -322,50 +317,8 @@ def locate_stores(project_dir: Path | str = ".") -> Stores:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
     stores = _stores(raw, root, os.environ)
-    _export_tracking_limits(_table(raw, "tracking"), stores)
+    _export_tracking_limits(toml.table(raw, "tracking"), stores)
     return stores
-
-
-def check_no_literal_credentials(project_dir: Path | str = ".") -> None:
-    """Refuse a ``tether.toml`` that holds a password or token in plain text.
-
-    ``tether train`` archives the project's files with every run, where anyone who can read
-    the tracking store can read them. A credential belongs in the environment: a ``${NAME}``
-    reference in the URI (or ``TETHER_TRACKING_URI`` for the tracking store).
-
-    Raises:
-        ConfigError: naming each key that holds a literal credential, and the fix.
-    """
-    path = Path(project_dir).resolve() / CONFIG_FILE
-    if not path.is_file():
-        return
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
-    # The retired keys too: a file that still has them must not be archived with a secret.
-    keys = (*URI_KEYS, *RETIRED_STORE_KEYS)
-    found = [key for key in keys if _holds_literal_credential(_raw_value(raw, key))]
-    if found:
-        raise ConfigError(
-            f"{path} holds a password or token in plain text in {', '.join(found)}; "
-            "tether train would archive it with the run's code. Put it in an environment "
-            'variable and refer to it in the URI, e.g. "postgresql://tether:'
-            '${TETHER_PG_PASSWORD}@db/tether", then commit the file without the secret.'
-        )
-
-
-def _raw_value(raw: Mapping[str, Any], key: str) -> object:
-    section, _, name = key.partition(".")
-    table = raw.get(section)
-    return table.get(name) if isinstance(table, Mapping) else None
-
-
-def _holds_literal_credential(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    # A credential made only of ${NAME} references comes from the environment.
-    return any(_REFERENCE.sub("", secret) for secret in credentials_in(value))
 
 
 def _export_tracking_limits(table: Mapping[str, Any], stores: Stores) -> None:
@@ -389,10 +342,10 @@ def _export_tracking_limits(table: Mapping[str, Any], stores: Stores) -> None:
 
 def _stores(raw: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str]) -> Stores:
     state = project_dir / STATE_DIR
-    tracking = _table(raw, "tracking")
-    storage = _table(raw, "storage")
-    tracking_uri = environ.get(TRACKING_URI_ENV) or _uri(tracking, "tracking.uri", environ)
-    artifact_uri = _uri(tracking, "tracking.artifact_uri", environ)
+    tracking = toml.table(raw, "tracking")
+    storage = toml.table(raw, "storage")
+    tracking_uri = environ.get(TRACKING_URI_ENV) or toml.uri(tracking, "tracking.uri", environ)
+    artifact_uri = toml.uri(tracking, "tracking.artifact_uri", environ)
     timeout = tracking.get("timeout_s", DEFAULT_TRACKING_TIMEOUT_S)
     retries = tracking.get("retries", DEFAULT_TRACKING_RETRIES)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
@@ -407,42 +360,23 @@ def _stores(raw: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str
     return Stores(
         tracking_uri=tracking_uri or f"sqlite:///{state / 'mlflow.db'}",
         artifact_uri=artifact_uri or str(state / "artifacts"),
-        snapshot_uri=_uri(storage, "storage.snapshots", environ) or str(state / "snapshots"),
+        snapshot_uri=toml.uri(storage, "storage.snapshots", environ) or str(state / "snapshots"),
         timeout_s=timeout,
         retries=retries,
     )
 
 
-_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def _uri(table: Mapping[str, Any], key: str, environ: Mapping[str, str]) -> str:
-    """The URI at ``key`` with each ``${NAME}`` replaced by the environment variable NAME."""
-    value = _string(table, key)
-
-    def variable(match: re.Match[str]) -> str:
-        name = match.group("name")
-        if name not in environ:
-            raise ConfigError(
-                f"{key} in {CONFIG_FILE} refers to ${{{name}}}, which is not set in the "
-                f"environment; export {name} (e.g. the store's password) before running tether."
-            )
-        return environ[name]
-
-    return _REFERENCE.sub(variable, value)
-
-
 def _features(table: Mapping[str, Any], environ: Mapping[str, str]) -> FeatureSettings:
     defaults = FeatureSettings()
-    definitions = _string(table, "features.definitions")
+    definitions = toml.string(table, "features.definitions")
     if definitions and not all(p.isidentifier() for p in definitions.partition(":")[::2]):
         raise ConfigError(
             f"features.definitions in {CONFIG_FILE} is {definitions!r}; expected "
             "'module:attribute', e.g. 'features:FEATURE_VIEWS' for a list in features.py."
         )
-    engine = _string(table, "features.engine") or defaults.engine
-    online = _uri(table, "features.online", environ) or defaults.online
-    naive = _string(table, "features.naive_timestamps") or defaults.naive_timestamps
+    engine = toml.string(table, "features.engine") or defaults.engine
+    online = toml.uri(table, "features.online", environ) or defaults.online
+    naive = toml.string(table, "features.naive_timestamps") or defaults.naive_timestamps
     for key, value, allowed in (
         ("engine", engine, {"duckdb", "spark"}),
         ("naive_timestamps", naive, {"reject", "utc"}),
@@ -479,7 +413,9 @@ def _fraction(table: Mapping[str, Any], key: str, default: float) -> float:
 def _store(
     table: Mapping[str, Any], project_dir: Path, environ: Mapping[str, str]
 ) -> StoreSettings:
-    url = _uri(table, "store.url", environ) or f"sqlite:///{project_dir / STATE_DIR / STORE_FILE}"
+    url = (
+        toml.uri(table, "store.url", environ) or f"sqlite:///{project_dir / STATE_DIR / STORE_FILE}"
+    )
     if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
         raise ConfigError(
             f"store.url in {CONFIG_FILE} is {mask_uri(url)!r}; expected sqlite:///PATH or "
@@ -494,26 +430,26 @@ def _serving(table: Mapping[str, Any], environ: Mapping[str, str]) -> ServingSet
     for key in ("port", "workers", "challenger_timeout_ms", "shadow_queue_size",
                 "max_instances", "max_body_bytes", "retention_days",
                 "max_connections"):  # fmt: skip
-        values[key] = _positive_int(table, key, getattr(defaults, key))
+        values[key] = toml.positive_int(table, key, getattr(defaults, key))
     for key in ("reload_interval_s", "body_timeout_s"):
-        values[key] = _positive_seconds(table, key, getattr(defaults, key))
+        values[key] = toml.positive_seconds(table, key, getattr(defaults, key))
     access_log = table.get("access_log", defaults.access_log)
     if not isinstance(access_log, bool):
         raise ConfigError(
             f"serving.access_log in {CONFIG_FILE} must be true or false, got {access_log!r}."
         )
-    mismatch = _string(table, "serving.feature_mismatch") or defaults.feature_mismatch
+    mismatch = toml.string(table, "serving.feature_mismatch") or defaults.feature_mismatch
     if mismatch not in {"refuse", "warn"}:
         raise ConfigError(
             f"serving.feature_mismatch in {CONFIG_FILE} is {mismatch!r}; expected 'refuse' "
             "or 'warn'."
         )
     return ServingSettings(
-        host=_string(table, "serving.host") or defaults.host,
+        host=toml.string(table, "serving.host") or defaults.host,
         feature_mismatch=mismatch,
         access_log=access_log,
-        hash_columns=_strings(table, "serving.hash_columns"),
-        drop_columns=_strings(table, "serving.drop_columns"),
+        hash_columns=toml.strings(table, "serving.hash_columns"),
+        drop_columns=toml.strings(table, "serving.drop_columns"),
         admin_token=environ.get(ADMIN_TOKEN_ENV, ""),
         redaction_salt=environ.get(REDACTION_SALT_ENV, ""),
         predict_token=environ.get(PREDICT_TOKEN_ENV, ""),
@@ -523,34 +459,9 @@ def _serving(table: Mapping[str, Any], environ: Mapping[str, str]) -> ServingSet
     )
 
 
-def _positive_int(table: Mapping[str, Any], key: str, default: int) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(
-            f"serving.{key} in {CONFIG_FILE} must be a positive integer, got {value!r}."
-        )
-    return value
-
-
-def _positive_seconds(table: Mapping[str, Any], key: str, default: float) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(
-            f"serving.{key} in {CONFIG_FILE} must be a positive number of seconds, got {value!r}."
-        )
-    return float(value)
-
-
-def _strings(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = table.get(key.rpartition(".")[2], [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{key} in {CONFIG_FILE} must be a list of column names, got {value!r}.")
-    return tuple(value)
-
-
 def _check_keys(raw: Mapping[str, Any]) -> None:
     for key in RETIRED_STORE_KEYS:
-        if _raw_value(raw, key) is not None:
+        if toml.raw_value(raw, key) is not None:
             raise ConfigError(
                 f"{key} in {CONFIG_FILE} is no longer read: every table tether owns (registry "
                 "events, predictions, feedback) now lives in one database, named by "
@@ -576,38 +487,16 @@ def _check_keys(raw: Mapping[str, Any]) -> None:
                 )
 
 
-def _table(raw: Mapping[str, Any], name: str, *, required: bool = False) -> Mapping[str, Any]:
-    value = raw.get(name)
-    if value is None:
-        if required:
-            raise ConfigError(f"{CONFIG_FILE} has no [{name}] table, which is required.")
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{name} in {CONFIG_FILE} must be a table, got {value!r}.")
-    return value
-
-
-def _string(table: Mapping[str, Any], key: str, *, required: bool = False) -> str:
-    value = table.get(key.rpartition(".")[2])
-    if value is None:
-        if required:
-            raise ConfigError(f"{CONFIG_FILE} has no {key}, which is required (a string).")
-        return ""
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{key} in {CONFIG_FILE} must be a non-empty string, got {value!r}.")
-    return value
-
-
 def _datasets(table: Mapping[str, Any], project_dir: Path) -> Mapping[str, Path]:
     datasets: dict[str, Path] = {}
     for name in table:
-        path = Path(_string(table, f"datasets.{name}"))
+        path = Path(toml.string(table, f"datasets.{name}"))
         datasets[name] = path if path.is_absolute() else project_dir / path
     return MappingProxyType(datasets)
 
 
 def _train(table: Mapping[str, Any]) -> TrainSettings:
-    entry_point = _string(table, "train.entry_point", required=True)
+    entry_point = toml.string(table, "train.entry_point", required=True)
     module, _, function = entry_point.partition(":")
     if not module.isidentifier() or not function.isidentifier():
         raise ConfigError(
@@ -624,7 +513,7 @@ def _train(table: Mapping[str, Any]) -> TrainSettings:
         raise ConfigError(
             f"train.threads in {CONFIG_FILE} must be a positive integer, got {threads!r}."
         )
-    params = _table(table, "params")
+    params = toml.table(table, "params")
     for key, value in params.items():
         if not isinstance(value, bool | int | float | str):
             raise ConfigError(
@@ -633,7 +522,7 @@ def _train(table: Mapping[str, Any]) -> TrainSettings:
             )
     return TrainSettings(
         entry_point=entry_point,
-        label=_string(table, "train.label", required=True),
+        label=toml.string(table, "train.label", required=True),
         seed=seed,
         threads=threads,
         params=MappingProxyType(dict(params)),
