@@ -72,6 +72,7 @@ from tether.server import create_app
 from tether.serving import (
     Deployment,
     InstanceRequest,
+    NullObserver,
     Prediction,
     PredictionLog,
     Router,
@@ -110,8 +111,9 @@ class MemorySource:
 
 
 @dataclass
-class ModelSeconds:
-    """A :class:`~tether.serving.ServingObserver` that sums model-call seconds by role."""
+class ModelSeconds(NullObserver):
+    """A :class:`~tether.serving.ServingObserver` that sums model-call seconds by role (and,
+    as :class:`~tether.serving.NullObserver`, ignores every other event)."""
 
     seconds: dict[str, float] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
@@ -120,27 +122,6 @@ class ModelSeconds:
         """Add a call."""
         self.seconds[role] = self.seconds.get(role, 0.0) + seconds
         self.calls[role] = self.calls.get(role, 0) + 1
-
-    def model_failed(self, version: str, role: str) -> None:
-        """Ignored."""
-
-    def fallback(self, version: str, reason: str, instances: int) -> None:
-        """Ignored."""
-
-    def shadow_queued(self, depth: int) -> None:
-        """Ignored."""
-
-    def shadow_dropped(self, version: str) -> None:
-        """Ignored."""
-
-    def prediction_dropped(self) -> None:
-        """Ignored."""
-
-    def predictions_logged(self, inserted: int, retries: int, rejected: int) -> None:
-        """Ignored."""
-
-    def reloaded(self, succeeded: bool, event_id: int) -> None:
-        """Ignored."""
 
 
 class InstantClassifier:
