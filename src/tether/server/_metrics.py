@@ -20,7 +20,15 @@ under the champion's role and once in ``tether_challenger_fallbacks_total``):
 ``tether_deployment_event_id``           the registry event each worker serves
 ``tether_http_requests_total``           HTTP requests by method, route and status
 ``tether_http_request_duration_seconds`` HTTP request duration by method and route
+``tether_monitor_psi``                   PSI of each feature (and ``score``) vs the reference
+``tether_monitor_metric``                realized and estimated performance (``source``)
+``tether_monitor_label_completeness``    share of a window's predictions that have labels
+``tether_monitor_results_up``            1 if this scrape could read the monitoring tables
 =======================================  ===================================================
+
+The ``tether_monitor_*`` gauges are read from the monitoring tables at each scrape: the
+values of each model's latest ``tether monitor`` run, labelled by ``model``, ``version``,
+``role`` and ``cohort`` (and ``feature``, or ``metric``); the server computes none of them.
 
 ``tether_feature_status_total`` is labelled by ``model`` (the registered model's name),
 ``feature`` and ``status`` (``value``, ``empty``, ``stale``, ``unknown_entity`` from the
@@ -39,9 +47,10 @@ values there and ``/metrics`` (answered by any one worker) reads them all throug
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -53,10 +62,15 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tether.errors import TetherError
+from tether.monitoring import MonitorResults
 from tether.serving import FallbackReason, ModelRole
 
+_LOGGER = logging.getLogger("tether.server")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _MODEL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -108,6 +122,7 @@ class ServerMetrics:
             "prediction_log_rejected", "Predictions not stored: a value cannot be stored", ()
         )
         self.reloads = self._counter("deployment_reloads", "Deployment reloads", ("outcome",))
+        self._monitoring: MonitoringGauges | None = None
         self.event_id = Gauge(
             "tether_deployment_event_id", "Registry event id of the deployment served",
             registry=self.registry, multiprocess_mode="liveall",
@@ -164,6 +179,11 @@ class ServerMetrics:
         self.reloads.labels("success" if succeeded else "failure").inc()
         self.event_id.set(event_id)
 
+    def watch_monitoring(self, results: MonitorResults) -> None:
+        """Export the latest monitoring results of ``results`` at each scrape."""
+        self._monitoring = MonitoringGauges(results)
+        self.registry.register(self._monitoring)
+
     def exposition(self) -> bytes:
         """The text exposition format of every metric (of every worker, in multiprocess mode)."""
         folder = multiprocess_dir()
@@ -171,6 +191,8 @@ class ServerMetrics:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        if self._monitoring is not None:  # read from the database: the same in every worker
+            registry.register(self._monitoring)
         return generate_latest(registry)
 
     def process_exited(self) -> None:
@@ -178,6 +200,52 @@ class ServerMetrics:
         folder = multiprocess_dir()
         if folder is not None:
             multiprocess.mark_process_dead(os.getpid(), folder)  # type: ignore[no-untyped-call]
+
+
+class MonitoringGauges(Collector):
+    """The ``tether_monitor_*`` gauges, read from the monitoring tables at each scrape."""
+
+    def __init__(self, results: MonitorResults) -> None:
+        self._results = results
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """One family per gauge, from every model's latest run; only ``..._up`` 0 if the read
+        fails."""
+        up = GaugeMetricFamily("tether_monitor_results_up", "1 if the monitoring tables were read")
+        try:
+            points = self._results.latest_points(["drift", "performance", "estimate", "labels"])
+        except TetherError:  # a scrape must answer: the failure is shown and logged
+            _LOGGER.exception("could not read the monitoring results for /metrics")
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
+        yield up
+        families = {
+            "drift": GaugeMetricFamily("tether_monitor_psi", "PSI against the reference",
+                                       labels=[*_POINT_LABELS, "feature"]),
+            "metric": GaugeMetricFamily("tether_monitor_metric", "Performance of a window",
+                                        labels=[*_POINT_LABELS, "metric", "source"]),
+            "labels": GaugeMetricFamily("tether_monitor_label_completeness",
+                                        "Share of a window's predictions with labels",
+                                        labels=list(_POINT_LABELS)),
+        }  # fmt: skip
+        for stored in points:
+            point = stored.point
+            if point.value is None:
+                continue
+            labels = [stored.model, point.version, point.role, point.cohort]
+            if point.kind == "drift":
+                families["drift"].add_metric([*labels, point.name], point.value)
+            elif point.kind == "labels":
+                families["labels"].add_metric(labels, point.value)
+            else:
+                source = "realized" if point.kind == "performance" else "estimated"
+                families["metric"].add_metric([*labels, point.name, source], point.value)
+        yield from families.values()
+
+
+_POINT_LABELS = ("model", "version", "role", "cohort")
 
 
 class HttpMetrics:

@@ -1,0 +1,456 @@
+"""Where monitoring keeps what it found: runs, time series and alerts, in tether's own database.
+
+::
+
+    tether_monitor_runs    one row per model per monitor run: its window, when it ran (the
+                           clock's time and wall time), the diagnosis, and the whole report
+    tether_monitor_series  one row per measured value: (run, version, role, cohort, kind, name)
+                           -> value with its interval, its number of rows and whether it was
+                           flagged; kinds are "drift" (PSI of a feature or of the score),
+                           "performance" (a realized metric), "estimate" (an estimated one),
+                           "labels" (label completeness), "experiment", "quality"
+    tether_monitor_alerts  one row per alert: what crossed which line, its evidence, and the
+                           state of its delivery to the webhook (so a dropped alert is visible)
+
+The series are what the dashboard draws and the audit lists: a metric of one model version
+over consecutive windows is ``series(model, kind, name)`` ordered by window. Rows are written
+in one transaction per run, so a reader never sees half a run. The tables live in the
+database of ``[store] url`` beside the event log and the prediction log, and migrate in order
+like theirs (:mod:`tether._schema`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Literal
+
+from tether._closing import Closing
+from tether._schema import Migration, Schema, upgrade
+from tether._storage import (
+    JSONValue,
+    Row,
+    Transaction,
+    dump_json,
+    from_micros,
+    load_json,
+    open_database,
+    to_micros,
+)
+from tether.errors import MonitoringError
+
+RUNS: Final = "tether_monitor_runs"
+SERIES: Final = "tether_monitor_series"
+ALERTS: Final = "tether_monitor_alerts"
+Delivery = Literal["none", "pending", "sent", "failed"]
+"""An alert's delivery: no webhook configured, queued, delivered, or given up after retries."""
+
+RESULTS_SCHEMA = Schema(
+    "monitoring",
+    (
+        Migration(
+            1,
+            "monitor runs, series and alerts",
+            (
+                f"""CREATE TABLE {RUNS} (
+                    run_id BIGINT PRIMARY KEY,
+                    model TEXT NOT NULL,
+                    window_start_us BIGINT NOT NULL,
+                    window_end_us BIGINT NOT NULL,
+                    clock_us BIGINT NOT NULL,
+                    wall_us BIGINT NOT NULL,
+                    action TEXT NOT NULL,
+                    report TEXT NOT NULL
+                )""",
+                f"CREATE INDEX tether_monitor_runs_model ON {RUNS} (model, window_end_us)",
+                f"""CREATE TABLE {SERIES} (
+                    run_id BIGINT NOT NULL,
+                    model TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    cohort TEXT NOT NULL,
+                    window_start_us BIGINT NOT NULL,
+                    window_end_us BIGINT NOT NULL,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    value DOUBLE PRECISION,
+                    lower DOUBLE PRECISION,
+                    upper DOUBLE PRECISION,
+                    n BIGINT NOT NULL,
+                    flagged INTEGER NOT NULL,
+                    detail TEXT NOT NULL,
+                    PRIMARY KEY (run_id, version, role, cohort, kind, name)
+                )""",
+                f"CREATE INDEX tether_monitor_series_name ON {SERIES} (model, kind, name)",
+                f"""CREATE TABLE {ALERTS} (
+                    alert_id BIGINT PRIMARY KEY,
+                    run_id BIGINT NOT NULL,
+                    model TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    evidence TEXT NOT NULL,
+                    clock_us BIGINT NOT NULL,
+                    wall_us BIGINT NOT NULL,
+                    delivery TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    last_error TEXT
+                )""",
+                f"CREATE INDEX tether_monitor_alerts_model ON {ALERTS} (model, alert_id)",
+            ),
+        ),
+    ),
+)
+"""The monitoring tables, version by version."""
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One measured value of one window: e.g. the PSI of ``amount`` for version 3's champion
+    traffic, or its realized precision with a 95% interval over ``n`` labelled rows."""
+
+    version: str
+    kind: str
+    name: str
+    value: float | None
+    n: int
+    role: str = ""
+    cohort: str = ""
+    lower: float | None = None
+    upper: float | None = None
+    flagged: bool = False
+    detail: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    """A :class:`SeriesPoint` as read back, with its run and window."""
+
+    run_id: int
+    model: str
+    window_start: datetime
+    window_end: datetime
+    point: SeriesPoint
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert as stored: which line was crossed, the evidence, and its delivery."""
+
+    alert_id: int
+    run_id: int
+    model: str
+    kind: str
+    name: str
+    message: str
+    evidence: Mapping[str, JSONValue]
+    time: datetime
+    delivery: Delivery
+    attempts: int
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One stored monitor run of one model."""
+
+    run_id: int
+    model: str
+    window_start: datetime
+    window_end: datetime
+    time: datetime
+    wall_time: datetime
+    action: str
+    report: Mapping[str, JSONValue]
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    """An alert to store: ``kind`` (drift, quality, performance...), ``name`` (the feature or
+    metric), a message a person can read and its evidence."""
+
+    kind: str
+    name: str
+    message: str
+    evidence: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+class MonitorResults(Closing):
+    """The monitoring tables in the database at ``url`` (``[store] url``).
+
+    >>> with MonitorResults("sqlite:///.tether/tether.db") as results:  # doctest: +SKIP
+    ...     run = results.record_run(model="fraud", window=(start, end), time=now,
+    ...                              action="wait", report={...}, points=[...], alerts=[])
+
+    Raises:
+        MonitoringError: the database failed, or holds a schema from a newer tether.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._database = open_database(url, error=MonitoringError, purpose="monitoring results")
+        upgrade(self._database, RESULTS_SCHEMA)
+
+    def close(self) -> None:
+        self._database.dispose()
+
+    def record_run(
+        self,
+        *,
+        model: str,
+        window: tuple[datetime, datetime],
+        time: datetime,
+        wall_time: datetime,
+        action: str,
+        report: Mapping[str, JSONValue],
+        points: Sequence[SeriesPoint],
+        alerts: Sequence[NewAlert],
+        delivery: Delivery,
+    ) -> tuple[RunRecord, list[AlertRecord]]:
+        """Store one run with its points and alerts, all or nothing; return them as stored."""
+        start_us, end_us = to_micros(window[0]), to_micros(window[1])
+        with self._database.write() as transaction:
+            transaction.lock("tether-monitor", RUNS)
+            run_id = _next_id(transaction, RUNS, "run_id")
+            transaction.execute(
+                f"INSERT INTO {RUNS} (run_id, model, window_start_us, window_end_us, clock_us, "
+                "wall_us, action, report) VALUES (:run_id, :model, :start, :end, :clock, :wall, "
+                ":action, :report)",
+                {
+                    "run_id": run_id,
+                    "model": model,
+                    "start": start_us,
+                    "end": end_us,
+                    "clock": to_micros(time),
+                    "wall": to_micros(wall_time),
+                    "action": action,
+                    "report": dump_json(dict(report)),
+                },
+            )
+            transaction.execute_many(
+                f"INSERT INTO {SERIES} (run_id, model, version, role, cohort, window_start_us, "
+                "window_end_us, kind, name, value, lower, upper, n, flagged, detail) VALUES "
+                "(:run_id, :model, :version, :role, :cohort, :start, :end, :kind, :name, :value, "
+                ":lower, :upper, :n, :flagged, :detail)",
+                [_point_row(run_id, model, start_us, end_us, point) for point in points],
+            )
+            stored = [
+                self._insert_alert(transaction, run_id, model, alert, time, wall_time, delivery)
+                for alert in alerts
+            ]
+        run = RunRecord(run_id, model, window[0], window[1], time, wall_time, action, dict(report))
+        return run, stored
+
+    def _insert_alert(
+        self,
+        transaction: Transaction,
+        run_id: int,
+        model: str,
+        alert: NewAlert,
+        time: datetime,
+        wall_time: datetime,
+        delivery: Delivery,
+    ) -> AlertRecord:
+        alert_id = _next_id(transaction, ALERTS, "alert_id")
+        transaction.execute(
+            f"INSERT INTO {ALERTS} (alert_id, run_id, model, kind, name, message, evidence, "
+            "clock_us, wall_us, delivery, attempts) VALUES (:alert_id, :run_id, :model, :kind, "
+            ":name, :message, :evidence, :clock, :wall, :delivery, 0)",
+            {
+                "alert_id": alert_id,
+                "run_id": run_id,
+                "model": model,
+                "kind": alert.kind,
+                "name": alert.name,
+                "message": alert.message,
+                "evidence": dump_json(dict(alert.evidence)),
+                "clock": to_micros(time),
+                "wall": to_micros(wall_time),
+                "delivery": delivery,
+            },
+        )
+        return AlertRecord(
+            alert_id,
+            run_id,
+            model,
+            alert.kind,
+            alert.name,
+            alert.message,
+            dict(alert.evidence),
+            from_micros(to_micros(time)),
+            delivery,
+            0,
+        )
+
+    def mark_delivery(
+        self, alert_id: int, delivery: Delivery, *, attempts: int, error: str | None = None
+    ) -> None:
+        """Record how the delivery of alert ``alert_id`` went (after each attempt)."""
+        with self._database.write() as transaction:
+            transaction.execute(
+                f"UPDATE {ALERTS} SET delivery = :delivery, attempts = :attempts, "
+                "last_error = :error WHERE alert_id = :alert_id",
+                {"delivery": delivery, "attempts": attempts, "error": error, "alert_id": alert_id},
+            )
+
+    def runs(self, model: str | None = None, *, limit: int = 100) -> list[RunRecord]:
+        """The latest runs (of ``model``, or of every model), newest first."""
+        where, params = _model_filter(model)
+        with self._database.read() as transaction:
+            rows = transaction.fetch_all(
+                f"SELECT run_id, model, window_start_us, window_end_us, clock_us, wall_us, "
+                f"action, report FROM {RUNS}{where} ORDER BY run_id DESC LIMIT {int(limit)}",
+                params,
+            )
+        return [_run(row) for row in rows]
+
+    def series(
+        self, model: str, kind: str, name: str | None = None, *, version: str | None = None
+    ) -> list[StoredPoint]:
+        """Every stored point of ``model``'s ``kind`` (and ``name``, ``version``), oldest window
+        first: a metric over time."""
+        sql = (
+            f"SELECT run_id, model, window_start_us, window_end_us, version, role, cohort, kind, "
+            f"name, value, lower, upper, n, flagged, detail FROM {SERIES} "
+            "WHERE model = :model AND kind = :kind"
+        )
+        params: dict[str, str] = {"model": model, "kind": kind}
+        for column, value in (("name", name), ("version", version)):
+            if value is not None:
+                sql += f" AND {column} = :{column}"
+                params[column] = value
+        sql += " ORDER BY window_end_us, run_id, version, role, cohort, name"
+        with self._database.read() as transaction:
+            return [_stored_point(row) for row in transaction.fetch_all(sql, params)]
+
+    def latest_points(self, kinds: Sequence[str]) -> list[StoredPoint]:
+        """The points of ``kinds`` of every model's latest run: what ``/metrics`` exports."""
+        marks = ", ".join(f":kind{i}" for i in range(len(kinds)))
+        params = {f"kind{i}": kind for i, kind in enumerate(kinds)}
+        sql = (
+            f"SELECT s.run_id, s.model, s.window_start_us, s.window_end_us, s.version, s.role, "
+            f"s.cohort, s.kind, s.name, s.value, s.lower, s.upper, s.n, s.flagged, s.detail "
+            f"FROM {SERIES} s JOIN (SELECT model, MAX(run_id) AS run_id FROM {RUNS} "
+            f"GROUP BY model) r ON s.run_id = r.run_id WHERE s.kind IN ({marks}) "
+            "ORDER BY s.model, s.version, s.role, s.cohort, s.kind, s.name"
+        )
+        with self._database.read() as transaction:
+            return [_stored_point(row) for row in transaction.fetch_all(sql, params)]
+
+    def alerts(self, model: str | None = None, *, limit: int = 100) -> list[AlertRecord]:
+        """The latest alerts (of ``model``, or of every model), newest first."""
+        where, params = _model_filter(model)
+        with self._database.read() as transaction:
+            rows = transaction.fetch_all(
+                f"SELECT alert_id, run_id, model, kind, name, message, evidence, clock_us, "
+                f"delivery, attempts, last_error FROM {ALERTS}{where} "
+                f"ORDER BY alert_id DESC LIMIT {int(limit)}",
+                params,
+            )
+        return [_alert(row) for row in rows]
+
+
+def _next_id(transaction: Transaction, table: str, column: str) -> int:
+    # Under the write lock taken by record_run: ids are consecutive and never reused.
+    row = transaction.fetch_one(f"SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}")
+    return int(row[0] or 1) if row is not None else 1
+
+
+def _model_filter(model: str | None) -> tuple[str, dict[str, str]]:
+    return ("", {}) if model is None else (" WHERE model = :model", {"model": model})
+
+
+def _finite(value: float | None) -> float | None:
+    # NULL in the database: NaN is no value, and PostgreSQL would keep it as a number.
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _point_row(
+    run_id: int, model: str, start_us: int, end_us: int, point: SeriesPoint
+) -> dict[str, str | int | float | None]:
+    return {
+        "run_id": run_id,
+        "model": model,
+        "version": point.version,
+        "role": point.role,
+        "cohort": point.cohort,
+        "start": start_us,
+        "end": end_us,
+        "kind": point.kind,
+        "name": point.name,
+        "value": _finite(point.value),
+        "lower": _finite(point.lower),
+        "upper": _finite(point.upper),
+        "n": int(point.n),
+        "flagged": int(point.flagged),
+        "detail": dump_json(dict(point.detail)),
+    }
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(str(value))
+
+
+def _stored_point(row: Row) -> StoredPoint:
+    run_id, model, start, end, version, role, cohort, kind, name = row[:9]
+    value, lower, upper, n, flagged, detail = row[9:]
+    point = SeriesPoint(
+        version=str(version),
+        kind=str(kind),
+        name=str(name),
+        value=_optional_float(value),
+        n=int(str(n)),
+        role=str(role),
+        cohort=str(cohort),
+        lower=_optional_float(lower),
+        upper=_optional_float(upper),
+        flagged=bool(flagged),
+        detail=load_json(str(detail)),
+    )
+    return StoredPoint(
+        int(str(run_id)),
+        str(model),
+        from_micros(int(str(start))),
+        from_micros(int(str(end))),
+        point,
+    )
+
+
+def _run(row: Row) -> RunRecord:
+    run_id, model, start, end, clock, wall, action, report = row
+    return RunRecord(
+        int(str(run_id)),
+        str(model),
+        from_micros(int(str(start))),
+        from_micros(int(str(end))),
+        from_micros(int(str(clock))),
+        from_micros(int(str(wall))),
+        str(action),
+        load_json(str(report)),
+    )
+
+
+def _alert(row: Row) -> AlertRecord:
+    alert_id, run_id, model, kind, name, message, evidence, clock = row[:8]
+    delivery, attempts, last_error = row[8:]
+    return AlertRecord(
+        int(str(alert_id)),
+        int(str(run_id)),
+        str(model),
+        str(kind),
+        str(name),
+        str(message),
+        load_json(str(evidence)),
+        from_micros(int(str(clock))),
+        _delivery(str(delivery)),
+        int(str(attempts)),
+        None if last_error is None else str(last_error),
+    )
+
+
+def _delivery(text: str) -> Delivery:
+    for known in ("none", "pending", "sent", "failed"):
+        if text == known:
+            return known
+    raise MonitoringError(f"Unknown alert delivery state {text!r} in {ALERTS}.")
