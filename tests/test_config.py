@@ -208,3 +208,35 @@ def test_the_two_retired_store_keys_are_refused_naming_the_new_one(key: str) -> 
 def test_a_store_url_of_another_database_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"store\.url .*redis.*expected sqlite:///PATH or"):
         _settings({**VALID, "store": {"url": "redis://cache:6379/0"}})
+
+
+def test_monitoring_thresholds_are_read_with_their_defaults_and_business_metrics() -> None:
+    assert _settings(VALID).monitoring.psi_drift == 0.2
+    monitoring = {
+        "psi_drift": 0.25,
+        "window_days": 14,
+        "metric": "recall",
+        "webhook_url": "https://hooks.example/t/${HOOK_TOKEN}",
+        "business": {"net_value": "tp.amount - 5 * fp.count"},
+    }
+    settings = _settings({**VALID, "monitoring": monitoring}, {"HOOK_TOKEN": "abc"})
+    assert settings.monitoring.psi_drift == 0.25 and settings.monitoring.window_days == 14
+    assert settings.monitoring.metric == "recall"
+    assert settings.monitoring.webhook_url == "https://hooks.example/t/abc"
+    assert dict(settings.monitoring.business) == {"net_value": "tp.amount - 5 * fp.count"}
+
+
+@pytest.mark.parametrize(
+    ("monitoring", "named"),
+    [
+        ({"psi_drift": 2}, "monitoring.psi_drift .* must be a number in"),
+        ({"window_days": 0}, "monitoring.window_days .* must be a positive integer"),
+        ({"metric": "accuracy"}, "monitoring.metric .* expected one of precision"),
+        ({"webhook_retries": -1}, "monitoring.webhook_retries"),
+        ({"business": {"net": 3}}, "monitoring.business.net"),
+        ({"psi_dirft": 0.2}, "monitoring.psi_dirft"),
+    ],
+)
+def test_a_wrong_monitoring_value_names_its_key(monitoring: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        _settings({**VALID, "monitoring": monitoring})

@@ -10,7 +10,11 @@ from tether import config
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-FREE_FORM = {"datasets": "datasets.<name>", "train.params": "train.params.<name>"}
+FREE_FORM = {
+    "datasets": "datasets.<name>",
+    "train.params": "train.params.<name>",
+    "monitoring.business": "monitoring.business.<name>",
+}
 """Tables whose keys are the user's own names: the README documents them with a placeholder."""
 
 
@@ -32,8 +36,8 @@ def test_the_reference_table_documents_every_key_config_reads_and_no_other() -> 
         for key in keys
         if f"{section}.{key}" not in FREE_FORM
     }
-    known |= {FREE_FORM["datasets"], FREE_FORM["train.params"]}
-    known.discard("train.params")  # a table, documented by its placeholder row
+    known |= set(FREE_FORM.values())
+    known -= {"train.params", "monitoring.business"}  # tables: documented by placeholder rows
     tables = [key for key in documented if key.endswith("<name>")]
     keys = [key for key in documented if key not in tables and "." in key]
     assert len(set(documented)) == len(documented), "a key is documented twice"
@@ -74,6 +78,10 @@ def test_every_default_in_the_table_is_the_default_config_applies(tmp_path: Path
             f"serving.{key}": getattr(settings.serving, key)
             for key in config._SECTIONS["serving"]
             if not isinstance(getattr(settings.serving, key), tuple)  # lists: shown as []
+        },
+        **{
+            f"monitoring.{key}": getattr(settings.monitoring, key)
+            for key in config._SECTIONS["monitoring"] - {"business", "webhook_url"}
         },
     }
     for key, value in values.items():

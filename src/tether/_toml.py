@@ -26,6 +26,7 @@ URI_KEYS = (
     "storage.snapshots",
     "features.online",
     "store.url",
+    "monitoring.webhook_url",
 )
 """The keys of ``tether.toml`` whose values are URIs, and may hold ``${NAME}`` references."""
 
@@ -89,20 +90,31 @@ def _holds_literal_credential(value: object) -> bool:
 
 
 def positive_int(table: Mapping[str, Any], key: str, default: int) -> int:
-    value = table.get(key, default)
+    """The positive integer at ``key`` (``section.name``), else ``default``."""
+    value = table.get(key.rpartition(".")[2], default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(
-            f"serving.{key} in {CONFIG_FILE} must be a positive integer, got {value!r}."
-        )
+        raise ConfigError(f"{key} in {CONFIG_FILE} must be a positive integer, got {value!r}.")
     return value
 
 
 def positive_seconds(table: Mapping[str, Any], key: str, default: float) -> float:
-    value = table.get(key, default)
+    """The positive number of seconds at ``key`` (``section.name``), else ``default``."""
+    return positive_number(table, key, default, unit=" of seconds")
+
+
+def positive_number(table: Mapping[str, Any], key: str, default: float, *, unit: str = "") -> float:
+    """The positive number at ``key`` (``section.name``), else ``default``."""
+    value = table.get(key.rpartition(".")[2], default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(
-            f"serving.{key} in {CONFIG_FILE} must be a positive number of seconds, got {value!r}."
-        )
+        raise ConfigError(f"{key} in {CONFIG_FILE} must be a positive number{unit}, got {value!r}.")
+    return float(value)
+
+
+def fraction(table: Mapping[str, Any], key: str, default: float) -> float:
+    """The number in [0, 1] at ``key`` (``section.name``), else ``default``."""
+    value = table.get(key.rpartition(".")[2], default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(f"{key} in {CONFIG_FILE} must be a number in [0, 1], got {value!r}.")
     return float(value)
 
 
