@@ -18,6 +18,7 @@ from tether.monitoring._profile import (
     Profile,
     Summary,
 )
+from tether.monitoring._profiling import profile_frame
 
 __all__ = [
     "FORMAT_VERSION",
@@ -27,4 +28,5 @@ __all__ = [
     "NumericSummary",
     "Profile",
     "Summary",
+    "profile_frame",
 ]
