@@ -47,8 +47,8 @@ from tether.monitoring._profiling import profile_frame
 from tether.monitoring._results import (
     AlertRecord,
     MonitorResults,
+    MonitorRun,
     NewAlert,
-    RunRecord,
     SeriesPoint,
     StoredPoint,
 )
@@ -76,11 +76,11 @@ __all__ = [
     "DriftThresholds",
     "FeatureDrift",
     "MonitorResults",
+    "MonitorRun",
     "MultivariateDrift",
     "NewAlert",
     "NumericSummary",
     "Profile",
-    "RunRecord",
     "SeriesPoint",
     "StoredPoint",
     "Summary",

@@ -153,7 +153,7 @@ class AlertRecord:
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class MonitorRun:
     """One stored monitor run of one model."""
 
     run_id: int
@@ -207,7 +207,7 @@ class MonitorResults(Closing):
         points: Sequence[SeriesPoint],
         alerts: Sequence[NewAlert],
         delivery: Delivery,
-    ) -> tuple[RunRecord, list[AlertRecord]]:
+    ) -> tuple[MonitorRun, list[AlertRecord]]:
         """Store one run with its points and alerts, all or nothing; return them as stored."""
         start_us, end_us = to_micros(window[0]), to_micros(window[1])
         with self._database.write() as transaction:
@@ -239,7 +239,7 @@ class MonitorResults(Closing):
                 self._insert_alert(transaction, run_id, model, alert, time, wall_time, delivery)
                 for alert in alerts
             ]
-        run = RunRecord(run_id, model, window[0], window[1], time, wall_time, action, dict(report))
+        run = MonitorRun(run_id, model, window[0], window[1], time, wall_time, action, dict(report))
         return run, stored
 
     def _insert_alert(
@@ -294,7 +294,7 @@ class MonitorResults(Closing):
                 {"delivery": delivery, "attempts": attempts, "error": error, "alert_id": alert_id},
             )
 
-    def runs(self, model: str | None = None, *, limit: int = 100) -> list[RunRecord]:
+    def runs(self, model: str | None = None, *, limit: int = 100) -> list[MonitorRun]:
         """The latest runs (of ``model``, or of every model), newest first."""
         where, params = _model_filter(model)
         with self._database.read() as transaction:
@@ -417,9 +417,9 @@ def _stored_point(row: Row) -> StoredPoint:
     )
 
 
-def _run(row: Row) -> RunRecord:
+def _run(row: Row) -> MonitorRun:
     run_id, model, start, end, clock, wall, action, report = row
-    return RunRecord(
+    return MonitorRun(
         int(str(run_id)),
         str(model),
         from_micros(int(str(start))),
