@@ -13,20 +13,7 @@ reference one, bin for bin, and never see raw rows beyond the profiles' bounded 
 0.51
 """
 
-from tether.monitoring._drift import (
-    CATEGORICAL_EFFECT,
-    DATASET_SHARE,
-    KS_SAMPLE_SIZE,
-    NUMERIC_EFFECT,
-    P_VALUE,
-    PSI_DRIFT,
-    PSI_WARN,
-    DriftReport,
-    DriftThresholds,
-    FeatureDrift,
-    compare,
-    drift_report,
-)
+from tether.monitoring._drift import compare, drift_report
 from tether.monitoring._multivariate import (
     DOMAIN_AUC,
     DOMAIN_SAMPLE_SIZE,
@@ -43,6 +30,18 @@ from tether.monitoring._profile import (
     Summary,
 )
 from tether.monitoring._profiling import profile_frame
+from tether.monitoring._report import (
+    CATEGORICAL_EFFECT,
+    DATASET_SHARE,
+    KS_SAMPLE_SIZE,
+    NUMERIC_EFFECT,
+    P_VALUE,
+    PSI_DRIFT,
+    PSI_WARN,
+    DriftReport,
+    DriftThresholds,
+    FeatureDrift,
+)
 from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_homogeneity, psi
 
 __all__ = [
