@@ -71,7 +71,7 @@ def test_event_ids_are_unique_and_events_are_sorted_by_time(
     assert events["event_id"].is_unique
     assert events["event_id"].iloc[0] == "tx-00000001"
     assert events["event_time"].is_monotonic_increasing
-    assert events["event_time"].min() >= pd.Timestamp("2026-01-01", tz="UTC")
+    assert events["event_time"].min() >= pd.Timestamp("2025-12-01", tz="UTC")  # the warm-up
     assert events["event_time"].max() < pd.Timestamp("2026-09-01", tz="UTC")
 
 
@@ -164,6 +164,37 @@ def test_zero_drift_keeps_volume_and_amounts_steady() -> None:
     assert median_amount.max() / median_amount.min() < 1.1
 
 
+def test_world_starts_with_a_31_day_warmup_counted_in_n_transactions(
+    world: tuple[pd.DataFrame, ...],
+) -> None:
+    events, _ = world
+    assert SMALL.warmup_start == dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
+    before = events["event_time"] < pd.Timestamp(SMALL.start)
+    assert events["event_time"].iloc[0].date() == SMALL.warmup_start.date()
+    assert len(events) == SMALL.n_transactions
+    # Volume grows with drift from 1 January, so December holds a bit less than 31/274.
+    assert 0.07 <= before.mean() <= 31 / 274
+
+
+def test_warmup_is_unchanging_history_like_the_zero_drift_world() -> None:
+    events, labels = simulate(ScenarioConfig(n_transactions=40_000, n_customers=400, drift=0.0))
+    month = events["event_time"].dt.month
+    december, january = month == 12, month == 1  # both 31 days long
+    assert december.sum() == pytest.approx(january.sum(), rel=0.05)
+    median = events.groupby(month)["amount"].median()
+    assert median[12] == pytest.approx(median[1], rel=0.05)
+    # About 30 fraud episodes a month at this scale: the rate is noisy to +-0.5 points.
+    assert 0.015 <= labels.loc[december, "is_fraud"].mean() <= 0.035
+
+
+def test_no_warmup_starts_the_world_on_start() -> None:
+    config = ScenarioConfig(n_transactions=5_000, n_customers=100, warmup_days=0)
+    events, _ = simulate(config)
+    assert config.warmup_start == config.start
+    assert events["event_time"].min() >= pd.Timestamp(config.start)
+    assert len(events) == config.n_transactions
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -173,6 +204,8 @@ def test_zero_drift_keeps_volume_and_amounts_steady() -> None:
         ({"start": dt.datetime(2026, 1, 1)}, "start"),
         ({"incident_day": dt.date(2025, 12, 31)}, "incident_day"),
         ({"incident_day": dt.date(2026, 9, 1)}, "incident_day"),
+        ({"warmup_days": -1}, "warmup_days"),
+        ({"warmup_days": 367}, "warmup_days"),
     ],
 )
 def test_config_refuses_invalid_values_naming_the_field(

@@ -13,7 +13,10 @@ reference one, bin for bin, and never see raw rows beyond the profiles' bounded 
 0.51
 """
 
-from tether.monitoring._alerts import AlertSender, WebhookSettings
+from tether.monitoring._alerts import (
+    AlertSender,
+    WebhookSettings,
+)
 from tether.monitoring._drift import (
     CATEGORICAL_EFFECT,
     DATASET_SHARE,
@@ -43,7 +46,21 @@ from tether.monitoring._profile import (
     Profile,
     Summary,
 )
-from tether.monitoring._profiling import profile_frame
+from tether.monitoring._profiling import (
+    profile_frame,
+)
+from tether.monitoring._report import (
+    CATEGORICAL_EFFECT,
+    DATASET_SHARE,
+    KS_SAMPLE_SIZE,
+    NUMERIC_EFFECT,
+    P_VALUE,
+    PSI_DRIFT,
+    PSI_WARN,
+    DriftReport,
+    DriftThresholds,
+    FeatureDrift,
+)
 from tether.monitoring._results import (
     AlertRecord,
     MonitorResults,
@@ -52,7 +69,12 @@ from tether.monitoring._results import (
     SeriesPoint,
     StoredPoint,
 )
-from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_homogeneity, psi
+from tether.monitoring._statistics import (
+    CHI2_MIN_EXPECTED,
+    PSI_EPSILON,
+    chi2_homogeneity,
+    psi,
+)
 
 __all__ = [
     "CATEGORICAL_EFFECT",

@@ -3,9 +3,12 @@
 The training set comes from the feature store: ``ctx.training_set`` computes every feature
 of ``features.py`` for every payment as of its own time, those of the payment itself (its
 amount, hour, category and country codes) included, so this file computes no feature and a
-server scoring a raw payment computes the same ones. The model learns from the first
-``train_months`` months of payments and is evaluated on the last fifth of that period, by
-time, so evaluation never sees the past of training.
+server scoring a raw payment computes the same ones. The model learns from the
+``train_months`` months of payments from ``train_start`` (a date in ``[train.params]``) and
+is evaluated on the last fifth of that period, by time, so evaluation never sees the past
+of training. The payments before ``train_start`` (the scenario's December warm-up) are
+history only: they fill the features' 30-day windows, so the model learns from, and is
+later compared with, features as full as they are in service.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from features import FEATURE_VIEWS
 LABEL = "is_fraud"
 EVAL_SHARE = 0.2
 """The last fifth of the training period, by time, is held out for evaluation."""
+LONGEST_WINDOW = pd.Timedelta(days=30)
+"""The longest feature window of ``features.py``: a payment earlier than this after the
+first one would be trained on windows that are not yet full."""
 SPINE_COLUMNS = [
     "event_id",
     "customer_id",
@@ -67,10 +73,9 @@ def train(ctx: TrainContext) -> tuple[HistGradientBoostingClassifier, pd.DataFra
     spine = training_spine(ctx.dataset("events"), ctx.dataset("labels"))
     frame = ctx.training_set(spine, timestamp="event_time")
     frame = frame[frame[LABEL].notna()]  # only payments whose outcome is known
-    start = frame["event_time"].min().normalize()
-    end = start + pd.DateOffset(months=int(ctx.params["train_months"]))
+    start, end = training_window(ctx.params, frame["event_time"].min())
     eval_start = start + (end - start) * (1 - EVAL_SHARE)
-    fit = frame[frame["event_time"] < eval_start]
+    fit = frame[(frame["event_time"] >= start) & (frame["event_time"] < eval_start)]
     held_out = frame[(frame["event_time"] >= eval_start) & (frame["event_time"] < end)]
     model = HistGradientBoostingClassifier(
         max_iter=int(ctx.params["max_iter"]),
@@ -82,6 +87,28 @@ def train(ctx: TrainContext) -> tuple[HistGradientBoostingClassifier, pd.DataFra
     model.fit(fit[FEATURE_COLUMNS], fit[LABEL].astype(int))
     eval_frame = held_out[[*FEATURE_COLUMNS, LABEL]].reset_index(drop=True)
     return model, eval_frame.astype({LABEL: int})
+
+
+def training_window(
+    params: Mapping[str, bool | int | float | str], first_event: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The training period ``[start, end)``: ``train_months`` months from ``train_start``.
+
+    Without ``train_start``, the period starts on the first 1st of a month at least
+    :data:`LONGEST_WINDOW` after ``first_event``, when every feature window is full.
+
+    Example:
+        >>> training_window({"train_months": 1}, pd.Timestamp("2025-12-01", tz="UTC"))[0]
+        Timestamp('2026-01-01 00:00:00+0000', tz='UTC')
+    """
+    if "train_start" in params:
+        start = pd.Timestamp(str(params["train_start"]))
+        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    else:
+        start = (first_event + LONGEST_WINDOW).ceil("D")
+        if start.day != 1:
+            start = start + pd.offsets.MonthBegin(1)
+    return start, start + pd.DateOffset(months=int(params["train_months"]))
 
 
 def training_spine(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
