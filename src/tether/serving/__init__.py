@@ -51,6 +51,7 @@ from tether.serving._predlog_aggtypes import (
     WindowAggregate,
 )
 from tether.serving._predlog_feedback import FeedbackRecord
+from tether.serving._predlog_parquet import SparkLogAggregates, export_parquet
 from tether.serving._predlog_read import SKIP_REASONS, PredictionReader, ServedVectors
 from tether.serving._redaction import Redaction
 from tether.serving._retention import RetentionWorker
@@ -109,10 +110,12 @@ __all__ = [
     "ServedModel",
     "ServedVectors",
     "ServingObserver",
+    "SparkLogAggregates",
     "UnknownInstanceError",
     "WindowAggregate",
     "assign_cohort",
     "assignment_bucket",
     "describe_deployment",
+    "export_parquet",
     "load_version",
 ]
