@@ -383,7 +383,7 @@ def labelled_rows(
     labels = rows[label].to_numpy(dtype=float)
     bad = ~np.isin(labels, (0.0, 1.0))
     if bad.any():
-        raise MonitoringError(f"column {label!r} holds {labels[bad][0]!r}; expected 0 or 1")
+        raise MonitoringError(f"column {label!r} holds {float(labels[bad][0])!r}; expected 0 or 1")
     scores = rows[score].to_numpy(dtype=float)
     if np.isnan(scores).any():
         raise MonitoringError(f"column {score!r} holds NaN on a labelled row; expected a score")
