@@ -33,6 +33,7 @@ from tether.monitoring._performance import (
     roc_auc_delong,
     wilson_interval,
 )
+from tether.monitoring._performance_config import PerformanceConfig
 from tether.monitoring._performance_rules import (
     LabelStatus,
     MaturityRule,
@@ -51,6 +52,7 @@ __all__ = [
     "LabelStatus",
     "MaturityRule",
     "MetricValue",
+    "PerformanceConfig",
     "PerformanceRule",
     "RealizedPerformance",
     "ReliabilityBin",
