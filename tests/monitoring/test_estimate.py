@@ -175,3 +175,28 @@ def test_under_concept_drift_the_gap_fires_with_its_message(
     assert gap.fired and gap.message.startswith(GAP_MESSAGE)
     assert "precision realized" in gap.message
     assert {g.metric for g in compare(est, real) if g.fired} >= {"precision", "roc_auc"}
+
+
+def test_calibration_refuses_non_finite_scores_and_labels_other_than_0_or_1() -> None:
+    scores = np.linspace(0, 1, 200)
+    with pytest.raises(MonitoringError, match=r"\(1 not finite\)"):
+        Calibration.fit(np.where(np.arange(200) == 3, np.nan, scores), np.arange(200) % 2)
+    with pytest.raises(MonitoringError, match="must be 0 or 1"):
+        Calibration.fit(scores, np.arange(200) % 3)
+
+
+def test_an_empty_window_has_no_estimate_and_nan_scores_are_refused(
+    calibration: Calibration,
+) -> None:
+    empty = estimate(np.array([]), calibration, 0.5)
+    assert empty.rows == 0 and empty.precision is None and empty.roc_auc is None
+    with pytest.raises(MonitoringError, match="non-NaN"):
+        estimate(np.array([0.2, np.nan]), calibration, 0.5)
+
+
+def test_nothing_flagged_leaves_precision_undefined_but_recall_zero(
+    calibration: Calibration,
+) -> None:
+    result = estimate(np.array([0.1, 0.2, 0.3]), calibration, threshold=0.99)
+    assert result.precision is None and result.flagged == 0
+    assert result.recall is not None and result.recall.value == 0.0

@@ -187,3 +187,31 @@ def test_score_table_and_cells_must_agree_on_their_rows() -> None:
         realized_from_counts(cells, table)
     with pytest.raises(MonitoringError, match="not strictly increasing"):
         ScoreTable((0.5, 0.2), (1, 1), (0, 0))
+
+
+def test_a_window_without_labels_has_no_metrics() -> None:
+    frame = labelled_frame(rows=50).assign(label=np.nan)
+    result = realized(frame, threshold=THRESHOLD)
+    assert result.labelled == 0
+    assert all(result.metric(name) is None for name in ("precision", "recall", "f1", "roc_auc"))
+    assert result.brier is None and result.ece is None and result.reliability == ()
+
+
+def test_counts_without_a_score_table_give_the_threshold_metrics_only() -> None:
+    cells = ConfusionCells(CellAggregate(8), CellAggregate(2), CellAggregate(4), CellAggregate(86))
+    result = realized_from_counts(cells)
+    assert result.precision is not None and result.precision.value == pytest.approx(0.8)
+    assert result.recall is not None and result.recall.value == pytest.approx(8 / 12)
+    assert result.roc_auc is None and result.brier is None and result.ece is None
+    with pytest.raises(MonitoringError, match="metric 'accuracy' is not computed"):
+        result.metric("accuracy")
+
+
+def test_ece_of_a_hand_worked_table() -> None:
+    """Two bins: scores 0.05 (4 rows, 1 positive) and 0.85 (6 rows, 3 positive):
+    ECE = 0.4 * |0.25 - 0.05| + 0.6 * |0.5 - 0.85| = 0.08 + 0.21 = 0.29."""
+    table = ScoreTable((0.05, 0.85), (1, 3), (3, 3))
+    cells = ConfusionCells(CellAggregate(3), CellAggregate(3), CellAggregate(1), CellAggregate(3))
+    result = realized_from_counts(cells, table)
+    assert result.ece is not None and result.ece.value == pytest.approx(0.29)
+    assert [(b.low, b.high, b.n) for b in result.reliability] == [(0.0, 0.1, 4), (0.8, 0.9, 6)]

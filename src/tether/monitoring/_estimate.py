@@ -80,6 +80,13 @@ class Calibration:
         """Fit on held-out ``scores`` and their 0/1 ``labels`` (both classes needed)."""
         scores = np.asarray(scores, dtype=float)
         labels = np.asarray(labels, dtype=float)
+        if scores.shape != labels.shape or not np.isfinite(scores).all():
+            raise MonitoringError(
+                f"calibration needs one finite score per label; got {scores.shape} scores "
+                f"({int((~np.isfinite(scores)).sum())} not finite) for {labels.shape} labels"
+            )
+        if not np.isin(labels, (0.0, 1.0)).all():
+            raise MonitoringError("calibration labels must be 0 or 1")
         positives = int(labels.sum())
         if len(scores) < MIN_CALIBRATION_ROWS or positives in (0, len(labels)):
             raise MonitoringError(
