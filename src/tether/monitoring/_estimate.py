@@ -274,7 +274,7 @@ def concept_drift_gap(estimated: MetricValue, realized: MetricValue) -> GapSigna
     return GapSignal(realized.name, fired, estimated, realized, message)
 
 
-def compare(
+def compare_with_realized(
     estimated: EstimatedPerformance, realized: RealizedPerformance
 ) -> tuple[GapSignal, ...]:
     """:func:`concept_drift_gap` for every metric both sides have."""
