@@ -1,14 +1,28 @@
-"""Monitoring: labelled and estimated performance of deployed models (issue 10, section 5).
+"""Monitoring: reference profiles, drift, data quality, performance, experiments, diagnosis.
 
-Realized metrics from the confusion cells and score table of a window
-(:func:`realized_from_counts`, :func:`realized`), business metrics over the cells
-(:class:`BusinessMetric`), maturity of labels and performance alerts
-(:class:`MaturityRule`, :class:`PerformanceRule`), and confidence-based performance
-estimation before labels arrive (:class:`Calibration`, :func:`estimate`,
-:func:`concept_drift_gap`).
+A :class:`Profile` summarises a frame (a model's training features and score, or a window
+of served traffic) once; drift and quality checks compare a current profile with the
+reference one, bin for bin, and never see raw rows beyond the profiles' bounded samples.
+
+>>> from tether.monitoring import compare, drift_report, profile_frame
+>>> reference = profile_frame(training, score="score")  # doctest: +SKIP
+>>> current = profile_frame(window, score="score", reference=reference)  # doctest: +SKIP
+>>> compare(reference, current).drifted  # doctest: +SKIP
+('amount',)
+>>> drift_report(training, window, score="score").multivariate.auc  # doctest: +SKIP
+0.51
+
+Performance, labelled and estimated: :func:`realized_from_counts` (and :func:`realized` on a
+DataFrame) turns a window's confusion cells and score table into precision, recall, F1, ROC
+AUC and calibration with intervals; :class:`BusinessMetric` evaluates the config's business
+metrics over the cells; :class:`MaturityRule` and :class:`PerformanceRule` decide which labels
+count and when an alert fires; :class:`Calibration` and :func:`estimate` estimate the metrics
+of an unlabelled window (CBPE), and :func:`concept_drift_gap` reports a realized metric below
+its estimate.
 """
 
 from tether.monitoring._business import BusinessMetric, business_metrics
+from tether.monitoring._drift import compare, drift_report
 from tether.monitoring._estimate import (
     GAP_MESSAGE,
     Calibration,
@@ -18,6 +32,12 @@ from tether.monitoring._estimate import (
     concept_drift_gap,
     estimate,
     estimate_from_table,
+)
+from tether.monitoring._multivariate import (
+    DOMAIN_AUC,
+    DOMAIN_SAMPLE_SIZE,
+    MultivariateDrift,
+    domain_classifier,
 )
 from tether.monitoring._performance import (
     CellAggregate,
@@ -40,31 +60,82 @@ from tether.monitoring._performance_rules import (
     PerformanceRule,
     RuleOutcome,
 )
+from tether.monitoring._profile import (
+    FORMAT_VERSION,
+    MAX_CATEGORIES,
+    SAMPLE_SIZE,
+    CategoricalSummary,
+    NumericSummary,
+    Profile,
+    Summary,
+)
+from tether.monitoring._profiling import profile_frame
+from tether.monitoring._report import (
+    CATEGORICAL_EFFECT,
+    DATASET_SHARE,
+    KS_SAMPLE_SIZE,
+    NUMERIC_EFFECT,
+    P_VALUE,
+    PSI_DRIFT,
+    PSI_WARN,
+    DriftReport,
+    DriftThresholds,
+    FeatureDrift,
+)
+from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_homogeneity, psi
 
 __all__ = [
+    "CATEGORICAL_EFFECT",
+    "CHI2_MIN_EXPECTED",
+    "DATASET_SHARE",
+    "DOMAIN_AUC",
+    "DOMAIN_SAMPLE_SIZE",
+    "FORMAT_VERSION",
     "GAP_MESSAGE",
+    "KS_SAMPLE_SIZE",
+    "MAX_CATEGORIES",
+    "NUMERIC_EFFECT",
+    "PSI_DRIFT",
+    "PSI_EPSILON",
+    "PSI_WARN",
+    "P_VALUE",
+    "SAMPLE_SIZE",
     "BusinessMetric",
     "Calibration",
+    "CategoricalSummary",
     "CellAggregate",
     "ConfusionCells",
+    "DriftReport",
+    "DriftThresholds",
     "EstimatedPerformance",
+    "FeatureDrift",
     "GapSignal",
     "LabelStatus",
     "MaturityRule",
     "MetricValue",
+    "MultivariateDrift",
+    "NumericSummary",
     "PerformanceConfig",
     "PerformanceRule",
+    "Profile",
     "RealizedPerformance",
     "ReliabilityBin",
     "RuleOutcome",
     "ScoreTable",
+    "Summary",
     "business_metrics",
+    "chi2_homogeneity",
+    "compare",
     "compare_with_realized",
     "concept_drift_gap",
     "confusion_cells",
+    "domain_classifier",
+    "drift_report",
     "estimate",
     "estimate_from_table",
     "labelled_rows",
+    "profile_frame",
+    "psi",
     "realized",
     "realized_from_counts",
     "roc_auc_delong",
