@@ -11,11 +11,23 @@ reference one, bin for bin, and never see raw rows beyond the profiles' bounded 
 ('amount',)
 >>> drift_report(training, window, score="score").multivariate.auc  # doctest: +SKIP
 0.51
+
+Performance, labelled and estimated: :func:`realized_from_counts` (and :func:`realized` on a
+DataFrame) turns a window's confusion cells and score table into precision, recall, F1, ROC
+AUC and calibration with intervals; :class:`BusinessMetric` evaluates the config's business
+metrics over the cells; :class:`MaturityRule` and :class:`PerformanceRule` decide which labels
+count and when an alert fires; :class:`Calibration` and :func:`estimate` estimate the metrics
+of an unlabelled window (CBPE), and :func:`concept_drift_gap` reports a realized metric below
+its estimate.
 """
 
 from tether.monitoring._alerts import (
     AlertSender,
     WebhookSettings,
+)
+from tether.monitoring._business import (
+    BusinessMetric,
+    business_metrics,
 )
 from tether.monitoring._drift import (
     CATEGORICAL_EFFECT,
@@ -31,11 +43,44 @@ from tether.monitoring._drift import (
     compare,
     drift_report,
 )
+from tether.monitoring._estimate import (
+    GAP_MESSAGE,
+    Calibration,
+    EstimatedPerformance,
+    GapSignal,
+    compare_with_realized,
+    concept_drift_gap,
+    estimate,
+    estimate_from_table,
+)
 from tether.monitoring._multivariate import (
     DOMAIN_AUC,
     DOMAIN_SAMPLE_SIZE,
     MultivariateDrift,
     domain_classifier,
+)
+from tether.monitoring._performance import (
+    CellAggregate,
+    ConfusionCells,
+    MetricValue,
+    RealizedPerformance,
+    ReliabilityBin,
+    ScoreTable,
+    confusion_cells,
+    labelled_rows,
+    realized,
+    realized_from_counts,
+    roc_auc_delong,
+    wilson_interval,
+)
+from tether.monitoring._performance_config import (
+    PerformanceConfig,
+)
+from tether.monitoring._performance_rules import (
+    LabelStatus,
+    MaturityRule,
+    PerformanceRule,
+    RuleOutcome,
 )
 from tether.monitoring._profile import (
     FORMAT_VERSION,
@@ -83,6 +128,7 @@ __all__ = [
     "DOMAIN_AUC",
     "DOMAIN_SAMPLE_SIZE",
     "FORMAT_VERSION",
+    "GAP_MESSAGE",
     "KS_SAMPLE_SIZE",
     "MAX_CATEGORIES",
     "NUMERIC_EFFECT",
@@ -93,24 +139,50 @@ __all__ = [
     "SAMPLE_SIZE",
     "AlertRecord",
     "AlertSender",
+    "BusinessMetric",
+    "Calibration",
     "CategoricalSummary",
+    "CellAggregate",
+    "ConfusionCells",
     "DriftReport",
     "DriftThresholds",
+    "EstimatedPerformance",
     "FeatureDrift",
+    "GapSignal",
+    "LabelStatus",
+    "MaturityRule",
+    "MetricValue",
     "MonitorResults",
     "MonitorRun",
     "MultivariateDrift",
     "NewAlert",
     "NumericSummary",
+    "PerformanceConfig",
+    "PerformanceRule",
     "Profile",
+    "RealizedPerformance",
+    "ReliabilityBin",
+    "RuleOutcome",
+    "ScoreTable",
     "SeriesPoint",
     "StoredPoint",
     "Summary",
     "WebhookSettings",
+    "business_metrics",
     "chi2_homogeneity",
     "compare",
+    "compare_with_realized",
+    "concept_drift_gap",
+    "confusion_cells",
     "domain_classifier",
     "drift_report",
+    "estimate",
+    "estimate_from_table",
+    "labelled_rows",
     "profile_frame",
     "psi",
+    "realized",
+    "realized_from_counts",
+    "roc_auc_delong",
+    "wilson_interval",
 ]
