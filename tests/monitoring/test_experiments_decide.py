@@ -8,8 +8,8 @@ import pytest
 
 from tether.errors import MonitoringError
 from tether.monitoring._experiment_decision import (
+    ExperimentLook,
     ExperimentPolicy,
-    Look,
     decide,
 )
 from tether.monitoring._experiments import MeanMoments, ProportionCounts
@@ -19,7 +19,7 @@ POLICY = ExperimentPolicy(metric="precision", min_samples=1000, max_days=30)
 
 def looks(
     rates: list[tuple[float, float]], per_day: int = 2000, metric: str = "precision"
-) -> list[Look]:
+) -> list[ExperimentLook]:
     """Cumulative looks whose daily proportions are exactly the given (champion, challenger)."""
     history, a, b = [], 0, 0
     for day, (rate_a, rate_b) in enumerate(rates, start=1):
@@ -28,7 +28,7 @@ def looks(
         n = day * per_day
         decision_rate = ProportionCounts(n // 10, n)
         history.append(
-            Look(
+            ExperimentLook(
                 float(day),
                 {metric: ProportionCounts(a, n), "decision_rate": decision_rate},
                 {metric: ProportionCounts(b, n), "decision_rate": decision_rate},
@@ -57,6 +57,7 @@ def test_a_worse_challenger_keeps_the_champion() -> None:
     decision = decide(looks([(0.86, 0.80)] * 10), POLICY)
     assert decision.action == "keep_champion"
     assert "the challenger is worse" in decision.reason
+    assert decision.evidence["rule"] == "worse"
 
 
 def test_nothing_is_decided_before_min_samples_even_on_a_huge_difference() -> None:
@@ -71,6 +72,7 @@ def test_no_difference_continues_then_keeps_the_champion_at_max_days() -> None:
     expired = decide(looks([*flat, (0.8, 0.8)]), POLICY)
     assert expired.action == "keep_champion"
     assert "max_days 30" in expired.reason
+    assert expired.evidence["rule"] == "expired"
 
 
 def test_a_challenger_that_cannot_reach_the_minimum_lift_is_stopped_for_futility() -> None:
@@ -78,6 +80,7 @@ def test_a_challenger_that_cannot_reach_the_minimum_lift_is_stopped_for_futility
     decision = decide(looks([(0.8, 0.8)] * 25, per_day=4000), policy)
     assert decision.action == "keep_champion"
     assert "rules out the minimum lift 0.05" in decision.reason
+    assert decision.evidence["rule"] == "futile"
     high = decision.evidence["confidence_sequence"][1]  # type: ignore[index]
     assert high < 0.05  # type: ignore[operator]
     # A fixed-horizon test would need this many per arm to see 0.80 -> 0.85 at 80% power:
@@ -108,7 +111,9 @@ def test_a_mean_business_metric_is_decided_on_welch_moments() -> None:
         return MeanMoments(n, mean * n, 4.0 * (n - 1) + mean * mean * n)
 
     history = [
-        Look(float(d), {"net_value": arm(1.0, 3000 * d)}, {"net_value": arm(1.4, 3000 * d)})
+        ExperimentLook(
+            float(d), {"net_value": arm(1.0, 3000 * d)}, {"net_value": arm(1.4, 3000 * d)}
+        )
         for d in range(1, 8)
     ]
     decision = decide(history, ExperimentPolicy(min_lift=0.1))
@@ -127,7 +132,7 @@ def test_a_mean_business_metric_is_decided_on_welch_moments() -> None:
         (looks([(0.8, 0.8)], metric="recall"), "has no metric 'precision'"),
     ],
 )
-def test_unusable_histories_are_refused(history: list[Look], message: str) -> None:
+def test_unusable_histories_are_refused(history: list[ExperimentLook], message: str) -> None:
     with pytest.raises(MonitoringError, match=message):
         decide(history, POLICY)
 

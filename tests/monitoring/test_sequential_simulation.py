@@ -36,10 +36,9 @@ import numpy.typing as npt
 import pytest
 
 from tether.monitoring._experiment_decision import (
-    CONTINUE,
-    PROMOTE,
+    DecisionCode,
+    ExperimentLook,
     ExperimentPolicy,
-    Look,
     decide,
     decision_path,
 )
@@ -99,9 +98,9 @@ def outcomes(sim: dict[str, Array]) -> tuple[npt.NDArray[np.int64], npt.NDArray[
     codes, _ = decision_path(
         sim["estimate"], sim["variance"], sim["n"], sim["n"], np.arange(1, DAYS + 1), POLICY
     )
-    decided = codes != CONTINUE
+    decided = codes != DecisionCode.CONTINUE
     first = np.where(decided.any(axis=1), decided.argmax(axis=1), -1)
-    code = np.where(first >= 0, codes[np.arange(RUNS), np.maximum(first, 0)], CONTINUE)
+    code = np.where(first >= 0, codes[np.arange(RUNS), np.maximum(first, 0)], DecisionCode.CONTINUE)
     return code, first
 
 
@@ -117,8 +116,8 @@ def naive_daily(sim: dict[str, Array]) -> tuple[float, float]:
 def test_without_a_true_difference_a_proportion_is_falsely_promoted_at_most_alpha() -> None:
     sim = proportion_experiments(0.10, 0.10, seed=20260101)
     code, _ = outcomes(sim)
-    false_promotion = float((code == PROMOTE).mean())
-    any_significant = float(np.isin(code, [PROMOTE, 2]).mean())
+    false_promotion = float((code == DecisionCode.PROMOTE).mean())
+    any_significant = float(np.isin(code, [DecisionCode.PROMOTE, DecisionCode.WORSE]).mean())
     naive_promotion, naive_significant = naive_daily(sim)
     assert false_promotion <= ALPHA + SLACK, false_promotion
     assert any_significant <= ALPHA + SLACK, any_significant
@@ -133,7 +132,7 @@ def test_without_a_true_difference_a_proportion_is_falsely_promoted_at_most_alph
 def test_without_a_true_difference_a_mean_is_falsely_promoted_at_most_alpha() -> None:
     sim = mean_experiments(mean=2.0, lift=0.0, sd=15.0, seed=20260102)
     code, _ = outcomes(sim)
-    false_promotion = float((code == PROMOTE).mean())
+    false_promotion = float((code == DecisionCode.PROMOTE).mean())
     naive_promotion, _ = naive_daily(sim)
     assert false_promotion <= ALPHA + SLACK, false_promotion
     assert naive_promotion >= 2.5 * ALPHA, naive_promotion
@@ -147,7 +146,7 @@ def test_without_a_true_difference_a_mean_is_falsely_promoted_at_most_alpha() ->
 def test_a_true_lift_is_promoted_with_high_power_in_about_the_fixed_horizon() -> None:
     sim = proportion_experiments(0.10, 0.11, seed=20260103)
     code, first = outcomes(sim)
-    promoted = code == PROMOTE
+    promoted = code == DecisionCode.PROMOTE
     power = float(promoted.mean())
     median_days = float(np.median(first[promoted] + 1))
     fixed_days = required_sample_size(baseline=0.10, lift=0.01) / PER_DAY
@@ -164,7 +163,7 @@ def test_a_true_lift_is_promoted_with_high_power_in_about_the_fixed_horizon() ->
 def test_a_true_lift_of_a_mean_business_value_is_promoted() -> None:
     sim = mean_experiments(mean=2.0, lift=0.6, sd=15.0, seed=20260106)
     code, first = outcomes(sim)
-    promoted = code == PROMOTE
+    promoted = code == DecisionCode.PROMOTE
     assert float(promoted.mean()) >= 0.95
     fixed_days = required_sample_size(baseline=0.0, lift=0.6, sd=15.0) / PER_DAY
     assert float(np.median(first[promoted] + 1)) <= 2 * fixed_days
@@ -173,10 +172,9 @@ def test_a_true_lift_of_a_mean_business_value_is_promoted() -> None:
 def test_decide_on_looks_agrees_with_the_vectorised_path() -> None:
     sim = proportion_experiments(0.10, 0.106, seed=20260104)
     code, first = outcomes(sim)
-    actions = {CONTINUE: "continue", PROMOTE: "promote"}
     for run in range(12):
         history = [
-            Look(
+            ExperimentLook(
                 float(day + 1),
                 {"m": ProportionCounts(int(sim["x1"][run, day]), int(sim["n"][run, day]))},
                 {"m": ProportionCounts(int(sim["x2"][run, day]), int(sim["n"][run, day]))},
@@ -184,5 +182,5 @@ def test_decide_on_looks_agrees_with_the_vectorised_path() -> None:
             for day in range(DAYS)
         ]
         decision = decide(history, POLICY)
-        assert decision.action == actions.get(int(code[run]), "keep_champion")
+        assert decision.action == DecisionCode(int(code[run])).action
         assert decision.evidence["day"] == (first[run] + 1 if first[run] >= 0 else DAYS)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Literal
 
 import numpy as np
@@ -35,7 +36,7 @@ import numpy.typing as npt
 from tether._storage import JSONValue
 from tether.errors import MonitoringError
 from tether.monitoring._experiments import (
-    Aggregate,
+    ArmAggregate,
     MeanMoments,
     difference,
     fixed_horizon_test,
@@ -43,32 +44,42 @@ from tether.monitoring._experiments import (
     standard_variance,
 )
 from tether.monitoring._sequential import (
-    DEFAULT_MIXING_SD,
+    MIXING_SD,
     AlwaysValidPath,
     always_valid_path,
     effective_n,
 )
 
-DEFAULT_ALPHA = 0.05
-DEFAULT_MIN_SAMPLES = 1000
+EXPERIMENT_ALPHA = 0.05
+EXPERIMENT_MIN_SAMPLES = 1000
 """Rows per arm before any decision: the plug-in variance (and, for a proportion, the
 normal approximation) needs them; at 1,000 a proportion of 0.05 has 50 successes."""
-DEFAULT_MAX_DAYS = 60.0
+EXPERIMENT_MAX_DAYS = 60.0
 """An experiment that has not promoted after two months keeps its champion."""
-DEFAULT_METRIC = "net_value"
+EXPERIMENT_METRIC = "net_value"
 """The fraud example's business metric: net value per prediction."""
 
 Action = Literal["promote", "keep_champion", "continue"]
 
-# The decision codes of :func:`decision_path`, one per look.
-CONTINUE, PROMOTE, WORSE, FUTILE, EXPIRED = 0, 1, 2, 3, 4
-_ACTIONS: dict[int, Action] = {
-    CONTINUE: "continue",
-    PROMOTE: "promote",
-    WORSE: "keep_champion",
-    FUTILE: "keep_champion",
-    EXPIRED: "keep_champion",
-}
+
+class DecisionCode(IntEnum):
+    """What :func:`decision_path` decides at a look: why an experiment would stop there."""
+
+    CONTINUE = 0
+    PROMOTE = 1
+    WORSE = 2
+    """Significantly worse: keep the champion."""
+    FUTILE = 3
+    """The confidence sequence rules out the minimum lift: keep the champion."""
+    EXPIRED = 4
+    """``max_days`` reached: keep the champion."""
+
+    @property
+    def action(self) -> Action:
+        """The action this code stands for."""
+        if self is DecisionCode.CONTINUE:
+            return "continue"
+        return "promote" if self is DecisionCode.PROMOTE else "keep_champion"
 
 
 @dataclass(frozen=True)
@@ -79,11 +90,11 @@ class ExperimentPolicy:
     ``min_lift`` is in the metric's own units (0: any improvement is worth it).
     """
 
-    metric: str = DEFAULT_METRIC
-    alpha: float = DEFAULT_ALPHA
-    min_samples: int = DEFAULT_MIN_SAMPLES
-    mixing_sd: float = DEFAULT_MIXING_SD
-    max_days: float = DEFAULT_MAX_DAYS
+    metric: str = EXPERIMENT_METRIC
+    alpha: float = EXPERIMENT_ALPHA
+    min_samples: int = EXPERIMENT_MIN_SAMPLES
+    mixing_sd: float = MIXING_SD
+    max_days: float = EXPERIMENT_MAX_DAYS
     min_lift: float = 0.0
     higher_is_better: bool = True
 
@@ -100,12 +111,12 @@ class ExperimentPolicy:
 
 
 @dataclass(frozen=True)
-class Look:
+class ExperimentLook:
     """The arms' cumulative aggregates by metric name at ``day`` days into the experiment."""
 
     day: float
-    champion: Mapping[str, Aggregate]
-    challenger: Mapping[str, Aggregate]
+    champion: Mapping[str, ArmAggregate]
+    challenger: Mapping[str, ArmAggregate]
 
 
 @dataclass(frozen=True)
@@ -125,11 +136,11 @@ def decision_path(
     days: npt.ArrayLike,
     policy: ExperimentPolicy,
 ) -> tuple[npt.NDArray[np.int64], AlwaysValidPath]:
-    """The decision code of every look (``CONTINUE``, ``PROMOTE``, ``WORSE``...) and the mSPRT.
+    """The :class:`DecisionCode` of every look, and the mSPRT it rests on.
 
     Arrays as :func:`~tether.monitoring.always_valid_path` takes them (looks on the last
     axis; ``days`` broadcast against them); :func:`decide` runs this on one experiment, a
-    simulation on thousands at once. The first non-``CONTINUE`` code of a row decides it.
+    simulation on thousands at once. The first code other than ``CONTINUE`` of a row decides it.
     """
     n1 = np.asarray(n_champion, dtype=np.float64)
     n2 = np.asarray(n_challenger, dtype=np.float64)
@@ -148,19 +159,21 @@ def decision_path(
             ready & (lift_high < policy.min_lift),
             np.asarray(days, dtype=np.float64) >= policy.max_days,
         ],
-        [PROMOTE, WORSE, FUTILE, EXPIRED],
-        default=CONTINUE,
+        [DecisionCode.PROMOTE, DecisionCode.WORSE, DecisionCode.FUTILE, DecisionCode.EXPIRED],
+        default=DecisionCode.CONTINUE,
     )
     return codes.astype(np.int64), path
 
 
-def decide(looks: Sequence[Look], policy: ExperimentPolicy) -> ExperimentDecision:
+def decide(looks: Sequence[ExperimentLook], policy: ExperimentPolicy) -> ExperimentDecision:
     """Decide a champion-challenger experiment from its looks (see the module for the rules).
 
     Example::
 
-        looks = [Look(day, {"net_value": champion_moments}, {"net_value": challenger_moments})
-                 for day, champion_moments, challenger_moments in daily]
+        looks = [
+            ExperimentLook(day, {"net_value": champion}, {"net_value": challenger})
+            for day, champion, challenger in daily_moments  # MeanMoments, cumulative
+        ]
         decision = decide(looks, ExperimentPolicy(metric="net_value", min_lift=0.05))
         decision.action  # "promote", "keep_champion" or "continue"
     """
@@ -175,15 +188,18 @@ def decide(looks: Sequence[Look], policy: ExperimentPolicy) -> ExperimentDecisio
         [look.day for look in looks],
         policy,
     )
-    decisive = np.flatnonzero(codes != CONTINUE)
+    decisive = np.flatnonzero(codes != DecisionCode.CONTINUE)
     at = int(decisive[0]) if decisive.size else len(looks) - 1
-    code = int(codes[at])
+    code = DecisionCode(int(codes[at]))
     evidence = _evidence(looks[at], policy, path, at, len(looks))
+    evidence["rule"] = code.name.lower()  # which rule decided: promote, worse, futile...
     rows = min(champion[at].n, challenger[at].n)
-    return ExperimentDecision(_ACTIONS[code], _reason(code, evidence, policy, rows), evidence)
+    return ExperimentDecision(code.action, _reason(code, evidence, policy, rows), evidence)
 
 
-def _metric_series(looks: Sequence[Look], metric: str) -> tuple[list[Aggregate], list[Aggregate]]:
+def _metric_series(
+    looks: Sequence[ExperimentLook], metric: str
+) -> tuple[list[ArmAggregate], list[ArmAggregate]]:
     if not looks:
         raise MonitoringError("deciding an experiment with no looks: expected at least one")
     days = [look.day for look in looks]
@@ -200,7 +216,7 @@ def _metric_series(looks: Sequence[Look], metric: str) -> tuple[list[Aggregate],
 
 
 def _evidence(
-    look: Look, policy: ExperimentPolicy, path: AlwaysValidPath, at: int, looks: int
+    look: ExperimentLook, policy: ExperimentPolicy, path: AlwaysValidPath, at: int, looks: int
 ) -> dict[str, JSONValue]:
     champion, challenger = look.champion[policy.metric], look.challenger[policy.metric]
     diff = difference(champion, challenger, 1 - policy.alpha)
@@ -239,7 +255,9 @@ def _evidence(
     return evidence
 
 
-def _difference_json(champion: Aggregate, challenger: Aggregate, confidence: float) -> JSONValue:
+def _difference_json(
+    champion: ArmAggregate, challenger: ArmAggregate, confidence: float
+) -> JSONValue:
     if type(champion) is not type(challenger):
         return None
     diff = difference(champion, challenger, confidence)
@@ -253,7 +271,7 @@ def _difference_json(champion: Aggregate, challenger: Aggregate, confidence: flo
     }
 
 
-def _required_n(champion: Aggregate, policy: ExperimentPolicy) -> int | None:
+def _required_n(champion: ArmAggregate, policy: ExperimentPolicy) -> int | None:
     """The size per arm a fixed-horizon test would need to see ``min_lift`` (80% power)."""
     if policy.min_lift <= 0 or champion.n < 2:
         return None
@@ -268,7 +286,7 @@ def _required_n(champion: Aggregate, policy: ExperimentPolicy) -> int | None:
 
 
 def _reason(
-    code: int, evidence: Mapping[str, JSONValue], policy: ExperimentPolicy, rows: int
+    code: DecisionCode, evidence: Mapping[str, JSONValue], policy: ExperimentPolicy, rows: int
 ) -> str:
     arms = (
         f"{policy.metric}: challenger {_text(evidence['challenger'])} against champion "
@@ -279,16 +297,16 @@ def _reason(
     sequence = evidence["confidence_sequence"]
     assert isinstance(sequence, list)
     interval = f"[{_text(sequence[0])}, {_text(sequence[1])}]"
-    if code == PROMOTE:
+    if code is DecisionCode.PROMOTE:
         return f"promote: the challenger is better, {p} < alpha {policy.alpha}; {arms}"
-    if code == WORSE:
+    if code is DecisionCode.WORSE:
         return f"keep the champion: the challenger is worse, {p} < alpha {policy.alpha}; {arms}"
-    if code == FUTILE:
+    if code is DecisionCode.FUTILE:
         return (
             f"keep the champion: the confidence sequence {interval} of the difference rules out "
             f"the minimum lift {policy.min_lift}; {arms}"
         )
-    if code == EXPIRED:
+    if code is DecisionCode.EXPIRED:
         return f"keep the champion: max_days {policy.max_days} reached with {p}; {arms}"
     if rows < policy.min_samples:
         return f"continue: waiting for {policy.min_samples} rows per arm; {arms}"

@@ -33,7 +33,7 @@ from scipy import optimize, stats
 
 from tether.errors import MonitoringError
 
-DEFAULT_CONFIDENCE = 0.95
+CONFIDENCE = 0.95
 """The confidence of every interval unless a caller says otherwise."""
 
 Alternative = Literal["two-sided", "larger", "smaller"]
@@ -73,7 +73,7 @@ class ProportionCounts:
         p = self.estimate
         return p * (1.0 - p)
 
-    def interval(self, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+    def interval(self, confidence: float = CONFIDENCE) -> tuple[float, float]:
         """Wilson's score interval, as statsmodels ``proportion_confint(method="wilson")``."""
         return wilson_interval(self.successes, self.trials, confidence)
 
@@ -106,7 +106,7 @@ class MeanMoments:
         centred = float(self.total_squares) - float(self.total) ** 2 / self.n
         return max(0.0, centred / (self.n - 1))
 
-    def interval(self, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+    def interval(self, confidence: float = CONFIDENCE) -> tuple[float, float]:
         """Student's interval for the mean (statsmodels ``DescrStatsW.tconfint_mean``)."""
         if self.n < 2:
             return (math.nan, math.nan)
@@ -114,12 +114,12 @@ class MeanMoments:
         return (self.estimate - half, self.estimate + half)
 
 
-Aggregate = ProportionCounts | MeanMoments
+ArmAggregate = ProportionCounts | MeanMoments
 """What the log computes per arm for one metric."""
 
 
 @dataclass(frozen=True)
-class Difference:
+class ArmDifference:
     """Challenger minus champion for one metric, with its interval at ``confidence``."""
 
     champion: float
@@ -144,7 +144,7 @@ class FixedHorizonTest:
 
 
 def wilson_interval(
-    successes: int, trials: int, confidence: float = DEFAULT_CONFIDENCE
+    successes: int, trials: int, confidence: float = CONFIDENCE
 ) -> tuple[float, float]:
     """Wilson's score interval for a proportion (nan, nan with no trials).
 
@@ -162,8 +162,8 @@ def wilson_interval(
 
 
 def difference(
-    champion: Aggregate, challenger: Aggregate, confidence: float = DEFAULT_CONFIDENCE
-) -> Difference:
+    champion: ArmAggregate, challenger: ArmAggregate, confidence: float = CONFIDENCE
+) -> ArmDifference:
     """The difference challenger - champion and its interval.
 
     Proportions: the unpooled Wald interval ``d +- z sqrt(p1 q1/n1 + p2 q2/n2)``. Means:
@@ -178,7 +178,7 @@ def difference(
         quantile = float(stats.t.ppf(0.5 + confidence / 2, df))
     else:
         quantile = float(stats.norm.ppf(0.5 + confidence / 2))
-    return Difference(
+    return ArmDifference(
         champion=champion.estimate,
         challenger=challenger.estimate,
         estimate=estimate,
@@ -189,7 +189,7 @@ def difference(
     )
 
 
-def standard_variance(champion: Aggregate, challenger: Aggregate) -> float:
+def standard_variance(champion: ArmAggregate, challenger: ArmAggregate) -> float:
     """The plug-in variance of the difference of the arms' estimates, ``s1^2/n1 + s2^2/n2``."""
     _check_same_kind(champion, challenger)
     if champion.n == 0 or challenger.n == 0:
@@ -198,8 +198,8 @@ def standard_variance(champion: Aggregate, challenger: Aggregate) -> float:
 
 
 def fixed_horizon_test(
-    champion: Aggregate,
-    challenger: Aggregate,
+    champion: ArmAggregate,
+    challenger: ArmAggregate,
     *,
     alternative: Alternative = "two-sided",
     pooled_means: bool = False,
@@ -284,7 +284,7 @@ def required_sample_size(
     return math.ceil(root - 1e-9)
 
 
-def _check_same_kind(champion: Aggregate, challenger: Aggregate) -> None:
+def _check_same_kind(champion: ArmAggregate, challenger: ArmAggregate) -> None:
     if type(champion) is not type(challenger):
         raise MonitoringError(
             f"comparing a {type(challenger).__name__} challenger with a "

@@ -27,7 +27,7 @@ variances). Then with ``z = theta_hat / sqrt(V)`` and ``r = 1 / (n_eff tau^2)``:
 
 so the test depends only on the z statistic and the effective sample size, the same for a
 proportion, a mean in euros or one in cents. The paper shows ``tau`` near the effects one
-expects gives the fastest decisions; :data:`DEFAULT_MIXING_SD` = 0.05 standard deviations
+expects gives the fastest decisions; :data:`MIXING_SD` = 0.05 standard deviations
 (a proportion moving from 0.10 to 0.115, a twentieth of the spread of a value) was chosen by
 the power simulation of the test module.
 
@@ -53,7 +53,7 @@ import numpy.typing as npt
 
 from tether.errors import MonitoringError
 
-DEFAULT_MIXING_SD = 0.05
+MIXING_SD = 0.05
 """The mixing standard deviation ``tau``, in standard deviations of one observation (see above)."""
 
 FloatArray = npt.NDArray[np.float64]
@@ -87,7 +87,7 @@ def always_valid_path(
     n_eff: npt.ArrayLike,
     *,
     alpha: float,
-    mixing_sd: float = DEFAULT_MIXING_SD,
+    mixing_sd: float = MIXING_SD,
 ) -> AlwaysValidPath:
     """The always-valid p-values and confidence sequence of ``theta_hat`` along the looks.
 

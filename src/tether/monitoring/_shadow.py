@@ -35,9 +35,9 @@ from scipy import stats
 
 from tether._storage import JSONValue
 from tether.errors import MonitoringError
-from tether.monitoring._experiments import DEFAULT_CONFIDENCE, wilson_interval
+from tether.monitoring._experiments import CONFIDENCE, wilson_interval
 
-DEFAULT_TOP_K = 20
+SHADOW_TOP_K = 20
 """Disagreements listed: a page a person can read."""
 
 CHAMPION_SCORE = "champion_score"
@@ -115,8 +115,8 @@ def compare_shadow(
     champion: str = CHAMPION_SCORE,
     shadow: str = SHADOW_SCORE,
     key: str = INSTANCE_ID,
-    top_k: int = DEFAULT_TOP_K,
-    confidence: float = DEFAULT_CONFIDENCE,
+    top_k: int = SHADOW_TOP_K,
+    confidence: float = CONFIDENCE,
 ) -> ShadowComparison:
     """Compare a shadow with the champion on a frame of paired rows (one per request).
 
