@@ -38,7 +38,7 @@ def test_statistics_match_scipy_and_statsmodels(pairs: pd.DataFrame) -> None:
     assert report.pairs == 3000 and report.unpaired == 0
     assert report.pearson == pytest.approx(stats.pearsonr(a, b).statistic, rel=1e-12)
     assert report.spearman == pytest.approx(stats.spearmanr(a, b).statistic, rel=1e-12)
-    ks = stats.ks_2samp(a, b)
+    ks = stats.ks_2samp(a, b, method="asymp")
     assert (report.ks_statistic, report.ks_p_value) == (ks.statistic, ks.pvalue)
     assert report.wasserstein == pytest.approx(stats.wasserstein_distance(a, b) / a.std())
     assert report.mean_difference == pytest.approx((b - a).mean())
@@ -64,6 +64,34 @@ def test_a_decision_is_score_at_or_above_the_threshold() -> None:
     # a: both at the threshold (flagged); b: shadow only; c: champion only; d: neither.
     assert (agreement.both_flagged, agreement.shadow_only, agreement.champion_only) == (1, 1, 1)
     assert agreement.neither == 1 and agreement.rate == 0.5
+
+
+def test_logged_decisions_are_used_as_logged_and_a_missing_one_is_left_out() -> None:
+    pairs = pd.DataFrame(
+        {
+            "instance_id": ["a", "b", "c", "d", "e"],
+            "score_a": [0.9, 0.1, 0.8, 0.2, 0.7],
+            "score_b": [0.8, 0.2, 0.1, 0.9, 0.6],
+            "decision_a": pd.array([1, 0, 1, 0, None], dtype="Int64"),
+            "decision_b": pd.array([1, 0, 0, 1, 1], dtype="Int64"),
+        }
+    )
+    report = compare_shadow(
+        pairs, decisions=("decision_a", "decision_b"), champion="score_a", shadow="score_b"
+    )
+    agreement = report.agreement
+    assert agreement is not None
+    table = (agreement.both_flagged, agreement.champion_only, agreement.shadow_only)
+    assert (*table, agreement.neither) == (1, 1, 1, 1)  # "e" has no champion decision
+    assert agreement.rate == 0.5
+    assert report.pairs == 5, "a missing decision still leaves a pair of scores"
+    top = report.disagreements.set_index("instance_id")
+    assert pd.isna(top.loc["e", "champion_decision"]) and top.loc["d", "shadow_decision"] == 1
+    json.dumps(report.to_dict(), allow_nan=False)
+    with pytest.raises(MonitoringError, match=r"lack the column\(s\) \['decided'\]"):
+        compare_shadow(
+            pairs, decisions=("decided", "decision_b"), champion="score_a", shadow="score_b"
+        )
 
 
 def test_the_top_disagreements_are_the_largest_gaps_ties_by_instance_id() -> None:

@@ -6,15 +6,16 @@ returns a frame of paired rows (one per instance id that both scored in the wind
 seeded sample of them), and :func:`compare_shadow` reports
 
 - **decision agreement**: the share of requests on which the two decide the same at their
-  own version's threshold (a decision is ``score >= threshold``, as served), with Wilson's
-  interval (statsmodels ``proportion_confint(method="wilson")``) and the 2 x 2 table;
+  own version's threshold (a decision is ``score >= threshold``, as served; or the
+  decisions the two logged), with Wilson's interval (statsmodels
+  ``proportion_confint(method="wilson")``) and the 2 x 2 table;
 - **score correlation**: Pearson's r and Spearman's rho (Pearson's r of the average ranks;
   scipy ``pearsonr`` / ``spearmanr``); nan when either model's scores are constant;
 - **distribution distance**: the two-sample Kolmogorov-Smirnov statistic (scipy
-  ``ks_2samp``) and the Wasserstein-1 distance divided by the champion's score standard
-  deviation (``ddof=0``), the drift report's effect size. The scores are paired, not two
-  independent samples, so the KS p-value is only indicative (the statistic is the
-  distance); the pairs are better judged by the agreement and the correlation;
+  ``ks_2samp``, its asymptotic p-value) and the Wasserstein-1 distance divided by the
+  champion's score standard deviation (``ddof=0``), the drift report's effect size. The
+  scores are paired, not two independent samples, so the KS p-value is only indicative
+  (the statistic is the distance); pairs are better judged by agreement and correlation;
 - **the disagreements**: the ``top_k`` pairs whose scores differ most (``|shadow -
   champion|``, ties broken by instance id so the list is reproducible), every column of the
   frame kept, so a person can look at the requests themselves.
@@ -47,9 +48,10 @@ INSTANCE_ID = "instance_id"
 
 @dataclass(frozen=True)
 class DecisionAgreement:
-    """How often the two models decide alike at their thresholds, with the 2 x 2 table."""
+    """How often the two models decide alike, with the 2 x 2 table of their decisions."""
 
     rate: float
+    """Share of the decided pairs (both decisions known) with equal decisions."""
     low: float
     high: float
     both_flagged: int
@@ -82,8 +84,8 @@ class ShadowComparison:
         if self.agreement is not None:
             a = self.agreement
             agreement = {
-                "rate": a.rate,
-                "interval": [a.low, a.high],
+                "rate": _number(a.rate),
+                "interval": [_number(a.low), _number(a.high)],
                 "both_flagged": a.both_flagged,
                 "champion_only": a.champion_only,
                 "shadow_only": a.shadow_only,
@@ -110,8 +112,9 @@ class ShadowComparison:
 def compare_shadow(
     pairs: pd.DataFrame,
     *,
-    champion_threshold: float | None,
-    shadow_threshold: float | None,
+    champion_threshold: float | None = None,
+    shadow_threshold: float | None = None,
+    decisions: tuple[str, str] | None = None,
     champion: str = CHAMPION_SCORE,
     shadow: str = SHADOW_SCORE,
     key: str = INSTANCE_ID,
@@ -125,12 +128,18 @@ def compare_shadow(
         pairs = pd.DataFrame({"instance_id": ids, "champion_score": a, "shadow_score": b})
         report = compare_shadow(pairs, champion_threshold=0.31, shadow_threshold=0.28)
         report.agreement.rate, report.spearman, report.disagreements.head()
+
+    The decisions are ``score >= threshold`` at each version's threshold, or, with
+    ``decisions`` (the columns of the decisions the two logged, champion's first, such as
+    the log's ``("decision_a", "decision_b")``), the logged ones; a pair where either is
+    missing is left out of the agreement. With neither, ``agreement`` is None.
     """
-    missing = [c for c in (key, champion, shadow) if c not in pairs.columns]
+    needed = [key, champion, shadow, *(decisions or ())]
+    missing = [c for c in needed if c not in pairs.columns]
     if missing:
         raise MonitoringError(
-            f"shadow pairs lack the column(s) {missing}: expected {key!r}, {champion!r} and "
-            f"{shadow!r} among {list(pairs.columns)}"
+            f"shadow pairs lack the column(s) {missing}: expected {needed} "
+            f"among {list(pairs.columns)}"
         )
     if top_k < 0:
         raise MonitoringError(f"shadow comparison top_k={top_k}: expected >= 0")
@@ -144,17 +153,19 @@ def compare_shadow(
         )
     a = np.asarray(champion_scores, dtype=np.float64)[paired]
     b = np.asarray(shadow_scores, dtype=np.float64)[paired]
-    ks = stats.ks_2samp(a, b)
+    # The asymptotic distribution: scipy's exact one fails (with a warning) on some ties.
+    ks = stats.ks_2samp(a, b, method="asymp")
     spread = float(np.std(a))
     frame = pairs.loc[paired].copy()
     frame["difference"] = b - a
-    if champion_threshold is not None and shadow_threshold is not None:
-        frame["champion_decision"] = (a >= champion_threshold).astype(np.int64)
-        frame["shadow_decision"] = (b >= shadow_threshold).astype(np.int64)
+    flags = _decisions(frame, a, b, (champion_threshold, shadow_threshold), decisions)
+    if flags is not None:
+        frame["champion_decision"] = pd.Series(flags[0], index=frame.index).astype("Int64")
+        frame["shadow_decision"] = pd.Series(flags[1], index=frame.index).astype("Int64")
     return ShadowComparison(
         pairs=int(paired.sum()),
         unpaired=int((~paired).sum()),
-        agreement=_agreement(a, b, champion_threshold, shadow_threshold, confidence),
+        agreement=None if flags is None else _agreement(*flags, confidence),
         pearson=_pearson(a, b),
         spearman=_pearson(stats.rankdata(a), stats.rankdata(b)),
         ks_statistic=float(ks.statistic),
@@ -165,26 +176,38 @@ def compare_shadow(
     )
 
 
-def _agreement(
+def _decisions(
+    frame: pd.DataFrame,
     a: npt.NDArray[np.float64],
     b: npt.NDArray[np.float64],
-    champion_threshold: float | None,
-    shadow_threshold: float | None,
-    confidence: float,
-) -> DecisionAgreement | None:
+    thresholds: tuple[float | None, float | None],
+    columns: tuple[str, str] | None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Each pair's two decisions as 1.0 / 0.0 (nan: not logged), or None if there are none."""
+    if columns is not None:
+        logged = [pd.to_numeric(frame[c], errors="coerce").astype("float64") for c in columns]
+        return np.asarray(logged[0], dtype=np.float64), np.asarray(logged[1], dtype=np.float64)
+    champion_threshold, shadow_threshold = thresholds
     if champion_threshold is None or shadow_threshold is None:
         return None
-    flag_a, flag_b = a >= champion_threshold, b >= shadow_threshold
-    same = int((flag_a == flag_b).sum())
+    return (a >= champion_threshold).astype(np.float64), (b >= shadow_threshold).astype(np.float64)
+
+
+def _agreement(
+    flag_a: npt.NDArray[np.float64], flag_b: npt.NDArray[np.float64], confidence: float
+) -> DecisionAgreement:
+    both = np.isfinite(flag_a) & np.isfinite(flag_b)
+    a, b = flag_a[both] == 1, flag_b[both] == 1
+    same = int((a == b).sum())
     low, high = wilson_interval(same, len(a), confidence)
     return DecisionAgreement(
-        rate=same / len(a),
+        rate=same / len(a) if len(a) else math.nan,
         low=low,
         high=high,
-        both_flagged=int((flag_a & flag_b).sum()),
-        champion_only=int((flag_a & ~flag_b).sum()),
-        shadow_only=int((~flag_a & flag_b).sum()),
-        neither=int((~flag_a & ~flag_b).sum()),
+        both_flagged=int((a & b).sum()),
+        champion_only=int((a & ~b).sum()),
+        shadow_only=int((~a & b).sum()),
+        neither=int((~a & ~b).sum()),
     )
 
 
