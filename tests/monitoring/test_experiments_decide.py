@@ -130,6 +130,13 @@ def test_a_mean_business_metric_is_decided_on_welch_moments() -> None:
         ([], "no looks"),
         (looks([(0.8, 0.8)] * 2)[::-1], "expected them in day order"),
         (looks([(0.8, 0.8)], metric="recall"), "has no metric 'precision'"),
+        (
+            [
+                ExperimentLook(1.0, {"precision": ProportionCounts(5, 10)}, {"precision": p})
+                for p in (ProportionCounts(5, 10), ProportionCounts(3, 8))
+            ],
+            r"challenger's precision rows by look are \[10, 8\]: expected cumulative",
+        ),
     ],
 )
 def test_unusable_histories_are_refused(history: list[ExperimentLook], message: str) -> None:

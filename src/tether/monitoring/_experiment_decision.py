@@ -212,7 +212,17 @@ def _metric_series(
                     f"the {arm} at day {look.day} has no metric {metric!r}: "
                     f"expected one of {sorted(aggregates)}"
                 )
-    return [look.champion[metric] for look in looks], [look.challenger[metric] for look in looks]
+    champion = [look.champion[metric] for look in looks]
+    challenger = [look.challenger[metric] for look in looks]
+    for arm, series in (("champion", champion), ("challenger", challenger)):
+        sizes = [aggregate.n for aggregate in series]
+        if sizes != sorted(sizes):
+            # A look must hold everything since the start; a daily window is not a look.
+            raise MonitoringError(
+                f"the {arm}'s {metric} rows by look are {sizes}: expected cumulative "
+                "aggregates since the experiment began (never decreasing)"
+            )
+    return champion, challenger
 
 
 def _evidence(
