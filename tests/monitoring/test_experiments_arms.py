@@ -1,0 +1,108 @@
+"""Arm metrics from the log's confusion frame, against the same numbers computed on the rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tether.errors import MonitoringError
+from tether.monitoring._arms import arm_metrics, arms_by
+from tether.monitoring._experiment_decision import ExperimentLook, ExperimentPolicy, decide
+from tether.monitoring._experiments import MeanMoments, ProportionCounts
+
+
+@pytest.fixture
+def rows() -> pd.DataFrame:
+    """Labelled predictions of two cohorts, with a business value missing on some rows."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    label = rng.random(n) < 0.1
+    cohort = np.where(rng.random(n) < 0.5, "champion", "challenger")
+    flagged = np.where(label, rng.random(n) < 0.8, rng.random(n) < 0.05)
+    value = np.where(flagged & label, rng.gamma(2, 50, n), np.where(flagged, -5.0, 0.0))
+    value[rng.random(n) < 0.02] = np.nan
+    return pd.DataFrame({"cohort": cohort, "label": label, "flagged": flagged, "net": value})
+
+
+def confusion(rows: pd.DataFrame) -> pd.DataFrame:
+    """The log's confusion aggregate, computed here by pandas (the log computes it in SQL)."""
+    cell = np.select(
+        [rows.flagged & rows.label, rows.flagged & ~rows.label, ~rows.flagged & rows.label],
+        ["tp", "fp", "fn"],
+        default="tn",
+    )
+    grouped = rows.assign(cell=cell, sq=rows.net**2).groupby(["cohort", "cell"])
+    return pd.DataFrame(
+        {
+            "rows": grouped.size(),
+            "net:sum": grouped["net"].sum(min_count=1),
+            "net:sumsq": grouped["sq"].sum(min_count=1),
+            "net:count": grouped["net"].count(),
+        }
+    ).reset_index()
+
+
+def test_arm_metrics_are_the_rows_own(rows: pd.DataFrame) -> None:
+    arms = arms_by(confusion(rows), "cohort", business=["net"])
+    assert set(arms) == {"champion", "challenger"}
+    for name, metrics in arms.items():
+        mine = rows[rows.cohort == name]
+        tp = int((mine.flagged & mine.label).sum())
+        assert metrics["precision"] == ProportionCounts(tp, int(mine.flagged.sum()))
+        assert metrics["recall"] == ProportionCounts(tp, int(mine.label.sum()))
+        assert metrics["decision_rate"] == ProportionCounts(int(mine.flagged.sum()), len(mine))
+        negatives = ~mine.label
+        fp = int((mine.flagged & negatives).sum())
+        assert metrics["false_positive_rate"] == ProportionCounts(fp, int(negatives.sum()))
+        assert metrics["accuracy"].estimate == pytest.approx((mine.flagged == mine.label).mean())
+        net = metrics["net"]
+        assert isinstance(net, MeanMoments)
+        values = mine.net.dropna().to_numpy()
+        assert net.n == len(values)
+        assert net.estimate == pytest.approx(values.mean(), rel=1e-12)
+        assert net.variance == pytest.approx(values.var(ddof=1), rel=1e-9)
+
+
+def test_an_arm_without_a_cell_counts_it_zero_and_a_decision_reads_the_metrics() -> None:
+    frame = pd.DataFrame(
+        {
+            "cohort": ["a", "a", "b", "b", "b"],
+            "cell": ["tp", "tn", "tp", "fp", "tn"],
+            "rows": [400, 1600, 450, 50, 1500],
+        }
+    )
+    arms = arms_by(frame, "cohort")
+    assert arms["a"]["precision"] == ProportionCounts(400, 400)
+    assert arms["a"]["recall"] == ProportionCounts(400, 400)
+    assert arms["b"]["decision_rate"] == ProportionCounts(500, 2000)
+    look = ExperimentLook(7.0, arms["a"], arms["b"])
+    decision = decide([look], ExperimentPolicy(metric="precision", min_samples=100))
+    assert (decision.action, decision.evidence["rule"]) == ("keep_champion", "worse")
+    # Two precisions of exactly 1 have no variance at all: no evidence, wait.
+    same = ExperimentLook(7.0, arms["a"], arms["a"])
+    assert decide([same], ExperimentPolicy(metric="precision", min_samples=100)).action == (
+        "continue"
+    )
+    assert decision.evidence["metrics"]["decision_rate"]["difference"] == pytest.approx(0.05)  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("frame", "group", "message"),
+    [
+        (pd.DataFrame({"cell": ["tp"], "rows": [1]}), "version", "no group column 'version'"),
+        (pd.DataFrame({"v": [1], "cell": ["tp"]}), "v", r"lacks the column\(s\) \['rows'\]"),
+        (pd.DataFrame({"v": [1], "cell": ["xx"], "rows": [1]}), "v", r"cells \['xx'\]"),
+    ],
+)
+def test_a_frame_that_is_not_the_logs_is_refused(
+    frame: pd.DataFrame, group: str, message: str
+) -> None:
+    with pytest.raises(MonitoringError, match=message):
+        arms_by(frame, group)
+
+
+def test_a_missing_business_column_is_named() -> None:
+    frame = pd.DataFrame({"cell": ["tp"], "rows": [3], "net:sum": [1.0]})
+    with pytest.raises(MonitoringError, match=r"\['net:sumsq', 'net:count'\]"):
+        arm_metrics(frame, business=["net"])
