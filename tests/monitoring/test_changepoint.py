@@ -23,7 +23,9 @@ RUNS = 200
 
 
 def _series(values: np.ndarray, weights: np.ndarray | None = None) -> DailySeries:
-    return DailySeries.consecutive("precision", START, list(values), weights)
+    return DailySeries.consecutive(
+        "precision", START, list(values), None if weights is None else list(weights)
+    )
 
 
 def test_the_threshold_is_the_one_percent_point_of_the_kolmogorov_distribution() -> None:

@@ -43,6 +43,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -88,7 +89,7 @@ class DailySeries:
                 f"{'no' if self.weights is None else len(self.weights)} weights; expected one "
                 "value (and weight) per day."
             )
-        if any(b <= a for a, b in zip(self.days, self.days[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(self.days)):
             raise MonitoringError(f"The days of the series {self.name!r} must be increasing.")
         if self.weights is not None and any(not w >= 0 for w in self.weights):
             raise MonitoringError(
