@@ -141,10 +141,29 @@ def test_a_one_day_unit_shift_with_its_score_spike_is_fix_the_data() -> None:
     assert (diagnosis.action, diagnosis.cause) == ("fix_data", "data_break")
     assert diagnosis.reasons[0] == (
         "data break on 2025-03-21: unit_shift on 'amount': 4210 against 42.1 in the reference"
+        " (not seen in the 9 day(s) since, to 2025-03-30)"
     )
     assert "one-day break in score_psi on 2025-03-21" in diagnosis.reasons[1]
     assert "retraining on it would learn the corruption" in diagnosis.reasons[-1]
     assert diagnosis.evidence["one_day_breaks"]["score_psi"] == ["2025-03-21"]  # type: ignore[index]
+
+
+def test_a_break_over_several_days_and_features_is_one_reason_per_feature() -> None:
+    quality = tuple(
+        QualityEvidence(_day(n), "unit_shift", feature, 4210.0, 42.1)
+        for n in (27, 28, 29)
+        for feature in ("amount", "amount_max_30d")
+    )
+
+    diagnosis = diagnose(DiagnosisInput("fraud", _days(20), quality=quality))
+
+    assert diagnosis.action == "fix_data"
+    assert diagnosis.reasons[:2] == [
+        f"data break on 3 days from 2025-03-28 to 2025-03-30: unit_shift on {name!r}: 4210 "
+        "against 42.1 in the reference"
+        for name in ("amount", "amount_max_30d")
+    ]
+    assert len(diagnosis.evidence["quality"]) == 6  # type: ignore[arg-type]
 
 
 def test_fix_the_data_comes_before_retrain_on_a_declining_drifting_model() -> None:
@@ -205,6 +224,7 @@ def test_a_gradual_decline_with_broad_drift_and_labels_is_a_retrain() -> None:
     assert diagnosis.reasons[0].startswith("realized precision: a gradual trend of -0.00")
     assert "31% of the monitored features drifted over the last 7 days" in diagnosis.reasons[1]
     assert "40,000 new labelled rows" in diagnosis.reasons[2]
+    assert "concept drift" in diagnosis.reasons[3]
 
 
 def test_a_decline_with_too_few_new_labels_waits_and_says_so() -> None:
@@ -221,6 +241,11 @@ def test_a_decline_without_broad_drift_waits_for_a_person() -> None:
     diagnosis = diagnose(replace(evidence, days=narrow))
 
     assert (diagnosis.action, diagnosis.cause) == ("wait", "narrow_drift")
+    # The estimate holds near 0.90 while the realized precision fell to ~0.80: concept drift.
+    assert diagnosis.reasons[-1].startswith("realized below estimate by 0.1")
+    assert diagnosis.reasons[-1].endswith("inputs and outcome changed (concept drift)")
+    gap = diagnosis.evidence["realized_minus_estimated"]
+    assert isinstance(gap, float) and -0.15 < gap < -0.05
 
 
 def test_a_decline_of_the_estimate_counts_when_labels_are_thin() -> None:
@@ -231,6 +256,7 @@ def test_a_decline_of_the_estimate_counts_when_labels_are_thin() -> None:
 
     assert diagnosis.action == "retrain"
     assert diagnosis.reasons[0].startswith("estimated precision: a gradual trend")
+    assert not any("concept drift" in r for r in diagnosis.reasons)  # no realized to compare
 
 
 def test_too_few_rows_is_thin_evidence() -> None:

@@ -28,6 +28,10 @@ be a step), and applies these rules, **first match wins**:
    ``"unexplained_change"`` (a step no deploy or data break explains: a person looks), or
    ``"nothing_wrong"``.
 
+When the realized metric sits more than ``concept_gap`` below the estimate over the latest
+labelled days, the retrain and narrow-drift reasons say so: CBPE reads only the inputs, so the
+gap is the relation between inputs and outcome changing, which no input drift shows.
+
 Realized-metric days count only when their label completeness is at least
 ``min_label_completeness`` (a window with a few labels shows the fast ones: fraud first), and
 the series only when those days hold ``min_labelled_rows`` labelled rows.
@@ -44,7 +48,7 @@ from typing import Literal
 import numpy as np
 
 from tether.monitoring._changepoint import ChangeFinding, ChangePolicy, DailySeries, detect_change
-from tether.monitoring._evidence import DayEvidence, DiagnosisInput
+from tether.monitoring._evidence import DayEvidence, DiagnosisInput, QualityEvidence
 
 Action = Literal["rollback", "fix_data", "retrain", "wait"]
 
@@ -61,6 +65,8 @@ MIN_NEW_LABELLED_ROWS = 2_000
 MIN_LABEL_COMPLETENESS = 0.8
 MIN_LABELLED_ROWS = 500
 MIN_PREDICTIONS = 1_000
+CONCEPT_GAP = 0.05
+"""Realized this far below the estimate is its own signal (the issue's concept-drift gap)."""
 OUTLIER_Z = 6.0
 """Robust s.d. from the median for a one-day break: rare in noise (a normal's 1e-9 tail)."""
 BREAKING_CHECKS = frozenset({"schema", "null_rate", "constant", "unit_shift", "unseen"})
@@ -80,6 +86,7 @@ class DiagnosisPolicy:
     min_labelled_rows: int = MIN_LABELLED_ROWS
     min_predictions: int = MIN_PREDICTIONS
     outlier_z: float = OUTLIER_Z
+    concept_gap: float = CONCEPT_GAP
     breaking_checks: frozenset[str] = BREAKING_CHECKS
     change: ChangePolicy = field(default_factory=ChangePolicy)
 
@@ -117,6 +124,17 @@ class _Seen:
     recent_drift: float
     predictions: int
     labelled: int
+    gap: float  # realized minus estimated, over the latest labelled days that have both
+
+    def concept_drift(self, policy: DiagnosisPolicy) -> str | None:
+        """Words for a realized metric well below the estimate: CBPE sees the inputs only, so
+        a gap is the relation between inputs and outcome changing (concept drift)."""
+        if not (math.isfinite(self.gap) and self.gap < -policy.concept_gap):
+            return None
+        return (
+            f"realized below estimate by {-self.gap:.3f} over the latest labelled days: the "
+            "relation between inputs and outcome changed (concept drift)"
+        )
 
     def sudden(self) -> list[ChangeFinding]:
         """Steps in the bad direction: a metric down, the score's PSI up."""
@@ -144,6 +162,7 @@ class _Seen:
             "recent_drifted_share": _finite(self.recent_drift),
             "predictions": self.predictions,
             "labelled": self.labelled,
+            "realized_minus_estimated": _finite(self.gap),
         }
 
 
@@ -191,7 +210,7 @@ def _look(evidence: DiagnosisInput, policy: DiagnosisPolicy) -> _Seen:
             f"realized {evidence.metric}",
             tuple(d.day for d in counted),
             tuple(d.realized for d in counted),
-            tuple(float(d.labelled) for d in counted),
+            tuple(d.weight for d in counted),
         )
         realized = detect_change(series, policy.change)
     estimated = _finding(f"estimated {evidence.metric}", evidence.days, "estimated", policy)
@@ -207,7 +226,9 @@ def _look(evidence: DiagnosisInput, policy: DiagnosisPolicy) -> _Seen:
     recent = [d.drifted_share for d in evidence.days[-policy.recent_days :]]
     recent_drift = float(np.nanmean(recent)) if any(math.isfinite(v) for v in recent) else math.nan
     predictions = sum(d.predictions for d in evidence.days)
-    return _Seen(realized, estimated, score, breaks, recent_drift, predictions, labelled)
+    both = [d.realized - d.estimated for d in counted if math.isfinite(d.realized - d.estimated)]
+    gap = float(np.mean(both[-policy.recent_days :])) if both and realized else math.nan
+    return _Seen(realized, estimated, score, breaks, recent_drift, predictions, labelled, gap)
 
 
 def _finding(
@@ -258,32 +279,49 @@ def _fix_data(evidence: DiagnosisInput, policy: DiagnosisPolicy, seen: _Seen) ->
     unexplained = [q for q in breaking if _deploy_before(evidence, q.day, policy) is None]
     if not unexplained:
         return None
-    reasons = [f"data break on {q.day.isoformat()}: {q.describe()}" for q in unexplained]
-    change_days = {f.series: f.day for f in seen.sudden() if f.day is not None}
+    reasons = _data_breaks(unexplained, evidence.days[-1].day if evidence.days else None)
     near = timedelta(days=policy.quality_window_days)
+    moved = [(f"a step in {f.series}", f.day) for f in seen.sudden() if f.day is not None] + [
+        (f"a one-day break in {name}", day) for name, days in seen.breaks.items() for day in days
+    ]
     coincide = [
-        f"it coincides with a step in {name} on {day.isoformat()}"
-        for name, day in change_days.items()
-        if any(abs(q.day - day) <= near for q in unexplained)
-    ] + [
-        f"it coincides with a one-day break in {name} on {day.isoformat()}"
-        for name, days in seen.breaks.items()
-        for day in days
+        f"it coincides with {what} on {day.isoformat()}"
+        for what, day in moved
         if any(abs(q.day - day) <= near for q in unexplained)
     ]
     reasons += coincide or ["no metric or score has moved with it yet"]
-    for q in unexplained[:1]:
-        window = timedelta(days=policy.deploy_window_days)
-        reasons += [
-            f"it follows the feature-definition change {c.description} on {c.day.isoformat()}"
-            for c in evidence.changes
-            if c.kind == "features" and q.day - window <= c.day <= q.day
-        ]
+    first = min(q.day for q in unexplained)
+    window = timedelta(days=policy.deploy_window_days)
+    reasons += [
+        f"it follows the feature-definition change {c.description} on {c.day.isoformat()}"
+        for c in evidence.changes
+        if c.kind == "features" and first - window <= c.day <= first
+    ]
     reasons.append(
         f"no deploy in the {policy.deploy_window_days} day(s) before it explains it: fix the "
         "data; retraining on it would learn the corruption"
     )
     return "fix_data", "data_break", reasons
+
+
+def _data_breaks(findings: list[QualityEvidence], last_day: date | None) -> list[str]:
+    """One reason per (check, feature): its days, the first finding's words, and whether it
+    is still going on (a one-day incident last week is still in the training data)."""
+    grouped: dict[tuple[str, str], list[QualityEvidence]] = {}
+    for finding in sorted(findings, key=lambda q: q.day):
+        grouped.setdefault((finding.check, finding.feature), []).append(finding)
+    reasons = []
+    for same in grouped.values():
+        days = sorted({q.day for q in same})
+        span = days[0].isoformat() if len(days) == 1 else (
+            f"{len(days)} days from {days[0].isoformat()} to {days[-1].isoformat()}"
+        )  # fmt: skip
+        reason = f"data break on {span}: {same[0].describe()}"
+        if last_day is not None and days[-1] < last_day:
+            since = (last_day - days[-1]).days
+            reason += f" (not seen in the {since} day(s) since, to {last_day.isoformat()})"
+        reasons.append(reason)
+    return reasons
 
 
 def _rollback(evidence: DiagnosisInput, policy: DiagnosisPolicy, seen: _Seen) -> _Verdict | None:
@@ -323,6 +361,7 @@ def _retrain(evidence: DiagnosisInput, policy: DiagnosisPolicy, seen: _Seen) -> 
             f"the last {policy.recent_days} days (more than {policy.drift_share:.0%})",
             f"{evidence.new_labelled_rows:,} new labelled rows to learn from (at least "
             f"{policy.min_new_labelled_rows:,} needed)",
+            *filter(None, [seen.concept_drift(policy)]),
         ],
     )
 
@@ -342,6 +381,7 @@ def _wait(evidence: DiagnosisInput, policy: DiagnosisPolicy, seen: _Seen) -> _Ve
                 f"but drift is not broad ({drift} of the features over the last "
                 f"{policy.recent_days} days, the rule is more than {policy.drift_share:.0%}): "
                 "the inputs look as before, so check what the labels mean before retraining",
+                *filter(None, [seen.concept_drift(policy)]),
             ]  # fmt: skip
         return "wait", "not_enough_labels", [
             decline.reason,

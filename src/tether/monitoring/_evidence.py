@@ -40,8 +40,12 @@ class DayEvidence:
         realized: the realized metric (e.g. precision at the version's threshold) over the
             labelled predictions.
         estimated: the metric estimated from the scores (CBPE).
-        score_psi: the PSI of the score against the reference.
+        score_psi: the PSI of the score against the reference *of the version that scored
+            it* (a mix of versions against one reference would step at every deploy).
         drifted_share: the share of monitored features whose drift verdict is "drifted".
+        metric_rows: the rows the realized metric is a proportion of, when not ``labelled``
+            (for precision: the labelled predictions at or above the threshold); the weight of
+            the day in the realized series (0: the metric is undefined that day).
     """
 
     day: date
@@ -52,6 +56,7 @@ class DayEvidence:
     estimated: float = math.nan
     score_psi: float = math.nan
     drifted_share: float = math.nan
+    metric_rows: int | None = None
 
     def __post_init__(self) -> None:
         if self.predictions < 0 or not 0 <= self.labelled <= max(self.predictions, 0):
@@ -59,6 +64,11 @@ class DayEvidence:
                 f"The evidence of {self.day.isoformat()} has {self.labelled} labelled of "
                 f"{self.predictions} predictions; expected 0 <= labelled <= predictions."
             )
+
+    @property
+    def weight(self) -> float:
+        """The day's weight in the realized series: the rows its metric is computed over."""
+        return float(self.labelled if self.metric_rows is None else self.metric_rows)
 
     @property
     def completeness(self) -> float:
