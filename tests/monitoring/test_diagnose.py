@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tether._clock import ReplayClock
+from tether import ReplayClock
 from tether.errors import MonitoringError
-from tether.monitoring._diagnose import DiagnosisPolicy, diagnose
-from tether.monitoring._evidence import (
+from tether.monitoring import (
     DayEvidence,
     DiagnosisInput,
+    DiagnosisPolicy,
     QualityEvidence,
     RegistryChange,
+    diagnose,
 )
 from tether.registry import EventLog
 

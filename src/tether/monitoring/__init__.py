@@ -13,7 +13,23 @@ reference one, bin for bin, and never see raw rows beyond the profiles' bounded 
 0.51
 """
 
+from tether.monitoring._changepoint import (
+    CUSUM_THRESHOLD,
+    ChangeFinding,
+    ChangePolicy,
+    DailySeries,
+    SeriesShape,
+    detect_change,
+)
+from tether.monitoring._diagnose import Diagnosis, DiagnosisAction, DiagnosisPolicy, diagnose
 from tether.monitoring._drift import compare, drift_report
+from tether.monitoring._evidence import (
+    DayEvidence,
+    DiagnosisInput,
+    QualityEvidence,
+    RegistryChange,
+    RegistryChangeKind,
+)
 from tether.monitoring._multivariate import (
     DOMAIN_AUC,
     DOMAIN_SAMPLE_SIZE,
@@ -47,6 +63,7 @@ from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_h
 __all__ = [
     "CATEGORICAL_EFFECT",
     "CHI2_MIN_EXPECTED",
+    "CUSUM_THRESHOLD",
     "DATASET_SHARE",
     "DOMAIN_AUC",
     "DOMAIN_SAMPLE_SIZE",
@@ -60,15 +77,29 @@ __all__ = [
     "P_VALUE",
     "SAMPLE_SIZE",
     "CategoricalSummary",
+    "ChangeFinding",
+    "ChangePolicy",
+    "DailySeries",
+    "DayEvidence",
+    "Diagnosis",
+    "DiagnosisAction",
+    "DiagnosisInput",
+    "DiagnosisPolicy",
     "DriftReport",
     "DriftThresholds",
     "FeatureDrift",
     "MultivariateDrift",
     "NumericSummary",
     "Profile",
+    "QualityEvidence",
+    "RegistryChange",
+    "RegistryChangeKind",
+    "SeriesShape",
     "Summary",
     "chi2_homogeneity",
     "compare",
+    "detect_change",
+    "diagnose",
     "domain_classifier",
     "drift_report",
     "profile_frame",

@@ -52,7 +52,7 @@ import numpy.typing as npt
 from tether.errors import MonitoringError
 
 Floats = npt.NDArray[np.float64]
-ChangeKind = Literal["step", "trend", "none"]
+SeriesShape = Literal["step", "trend", "none"]
 
 CUSUM_THRESHOLD = 1.628
 """``h``: the 1% critical value of the Kolmogorov distribution (``kstwobign.isf(0.01)``). Daily
@@ -133,7 +133,7 @@ class ChangeFinding:
     """
 
     series: str
-    kind: ChangeKind
+    kind: SeriesShape
     day: date | None
     before: float
     after: float

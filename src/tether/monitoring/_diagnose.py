@@ -49,16 +49,17 @@ import numpy as np
 
 from tether.monitoring._changepoint import ChangeFinding, ChangePolicy, DailySeries, detect_change
 from tether.monitoring._evidence import DayEvidence, DiagnosisInput, QualityEvidence
+from tether.monitoring._report import DATASET_SHARE
 
-Action = Literal["rollback", "fix_data", "retrain", "wait"]
+DiagnosisAction = Literal["rollback", "fix_data", "retrain", "wait"]
 
 DEPLOY_WINDOW_DAYS = 3
 """A change up to this many days after a deploy is the deploy's: the scenario's bad deploy
 shows in the score the same day, and a step needs a few days after it to be told."""
 QUALITY_WINDOW_DAYS = 1
 """A data break and a change coincide when their days are at most this far apart."""
-DRIFT_SHARE = 0.10
-"""The mission's dataset rule: drift when more than 10% of the monitored features drift."""
+DRIFT_SHARE = DATASET_SHARE
+"""The mission's dataset rule, the drift report's: drift when more than 10% of the features do."""
 RECENT_DAYS = 7
 MIN_NEW_LABELLED_ROWS = 2_000
 """Labelled rows a retrain needs: at the scenario's ~1% fraud, about 20 frauds to learn from."""
@@ -97,7 +98,7 @@ class Diagnosis:
     ``evidence`` behind them (JSON-ready)."""
 
     model: str
-    action: Action
+    action: DiagnosisAction
     cause: str
     reasons: list[str]
     evidence: dict[str, object]
@@ -196,7 +197,7 @@ def diagnose(evidence: DiagnosisInput, policy: DiagnosisPolicy | None = None) ->
     return Diagnosis(evidence.model, action, cause, reasons, base)
 
 
-_Verdict = tuple[Action, str, list[str]]
+_Verdict = tuple[DiagnosisAction, str, list[str]]
 
 
 def _look(evidence: DiagnosisInput, policy: DiagnosisPolicy) -> _Seen:

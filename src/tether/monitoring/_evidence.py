@@ -22,7 +22,7 @@ from tether.errors import MonitoringError
 if TYPE_CHECKING:
     from tether.registry import Event
 
-ChangeKind = Literal["deploy", "features"]
+RegistryChangeKind = Literal["deploy", "features"]
 """A registry change: ``"deploy"`` changed which version serves traffic (a deploy, promotion,
 rollback or retirement: any alias moved); ``"features"`` changed the feature definitions."""
 
@@ -135,7 +135,7 @@ class RegistryChange:
     """Something the registry changed at a time on the project's clock (an event's ``time``)."""
 
     time: datetime
-    kind: ChangeKind
+    kind: RegistryChangeKind
     description: str
     event_id: int | None = None
 
