@@ -282,7 +282,7 @@ def test_incomplete_labels_and_no_estimate_is_thin_evidence() -> None:
 
     assert (diagnosis.action, diagnosis.cause) == ("wait", "thin_evidence")
     assert (
-        "labels incomplete: 0 labelled rows on days at least 80% complete" in diagnosis.reasons[0]
+        "labels incomplete: 0 labelled rows on days at least 90% complete" in diagnosis.reasons[0]
     )
 
 
@@ -317,10 +317,11 @@ def test_deploys_come_from_the_event_log_on_the_replay_clock(tmp_path: Path) -> 
         "fraud", "deploy", actor="loop", reason="r", after={"champion": "1", "challenger": "2"}
     )
     log.append("fraud", "note", actor="ana", reason="r", after={"champion": "1", "challenger": "2"})
-    events = log.events("fraud")
+    log.append("churn", "deploy", actor="ana", reason="r", after={"champion": "5"})
+    events = log.events()
     log.close()
 
-    changes = tuple(c for c in map(RegistryChange.of_event, events) if c is not None)
+    changes = RegistryChange.of_events(events, "fraud")
     diagnosis = diagnose(
         DiagnosisInput("fraud", _days(18, score_psi=_psi_step(16)), changes=changes)
     )
@@ -329,6 +330,16 @@ def test_deploys_come_from_the_event_log_on_the_replay_clock(tmp_path: Path) -> 
     assert changes[1].description == "deploy (challenger - -> 2) by loop"
     assert diagnosis.action == "rollback"
     assert "deploy (challenger - -> 2) by loop on 2025-03-16" in diagnosis.reasons[0]
+
+
+def test_no_days_at_all_is_thin_evidence() -> None:
+    diagnosis = diagnose(DiagnosisInput("fraud", ()))
+
+    assert (diagnosis.action, diagnosis.cause) == ("wait", "thin_evidence")
+    assert diagnosis.reasons == [
+        "too few rows: 0 predictions in 0 day(s), fewer than the 1,000 needed"
+    ]
+    json.dumps(diagnosis.to_dict(), allow_nan=False)
 
 
 def test_bad_evidence_is_refused_with_what_was_seen() -> None:

@@ -63,7 +63,9 @@ DRIFT_SHARE = DATASET_SHARE
 RECENT_DAYS = 7
 MIN_NEW_LABELLED_ROWS = 2_000
 """Labelled rows a retrain needs: at the scenario's ~1% fraud, about 20 frauds to learn from."""
-MIN_LABEL_COMPLETENESS = 0.8
+MIN_LABEL_COMPLETENESS = 0.9
+"""As ``[monitoring] min_label_completeness``: one key decides when a day's labels are enough,
+for the performance alerts and for the diagnosis alike."""
 MIN_LABELLED_ROWS = 500
 MIN_PREDICTIONS = 1_000
 CONCEPT_GAP = 0.05

@@ -12,6 +12,7 @@ or feature-definition change. Days are UTC calendar days on the project's clock.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import pairwise
@@ -157,6 +158,12 @@ class RegistryChange:
             if before.get(alias) != after.get(alias)
         )
         return cls(event.time, "deploy", f"{event.action} ({moved}) by {event.actor}", event.id)
+
+    @classmethod
+    def of_events(cls, events: Iterable[Event], model: str) -> tuple[RegistryChange, ...]:
+        """The changes ``model``'s events made, in the events' order (see :meth:`of_event`)."""
+        changes = (cls.of_event(event) for event in events if event.model == model)
+        return tuple(change for change in changes if change is not None)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready."""
