@@ -161,3 +161,26 @@ def test_a_series_with_mismatched_lengths_is_refused() -> None:
         DailySeries("psi", (START, START + timedelta(1), START + timedelta(2)), (0.1, 0.2))
     with pytest.raises(MonitoringError, match="increasing"):
         DailySeries("psi", (START, START), (0.1, 0.2))
+
+
+def _binomial_precision(rng: np.random.Generator, truth: np.ndarray) -> DailySeries:
+    """Daily precision as served: ~60 flagged and labelled payments a day, each right with
+    the day's true precision; the weights are the flagged rows."""
+    flagged = rng.poisson(60, len(truth)) + 1
+    values = rng.binomial(flagged, truth) / flagged
+    return DailySeries.consecutive("precision", START, list(values), list(map(float, flagged)))
+
+
+def test_on_binomial_daily_precision_steps_trends_and_noise_are_told_apart() -> None:
+    rng = np.random.default_rng(29)
+    located = trends = quiet = 0
+    for _ in range(100):
+        at = int(rng.integers(8, 32))
+        step = np.where(np.arange(40) < at, 0.92, 0.75)
+        found = detect_change(_binomial_precision(rng, step))
+        located += found.day is not None and abs((found.day - START).days - at) <= 1
+        decline = np.linspace(0.94, 0.71, 60)  # the fraud model's fall, over two months
+        trends += detect_change(_binomial_precision(rng, decline)).kind == "trend"
+        quiet += detect_change(_binomial_precision(rng, np.full(40, 0.9))).kind == "none"
+    # Measured (seed 29, 100 series each): 98 located, 100 trends, 100 quiet.
+    assert located >= 90 and trends >= 95 and quiet >= 97
