@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from tether._clock import Clock, ReplayClock, WallClock
+from tether import Clock, Project, ReplayClock, WallClock
 from tether.errors import ConfigError
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -63,3 +64,26 @@ def test_concurrent_advances_are_all_counted() -> None:
         thread.join()
 
     assert clock.now() == START + timedelta(seconds=2000)
+
+
+TOML = (
+    '[project]\nname = "p"\nmodel_name = "m"\n[train]\nentry_point = "train:train"\n'
+    'label = "y"\n[tracking]\nuri = "http://127.0.0.1:9/"\ntimeout_s = 1\nretries = 0\n'
+)
+
+
+def test_a_project_holds_one_clock_and_its_event_log_stamps_with_it(tmp_path: Path) -> None:
+    (tmp_path / "tether.toml").write_text(TOML)
+    replay = ReplayClock(START)
+    before = datetime.now(UTC)
+    with Project.open(tmp_path, clock=replay) as project:
+        replay.advance(timedelta(days=40))
+        event = project.events.append("m", "deploy", actor="demo", reason="r", after={"a": "1"})
+        assert project.clock is replay
+    after = datetime.now(UTC)
+    with Project.open(tmp_path) as project:
+        assert isinstance(project.clock, WallClock)
+
+    assert event.time == START + timedelta(days=40)
+    assert event.wall_time is not None  # the machine's: between two readings of it
+    assert before - timedelta(microseconds=1) <= event.wall_time <= after
