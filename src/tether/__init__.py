@@ -16,6 +16,7 @@ for on first use, and each package (``tether.lineage``, ``tether.registry``,
 """
 
 from tether import _telemetry  # noqa: F401 - imported first: it switches telemetry off
+from tether._clock import Clock, ReplayClock, WallClock
 from tether.config import Settings, Stores, load_settings, locate_stores
 from tether.errors import TetherError
 from tether.project import Project
@@ -23,10 +24,13 @@ from tether.project import Project
 __version__ = "0.1.0"
 
 __all__ = [
+    "Clock",
     "Project",
+    "ReplayClock",
     "Settings",
     "Stores",
     "TetherError",
+    "WallClock",
     "__version__",
     "load_settings",
     "locate_stores",

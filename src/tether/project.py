@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from tether._clock import Clock, WallClock
 from tether._closing import Closing
 from tether._progress import Progress, no_progress
 from tether._store import migrate_legacy_files
@@ -58,8 +59,11 @@ class Project(Closing):
             print(project.aliases.status().aliases)
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock: Clock = clock or WallClock()
+        """The time decisions are made at: the wall's, or a replay's; every component the
+        project builds reads it (wall time stays the machine's: see :mod:`tether._clock`)."""
         self._built: dict[str, object] = {}
         self._closers: list[tuple[str, Callable[[], None]]] = []
         self._lock = threading.RLock()  # re-entrant: one builder asks for another
@@ -73,15 +77,16 @@ class Project(Closing):
             )
 
     @classmethod
-    def open(cls, source: Path | str | Settings = ".") -> Project:
-        """Open the project in folder ``source`` (reading its ``tether.toml``), or of ``source``.
+    def open(cls, source: Path | str | Settings = ".", *, clock: Clock | None = None) -> Project:
+        """Open the project in folder ``source`` (reading its ``tether.toml``), or of ``source``,
+        on ``clock`` (the wall's by default; a replay passes a :class:`tether.ReplayClock`).
 
         Raises:
             ConfigError: no ``tether.toml``, an invalid one, or legacy store files that cannot
                 be moved (the message says what to do).
         """
         settings = source if isinstance(source, Settings) else load_settings(source)
-        return cls(settings)
+        return cls(settings, clock=clock)
 
     def close(self) -> None:
         """Close every object built (the newest first); closing twice does nothing more."""
@@ -129,7 +134,9 @@ class Project(Closing):
         """The registry's event log, the authority on aliases, in the one store."""
         from tether.registry import EventLog
 
-        return self._once("event log", lambda: EventLog(self.store_url), close="close")
+        return self._once(
+            "event log", lambda: EventLog(self.store_url, clock=self.clock), close="close"
+        )
 
     @property
     def aliases(self) -> ModelAliases:

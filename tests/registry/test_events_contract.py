@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,17 +15,23 @@ from tether.errors import RegistryError
 from tether.registry._events import Event, EventLog
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+WALL0 = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
 
 
-def _ticking_clock() -> Callable[[], datetime]:
-    """A clock that advances one second per reading, starting at T0."""
-    ticks = iter(range(1_000_000))
-    return lambda: T0 + timedelta(seconds=next(ticks))
+class _TickingClock:
+    """A clock that advances one second per reading, starting at ``start``."""
+
+    def __init__(self, start: datetime) -> None:
+        self._ticks = iter(range(1_000_000))
+        self._start = start
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=next(self._ticks))
 
 
 @pytest.fixture
 def log(database_url: str) -> Iterator[EventLog]:
-    event_log = EventLog(database_url, clock=_ticking_clock())
+    event_log = EventLog(database_url, clock=_TickingClock(T0), wall_clock=_TickingClock(WALL0))
     yield event_log
     event_log.close()
 
@@ -61,6 +67,7 @@ def test_appended_events_are_read_back_exactly(log: EventLog) -> None:
         before={},
         after={"champion": "1"},
         details={"run_id": "abc", "evidence": {"auc": 0.91, "n": [1, 2]}},
+        wall_time=WALL0,
     )
     assert log.events() == [event]
     assert log.event(1) == event

@@ -298,7 +298,7 @@ def changed_versions(event: Event) -> set[str]:
 def _applied(event: Event, error: str) -> AppliedEvent:
     return AppliedEvent(
         event.id, event.time, event.model, event.action, event.actor, event.reason,
-        event.before, event.after, event.details, aliases_error=error,
+        event.before, event.after, event.details, event.wall_time, aliases_error=error,
     )  # fmt: skip
 
 

@@ -26,17 +26,26 @@ log-wide lock (PostgreSQL) or holds the database lock (SQLite) and writes ``MAX(
 id names one transition forever (the serving experiments use the id of the event that deployed
 a challenger as the experiment id). Keep the block short and append last: on PostgreSQL the
 log-wide lock is held from the first append until the block ends.
+
+Two times per event (schema version 2). ``time`` (column ``time_us``) is the project's clock's
+(:class:`tether._clock.Clock`): the time monitoring aligns a deploy with its daily windows, so a
+replay that deploys at its 12 March deploys on 12 March. ``wall_time`` (``wall_time_us``) is
+the machine's clock when the event was appended: what leases, retention and "how long ago,
+really" read. In production both come from the wall clock and differ by microseconds.
+Version 1 logs had only ``time_us``, written by the wall clock (no replay existed), so the
+migration copies it into ``wall_time_us``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 
+from tether._clock import Clock, WallClock
 from tether._schema import Migration, Schema, upgrade
 from tether._storage import (
     JSONValue,
@@ -75,13 +84,25 @@ EVENTS_SCHEMA = Schema(
                 "CREATE INDEX tether_events_model_id ON tether_events (model, id)",
             ),
         ),
+        Migration(
+            2,
+            "wall time beside the clock's time",
+            (
+                # Nullable only because SQLite cannot add a NOT NULL column without a default;
+                # every row has one after the UPDATE, and every insert writes one.
+                "ALTER TABLE tether_events ADD COLUMN wall_time_us BIGINT",
+                "UPDATE tether_events SET wall_time_us = time_us",
+            ),
+        ),
     ),
 )
 """The event log's tables, version by version."""
 
 _MODEL_LOCK = "tether-events-model"
 _APPEND_LOCK = "tether-events-append"
-_COLUMNS = "id, time_us, model, action, actor, reason, before_state, after_state, details"
+_COLUMNS = (
+    "id, time_us, model, action, actor, reason, before_state, after_state, details, wall_time_us"
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +111,7 @@ class Event:
 
     Attributes:
         id: consecutive from 1, in commit order.
-        time: when it was appended (UTC).
+        time: when it was appended, on the log's clock (UTC): a replay's time in a replay.
         model: the registered model's name.
         action: what was done, e.g. ``"deploy"``, ``"promote"``, ``"rollback"``, ``"retire"``.
         actor: who did it: a user name or ``"loop"``.
@@ -98,6 +119,8 @@ class Event:
         before: the model's aliases before the transition.
         after: the model's aliases after it.
         details: anything else worth keeping (evidence, run ids), as JSON.
+        wall_time: when it was appended, on the machine's clock (UTC); ``None`` only on an
+            event built by hand, never on one read from the log.
     """
 
     id: int
@@ -109,6 +132,7 @@ class Event:
     before: AliasState
     after: AliasState
     details: Mapping[str, JSONValue] = field(default_factory=lambda: MappingProxyType({}))
+    wall_time: datetime | None = None
 
 
 class Transition:
@@ -150,7 +174,8 @@ class Transition:
 class EventLog:
     """The registry's event log in a SQLite file or a PostgreSQL database.
 
-    ``clock`` returns the time events are stamped with (UTC); tests pass a fixed one.
+    Events are stamped with ``clock``'s time (the project's: a replay's in a replay) and with
+    ``wall_clock``'s; both default to :class:`tether._clock.WallClock`. Tests pass fixed ones.
 
     >>> log = EventLog("sqlite:///.tether/tether.db")  # doctest: +SKIP
     >>> log.append("fraud", "deploy", actor="ana", reason="first model",
@@ -162,9 +187,12 @@ class EventLog:
         RegistryError: the database failed, or holds a schema from a newer tether.
     """
 
-    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, url: str, *, clock: Clock | None = None, wall_clock: Clock | None = None
+    ) -> None:
         self._database = open_database(url, error=RegistryError, purpose="event log")
-        self._clock = clock or _utc_now
+        self._clock = clock or WallClock()
+        self._wall_clock = wall_clock or WallClock()
         self._local = threading.local()
         try:
             upgrade(self._database, EVENTS_SCHEMA)
@@ -287,7 +315,16 @@ class EventLog:
         except (TypeError, ValueError) as exc:
             raise RegistryError(f"The details of the {action} of {model!r}: {exc}") from exc
         return Event(
-            0, self._clock(), model, action, actor, reason, before, dict(after), frozen_details
+            0,
+            self._clock.now(),
+            model,
+            action,
+            actor,
+            reason,
+            before,
+            dict(after),
+            frozen_details,
+            wall_time=self._wall_clock.now(),
         )
 
 
@@ -297,7 +334,7 @@ def _insert(transaction: Transaction, event: Event) -> Event:
     event_id = int(row[0] or 0) if row is not None else 1
     transaction.execute(
         f"INSERT INTO tether_events ({_COLUMNS}) VALUES (:id, :time_us, :model, :action, "
-        ":actor, :reason, :before_state, :after_state, :details)",
+        ":actor, :reason, :before_state, :after_state, :details, :wall_time_us)",
         {
             "id": event_id,
             "time_us": to_micros(event.time),
@@ -308,6 +345,7 @@ def _insert(transaction: Transaction, event: Event) -> Event:
             "before_state": dump_json(dict(event.before), canonical=True),
             "after_state": dump_json(dict(event.after), canonical=True),
             "details": dump_json(dict(event.details)),
+            "wall_time_us": to_micros(event.wall_time or event.time),
         },
     )
     return Event(
@@ -320,6 +358,7 @@ def _insert(transaction: Transaction, event: Event) -> Event:
         event.before,
         event.after,
         event.details,
+        from_micros(to_micros(event.wall_time or event.time)),
     )
 
 
@@ -332,7 +371,7 @@ def _latest_state(transaction: Transaction, model: str) -> dict[str, str]:
 
 
 def _event_from_row(row: Row) -> Event:
-    event_id, time_us, model, action, actor, reason, before, after, details = row
+    event_id, time_us, model, action, actor, reason, before, after, details, wall_time_us = row
     return Event(
         id=int(event_id or 0),
         time=from_micros(int(time_us or 0)),
@@ -343,6 +382,8 @@ def _event_from_row(row: Row) -> Event:
         before=load_json(str(before)),
         after=load_json(str(after)),
         details=load_json(str(details)),
+        # A version 1 row migrated has its time copied; NULL is impossible but read safely.
+        wall_time=from_micros(int(wall_time_us if wall_time_us is not None else time_us or 0)),
     )
 
 
@@ -360,7 +401,3 @@ def _require_state(state: object) -> None:
             f"An alias state must map alias names to version strings, e.g. "
             f'{{"champion": "3"}}; got {state!r}.'
         )
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
