@@ -126,6 +126,8 @@ class Prediction:
         statuses: the status of each of ``features`` (``SERVED_STATUSES``; None: not known).
         request_data: the client's raw values that are not among ``features`` (request
             columns for the online store's transformations; None: not recorded), redacted.
+        decision: 1 or 0, the output at the version's decision threshold (None: the version
+            has no threshold, or the output is no number).
 
     The log owns the object once recorded: do not change it, nor its ``features``, afterwards.
     """
@@ -147,6 +149,7 @@ class Prediction:
     entity: Mapping[str, str] | None = None
     statuses: Mapping[str, str] | None = None
     request_data: Mapping[str, JSONValue] | None = None
+    decision: int | None = None
 
     def __post_init__(self) -> None:
         # Cheap checks only (this runs on the request path); the rest is the writer's job.
