@@ -11,6 +11,7 @@ PACKAGES = [
     "tether.cli",
     "tether.features",
     "tether.lineage",
+    "tether.monitoring",
     "tether.registry",
     "tether.server",
     "tether.serving",
