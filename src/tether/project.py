@@ -49,9 +49,7 @@ _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-def reference_profiler(
-    frame: pd.DataFrame, columns: Sequence[str], score: str, seed: int
-) -> bytes:
+def reference_profiler(frame: pd.DataFrame, columns: Sequence[str], score: str, seed: int) -> bytes:
     """A run's reference profile: one DuckDB pass over the scored held-out frame.
 
     The :data:`tether.lineage.Profiler` that :meth:`Project.train` hands to training; its

@@ -16,6 +16,7 @@ from tether.config import load_settings
 from tether.errors import IntegrityError, TrackingError
 from tether.lineage import (
     HELD_OUT_ARTIFACT,
+    RECORD_SHA256_TAG,
     REFERENCE_ARTIFACT,
     TrainResult,
     choose_threshold,
@@ -27,6 +28,7 @@ from tether.lineage import (
 from tether.lineage._code import commit_new_repository
 from tether.monitoring import Profile
 from tether.project import Project
+from tether.serving import load_version
 
 TRAIN_PY = """
 from sklearn.linear_model import LogisticRegression
@@ -206,7 +208,7 @@ def test_a_rewritten_record_is_refused_though_its_digests_match_the_new_files(
         path.write_bytes(original)
     _mlflow.set_run_tag(tracking, result.run_id, "tether.record.sha256", "")
     try:
-        with pytest.raises(IntegrityError, match="no tether.record.sha256 tag"):
+        with pytest.raises(IntegrityError, match=r"no tether\.record\.sha256 tag"):
             load_reference(tracking, result.run_id)
     finally:
         _mlflow.set_run_tag(
@@ -228,3 +230,25 @@ def test_without_a_profiler_the_run_keeps_its_threshold_and_says_it_has_no_profi
     assert result.record.decision == with_profile.record.decision
     with pytest.raises(TrackingError, match="no profile"):
         load_reference(load_settings(project).stores.tracking_uri, result.run_id)
+
+
+def test_a_served_version_decides_at_its_recorded_threshold_verified_like_its_model(
+    trained: tuple[Path, TrainResult],
+) -> None:
+    project, result = trained
+    settings = load_settings(project)
+    tracking = settings.stores.tracking_uri
+    decision = result.record.decision
+    assert decision is not None
+    with Project.open(project) as opened:
+        loaded = load_version(tracking, "tiny", result.model_version, events=opened.events)
+        assert loaded.threshold == decision.threshold
+        # The version's copy of the record's digest must agree with the run's.
+        name, version = "tiny", result.model_version
+        genuine = _mlflow.get_model_version(tracking, name, version).tags[RECORD_SHA256_TAG]
+        _mlflow.set_version_tag(tracking, name, version, RECORD_SHA256_TAG, "0" * 64)
+        try:
+            with pytest.raises(IntegrityError, match="record digests of tiny/1 disagree"):
+                load_version(tracking, name, version, events=opened.events)
+        finally:
+            _mlflow.set_version_tag(tracking, name, version, RECORD_SHA256_TAG, genuine)

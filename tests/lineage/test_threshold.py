@@ -115,7 +115,7 @@ def test_the_table_is_read_into_settings(tmp_path: Path) -> None:
         ({"rule": "precision", "target": "high"}, "train.threshold.target .* got 'high'"),
         ({"rule": "precision", "target": True}, "train.threshold.target .* got True"),
         ({"rule": "fixed", "value": -0.1}, r"train.threshold.value .* \[0, 1\], got -0.1"),
-        ({"rule": "recall", "target": 0.8, "value": 0.5}, "train.threshold.value .* does not apply"),
+        ({"rule": "recall", "target": 0.8, "value": 0.5}, "threshold.value .* does not apply"),
         ({"rule": "fixed", "value": 0.5, "taget": 1}, "train.threshold.taget .* does not apply"),
     ],
 )
