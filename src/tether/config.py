@@ -86,11 +86,18 @@ MLFLOW_RETRIES_ENV = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
 MLFLOW_BACKOFF_ENV = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
 ParamValue = bool | int | float | str
 """The type of one training parameter: scalars only, so that MLflow logs them exactly."""
+DEFAULT_THRESHOLD = 0.5
+"""The decision threshold of a binary classifier when ``[train.threshold]`` is absent: the
+threshold scikit-learn's ``predict`` applies to ``predict_proba``, so a run without a rule
+decides (and is evaluated) as before."""
+THRESHOLD_RULES = ("fixed", "precision", "recall")
+"""``[train.threshold] rule``: how a run chooses its threshold on its held-out frame."""
+_THRESHOLD_KEYS = {"fixed": "value", "precision": "target", "recall": "target"}
 
 _SECTIONS: Mapping[str, frozenset[str]] = {
     "project": frozenset({"name", "model_name"}),
     "datasets": frozenset(),  # free-form: dataset name -> path
-    "train": frozenset({"entry_point", "label", "seed", "threads", "params"}),
+    "train": frozenset({"entry_point", "label", "seed", "threads", "params", "threshold"}),
     "tracking": frozenset({"uri", "artifact_uri", "timeout_s", "retries"}),
     "storage": frozenset({"snapshots"}),
     "store": frozenset({"url"}),
@@ -144,6 +151,31 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
 
 
 @dataclass(frozen=True)
+class ThresholdSettings:
+    """How a run chooses its decision threshold on the held-out frame (``[train.threshold]``).
+
+    - ``rule = "recall"``, ``target = 0.85``: the highest threshold whose decisions still
+      catch ``target`` of the held-out positives (the fraud example's rule);
+    - ``rule = "precision"``, ``target = 0.9``: the lowest threshold whose precision on the
+      held-out frame is at least ``target``;
+    - ``rule = "fixed"``, ``value = 0.3``: that threshold.
+
+    Without the table the rule is ``fixed`` at :data:`DEFAULT_THRESHOLD` (0.5). A score at
+    or above the threshold is decided positive (1).
+    """
+
+    rule: str = "fixed"
+    target: float | None = None
+    value: float = DEFAULT_THRESHOLD
+
+    def describe(self) -> str:
+        """``recall >= 0.85`` / ``precision >= 0.9`` / ``fixed 0.5``: the rule in words."""
+        if self.rule == "fixed":
+            return f"fixed {self.value:g}"
+        return f"{self.rule} >= {self.target:g}"
+
+
+@dataclass(frozen=True)
 class TrainSettings:
     """How the project trains: its entry point, label column, seed and parameters."""
 
@@ -152,6 +184,7 @@ class TrainSettings:
     seed: int = DEFAULT_SEED
     threads: int = DEFAULT_THREADS
     params: Mapping[str, ParamValue] = field(default_factory=lambda: MappingProxyType({}))
+    threshold: ThresholdSettings = field(default_factory=ThresholdSettings)
 
     @property
     def module_name(self) -> str:
@@ -633,7 +666,45 @@ def _train(table: Mapping[str, Any]) -> TrainSettings:
         seed=seed,
         threads=threads,
         params=MappingProxyType(dict(params)),
+        threshold=_threshold(toml.table(table, "threshold")),
     )
+
+
+def _threshold(table: Mapping[str, Any]) -> ThresholdSettings:
+    """``[train.threshold]``: a rule and the one number it takes, nothing else."""
+    if not table:
+        return ThresholdSettings()
+    rule = table.get("rule")
+    if rule not in THRESHOLD_RULES:
+        raise ConfigError(
+            f"train.threshold.rule in {CONFIG_FILE} is {rule!r}; expected one of "
+            f'{", ".join(repr(r) for r in THRESHOLD_RULES)} (e.g. rule = "recall" with '
+            "target = 0.85)."
+        )
+    wanted = _THRESHOLD_KEYS[rule]
+    for key in table:
+        if key not in {"rule", wanted}:
+            raise ConfigError(
+                f"train.threshold.{key} in {CONFIG_FILE} does not apply to rule = {rule!r}, "
+                f"which takes only train.threshold.{wanted}."
+            )
+    if wanted not in table:
+        raise ConfigError(
+            f"train.threshold.{wanted} is missing in {CONFIG_FILE}: rule = {rule!r} needs it "
+            f"(a number in {'[0, 1]' if rule == 'fixed' else '(0, 1]'})."
+        )
+    number = table[wanted]
+    numeric = isinstance(number, int | float) and not isinstance(number, bool)
+    # A fixed threshold of 0 decides everything positive (allowed); a target of 0 is no rule.
+    if not numeric or not (0 <= number <= 1) or (rule != "fixed" and number == 0):
+        interval = "[0, 1]" if rule == "fixed" else "(0, 1]"
+        raise ConfigError(
+            f"train.threshold.{wanted} in {CONFIG_FILE} must be a number in {interval}, got "
+            f"{number!r}."
+        )
+    if rule == "fixed":
+        return ThresholdSettings(rule=rule, value=float(number))
+    return ThresholdSettings(rule=rule, target=float(number))
 
 
 def _parse_like(key: str, text: str, default: ParamValue) -> ParamValue:

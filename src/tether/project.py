@@ -38,6 +38,8 @@ from tether.config import Settings, load_settings
 from tether.errors import ProjectError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from tether.features import Definition, FeatureStore, OfflineEngine, OnlineFeatureStore
     from tether.features import OnlineStore as OnlineBackend
     from tether.lineage import AuditReport, ReproduceReport, TrainResult
@@ -46,6 +48,18 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
+
+
+def reference_profiler(frame: pd.DataFrame, columns: Sequence[str], score: str, seed: int) -> bytes:
+    """A run's reference profile: one DuckDB pass over the scored held-out frame.
+
+    The :data:`tether.lineage.Profiler` that :meth:`Project.train` hands to training; its
+    bytes (``Profile.to_json_bytes``, versioned) are what ``tether.lineage.load_reference``
+    returns, verified, for ``Profile.from_json_bytes``.
+    """
+    from tether.monitoring import profile_frame
+
+    return profile_frame(frame, columns, score=score, seed=seed).to_json_bytes()
 
 
 class Project(Closing):
@@ -235,11 +249,19 @@ class Project(Closing):
         allow_dirty: bool = False,
         progress: Progress | None = None,
     ) -> TrainResult:
-        """Train the project (``params`` override ``[train.params]``) and register the model."""
+        """Train the project (``params`` override ``[train.params]``) and register the model.
+
+        The run stores a reference profile of its held-out frame (features and score), made
+        by monitoring's :func:`~tether.monitoring.profile_frame`: lineage comes before
+        monitoring in the order of packages, so the project composes the two here.
+        """
         from tether.lineage import train_project
 
         settings = self.settings.with_params(params or {})
-        return train_project(settings, allow_dirty=allow_dirty, progress=progress or no_progress)
+        return train_project(
+            settings, allow_dirty=allow_dirty, progress=progress or no_progress,
+            profiler=reference_profiler,
+        )  # fmt: skip
 
     def reproduce(
         self,

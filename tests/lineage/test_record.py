@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tether.errors import ReproducibilityError
+from tether.lineage import ArtifactRecord, DecisionRecord, ReferenceRecord
 from tether.lineage._record import (
     CodeRecord,
     DatasetRecord,
@@ -27,17 +28,44 @@ RECORD = RunRecord(
     model=ModelRecord("d" * 64, "models:/m-1", "model.pkl", "sklearn", "cloudpickle"),
     metrics={"roc_auc": 0.9},
 )  # fmt: skip
+REFERENCE = ReferenceRecord(
+    profile=ArtifactRecord("tether/reference.json", "1" * 64, 2048),
+    held_out=ArtifactRecord("tether/held_out.parquet", "2" * 64, 512),
+    rows=5, features=("x",), score="score", profile_format=1,
+)  # fmt: skip
+WITH_REFERENCE = dataclasses.replace(
+    RECORD,
+    decision=DecisionRecord(0.42, "recall", 0.85, 0.5, 0.9, 0.1, 5, 2),
+    reference=REFERENCE,
+)
 
 
 def test_a_record_round_trips_through_json() -> None:
     assert record_from_json(RECORD.to_json()) == RECORD
 
 
-def test_version_one_records_written_by_this_release_stay_readable() -> None:
-    # A frozen copy of the format-1 layout: readers must keep accepting it.
+def test_version_one_records_written_by_an_older_release_stay_readable() -> None:
+    # The format-1 layout: no decision, no reference. Readers must keep accepting it.
     raw = json.loads(RECORD.to_json())
-    assert raw["format_version"] == 1
-    assert record_from_json(json.dumps(raw)).run_key == RECORD.run_key
+    del raw["decision"], raw["reference"]
+    raw["format_version"] = 1
+    old = record_from_json(json.dumps(raw))
+    assert old.format_version == 1
+    assert old.decision is None and old.reference is None
+    assert old.run_key == RECORD.run_key
+
+
+def test_a_format_two_record_round_trips_its_decision_and_reference() -> None:
+    assert json.loads(WITH_REFERENCE.to_json())["format_version"] == 2
+    assert record_from_json(WITH_REFERENCE.to_json()) == WITH_REFERENCE
+    # The threshold and reference are outputs: they do not change what identifies the run.
+    assert WITH_REFERENCE.run_key == RECORD.run_key
+
+
+def test_a_record_without_a_profile_keeps_its_held_out_scores() -> None:
+    reference = dataclasses.replace(REFERENCE, profile=None, profile_format=0)
+    record = dataclasses.replace(WITH_REFERENCE, reference=reference)
+    assert record_from_json(record.to_json()) == record
 
 
 def test_an_unknown_format_version_is_refused() -> None:

@@ -32,9 +32,10 @@ def test_one_instance_is_answered_by_the_champion(client: TestClient) -> None:
     assert body["request_id"] == response.headers["x-request-id"]
     [answer] = body["predictions"]
     expected = served("1").model.predict_proba(pd.DataFrame([ROW]))[0, 1]
+    # This version recorded no decision threshold: its decision is null.
     assert answer == {
-        "instance_id": "tx-1", "prediction": pytest.approx(expected), "model_version": "1",
-        "cohort": "champion", "fallback": False,
+        "instance_id": "tx-1", "prediction": pytest.approx(expected), "decision": None,
+        "model_version": "1", "cohort": "champion", "fallback": False,
     }  # fmt: skip
 
 

@@ -78,6 +78,7 @@ class AuditReport:
             _config_section(self.record),
             _environment_section(self.environment),
             _metrics_section(self.record),
+            _monitoring_section(self.record),
             _history_section(self.history),
         ]
 
@@ -93,6 +94,9 @@ class AuditReport:
             "aliases": dict(self.aliases) if self.aliases is not None else None,
             "environment": asdict(self.environment),
             "history": [asdict(h) for h in self.history],
+            # Also inside "record"; at the top so that a reader need not know the record.
+            "decision": asdict(self.record.decision) if self.record.decision else None,
+            "reference": asdict(self.record.reference) if self.record.reference else None,
         }
 
 
@@ -210,6 +214,47 @@ def _environment_section(environment: Environment) -> Section:
 def _metrics_section(record: RunRecord) -> Section:
     rows = tuple((name, f"{value:.6g}") for name, value in sorted(record.metrics.items()))
     return Section("Metrics (held-out evaluation)", ("metric", "value"), rows)
+
+
+def _monitoring_section(record: RunRecord) -> Section:
+    """The decision threshold and the reference profile the monitor compares traffic with."""
+    rows: list[Row] = []
+    decision = record.decision
+    if decision is None:
+        what = "none: decisions are null" if record.format_version >= 2 else (
+            "none: recorded before tether chose thresholds (record format 1)"
+        )  # fmt: skip
+        rows.append(("decision threshold", what, ""))
+    else:
+        rule = "fixed" if decision.target is None else f"{decision.rule} >= {decision.target:g}"
+        rows += [
+            ("decision threshold", f"{decision.threshold:.6g}", "a score at or above it is 1"),
+            ("threshold rule", rule, "[train.threshold], on the held-out frame"),
+            (
+                "at the threshold (held out)",
+                f"precision {decision.precision:.4f}, recall {decision.recall:.4f}, "
+                f"decision rate {decision.decision_rate:.4f}",
+                f"{decision.rows} rows, {decision.positives} positive",
+            ),
+        ]
+    reference = record.reference
+    if reference is None or reference.profile is None:
+        rows.append(("reference profile", "none", "trained without one"))
+    else:
+        profile = reference.profile
+        rows += [
+            ("reference profile", f"sha256:{profile.sha256}", profile.path),
+            ("profiled rows", str(reference.rows), f"format {reference.profile_format}"),
+            (
+                "profiled features",
+                str(len(reference.features)),
+                ", ".join(reference.features) + f"; score as {reference.score!r}",
+            ),
+        ]
+    if reference is not None:
+        held = reference.held_out
+        rows.append(("held-out scores and labels", f"sha256:{held.sha256}", held.path))
+    return Section("Monitoring reference", ("what", "value", "detail"), tuple(rows))
 
 
 def _history_section(history: tuple[HistoryEntry, ...]) -> Section:

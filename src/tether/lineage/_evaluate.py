@@ -1,7 +1,9 @@
 """Checking what an entry point returned, and the metrics tether computes from it.
 
 The entry point returns ``(model, eval_frame)``; tether, not the project, scores the
-held-out frame, so every run's metrics mean the same thing.
+held-out frame, so every run's metrics mean the same thing. A binary classifier's threshold
+metrics (precision, recall, decision rate) are measured at the threshold the run chooses on
+that frame (``lineage/_threshold.py``), the one its server decides with.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from tether.config import ThresholdSettings
 from tether.errors import ProjectError
+from tether.lineage._threshold import DecisionRecord, choose_threshold
 
 
 def split_result(result: Any, entry_point: str, label: str) -> tuple[Any, pd.DataFrame]:
@@ -54,8 +59,34 @@ def predict_scores(model: Any, features: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict(features), dtype=np.float64)
 
 
-def evaluate(model: Any, frame: pd.DataFrame, label: str) -> dict[str, float]:
-    """Held-out metrics: ranking and threshold metrics for classifiers, errors otherwise."""
+def held_out_scores(
+    model: Any, features: pd.DataFrame, truth: pd.Series[Any]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_] | npt.NDArray[np.float64]] | None:
+    """The model's score of each held-out row and its truth, as served and as monitored.
+
+    A binary classifier's score is the probability of ``classes_[1]`` and its truth whether
+    the label is that class; a regressor's score is its prediction and its truth the label
+    as a number. None for other models (a multi-class classifier has no one score).
+    """
+    classes = getattr(model, "classes_", None)
+    if hasattr(model, "predict_proba") and classes is not None:
+        if len(classes) != 2:
+            return None
+        proba = np.asarray(model.predict_proba(features), dtype=np.float64)[:, 1]
+        return proba, np.asarray(truth.to_numpy() == classes[1], dtype=bool)
+    numbers = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=np.float64)
+    return np.asarray(model.predict(features), dtype=np.float64), numbers
+
+
+def evaluate(
+    model: Any, frame: pd.DataFrame, label: str, threshold: ThresholdSettings | None = None
+) -> tuple[dict[str, float], DecisionRecord | None]:
+    """Held-out metrics, and the decision threshold of a binary classifier.
+
+    A binary classifier's threshold is chosen on ``frame`` by ``threshold``'s rule (0.5
+    without one: ``lineage/_threshold.py``), and its precision, recall and decision rate are
+    measured at that threshold; a regressor or multi-class model has none (None).
+    """
     from sklearn import metrics as skm  # when a run is scored: ~0.5 s to import
 
     features = features_of(frame, label)
@@ -70,14 +101,17 @@ def evaluate(model: Any, frame: pd.DataFrame, label: str) -> dict[str, float]:
             positive = proba[:, 1]
             result["roc_auc"] = float(skm.roc_auc_score(truth, positive))
             result["average_precision"] = float(skm.average_precision_score(truth, positive))
-            result["precision_at_0_5"] = float(
-                skm.precision_score(truth, predicted, zero_division=0)
-            )
-            result["recall_at_0_5"] = float(skm.recall_score(truth, predicted, zero_division=0))
-            result["positive_rate"] = float(np.mean(truth == model.classes_[1]))
-        return result
+            is_positive = truth == model.classes_[1]
+            result["positive_rate"] = float(np.mean(is_positive))
+            decision = choose_threshold(positive, is_positive, threshold or ThresholdSettings())
+            result["threshold"] = decision.threshold
+            result["precision_at_threshold"] = decision.precision
+            result["recall_at_threshold"] = decision.recall
+            result["decision_rate"] = decision.decision_rate
+            return result, decision
+        return result, None
     predicted = np.asarray(model.predict(features), dtype=np.float64)
     result["rmse"] = float(np.sqrt(skm.mean_squared_error(truth, predicted)))
     result["mae"] = float(skm.mean_absolute_error(truth, predicted))
     result["r2"] = float(skm.r2_score(truth, predicted))
-    return result
+    return result, None

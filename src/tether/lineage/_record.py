@@ -3,6 +3,12 @@
 ``record.json`` is what ``tether reproduce`` rebuilds from and what ``tether audit``
 reports. It carries a ``format_version``; readers refuse versions they do not know, and
 every older version stays readable (tested).
+
+Format 2 (issue 10) adds, compatibly: ``decision``, the decision threshold the run chose
+and its held-out precision, recall and decision rate (``lineage/_threshold.py``; null for a
+regressor), and ``reference``, the reference profile and held-out scores with their sha256
+(``lineage/_reference.py``). A format-1 record reads with both None. The record's own sha256
+is kept in the run's tag :data:`RECORD_SHA256_TAG` from format 2 on, and checked on load.
 """
 
 from __future__ import annotations
@@ -15,8 +21,13 @@ from typing import Any
 
 from tether.config import ParamValue
 from tether.errors import ReproducibilityError
+from tether.lineage._reference import ArtifactRecord, ReferenceRecord
+from tether.lineage._threshold import DecisionRecord
 
-RECORD_FORMAT_VERSION = 1
+RECORD_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
+RECORD_SHA256_TAG = "tether.record.sha256"
+"""The run (and version) tag holding the sha256 of the run's ``record.json``."""
 RECORD_ARTIFACT = "tether/record.json"
 CODE_ARTIFACT_DIR = "code"
 ENVIRONMENT_ARTIFACT_DIR = "environment"
@@ -84,6 +95,8 @@ class RunRecord:
     metrics: Mapping[str, float]
     feature_version: str = ""
     features: Mapping[str, str] = field(default_factory=dict)
+    decision: DecisionRecord | None = None
+    reference: ReferenceRecord | None = None
     format_version: int = RECORD_FORMAT_VERSION
 
     @property
@@ -146,10 +159,10 @@ def record_from_json(text: str) -> RunRecord:
     """Read a ``record.json``, refusing a format this tether does not know."""
     raw: dict[str, Any] = json.loads(text)
     version = raw.get("format_version")
-    if version != RECORD_FORMAT_VERSION:
+    if version not in READABLE_FORMAT_VERSIONS:
         raise ReproducibilityError(
-            f"record.json has format_version {version!r}; this tether reads version "
-            f"{RECORD_FORMAT_VERSION}. Upgrade tether to read this run."
+            f"record.json has format_version {version!r}; this tether reads versions "
+            f"{', '.join(map(str, READABLE_FORMAT_VERSIONS))}. Upgrade tether to read this run."
         )
     return RunRecord(
         run_id=raw["run_id"],
@@ -170,7 +183,21 @@ def record_from_json(text: str) -> RunRecord:
         metrics=raw["metrics"],
         feature_version=raw.get("feature_version", ""),
         features=raw.get("features", {}),
+        decision=DecisionRecord(**raw["decision"]) if raw.get("decision") else None,
+        reference=_reference(raw["reference"]) if raw.get("reference") else None,
         format_version=version,
+    )
+
+
+def _reference(raw: dict[str, Any]) -> ReferenceRecord:
+    profile = raw.get("profile")
+    return ReferenceRecord(
+        profile=ArtifactRecord(**profile) if profile else None,
+        held_out=ArtifactRecord(**raw["held_out"]),
+        rows=raw["rows"],
+        features=tuple(raw["features"]),
+        score=raw["score"],
+        profile_format=raw.get("profile_format", 0),
     )
 
 

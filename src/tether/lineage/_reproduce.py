@@ -53,6 +53,7 @@ from tether.lineage._record import (
     CODE_ARTIFACT_DIR,
     ENVIRONMENT_ARTIFACT_DIR,
     RECORD_ARTIFACT,
+    RECORD_SHA256_TAG,
     DatasetRecord,
     RunRecord,
     record_from_json,
@@ -99,14 +100,40 @@ def resolve_run(tracking_uri: str, ref: str) -> str:
 
 
 def load_record(tracking_uri: str, run_id: str, work: Path) -> RunRecord:
-    """Download and parse a run's ``record.json``."""
+    """Download a run's ``record.json``, check it against the run's tag, and parse it.
+
+    From format 2 on the record's sha256 is in the run's tag ``tether.record.sha256``: a
+    record that does not match it, or a format-2 record whose run lacks the tag, is refused
+    (what it says, such as the decision threshold and the reference's digests, is trusted
+    only through that tag). A format-1 record predates the tag and is read as it is.
+
+    Raises:
+        IntegrityError: the record does not match its recorded sha256, or the tag is gone.
+        TrackingError: the run has no record, or the tracking store failed.
+    """
     try:
         path = _mlflow.download_run_artifact(tracking_uri, run_id, RECORD_ARTIFACT, work)
     except TrackingError as exc:
         raise TrackingError(
             f"Run {run_id} has no {RECORD_ARTIFACT}: it was not trained by `tether train`."
         ) from exc
-    return record_from_json(path.read_text(encoding="utf-8"))
+    data = path.read_bytes()
+    record = record_from_json(data.decode("utf-8"))
+    recorded = _mlflow.get_run(tracking_uri, run_id).tags.get(RECORD_SHA256_TAG, "")
+    found = hashlib.sha256(data).hexdigest()
+    if recorded and recorded != found:
+        raise IntegrityError(
+            f"The {RECORD_ARTIFACT} of run {run_id} has sha256 {found}, but the run's tag "
+            f"{RECORD_SHA256_TAG} holds {recorded}: the record was modified after training. "
+            "Refusing to read it."
+        )
+    if not recorded and record.format_version >= 2:
+        raise IntegrityError(
+            f"The {RECORD_ARTIFACT} of run {run_id} is of format {record.format_version}, "
+            f"but the run has no {RECORD_SHA256_TAG} tag to check it against (it was "
+            "removed). Refusing to trust it."
+        )
+    return record
 
 
 def recorded_environment(tracking_uri: str, record: RunRecord, work: Path) -> Environment:

@@ -55,16 +55,28 @@ from tether.lineage._environment import (
     capture_environment,
     deterministic,
 )
-from tether.lineage._evaluate import evaluate, features_of, split_result
+from tether.lineage._evaluate import evaluate, features_of, held_out_scores, split_result
 from tether.lineage._features import TrainingSets, load_views
 from tether.lineage._record import (
     CODE_ARTIFACT_DIR,
     ENVIRONMENT_ARTIFACT_DIR,
     RECORD_ARTIFACT,
+    RECORD_SHA256_TAG,
     CodeRecord,
     DatasetRecord,
     ModelRecord,
     RunRecord,
+)
+from tether.lineage._reference import (
+    HELD_OUT_ARTIFACT,
+    REFERENCE_ARTIFACT,
+    ArtifactRecord,
+    Profiler,
+    ReferenceRecord,
+    artifact_record,
+    held_out_bytes,
+    profile_format,
+    score_column,
 )
 from tether.lineage._snapshots import SnapshotStore, sha256_file
 
@@ -86,9 +98,16 @@ class TrainResult:
 
 
 def train_project(
-    settings: Settings, *, allow_dirty: bool = False, progress: Progress = no_progress
+    settings: Settings,
+    *,
+    allow_dirty: bool = False,
+    progress: Progress = no_progress,
+    profiler: Profiler | None = None,
 ) -> TrainResult:
     """Train the project in ``settings.project_dir`` and register the model.
+
+    ``profiler`` summarises the scored held-out frame into the run's reference profile
+    (``lineage/_reference.py``); :meth:`tether.project.Project.train` passes monitoring's.
 
     Example::
 
@@ -112,8 +131,9 @@ def train_project(
             progress("running the entry point")
             model, frame, context = _run_entry_point(settings, run, store, work)
             progress("evaluating and logging the model")
-            record, manifest_sha256 = _log_outputs(
-                settings, run, code, context, model, frame, store, environment, work
+            outputs = _Outputs(model, frame, profiler)
+            record, manifest_sha256, record_sha256 = _log_outputs(
+                settings, run, code, context, outputs, store, environment, work
             )
             progress("registering the model")
             version = _mlflow.register_model(
@@ -124,6 +144,7 @@ def train_project(
                     "tether.run_id": run_id,
                     MODEL_SHA256_TAG: record.model.sha256,
                     MANIFEST_SHA256_TAG: manifest_sha256,
+                    RECORD_SHA256_TAG: record_sha256,
                     "tether.registered_by": getpass.getuser(),
                 },
                 run_id=run_id,
@@ -321,21 +342,30 @@ def snapshot_frame(
     )
 
 
+@dataclass(frozen=True)
+class _Outputs:
+    """What the entry point returned, and the profiler of its held-out frame."""
+
+    model: Any
+    frame: pd.DataFrame
+    profiler: Profiler | None
+
+
 def _log_outputs(
     settings: Settings,
     run: _mlflow.TrackedRun,
     code: CodeRecord,
     context: TrainContext,
-    model: Any,
-    frame: pd.DataFrame,
+    outputs: _Outputs,
     store: SnapshotStore,
     environment: Environment,
     work: Path,
-) -> tuple[RunRecord, str]:
-    label = settings.train.label
+) -> tuple[RunRecord, str, str]:
+    """Log the model, the reference and ``record.json``; their manifest and record digests."""
+    model, frame, label = outputs.model, outputs.frame, settings.train.label
     evaluation = snapshot_frame(frame, EVALUATION_DATASET, "evaluation", store)
     features = features_of(frame, label)
-    metrics = evaluate(model, frame, label)
+    metrics, decision = evaluate(model, frame, label, settings.train.threshold)
     logged = run.log_sklearn_model(
         model, features, model.predict(features), environment.pins(MODEL_REQUIREMENTS)
     )
@@ -348,6 +378,7 @@ def _log_outputs(
         flavor="sklearn",
         serialization="cloudpickle",
     )
+    reference = _log_reference(run, outputs, settings, work)
     train = settings.train
     record = RunRecord(
         run_id=run.run_id,
@@ -373,10 +404,13 @@ def _log_outputs(
         }
         if settings.features.definitions
         else {},
+        decision=decision,
+        reference=reference,
     )
     _log_input(run, evaluation, frame)
     path = work / "record.json"
     path.write_text(record.to_json(), encoding="utf-8")
+    record_sha256 = sha256_file(path)
     run.log_artifact(path, RECORD_ARTIFACT.rpartition("/")[0])
     run.log_metrics(metrics)
     run.set_tags(
@@ -385,9 +419,52 @@ def _log_outputs(
             "tether.run_key": record.run_key,
             MANIFEST_TAG: manifest.to_json(),
             MANIFEST_SHA256_TAG: manifest.sha256,
+            RECORD_SHA256_TAG: record_sha256,
         }
     )
-    return record, manifest.sha256
+    return record, manifest.sha256, record_sha256
+
+
+def _log_reference(
+    run: _mlflow.TrackedRun, outputs: _Outputs, settings: Settings, work: Path
+) -> ReferenceRecord | None:
+    """Score the held-out frame, log its scores and labels and its profile; their record.
+
+    None for a model whose output is not one number per row (a multi-class classifier).
+    """
+    label = settings.train.label
+    features = features_of(outputs.frame, label)
+    scored = held_out_scores(outputs.model, features, outputs.frame[label])
+    if scored is None:
+        return None
+    scores, truth = scored
+    held_out = held_out_bytes(scores, truth)
+    columns = [str(c) for c in features.columns]
+    score = score_column(columns)
+    profile = None
+    profile_version = 0
+    if outputs.profiler is not None:
+        frame = features.assign(**{score: scores})
+        data = outputs.profiler(frame, columns, score, settings.train.seed)
+        profile = _log_bytes(run, REFERENCE_ARTIFACT, data, work)
+        profile_version = profile_format(data)
+    return ReferenceRecord(
+        profile=profile,
+        held_out=_log_bytes(run, HELD_OUT_ARTIFACT, held_out, work),
+        rows=len(features),
+        features=tuple(columns),
+        score=score,
+        profile_format=profile_version,
+    )
+
+
+def _log_bytes(run: _mlflow.TrackedRun, artifact: str, data: bytes, work: Path) -> ArtifactRecord:
+    folder, _, name = artifact.rpartition("/")
+    path = work / "reference" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    run.log_artifact(path, folder)
+    return artifact_record(artifact, data)
 
 
 def _log_input(run: _mlflow.TrackedRun, record: DatasetRecord, frame: pd.DataFrame) -> None:

@@ -11,6 +11,9 @@ built for each instance, and the decoding and validation run in a worker thread 
 scoring, so that no body, however crafted, holds the event loop that every other request
 needs. The schema of the body is still published (:func:`request_type`).
 
+Each prediction carries its ``decision`` (1 or 0 at the answering version's own threshold,
+null when it has none) next to the score; the prediction log records the same value.
+
 With ``"explain": true`` each prediction also carries, per feature the answering model took,
 its value and its status (``value``, ``empty``, ``stale``, ``unknown_entity`` from the online
 store, ``request`` when the client sent it): exactly what the prediction log records.
@@ -19,7 +22,7 @@ store, ``request`` when the client sent it): exactly what the prediction log rec
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -105,6 +108,11 @@ class InstancePrediction(BaseModel):
     prediction: JsonValue = Field(
         description="The probability of the positive class (binary classifiers), else the "
         "model's prediction."
+    )
+    decision: Literal[0, 1] | None = Field(
+        description="1 when the prediction is at or above the answering version's decision "
+        "threshold (chosen at training by [train.threshold]), else 0; null when that version "
+        "recorded no threshold (a regressor, or trained before tether chose thresholds)."
     )
     model_version: str
     cohort: Cohort
@@ -219,6 +227,7 @@ def _response_body(result: PredictResult, *, explain: bool) -> dict[str, object]
         {
             "instance_id": answer.instance_id,
             "prediction": answer.output,
+            "decision": answer.decision,
             "model_version": answer.version,
             "cohort": answer.cohort,
             "fallback": answer.fallback,

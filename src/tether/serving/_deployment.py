@@ -29,7 +29,9 @@ class ServedModel:
     ``model`` is the fitted estimator (scikit-learn API: ``predict_proba`` for a
     classifier, else ``predict``); ``features`` are its input columns in order;
     ``feature_version`` is the digest of the feature definitions it was trained on
-    (empty when it was trained on a plain frame).
+    (empty when it was trained on a plain frame); ``threshold`` is the decision threshold its
+    run chose (a score at or above it decides 1), None when the run recorded none (a
+    regressor, or a run trained before tether chose thresholds): its decisions are null.
     """
 
     name: str
@@ -39,6 +41,7 @@ class ServedModel:
     sha256: str
     run_id: str = ""
     feature_version: str = ""
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)

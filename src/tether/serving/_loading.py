@@ -9,18 +9,21 @@ unpickled, from the bytes that were hashed (never through MLflow's ``MLmodel``, 
 ``pickled_model`` could name another file). It also compares the feature-definition
 version the model was trained on with the one the feature store serves now, refusing (or,
 by config, warning about) a mismatch, since a changed definition silently changes inputs.
+The version's decision threshold comes from its run's ``record.json``, read only after the
+model verified and itself checked against the sha256 in the run's tag (and the version's).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from tether import _mlflow
 from tether._versions import canonical_version
-from tether.errors import FeatureVersionMismatchError
-from tether.lineage import load_record, load_registered_model
+from tether.errors import FeatureVersionMismatchError, IntegrityError
+from tether.lineage import RECORD_SHA256_TAG, load_record, load_registered_model
 from tether.registry import EventLog, registered_digest
 from tether.serving._deployment import ServedModel
 
@@ -67,6 +70,7 @@ def load_version(
     if names is None:
         names = [c for c in record.evaluation.schema if c != record.label]
     features = tuple(str(c) for c in names)
+    _check_record_digest(label, run.tags, info.tags)
     return ServedModel(
         name=model,
         version=version,
@@ -75,7 +79,26 @@ def load_version(
         sha256=manifest.files[manifest.model_file],
         run_id=info.run_id,
         feature_version=record.feature_version,
+        threshold=record.decision.threshold if record.decision is not None else None,
     )
+
+
+def _check_record_digest(
+    label: str, run_tags: Mapping[str, str], version_tags: Mapping[str, str]
+) -> None:
+    """The record's digest in the version's tag (when it has one) must be the run's.
+
+    ``load_record`` checked the record against the run's tag; the version keeps a copy from
+    registration, so rewriting one tag (and the record) is not enough to change the
+    threshold a server decides with.
+    """
+    run_digest = run_tags.get(RECORD_SHA256_TAG, "")
+    version_digest = version_tags.get(RECORD_SHA256_TAG, "")
+    if version_digest and version_digest != run_digest:
+        raise IntegrityError(
+            f"The record digests of {label} disagree (the run tag {run_digest or '(none)'}, "
+            f"the version tag {version_digest}): one was rewritten. Refusing to load it."
+        )
 
 
 def _check_feature_version(

@@ -25,9 +25,9 @@ deployment and polls every ``reload_interval_s`` seconds; an admin call refreshe
 >>> router.start()  # doctest: +SKIP
 >>> result = router.predict([InstanceRequest(features={"amount": 12.5, ...}, unit_id="c1")])
 ... # doctest: +SKIP
->>> result.results[0].output, result.results[0].version, result.results[0].cohort
+>>> result.results[0].output, result.results[0].decision, result.results[0].cohort
 ... # doctest: +SKIP
-(0.031, '3', 'champion')
+(0.031, 0, 'champion')
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ from tether.serving._features import (
 from tether.serving._labels import LabelSpace
 from tether.serving._observer import ModelRole, NullObserver, ServingObserver
 from tether.serving._predlog import Prediction
-from tether.serving._scoring import CoalescingScorer, Scores
+from tether.serving._scoring import CoalescingScorer, Scores, decide
 from tether.serving._shadow import PredictionRecorder, ShadowJob, ShadowRow, ShadowWorker
 
 DEFAULT_CHALLENGER_TIMEOUT_S = 0.2
@@ -96,7 +96,8 @@ class InstanceResult:
     ``fallback`` is True when the instance's cohort is the challenger's but the champion
     answered because the challenger failed or was too slow. ``features`` and ``statuses``
     are what the answering model received: each feature's value and its status (one of
-    ``SERVED_STATUSES``), as logged.
+    ``SERVED_STATUSES``), as logged. ``decision`` is the output at the answering version's
+    own threshold (1 at or above it, else 0; None when that version has none).
     """
 
     instance_id: str
@@ -106,6 +107,7 @@ class InstanceResult:
     fallback: bool = False
     features: Mapping[str, float | None] = field(default_factory=dict)
     statuses: Mapping[str, str] = field(default_factory=dict)
+    decision: int | None = None
 
 
 @dataclass(frozen=True)
@@ -435,6 +437,7 @@ class Router:
                 request_data=request_data(row.raw, result.features),
                 # The deploy event that assigned the cohort: the experiment it belongs to.
                 experiment_id=deployment.event_id,
+                decision=result.decision,
             )
             if not self._recorder.record(prediction):
                 refused += 1
@@ -554,6 +557,7 @@ def _result(row: _Row, answer: _Answer) -> InstanceResult:
         answer.fallback,
         {name: row.vector[name] for name in names},
         {name: row.statuses[name] for name in names},
+        decide(answer.model, answer.output),
     )
 
 

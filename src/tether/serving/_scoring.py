@@ -9,7 +9,9 @@ array has no column names is silenced, for that reason, in the whole process.
 
 The output of an instance is the probability of the positive class (``classes_[1]``) for a
 binary classifier with ``predict_proba``, and the model's prediction otherwise, as a plain
-Python value (JSON-ready; a NaN or infinite output becomes None).
+Python value (JSON-ready; a NaN or infinite output becomes None). Its *decision*
+(:func:`decide`) is 1 when that score is at or above the version's recorded threshold, else
+0, and None for a version without one (or an output that is no number).
 
 Concurrent requests share model calls (:class:`CoalescingScorer`): while one thread runs a
 model, the requests for that model that arrive meanwhile queue up, and the next call scores
@@ -92,6 +94,19 @@ def score(model: ServedModel, vectors: Sequence[Vector]) -> Scores:
             f"{len(vectors)} instances."
         )
     return Scores(outputs, time.perf_counter() - started)
+
+
+def decide(model: ServedModel, output: JSONValue) -> int | None:
+    """The decision of ``model`` on ``output``: 1 when the score is at or above the version's
+    threshold, 0 below it; None when the version has no threshold or gave no number.
+
+    >>> decide(ServedModel("m", "1", None, ("x",), "", threshold=0.3), 0.3)
+    1
+    """
+    threshold = model.threshold
+    if threshold is None or isinstance(output, bool) or not isinstance(output, int | float):
+        return None
+    return 1 if output >= threshold else 0
 
 
 def _one_openmp_thread() -> None:

@@ -29,7 +29,7 @@ from tether.serving._features import FeatureValue, Vector, request_data
 from tether.serving._labels import LabelSpace
 from tether.serving._observer import NullObserver, ServingObserver
 from tether.serving._predlog import Prediction
-from tether.serving._scoring import Scores, score
+from tether.serving._scoring import Scores, decide, score
 
 DEFAULT_SHADOW_THREADS = 1
 """Worker threads; one keeps shadows from competing with requests for the CPU."""
@@ -255,6 +255,7 @@ class ShadowWorker:
                 statuses=None if known is None else {n: known[n] for n in names if n in known},
                 request_data=None if row.raw is None else request_data(row.raw, features),
                 experiment_id=job.experiment_id,
+                decision=decide(job.model, output),  # at the shadow's own threshold
             )
             if not self._recorder.record(prediction):
                 self._observer.prediction_dropped()
