@@ -18,6 +18,12 @@ from tether.monitoring._profile import (
     Profile,
     Summary,
 )
+from tether.monitoring._quality import (
+    QualityCheck,
+    QualityFinding,
+    QualityThresholds,
+    check_quality,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -26,5 +32,9 @@ __all__ = [
     "CategoricalSummary",
     "NumericSummary",
     "Profile",
+    "QualityCheck",
+    "QualityFinding",
+    "QualityThresholds",
     "Summary",
+    "check_quality",
 ]
