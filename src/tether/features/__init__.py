@@ -41,7 +41,7 @@ from tether.features._definitions import (
     Transformation,
     definition_digest,
 )
-from tether.features._duckdb import DuckDBEngine
+from tether.features._duckdb import DuckDBEngine, duckdb_connection
 from tether.features._durations import duration_micros, format_duration, parse_duration
 from tether.features._engine import ColumnKind, OfflineEngine, SourceSchema
 from tether.features._evaluate import Vector, evaluate, evaluate_scalar, vector_from_values
@@ -105,6 +105,7 @@ __all__ = [
     "WriteReport",
     "aggregate_point",
     "definition_digest",
+    "duckdb_connection",
     "duration_micros",
     "evaluate",
     "evaluate_scalar",

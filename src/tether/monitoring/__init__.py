@@ -18,6 +18,7 @@ from tether.monitoring._profile import (
     Profile,
     Summary,
 )
+from tether.monitoring._profiling import profile_frame
 from tether.monitoring._quality import (
     QualityCheck,
     QualityFinding,
@@ -37,4 +38,5 @@ __all__ = [
     "QualityThresholds",
     "Summary",
     "check_quality",
+    "profile_frame",
 ]
