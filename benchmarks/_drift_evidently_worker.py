@@ -32,7 +32,9 @@ def flagged(metrics: list[dict[str, object]]) -> list[str]:
         if config.get("type") != "evidently:metric_v2:ValueDrift":
             continue
         value, threshold = float(metric["value"]), float(config["threshold"])  # type: ignore[arg-type]
-        distance = "distance" in str(config["method"]).lower() or "psi" in str(config["method"]).lower()
+        distance = (
+            "distance" in str(config["method"]).lower() or "psi" in str(config["method"]).lower()
+        )
         if (value >= threshold) if distance else (value < threshold):
             names.append(str(config["column"]))
     return sorted(names)

@@ -58,7 +58,7 @@ def frame(rows: int, rng: np.random.Generator, drifted: bool) -> pd.DataFrame:
         else:
             wide = 1.5 if drifted and name == "num_07" else 1.0  # num_07 is uniform
             columns[name] = rng.uniform(-wide, wide, rows)
-    for index, name in enumerate(CATEGORICAL):
+    for name in CATEGORICAL:
         words = np.array([f"{name}_v{v}" for v in range(8)])
         shares = np.array([0.3, 0.2, 0.15, 0.1, 0.1, 0.05, 0.05, 0.05])
         if drifted and name == "cat_2":
@@ -141,8 +141,10 @@ def report(results: dict[str, dict[str, Any]]) -> None:
         print(f"{name}: flagged exactly the injected {list(INJECTED)}: {exact}")
     if "evidently" in results:
         ours, theirs = results["tether"], results["evidently"]
-        print(f"speed-up, whole process: {theirs['process_s'] / ours['process_s']:.1f}x; "
-              f"drift computation alone: {theirs['compute_s'] / ours['compute_s']:.1f}x")
+        print(
+            f"speed-up, whole process: {theirs['process_s'] / ours['process_s']:.1f}x; "
+            f"drift computation alone: {theirs['compute_s'] / ours['compute_s']:.1f}x"
+        )
         print(f"peak memory: tether {ours['peak_mib'] / theirs['peak_mib']:.2f} of Evidently's")
     print(json.dumps(results, indent=2, default=str))
 

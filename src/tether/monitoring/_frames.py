@@ -6,8 +6,8 @@ deep inside a statistic into one sentence naming the file and the column: an uns
 suffix, a file that does not exist or has no rows, a requested column missing, a column
 numeric in one file and text in the other (a CSV's "1,234" read as text, say).
 
-A column's *kind* is what the profiles summarise it as: ``numeric`` (integers, floats,
-booleans) or ``categorical`` (text, categories). Time columns are no features: they are
+A column's *kind* is what the profiles summarise it as: ``numeric`` (integers, floats)
+or ``categorical`` (text, categories, booleans). Time columns are no features: they are
 left out of the compared columns (and may still chunk the window with ``--by``).
 """
 
@@ -56,7 +56,9 @@ def read_frame(path: str | Path, *, role: str) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(file) if kind == "parquet" else pd.read_csv(file)
     except (ValueError, OSError) as exc:  # pandas' parser errors, pyarrow's, EmptyDataError
-        raise MonitoringError(f"the {role} file {str(file)!r} cannot be read as {kind}: {exc}") from exc
+        raise MonitoringError(
+            f"the {role} file {str(file)!r} cannot be read as {kind}: {exc}"
+        ) from exc
     if frame.empty:
         raise MonitoringError(f"the {role} file {str(file)!r} has no rows; expected at least one")
     return frame
@@ -66,7 +68,8 @@ def column_kind(series: pd.Series) -> ColumnKind:
     """How a column is profiled: ``numeric``, ``categorical``, or ``time`` (not a feature)."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return "time"
-    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+    # Booleans are categories ("true"/"false"), as the profiles summarise them.
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return "numeric"
     return "categorical"
 

@@ -111,7 +111,6 @@ class QualityFinding:
         }
 
 
-
 def check_quality(
     reference: Profile, current: Profile, thresholds: QualityThresholds | None = None
 ) -> list[QualityFinding]:
