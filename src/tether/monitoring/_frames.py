@@ -90,14 +90,14 @@ def feature_columns(
     missing = [name for name in columns if name not in current.columns]
     if missing:
         raise MonitoringError(
-            f"the current file lacks column(s) {', '.join(map(repr, missing))} of the reference"
+            f"the current frame lacks column(s) {', '.join(map(repr, missing))} of the reference"
         )
     for name in columns:
         before, now = column_kind(reference[name]), column_kind(current[name])
         if before != now:
             raise MonitoringError(
                 f"column {name!r} is {before} in the reference ({reference[name].dtype}) and "
-                f"{now} in the current file ({current[name].dtype}); expected the same type"
+                f"{now} in the current frame ({current[name].dtype}); expected the same type"
             )
     return [str(name) for name in columns]
 
@@ -111,24 +111,11 @@ def require_column(frame: pd.DataFrame, name: str, *, role: str, option: str) ->
     if name not in frame.columns:
         shown = ", ".join(map(repr, list(frame.columns)[:20]))
         raise MonitoringError(
-            f"{option} {name!r}: the {role} file has no such column (it has {shown})"
+            f"{option} {name!r}: the {role} frame has no such column (it has {shown})"
         )
 
 
-def require_numeric(frame: pd.DataFrame, name: str, *, role: str, option: str) -> None:
-    """Refuse a score or label column that is not numeric.
-
-    Raises:
-        MonitoringError: the column holds text or times.
-    """
-    if column_kind(frame[name]) != "numeric":
-        raise MonitoringError(
-            f"{option} {name!r}: the {role} file's column is {frame[name].dtype}; "
-            "expected numbers (a score in [0, 1], a label 0 or 1)"
-        )
-
-
-def chunks(
+def frame_chunks(
     frame: pd.DataFrame, *, chunk_size: int | None = None, by: str | None = None
 ) -> Iterator[Chunk]:
     """The whole frame, or consecutive chunks of ``chunk_size`` rows, or one per value of ``by``.
