@@ -4,11 +4,37 @@ A :class:`Profile` summarises a frame (a model's training features and score, or
 of served traffic) once; drift and quality checks compare a current profile with the
 reference one, bin for bin, and never see raw rows beyond the profiles' bounded samples.
 
->>> from tether.monitoring import profile_frame
+>>> from tether.monitoring import compare, drift_report, profile_frame
 >>> reference = profile_frame(training, score="score")  # doctest: +SKIP
->>> current = profile_frame(window, reference=reference)  # doctest: +SKIP
+>>> current = profile_frame(window, score="score", reference=reference)  # doctest: +SKIP
+>>> compare(reference, current).drifted  # doctest: +SKIP
+('amount',)
+>>> drift_report(training, window, score="score").multivariate.auc  # doctest: +SKIP
+0.51
 """
 
+from tether.monitoring._analysis import ChunkReport, FramesReport, compare_frames
+from tether.monitoring._drift import (
+    CATEGORICAL_EFFECT,
+    DATASET_SHARE,
+    KS_SAMPLE_SIZE,
+    NUMERIC_EFFECT,
+    P_VALUE,
+    PSI_DRIFT,
+    PSI_WARN,
+    DriftReport,
+    DriftThresholds,
+    FeatureDrift,
+    compare,
+    drift_report,
+)
+from tether.monitoring._frames import read_frame
+from tether.monitoring._multivariate import (
+    DOMAIN_AUC,
+    DOMAIN_SAMPLE_SIZE,
+    MultivariateDrift,
+    domain_classifier,
+)
 from tether.monitoring._profile import (
     FORMAT_VERSION,
     MAX_CATEGORIES,
@@ -25,12 +51,30 @@ from tether.monitoring._quality import (
     QualityThresholds,
     check_quality,
 )
+from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_homogeneity, psi
 
 __all__ = [
+    "CATEGORICAL_EFFECT",
+    "CHI2_MIN_EXPECTED",
+    "DATASET_SHARE",
+    "DOMAIN_AUC",
+    "DOMAIN_SAMPLE_SIZE",
     "FORMAT_VERSION",
+    "KS_SAMPLE_SIZE",
     "MAX_CATEGORIES",
+    "NUMERIC_EFFECT",
+    "PSI_DRIFT",
+    "PSI_EPSILON",
+    "PSI_WARN",
+    "P_VALUE",
     "SAMPLE_SIZE",
     "CategoricalSummary",
+    "ChunkReport",
+    "DriftReport",
+    "DriftThresholds",
+    "FeatureDrift",
+    "FramesReport",
+    "MultivariateDrift",
     "NumericSummary",
     "Profile",
     "QualityCheck",
@@ -38,5 +82,12 @@ __all__ = [
     "QualityThresholds",
     "Summary",
     "check_quality",
+    "chi2_homogeneity",
+    "compare",
+    "compare_frames",
+    "domain_classifier",
+    "drift_report",
     "profile_frame",
+    "psi",
+    "read_frame",
 ]
