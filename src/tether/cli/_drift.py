@@ -105,7 +105,7 @@ def _features_grid(chunk: ChunkReport) -> _render.Grid:
         ("feature", "kind", "PSI", "test", "p-value", "effect", "verdict"),
         [
             [f.name, f.kind, f"{f.psi:.4f}", f.test, f"{f.p_value:.3g}",
-             f"{f.effect:.4f} {f.effect_name}", _verdict(f.drifted, f.warning)]
+             f"{f.effect:.4f}", _verdict(f.drifted, f.warning)]
             for f in rows
         ],
     )  # fmt: skip
@@ -142,8 +142,10 @@ def html_page(report: FramesReport, reference: Path, current: Path) -> str:
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{len(report.features)} features, {report.reference_rows:,} reference rows; "
         f"dataset drift in {len(report.drifted_chunks)} of {len(report.chunks)} chunk(s).</p>",
-        _table(("chunk", "rows", "drifted", "dataset drift", "domain AUC", "quality"),
-               [_chunk_cells(chunk) for chunk in report.chunks]),  # fmt: skip
+        _table(
+            ("chunk", "rows", "drifted", "dataset drift", "domain AUC", "quality"),
+            [_chunk_cells(chunk) for chunk in report.chunks],
+        ),
     ]
     for chunk in report.chunks:
         parts.append(f"<h2>Chunk {html.escape(chunk.chunk)}</h2>")

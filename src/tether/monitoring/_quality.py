@@ -38,10 +38,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from tether.monitoring._profile import CategoricalSummary, NumericSummary, Profile, Summary
 
+Floats = npt.NDArray[np.float64]
 QualityCheck = Literal["schema", "null_rate", "out_of_range", "constant", "unit_shift", "unseen"]
 """The name of a data-quality check (see the module's table)."""
 
@@ -205,7 +207,7 @@ def _numeric_findings(
 
 
 def _unit_shift(
-    name: str, before: np.ndarray, now: np.ndarray, limits: QualityThresholds
+    name: str, before: Floats, now: Floats, limits: QualityThresholds
 ) -> QualityFinding | None:
     """A median moved by a unit factor while the quantiles over the median stayed."""
     if min(len(before), len(now)) < limits.min_rows:
@@ -283,11 +285,11 @@ def _is_one_category(name: str, now: CategoricalSummary, current: Profile) -> bo
     return name in sample.columns and sample[name].dropna().nunique() == 1
 
 
-def _values(sample: pd.DataFrame, name: str) -> np.ndarray:
+def _values(sample: pd.DataFrame, name: str) -> Floats:
     """The sampled non-null values of a numeric feature (none if the sample lacks it)."""
     if name not in sample.columns:
         return np.empty(0)
-    values = pd.to_numeric(sample[name], errors="coerce").to_numpy(dtype=float)
+    values: Floats = pd.to_numeric(sample[name], errors="coerce").to_numpy(dtype=np.float64)
     return values[~np.isnan(values)]
 
 
