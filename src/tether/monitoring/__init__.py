@@ -23,16 +23,6 @@ from tether.monitoring._business import (
     business_metrics,
 )
 from tether.monitoring._drift import (
-    CATEGORICAL_EFFECT,
-    DATASET_SHARE,
-    KS_SAMPLE_SIZE,
-    NUMERIC_EFFECT,
-    P_VALUE,
-    PSI_DRIFT,
-    PSI_WARN,
-    DriftReport,
-    DriftThresholds,
-    FeatureDrift,
     compare,
     drift_report,
 )
@@ -94,6 +84,18 @@ from tether.monitoring._quality import (
     QualityFinding,
     QualityThresholds,
     check_quality,
+)
+from tether.monitoring._report import (
+    CATEGORICAL_EFFECT,
+    DATASET_SHARE,
+    KS_SAMPLE_SIZE,
+    NUMERIC_EFFECT,
+    P_VALUE,
+    PSI_DRIFT,
+    PSI_WARN,
+    DriftReport,
+    DriftThresholds,
+    FeatureDrift,
 )
 from tether.monitoring._statistics import (
     CHI2_MIN_EXPECTED,

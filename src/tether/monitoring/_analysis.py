@@ -22,10 +22,11 @@ import pandas as pd
 
 from tether._progress import Progress, no_progress
 from tether.errors import MonitoringError
-from tether.monitoring._drift import DriftReport, DriftThresholds, compare
+from tether.monitoring._drift import compare
 from tether.monitoring._frames import feature_columns, frame_chunks, require_column
 from tether.monitoring._profiling import profile_frame
 from tether.monitoring._quality import QualityFinding, QualityThresholds, check_quality
+from tether.monitoring._report import DriftReport, DriftThresholds
 
 
 @dataclass(frozen=True)

@@ -38,179 +38,26 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from tether.errors import ConfigError, MonitoringError
-from tether.monitoring._multivariate import DOMAIN_AUC, DOMAIN_SAMPLE_SIZE, MultivariateDrift
+from tether.errors import MonitoringError
+from tether.monitoring._multivariate import MultivariateDrift
 from tether.monitoring._multivariate import domain_classifier as _domain_classifier
-from tether.monitoring._profile import SAMPLE_SIZE, CategoricalSummary, NumericSummary, Profile
+from tether.monitoring._profile import CategoricalSummary, NumericSummary, Profile
 from tether.monitoring._profiling import profile_frame
-from tether.monitoring._statistics import PSI_EPSILON, chi2_homogeneity, psi
+from tether.monitoring._report import DriftReport, DriftThresholds, FeatureDrift
+from tether.monitoring._statistics import chi2_homogeneity, psi
 
-__all__ = [
-    "CATEGORICAL_EFFECT",
-    "DATASET_SHARE",
-    "KS_SAMPLE_SIZE",
-    "NUMERIC_EFFECT",
-    "PSI_DRIFT",
-    "PSI_WARN",
-    "P_VALUE",
-    "DriftReport",
-    "DriftThresholds",
-    "FeatureDrift",
-    "compare",
-    "drift_report",
-]
-
-PSI_DRIFT = 0.2
-PSI_WARN = 0.1
-P_VALUE = 0.05
-NUMERIC_EFFECT = 0.1
-"""Wasserstein distance / reference std: 0.1 is a mean shift of a tenth of a standard
-deviation, about PSI 0.01 on deciles: below it, a shift is not worth an alert."""
-CATEGORICAL_EFFECT = 0.1
-"""Total variation distance: a tenth of the rows moved to other categories."""
-DATASET_SHARE = 0.1
-KS_SAMPLE_SIZE = SAMPLE_SIZE
-"""Rows per side of the KS test and the Wasserstein distance (seeded subsamples of the
-profiles' samples when larger): at 20,000 a KS test costs milliseconds."""
+__all__ = ["compare", "drift_report"]
 
 Floats = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class DriftThresholds:
-    """The thresholds of drift verdicts (``[monitoring]`` in tether.toml); see the module."""
-
-    psi_drift: float = PSI_DRIFT
-    psi_warn: float = PSI_WARN
-    p_value: float = P_VALUE
-    numeric_effect: float = NUMERIC_EFFECT
-    categorical_effect: float = CATEGORICAL_EFFECT
-    dataset_share: float = DATASET_SHARE
-    psi_epsilon: float = PSI_EPSILON
-    ks_sample_size: int = KS_SAMPLE_SIZE
-    domain_auc: float = DOMAIN_AUC
-    domain_sample_size: int = DOMAIN_SAMPLE_SIZE
-
-    def __post_init__(self) -> None:
-        checks = {
-            "psi_warn": 0 <= self.psi_warn <= self.psi_drift,
-            "p_value": 0 < self.p_value < 1,
-            "numeric_effect": self.numeric_effect >= 0,
-            "categorical_effect": 0 <= self.categorical_effect <= 1,
-            "dataset_share": 0 <= self.dataset_share < 1,
-            "psi_epsilon": 0 < self.psi_epsilon < 1,
-            "ks_sample_size": self.ks_sample_size >= 1,
-            "domain_auc": 0.5 <= self.domain_auc <= 1,
-            "domain_sample_size": self.domain_sample_size >= 1,
-        }
-        for key, valid in checks.items():
-            if not valid:
-                raise ConfigError(
-                    f"monitoring.{key} is {getattr(self, key)!r}: expected {_EXPECTED[key]}"
-                )
-
-
-_EXPECTED = {
-    "psi_warn": "0 <= psi_warn <= psi_drift",
-    "p_value": "a probability in (0, 1)",
-    "numeric_effect": "a distance >= 0",
-    "categorical_effect": "a distance in [0, 1]",
-    "dataset_share": "a share in [0, 1)",
-    "psi_epsilon": "a share in (0, 1)",
-    "ks_sample_size": "a number of rows >= 1",
-    "domain_auc": "an AUC in [0.5, 1]",
-    "domain_sample_size": "a number of rows >= 1",
-}
-
-
-@dataclass(frozen=True)
-class FeatureDrift:
-    """One feature's (or the score's) drift: its statistics, its verdict and the reason.
-
-    ``bins`` name the bins PSI compared (the last is "missing"), with each frame's share of
-    rows in them; ``test`` is ``"ks"`` or ``"chi2"`` and ``effect_name``
-    ``"wasserstein/std"`` or ``"tvd"``. Missing values are reported as each frame's share.
-    """
-
-    name: str
-    kind: Literal["numeric", "categorical"]
-    psi: float
-    test: Literal["ks", "chi2"]
-    statistic: float
-    p_value: float
-    effect: float
-    effect_name: Literal["wasserstein/std", "tvd"]
-    drifted: bool
-    warning: bool
-    reason: str
-    reference_rows: int
-    current_rows: int
-    reference_missing: float
-    current_missing: float
-    unseen: int
-    bins: tuple[str, ...]
-    reference_shares: tuple[float, ...]
-    current_shares: tuple[float, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (NaN as None, infinities as strings)."""
-        return {key: _json(value) for key, value in asdict(self).items()}
-
-
-@dataclass(frozen=True)
-class DriftReport:
-    """Drift of a current frame against its reference: per feature, score, dataset, joint.
-
-    ``dataset_drift`` is the rule of :class:`DriftThresholds`' ``dataset_share`` over
-    ``features`` (the score not counted); ``multivariate`` the domain classifier's verdict,
-    when it ran (it does not enter ``dataset_drift``, and says so in its own reason).
-    """
-
-    features: tuple[FeatureDrift, ...]
-    score: FeatureDrift | None
-    dataset_drift: bool
-    drifted_share: float
-    reason: str
-    reference_rows: int
-    current_rows: int
-    thresholds: DriftThresholds
-    multivariate: MultivariateDrift | None = None
-
-    @property
-    def drifted(self) -> tuple[str, ...]:
-        """The names of the drifted features."""
-        return tuple(f.name for f in self.features if f.drifted)
-
-    def feature(self, name: str) -> FeatureDrift:
-        """The drift of feature ``name``."""
-        for drift in self.features:
-            if drift.name == name:
-                return drift
-        raise MonitoringError(f"no feature {name!r} in this drift report")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: what ``--json`` prints and the monitor stores."""
-        return {
-            "dataset_drift": self.dataset_drift,
-            "drifted": list(self.drifted),
-            "drifted_share": self.drifted_share,
-            "reason": self.reason,
-            "reference_rows": self.reference_rows,
-            "current_rows": self.current_rows,
-            "features": [f.to_dict() for f in self.features],
-            "score": None if self.score is None else self.score.to_dict(),
-            "multivariate": None if self.multivariate is None else self.multivariate.to_dict(),
-            "thresholds": asdict(self.thresholds),
-        }
 
 
 def compare(
@@ -344,6 +191,24 @@ def _values(sample: pd.DataFrame, name: str, size: int, rng: np.random.Generator
     return values
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """What one feature's verdict is made of, before it is worded."""
+
+    kind: Literal["numeric", "categorical"]
+    psi: float
+    test: Literal["ks", "chi2"]
+    statistic: float
+    p_value: float
+    effect_name: Literal["wasserstein/std", "tvd"]
+    effect: float
+    floor: float
+    bins: tuple[str, ...]
+    reference_counts: tuple[int, ...]
+    current_counts: tuple[int, ...]
+    unseen: int = 0
+
+
 def _numeric(
     name: str,
     reference: NumericSummary,
@@ -354,23 +219,26 @@ def _numeric(
 ) -> FeatureDrift:
     ref_counts = (*reference.counts, reference.nulls)
     cur_counts = (*current.counts, current.nulls)
-    value = psi(ref_counts, cur_counts, epsilon=thresholds.psi_epsilon)
     statistic, p_value, effect = math.nan, math.nan, math.nan
     if len(ref_sample) and len(cur_sample):
         result = stats.ks_2samp(ref_sample, cur_sample)
         statistic, p_value = float(result.statistic), float(result.pvalue)
         distance = float(stats.wasserstein_distance(ref_sample, cur_sample))
         effect = _normalized(distance, reference.std)
-    return _verdict(
-        name,
-        "numeric",
-        value,
-        ("ks", statistic, p_value),
-        ("wasserstein/std", effect, thresholds.numeric_effect),
-        (ref_counts, cur_counts, _numeric_bins(reference.edges)),
-        (reference, current, 0),
-        thresholds,
+    evidence = _Evidence(
+        kind="numeric",
+        psi=psi(ref_counts, cur_counts, epsilon=thresholds.psi_epsilon),
+        test="ks",
+        statistic=statistic,
+        p_value=p_value,
+        effect_name="wasserstein/std",
+        effect=effect,
+        floor=thresholds.numeric_effect,
+        bins=_numeric_bins(reference.edges),
+        reference_counts=ref_counts,
+        current_counts=cur_counts,
     )
+    return _verdict(name, evidence, reference, current, thresholds)
 
 
 def _normalized(distance: float, std: float) -> float:
@@ -387,21 +255,24 @@ def _categorical(
 ) -> FeatureDrift:
     ref_counts = (*reference.frequencies.values(), reference.other, reference.nulls)
     cur_counts = (*current.frequencies.values(), current.other, current.nulls)
-    value = psi(ref_counts, cur_counts, epsilon=thresholds.psi_epsilon)
     statistic, p_value, _ = chi2_homogeneity(ref_counts, cur_counts)
     p = np.asarray(ref_counts) / sum(ref_counts)
     q = np.asarray(cur_counts) / sum(cur_counts)
-    effect = float(0.5 * np.abs(p - q).sum())
-    return _verdict(
-        name,
-        "categorical",
-        value,
-        ("chi2", statistic, p_value),
-        ("tvd", effect, thresholds.categorical_effect),
-        (ref_counts, cur_counts, (*reference.frequencies, "other", "missing")),
-        (reference, current, current.unseen),
-        thresholds,
+    evidence = _Evidence(
+        kind="categorical",
+        psi=psi(ref_counts, cur_counts, epsilon=thresholds.psi_epsilon),
+        test="chi2",
+        statistic=statistic,
+        p_value=p_value,
+        effect_name="tvd",
+        effect=float(0.5 * np.abs(p - q).sum()),
+        floor=thresholds.categorical_effect,
+        bins=(*reference.frequencies, "other", "missing"),
+        reference_counts=ref_counts,
+        current_counts=cur_counts,
+        unseen=current.unseen,
     )
+    return _verdict(name, evidence, reference, current, thresholds)
 
 
 def _numeric_bins(edges: tuple[float, ...]) -> tuple[str, ...]:
@@ -413,50 +284,35 @@ def _numeric_bins(edges: tuple[float, ...]) -> tuple[str, ...]:
 
 def _verdict(
     name: str,
-    kind: Literal["numeric", "categorical"],
-    value: float,
-    test: tuple[Literal["ks", "chi2"], float, float],
-    effect: tuple[Literal["wasserstein/std", "tvd"], float, float],
-    bins: tuple[Sequence[int], Sequence[int], tuple[str, ...]],
-    summaries: tuple[NumericSummary | CategoricalSummary, NumericSummary | CategoricalSummary, int],
+    evidence: _Evidence,
+    reference: NumericSummary | CategoricalSummary,
+    current: NumericSummary | CategoricalSummary,
     thresholds: DriftThresholds,
 ) -> FeatureDrift:
-    test_name, statistic, p_value = test
-    effect_name, effect_size, floor = effect
-    ref_counts, cur_counts, labels = bins
-    reference, current, unseen = summaries
-    by_psi = value > thresholds.psi_drift
-    significant = p_value < thresholds.p_value  # False for NaN: no test, no evidence
-    by_test = significant and effect_size > floor
+    by_psi = evidence.psi > thresholds.psi_drift
+    significant = evidence.p_value < thresholds.p_value  # False for NaN: no test, no evidence
+    by_test = significant and evidence.effect > evidence.floor
     drifted = by_psi or by_test
-    warning = not drifted and value > thresholds.psi_warn
-    label = "KS" if test_name == "ks" else "chi-square"
-    psi_text = f"PSI {value:.3g} {'>' if by_psi else '<='} {thresholds.psi_drift:g}"
-    if math.isnan(p_value):
-        test_text = f"no {label} test (no values on one side)"
-    elif significant:
-        relation = ">" if by_test else "<= the effect floor"
-        test_text = f"{label} p {p_value:.3g} < {thresholds.p_value:g} and {effect_name} "
-        test_text += f"{effect_size:.3g} {relation} {floor:g}"
-    else:
-        test_text = f"{label} p {p_value:.3g} >= {thresholds.p_value:g}"
+    warning = not drifted and evidence.psi > thresholds.psi_warn
     verdict = "drifted" if drifted else "warning" if warning else "no drift"
-    reason = f"{verdict}: {psi_text}; {test_text}"
+    reason = f"{verdict}: PSI {evidence.psi:.3g} {'>' if by_psi else '<='} "
+    reason += f"{thresholds.psi_drift:g}; {_test_text(evidence, thresholds)}"
     if warning:
         reason += f" (PSI in the warning band above {thresholds.psi_warn:g})"
     if current.nulls or reference.nulls:
         reason += f"; missing {current.null_rate:.1%} (reference {reference.null_rate:.1%})"
-    if unseen:
-        reason += f"; {unseen} rows of categories the reference never saw"
+    if evidence.unseen:
+        reason += f"; {evidence.unseen} rows of categories the reference never saw"
+    ref_total, cur_total = sum(evidence.reference_counts), sum(evidence.current_counts)
     return FeatureDrift(
         name=name,
-        kind=kind,
-        psi=value,
-        test=test_name,
-        statistic=statistic,
-        p_value=p_value,
-        effect=effect_size,
-        effect_name=effect_name,
+        kind=evidence.kind,
+        psi=evidence.psi,
+        test=evidence.test,
+        statistic=evidence.statistic,
+        p_value=evidence.p_value,
+        effect=evidence.effect,
+        effect_name=evidence.effect_name,
         drifted=drifted,
         warning=warning,
         reason=reason,
@@ -464,25 +320,24 @@ def _verdict(
         current_rows=current.rows,
         reference_missing=reference.null_rate,
         current_missing=current.null_rate,
-        unseen=unseen,
-        bins=labels,
-        reference_shares=tuple(c / sum(ref_counts) for c in ref_counts),
-        current_shares=tuple(c / sum(cur_counts) for c in cur_counts),
+        unseen=evidence.unseen,
+        bins=evidence.bins,
+        reference_shares=tuple(c / ref_total for c in evidence.reference_counts),
+        current_shares=tuple(c / cur_total for c in evidence.current_counts),
     )
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
-    if isinstance(value, tuple | list):
-        return [_json(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _json(v) for k, v in value.items()}
-    return value
+def _test_text(evidence: _Evidence, thresholds: DriftThresholds) -> str:
+    label = "KS" if evidence.test == "ks" else "chi-square"
+    if math.isnan(evidence.p_value):
+        return f"no {label} test (no values on one side)"
+    if evidence.p_value >= thresholds.p_value:
+        return f"{label} p {evidence.p_value:.3g} >= {thresholds.p_value:g}"
+    relation = ">" if evidence.effect > evidence.floor else "<= the effect floor"
+    return (
+        f"{label} p {evidence.p_value:.3g} < {thresholds.p_value:g} and {evidence.effect_name} "
+        f"{evidence.effect:.3g} {relation} {evidence.floor:g}"
+    )
 
 
 def drift_report(

@@ -18,7 +18,7 @@ the default verdict threshold, 0.55, does not fire on noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -69,6 +69,15 @@ class MultivariateDrift:
         for key in ("auc", "auc_std"):
             raw[key] = None if math.isnan(raw[key]) else raw[key]
         return raw
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> MultivariateDrift:
+        """Read :meth:`to_dict`'s form."""
+        values = dict(raw)
+        values["features"] = tuple(values["features"])
+        for key in ("auc", "auc_std"):
+            values[key] = math.nan if values[key] is None else float(values[key])
+        return cls(**values)
 
 
 def domain_classifier(
