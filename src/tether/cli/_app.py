@@ -113,6 +113,7 @@ def _register_commands() -> None:
     # Imported for their @app.command side effect, after `app` exists.
     from tether.cli import (  # noqa: F401
         _demo,
+        _drift,
         _features,
         _models,
         _predictions,
