@@ -13,6 +13,7 @@ reference one, bin for bin, and never see raw rows beyond the profiles' bounded 
 0.51
 """
 
+from tether.monitoring._alerts import AlertSender, WebhookSettings
 from tether.monitoring._analysis import ChunkReport, FramesReport, compare_frames
 from tether.monitoring._business import BusinessMetric, business_metrics
 from tether.monitoring._drift import compare, drift_report
@@ -81,6 +82,14 @@ from tether.monitoring._report import (
     DriftThresholds,
     FeatureDrift,
 )
+from tether.monitoring._results import (
+    AlertRecord,
+    MonitorResults,
+    MonitorRun,
+    NewAlert,
+    SeriesPoint,
+    StoredPoint,
+)
 from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_homogeneity, psi
 
 __all__ = [
@@ -99,6 +108,8 @@ __all__ = [
     "PSI_WARN",
     "P_VALUE",
     "SAMPLE_SIZE",
+    "AlertRecord",
+    "AlertSender",
     "BusinessMetric",
     "Calibration",
     "CategoricalSummary",
@@ -114,7 +125,10 @@ __all__ = [
     "LabelStatus",
     "MaturityRule",
     "MetricValue",
+    "MonitorResults",
+    "MonitorRun",
     "MultivariateDrift",
+    "NewAlert",
     "NumericSummary",
     "PerformanceConfig",
     "PerformanceRule",
@@ -126,7 +140,10 @@ __all__ = [
     "ReliabilityBin",
     "RuleOutcome",
     "ScoreTable",
+    "SeriesPoint",
+    "StoredPoint",
     "Summary",
+    "WebhookSettings",
     "business_metrics",
     "check_quality",
     "chi2_homogeneity",
