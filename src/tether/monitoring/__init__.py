@@ -11,20 +11,45 @@ reference one, bin for bin, and never see raw rows beyond the profiles' bounded 
 ('amount',)
 >>> drift_report(training, window, score="score").multivariate.auc  # doctest: +SKIP
 0.51
+
+Performance, labelled and estimated: :func:`realized_from_counts` (and :func:`realized` on a
+DataFrame) turns a window's confusion cells and score table into precision, recall, F1, ROC
+AUC and calibration with intervals; :class:`BusinessMetric` evaluates the config's business
+metrics over the cells; :class:`MaturityRule` and :class:`PerformanceRule` decide which labels
+count and when an alert fires; :class:`Calibration` and :func:`estimate` estimate the metrics
+of an unlabelled window (CBPE), and :func:`concept_drift_gap` reports a realized metric below
+its estimate.
 """
 
 from tether.monitoring._alerts import AlertSender, WebhookSettings
 from tether.monitoring._analysis import ChunkReport, FramesReport, compare_frames
 from tether.monitoring._business import BusinessMetric, business_metrics
+from tether.monitoring._changepoint import (
+    CUSUM_THRESHOLD,
+    ChangeFinding,
+    ChangePolicy,
+    DailySeries,
+    SeriesShape,
+    detect_change,
+)
+from tether.monitoring._diagnose import Diagnosis, DiagnosisAction, DiagnosisPolicy, diagnose
 from tether.monitoring._drift import compare, drift_report
 from tether.monitoring._estimate import (
     GAP_MESSAGE,
     Calibration,
     EstimatedPerformance,
     GapSignal,
+    compare_with_realized,
     concept_drift_gap,
     estimate,
     estimate_from_table,
+)
+from tether.monitoring._evidence import (
+    DayEvidence,
+    DiagnosisInput,
+    QualityEvidence,
+    RegistryChange,
+    RegistryChangeKind,
 )
 from tether.monitoring._frames import read_frame
 from tether.monitoring._multivariate import (
@@ -95,6 +120,7 @@ from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_h
 __all__ = [
     "CATEGORICAL_EFFECT",
     "CHI2_MIN_EXPECTED",
+    "CUSUM_THRESHOLD",
     "DATASET_SHARE",
     "DOMAIN_AUC",
     "DOMAIN_SAMPLE_SIZE",
@@ -114,8 +140,16 @@ __all__ = [
     "Calibration",
     "CategoricalSummary",
     "CellAggregate",
+    "ChangeFinding",
+    "ChangePolicy",
     "ChunkReport",
     "ConfusionCells",
+    "DailySeries",
+    "DayEvidence",
+    "Diagnosis",
+    "DiagnosisAction",
+    "DiagnosisInput",
+    "DiagnosisPolicy",
     "DriftReport",
     "DriftThresholds",
     "EstimatedPerformance",
@@ -134,13 +168,17 @@ __all__ = [
     "PerformanceRule",
     "Profile",
     "QualityCheck",
+    "QualityEvidence",
     "QualityFinding",
     "QualityThresholds",
     "RealizedPerformance",
+    "RegistryChange",
+    "RegistryChangeKind",
     "ReliabilityBin",
     "RuleOutcome",
     "ScoreTable",
     "SeriesPoint",
+    "SeriesShape",
     "StoredPoint",
     "Summary",
     "WebhookSettings",
@@ -149,8 +187,11 @@ __all__ = [
     "chi2_homogeneity",
     "compare",
     "compare_frames",
+    "compare_with_realized",
     "concept_drift_gap",
     "confusion_cells",
+    "detect_change",
+    "diagnose",
     "domain_classifier",
     "drift_report",
     "estimate",
