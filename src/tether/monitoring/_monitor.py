@@ -1,0 +1,531 @@
+"""The monitor: every statistic of this package over a model's served traffic, stored and alerted.
+
+:meth:`Monitor.run` takes one model at the clock's *now* and, for each version and role
+that served in the window ``[now - window, now)`` (read from the log, so exactly what was
+served is what is judged), against that version's own reference:
+
+1. **drift**: the window summarised on the reference's bins in the database
+   (:func:`window_profile`), compared feature by feature, the score too, and by the domain
+   classifier on the two samples (:func:`compare`);
+2. **data quality**: :func:`check_quality` on the same two profiles, plus a type change
+   wherever the log saw a value of the other kind;
+3. **labels**: how many of the window's predictions have labels known by now;
+4. **realized performance**, over the *matured* window: the window as long as ``window``
+   that ends ``outcome_window_days`` before now, whose every outcome is known by the maturity
+   rule (a recent window's early labels are mostly fraud, so its precision would look better
+   than it is); with the business metrics of ``[monitoring] business`` and the alert rule;
+5. **estimated performance** (CBPE) of the current window from its scores, and on the
+   matured window beside the realized metrics: a realized value below the estimate is its own
+   signal (the relation between inputs and outcome changed);
+6. **daily evidence** of the champion over the last ``history_days`` days (drifted share,
+   score PSI, realized and estimated metric, label completeness), with the registry's events,
+   for :func:`diagnose`: one verdict with its reasons.
+
+Everything goes to the monitoring tables in one transaction (:class:`MonitorResults`);
+alerts go to the log and, when configured, to the webhook (:class:`AlertSender`), never
+blocking the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from tether._clock import Clock
+from tether._storage import JSONValue
+from tether.config import MonitoringSettings
+from tether.errors import TetherError
+from tether.monitoring._alerts import AlertSender, log_alert
+from tether.monitoring._business import BusinessMetric, business_metrics
+from tether.monitoring._diagnose import Diagnosis, DiagnosisPolicy, diagnose
+from tether.monitoring._drift import compare
+from tether.monitoring._estimate import EstimatedPerformance, GapSignal, compare_with_realized
+from tether.monitoring._estimate import estimate as estimate_scores
+from tether.monitoring._evidence import DayEvidence, DiagnosisInput, QualityEvidence, RegistryChange
+from tether.monitoring._performance import MetricValue, RealizedPerformance, realized_from_counts
+from tether.monitoring._performance_rules import (
+    LabelStatus,
+    MaturityRule,
+    PerformanceRule,
+    RuleOutcome,
+)
+from tether.monitoring._quality import QualityFinding, QualityThresholds, check_quality
+from tether.monitoring._report import DriftReport, DriftThresholds
+from tether.monitoring._results import Delivery, MonitorResults, NewAlert, SeriesPoint
+from tether.monitoring._window import (
+    Group,
+    LogReader,
+    ModelReference,
+    confusion,
+    labelled_scores,
+    sample_scores,
+    window_profile,
+)
+from tether.registry import EventLog
+
+_LOGGER = logging.getLogger("tether.monitoring")
+DEFAULT_HISTORY_DAYS = 28
+"""Days of daily evidence the diagnosis weighs: enough for a trend to show against noise."""
+ReferenceLoader = Callable[[str, str], ModelReference]
+"""``(model, version) -> ModelReference``, verified; raises a TetherError when there is none."""
+
+
+@dataclass(frozen=True)
+class MonitorPolicy:
+    """Every line the monitor draws, built from ``[monitoring]`` by :meth:`from_settings`."""
+
+    window: timedelta = timedelta(days=7)
+    history_days: int = DEFAULT_HISTORY_DAYS
+    drift: DriftThresholds = field(default_factory=DriftThresholds)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+    rule: PerformanceRule = field(
+        default_factory=lambda: PerformanceRule("precision", "below", 0.8)
+    )
+    maturity: MaturityRule = field(default_factory=MaturityRule)
+    business: tuple[BusinessMetric, ...] = ()
+    diagnosis: DiagnosisPolicy = field(default_factory=DiagnosisPolicy)
+    sample_size: int = 20_000
+    seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: MonitoringSettings) -> MonitorPolicy:
+        """The policy of a project's ``[monitoring]`` table."""
+        return cls(
+            window=timedelta(days=settings.window_days),
+            drift=DriftThresholds(
+                psi_drift=settings.psi_drift,
+                psi_warn=settings.psi_warn,
+                p_value=settings.p_value,
+                numeric_effect=settings.effect_floor,
+                categorical_effect=settings.categorical_effect_floor,
+                dataset_share=settings.drifted_share,
+                domain_auc=settings.domain_auc,
+            ),
+            rule=PerformanceRule(
+                settings.metric,
+                "below",
+                settings.metric_floor,
+                settings.min_label_completeness,
+                settings.min_labelled,
+            ),
+            maturity=MaturityRule(settings.outcome_window_days),
+            business=business_metrics(settings.business),
+            diagnosis=DiagnosisPolicy(
+                drift_share=settings.drifted_share,
+                min_label_completeness=settings.min_label_completeness,
+            ),
+            sample_size=settings.sample_size,
+        )
+
+    @property
+    def business_fields(self) -> tuple[str, ...]:
+        """The business values the metrics read from feedback (``amount`` in ``fn.amount``)."""
+        fields = {name for metric in self.business for _, name in metric.names if name}
+        fields.discard("count")
+        return tuple(sorted(fields))
+
+
+@dataclass(frozen=True)
+class GroupReport:
+    """One version in one role over the window: what drifted, what broke, how it performs."""
+
+    group: Group
+    predictions: int
+    labels: LabelStatus
+    matured_window: tuple[datetime, datetime]
+    drift: DriftReport | None = None
+    quality: tuple[QualityFinding, ...] = ()
+    realized: RealizedPerformance | None = None
+    business: Mapping[str, MetricValue | None] = field(default_factory=dict)
+    rule: RuleOutcome | None = None
+    estimated: EstimatedPerformance | None = None
+    matured_estimate: EstimatedPerformance | None = None
+    gaps: tuple[GapSignal, ...] = ()
+    missing: str = ""
+    """Why drift and estimates are absent (the version has no reference), if they are."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "version": self.group.version,
+            "role": self.group.role,
+            "predictions": self.predictions,
+            "labels": {
+                "predictions": self.labels.predictions,
+                "labelled": self.labels.labelled,
+                "label_completeness": _number(self.labels.label_completeness),
+            },
+            "matured_window": [moment.isoformat() for moment in self.matured_window],
+            "drift": None if self.drift is None else self.drift.to_dict(),
+            "quality": [finding.to_dict() for finding in self.quality],
+            "realized": _metrics(self.realized),
+            "business": {name: _metric(value) for name, value in self.business.items()},
+            "rule": None if self.rule is None else {
+                "state": self.rule.state, "message": self.rule.message},
+            "estimated": _metrics(self.estimated),
+            "matured_estimate": _metrics(self.matured_estimate),
+            "gaps": [{"metric": gap.metric, "fired": gap.fired, "message": gap.message}
+                     for gap in self.gaps],
+            "missing": self.missing,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """A monitor run of one model: its window, each group's report, the daily evidence, the
+    diagnosis, and the alerts it raised."""
+
+    model: str
+    window: tuple[datetime, datetime]
+    groups: tuple[GroupReport, ...]
+    days: tuple[DayEvidence, ...]
+    diagnosis: Diagnosis
+    alerts: tuple[NewAlert, ...]
+    run_id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: what ``tether monitor --json`` prints and the run stores."""
+        return {
+            "model": self.model,
+            "run_id": self.run_id,
+            "window": [moment.isoformat() for moment in self.window],
+            "groups": [group.to_dict() for group in self.groups],
+            "days": [_day(day) for day in self.days],
+            "diagnosis": self.diagnosis.to_dict(),
+            "alerts": [{"kind": a.kind, "name": a.name, "message": a.message}
+                       for a in self.alerts],
+        }  # fmt: skip
+
+
+class Monitor:
+    """Monitors models over the prediction log and stores what it finds.
+
+    The clock says what *now* is (wall time in production; a replay drives it), so that a
+    replayed month is judged as it would have been on its own days.
+    """
+
+    def __init__(
+        self,
+        *,
+        log: LogReader,
+        results: MonitorResults,
+        events: EventLog,
+        references: ReferenceLoader,
+        clock: Clock,
+        policy: MonitorPolicy | None = None,
+        sender: AlertSender | None = None,
+    ) -> None:
+        self._log = log
+        self._results = results
+        self._events = events
+        self._references = references
+        self._clock = clock
+        self._policy = policy or MonitorPolicy()
+        self._sender = sender
+        self._cache: dict[tuple[str, str], ModelReference | str] = {}
+
+    def run(self, model: str, *, window: timedelta | None = None) -> ModelReport:
+        """Monitor ``model`` over the window ending now; store and alert; return the report."""
+        now = self._clock.now()
+        span = window or self._policy.window
+        bounds = (now - span, now)
+        groups = self._groups(model, bounds)
+        reports = tuple(self._group(model, group, bounds, now) for group in groups)
+        champion = next((g for g in groups if g.role == "champion"), None)
+        days = () if champion is None else self._days(model, champion, now)
+        diagnosis = self._diagnose(model, reports, days)
+        alerts = tuple(_alerts(reports, diagnosis))
+        report = ModelReport(model, bounds, reports, days, diagnosis, alerts)
+        delivery: Delivery = "none" if self._sender is None else "pending"
+        run, stored = self._results.record_run(
+            model=model,
+            window=bounds,
+            time=now,
+            wall_time=datetime.now(UTC),
+            action=diagnosis.action,
+            report=report.to_dict(),
+            points=[point for group in reports for point in _points(group)],
+            alerts=alerts,
+            delivery=delivery,
+        )
+        for alert in stored:
+            log_alert(alert)
+            if self._sender is not None:
+                self._sender.send(alert)
+        return ModelReport(model, bounds, reports, days, diagnosis, alerts, run.run_id)
+
+    def _groups(self, model: str, bounds: tuple[datetime, datetime]) -> list[Group]:
+        counts = self._log.counts(bounds[0], bounds[1], model=model, by=("version", "role"))
+        found = {(str(row.version), str(row.role)) for row in counts.itertuples(index=False)}
+        order = {"champion": 0, "challenger": 1, "shadow": 2}
+        return [Group(v, r) for v, r in sorted(found, key=lambda g: (order.get(g[1], 3), g))]
+
+    def _reference(self, model: str, version: str) -> ModelReference | str:
+        key = (model, version)
+        if key not in self._cache:
+            try:
+                self._cache[key] = self._references(model, version)
+            except TetherError as exc:  # judged without drift, and said so
+                _LOGGER.warning("version %s of %s has no usable reference: %s", version, model, exc)
+                self._cache[key] = str(exc)
+        return self._cache[key]
+
+    def _labels(
+        self, model: str, group: Group, bounds: tuple[datetime, datetime], now: datetime
+    ) -> LabelStatus:
+        counts = self._log.counts(bounds[0], bounds[1], model=model, by=("version", "role"),
+                                  known_by=now)  # fmt: skip
+        rows = counts[(counts["version"] == group.version) & (counts["role"] == group.role)]
+        predictions, labelled = int(rows["predictions"].sum()), int(rows["labelled"].sum())
+        return LabelStatus(predictions, labelled, 0, 0)
+
+    def _group(
+        self, model: str, group: Group, bounds: tuple[datetime, datetime], now: datetime
+    ) -> GroupReport:
+        policy = self._policy
+        labels = self._labels(model, group, bounds, now)
+        closed = policy.maturity.closed_before(now)
+        matured = (closed - (bounds[1] - bounds[0]), closed)
+        realized, business, rule = self._realized(model, group, matured, now)
+        reference = self._reference(model, group.version)
+        if isinstance(reference, str):
+            return GroupReport(group, labels.predictions, labels, matured, realized=realized,
+                               business=business, rule=rule, missing=reference)  # fmt: skip
+        current, other_kind = window_profile(
+            self._log, model, group, reference.profile, bounds,
+            sample_size=policy.sample_size, seed=policy.seed,
+        )  # fmt: skip
+        drift = compare(reference.profile, current, policy.drift, seed=policy.seed,
+                        multivariate=current.rows > 0)  # fmt: skip
+        quality = check_quality(reference.profile, current, policy.quality)
+        quality += [_type_change(name, rows, current.rows) for name, rows in other_kind.items()
+                    if rows]  # fmt: skip
+        estimated = self._estimate(reference, current)
+        matured_estimate: EstimatedPerformance | None = None
+        gaps: tuple[GapSignal, ...] = ()
+        if realized is not None:
+            matured_profile, _ = window_profile(self._log, model, group, reference.profile,
+                                                matured, sample_size=policy.sample_size,
+                                                seed=policy.seed)  # fmt: skip
+            matured_estimate = self._estimate(reference, matured_profile)
+            if matured_estimate is not None:
+                gaps = compare_with_realized(matured_estimate, realized)
+        return GroupReport(group, labels.predictions, labels, matured, drift, tuple(quality),
+                           realized, business, rule, estimated, matured_estimate, gaps)  # fmt: skip
+
+    def _realized(
+        self, model: str, group: Group, matured: tuple[datetime, datetime], now: datetime
+    ) -> tuple[RealizedPerformance | None, dict[str, MetricValue | None], RuleOutcome | None]:
+        policy = self._policy
+        cells = confusion(self._log, model, group, matured, known_by=now,
+                          business=policy.business_fields)  # fmt: skip
+        if cells.labelled == 0:
+            return None, {}, None
+        scores = labelled_scores(self._log, model, group, matured, known_by=now,
+                                 sample_size=policy.sample_size, seed=policy.seed)  # fmt: skip
+        performance = realized_from_counts(cells, scores, seed=policy.seed)
+        business = {metric.name: metric.evaluate(cells) for metric in policy.business}
+        counts = self._log.counts(matured[0], matured[1], model=model, by=("version", "role"),
+                                  known_by=now)  # fmt: skip
+        rows = counts[(counts["version"] == group.version) & (counts["role"] == group.role)]
+        served = int(rows["predictions"].sum())
+        completeness = int(rows["labelled"].sum()) / served if served else math.nan
+        rule = policy.rule.check(performance, completeness, business)
+        return performance, business, rule
+
+    def _estimate(self, reference: ModelReference, current: Any) -> EstimatedPerformance | None:
+        scores = sample_scores(current)
+        if reference.calibration is None or reference.threshold is None or scores.size == 0:
+            return None
+        return estimate_scores(scores, reference.calibration, reference.threshold)
+
+    def _days(self, model: str, champion: Group, now: datetime) -> tuple[DayEvidence, ...]:
+        """The champion's evidence day by day over the history, each day against the
+        reference of the version that served it."""
+        policy = self._policy
+        today = datetime(now.year, now.month, now.day, tzinfo=UTC)
+        counts = self._log.counts(today - timedelta(days=policy.history_days), now, model=model,
+                                  by=("version", "role"), bucket="day", known_by=now)  # fmt: skip
+        counts = counts[counts["role"] == "champion"]
+        days: list[DayEvidence] = []
+        for version, start, predictions, labelled in zip(
+            counts["version"],
+            counts["day"],
+            counts["predictions"],
+            counts["labelled"],
+            strict=True,
+        ):
+            first = pd.Timestamp(start).to_pydatetime()
+            day = (first, min(first + timedelta(days=1), now))
+            group = Group(str(version), "champion")
+            days.append(self._day(model, group, day, int(predictions), int(labelled), now))
+        return tuple(days)
+
+    def _day(
+        self,
+        model: str,
+        group: Group,
+        day: tuple[datetime, datetime],
+        predictions: int,
+        labelled: int,
+        now: datetime,
+    ) -> DayEvidence:
+        policy = self._policy
+        metric = policy.rule.metric
+        cells = confusion(self._log, model, group, day, known_by=now, business=())
+        realized = math.nan
+        if cells.labelled:
+            value = (
+                realized_from_counts(cells, None).metric(metric) if metric != "roc_auc" else None
+            )
+            realized = math.nan if value is None else value.value
+        rows = cells.tp.count + cells.fp.count if metric == "precision" else cells.labelled
+        reference = self._reference(model, group.version)
+        estimated = psi = share = math.nan
+        if not isinstance(reference, str):
+            current, _ = window_profile(self._log, model, group, reference.profile, day,
+                                        sample_size=min(policy.sample_size, 5_000),
+                                        seed=policy.seed)  # fmt: skip
+            drift = compare(reference.profile, current, policy.drift, seed=policy.seed)
+            share = drift.drifted_share
+            psi = math.nan if drift.score is None else drift.score.psi
+            found = self._estimate(reference, current)
+            value = None if found is None else found.metric(metric)
+            estimated = math.nan if value is None else value.value
+        return DayEvidence(day[0].date(), predictions, labelled, realized=realized,
+                           estimated=estimated, score_psi=psi, drifted_share=share,
+                           metric_rows=rows)  # fmt: skip
+
+    def _diagnose(
+        self, model: str, reports: Sequence[GroupReport], days: Sequence[DayEvidence]
+    ) -> Diagnosis:
+        champion = next((r for r in reports if r.group.role == "champion"), None)
+        quality = () if champion is None else tuple(
+            QualityEvidence.of(_last_day(champion), finding) for finding in champion.quality
+        )  # fmt: skip
+        changes = RegistryChange.of_events(self._events.events(model=model), model)
+        labelled = (
+            0 if champion is None or champion.realized is None else champion.realized.labelled
+        )
+        evidence = DiagnosisInput(model, tuple(days), quality, changes, labelled,
+                                  self._policy.rule.metric)  # fmt: skip
+        return diagnose(evidence, self._policy.diagnosis)
+
+
+def _last_day(report: GroupReport) -> date:
+    # The window's last day: quality findings are dated by it.
+    return (report.matured_window[1] - timedelta(microseconds=1)).date()
+
+
+def _type_change(feature: str, rows: int, total: int) -> QualityFinding:
+    return QualityFinding(
+        "schema",
+        feature,
+        float(rows),
+        0.0,
+        f"{rows} of {total} values of {feature!r} had another type than in the reference "
+        "(counted as missing)",
+    )
+
+
+def _points(report: GroupReport) -> list[SeriesPoint]:
+    """The time-series values of one group's report."""
+    version, role = report.group.version, report.group.role
+    points = [SeriesPoint(version, "labels", "completeness", report.labels.label_completeness,
+                          report.labels.predictions, role=role)]  # fmt: skip
+    if report.drift is not None:
+        for found in report.drift.features:
+            points.append(SeriesPoint(version, "drift", found.name, found.psi, found.current_rows,
+                                      role=role, flagged=found.drifted,
+                                      detail={"p_value": _number(found.p_value),
+                                              "effect": _number(found.effect),
+                                              "test": found.test}))  # fmt: skip
+        if report.drift.score is not None:
+            score = report.drift.score
+            points.append(SeriesPoint(version, "drift", "score", score.psi, score.current_rows,
+                                      role=role, flagged=score.drifted))  # fmt: skip
+        points.append(SeriesPoint(version, "drift", "drifted_share", report.drift.drifted_share,
+                                  report.drift.current_rows, role=role,
+                                  flagged=report.drift.dataset_drift))  # fmt: skip
+    for finding in report.quality:
+        points.append(SeriesPoint(version, "quality", f"{finding.check}:{finding.feature}", 1.0,
+                                  report.predictions, role=role, flagged=True))  # fmt: skip
+    for kind, metrics in (("performance", report.realized), ("estimate", report.estimated)):
+        if metrics is None:
+            continue
+        for name in ("precision", "recall", "f1", "roc_auc"):
+            value = metrics.metric(name)
+            if value is not None:
+                points.append(SeriesPoint(version, kind, name, value.value, value.n, role=role,
+                                          lower=value.low, upper=value.high))  # fmt: skip
+    for name, value in report.business.items():
+        if value is not None:
+            points.append(SeriesPoint(version, "performance", name, value.value, value.n,
+                                      role=role, lower=value.low, upper=value.high))  # fmt: skip
+    return points
+
+
+def _alerts(reports: Sequence[GroupReport], diagnosis: Diagnosis) -> list[NewAlert]:
+    alerts: list[NewAlert] = []
+    for report in reports:
+        where = f"version {report.group.version} ({report.group.role})"
+        drift = report.drift
+        if drift is not None and drift.dataset_drift:
+            alerts.append(NewAlert("drift", "dataset", f"{where}: {drift.reason}",
+                                   {"drifted": list(drift.drifted)}))  # fmt: skip
+        if drift is not None and drift.score is not None and drift.score.drifted:
+            alerts.append(NewAlert("drift", "score", f"{where}: score {drift.score.reason}"))
+        for finding in report.quality:
+            evidence = {key: _plain(value) for key, value in finding.to_dict().items()}
+            alerts.append(NewAlert("quality", finding.feature, f"{where}: {finding.message}",
+                                   evidence))  # fmt: skip
+        if report.rule is not None and report.rule.state == "fired":
+            alerts.append(NewAlert("performance", report.rule.rule.metric,
+                                   f"{where}: {report.rule.message}"))  # fmt: skip
+        for gap in report.gaps:
+            if gap.fired:
+                alerts.append(NewAlert("estimate", gap.metric, f"{where}: {gap.message}"))
+    if diagnosis.action != "wait":
+        alerts.append(NewAlert("diagnosis", diagnosis.action,
+                               f"diagnosis: {diagnosis.action} ({diagnosis.cause})",
+                               {"reasons": list(diagnosis.reasons)}))  # fmt: skip
+    return alerts
+
+
+def _plain(value: object) -> JSONValue:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _metric(value: MetricValue | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"value": _number(value.value), "low": _number(value.low),
+            "high": _number(value.high), "n": value.n}  # fmt: skip
+
+
+def _metrics(found: RealizedPerformance | EstimatedPerformance | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {name: _metric(found.metric(name)) for name in ("precision", "recall", "f1", "roc_auc")}
+
+
+def _day(day: DayEvidence) -> dict[str, Any]:
+    return {
+        "day": day.day.isoformat(),
+        "predictions": day.predictions,
+        "labelled": day.labelled,
+        "realized": _number(day.realized),
+        "estimated": _number(day.estimated),
+        "score_psi": _number(day.score_psi),
+        "drifted_share": _number(day.drifted_share),
+    }
