@@ -262,22 +262,48 @@ def test_training_window_reads_train_start_as_a_utc_date(
     )
 
 
-def test_model_is_fitted_and_evaluated_on_january_never_on_the_warmup(
-    project: tuple[ModuleType, ModuleType], tmp_path_factory: pytest.TempPathFactory
+def test_training_window_refuses_a_train_start_that_is_not_a_date(
+    project: tuple[ModuleType, ModuleType],
 ) -> None:
-    features, train = project
-    project_dir = tmp_path_factory.mktemp("small")
+    _, train = project
+    with pytest.raises(ValueError, match=r"train_start is 'first of May': expected a date"):
+        train.training_window({"train_start": "first of May", "train_months": 1}, pd.Timestamp(0))
+
+
+def _small_context(
+    project: tuple[ModuleType, ModuleType],
+    factory: pytest.TempPathFactory,
+    **params: int | str,
+) -> tuple[FakeContext, ScenarioConfig]:
+    """A 20,000-payment, two-month world and a context that trains on it with ``params``."""
+    features, _ = project
+    project_dir = factory.mktemp("small")
     scenario = ScenarioConfig(n_transactions=20_000, n_customers=200, months=2)
     files = write_scenario(project_dir / "data", scenario)
     config = tomllib.loads((PROJECT / "tether.toml").read_text(encoding="utf-8"))["train"]
     context = FakeContext(
-        {**config["params"], "max_iter": 5},  # the window is the point, not the model
+        {**config["params"], "max_iter": 5, **params},  # the window is the point, not the model
         config["seed"],
         {"events": pd.read_parquet(files.events), "labels": pd.read_parquet(files.labels)},
         feature_store(features.FEATURE_VIEWS, project_dir),
     )
+    return context, scenario
+
+
+def test_training_refuses_a_window_outside_the_data(
+    project: tuple[ModuleType, ModuleType], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    context, _ = _small_context(project, tmp_path_factory, train_start="2027-01-01")
+    with pytest.raises(ValueError, match=r"2027-01-01 to 2027-02-01 holds 0 payments to fit"):
+        project[1].train(context)
+
+
+def test_model_is_fitted_and_evaluated_on_january_never_on_the_warmup(
+    project: tuple[ModuleType, ModuleType], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    context, scenario = _small_context(project, tmp_path_factory)
     with threadpool_limits(limits=1):
-        _, eval_frame = train.train(context)
+        _, eval_frame = project[1].train(context)
     times = context.built["event_time"]
     # January's last fifth by time: from 24.8 days after 1 January to 1 February.
     eval_start = pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(days=31 * 0.8)
