@@ -77,6 +77,14 @@ def train(ctx: TrainContext) -> tuple[HistGradientBoostingClassifier, pd.DataFra
     eval_start = start + (end - start) * (1 - EVAL_SHARE)
     fit = frame[(frame["event_time"] >= start) & (frame["event_time"] < eval_start)]
     held_out = frame[(frame["event_time"] >= eval_start) & (frame["event_time"] < end)]
+    if fit.empty or held_out.empty:
+        times = frame["event_time"]
+        raise ValueError(
+            f"the training window {start:%Y-%m-%d} to {end:%Y-%m-%d} holds {len(fit)} payments "
+            f"to fit and {len(held_out)} to evaluate (labelled payments run from "
+            f"{times.min():%Y-%m-%d} to {times.max():%Y-%m-%d}): expected both above 0; "
+            "set train_start and train_months to a period inside the data"
+        )
     model = HistGradientBoostingClassifier(
         max_iter=int(ctx.params["max_iter"]),
         learning_rate=float(ctx.params["learning_rate"]),
@@ -102,7 +110,12 @@ def training_window(
         Timestamp('2026-01-01 00:00:00+0000', tz='UTC')
     """
     if "train_start" in params:
-        start = pd.Timestamp(str(params["train_start"]))
+        try:
+            start = pd.Timestamp(str(params["train_start"]))
+        except ValueError as exc:
+            raise ValueError(
+                f"train_start is {params['train_start']!r}: expected a date such as 2026-01-01"
+            ) from exc
         start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
     else:
         start = (first_event + LONGEST_WINDOW).ceil("D")
