@@ -106,7 +106,12 @@ def compare(
 def _multivariate(
     reference: Profile, current: Profile, thresholds: DriftThresholds, seed: int
 ) -> MultivariateDrift:
-    columns = [name for name in current.features if name in reference.sample.columns]
+    # The features both samples hold (a window's profile may come without some).
+    columns = [
+        name
+        for name in current.features
+        if name in reference.sample.columns and name in current.sample.columns
+    ]
     categorical = [
         name for name in columns if isinstance(current.features[name], CategoricalSummary)
     ]
