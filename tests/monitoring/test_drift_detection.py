@@ -4,6 +4,8 @@ a change in how features move together that every per-feature test misses."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -143,3 +145,15 @@ def test_score_drift_is_reported_and_not_counted_among_the_features() -> None:
     report = compare(profile, profile_frame(current, score="score", reference=profile))
     assert report.score is not None and report.score.drifted and report.score.name == "score"
     assert report.drifted == () and not report.dataset_drift
+
+
+def test_compare_runs_the_classifier_on_the_features_both_samples_hold() -> None:
+    rng = np.random.default_rng(18)
+    reference = profile_frame(_correlated(4_000, 0.8, rng))
+    current = profile_frame(_correlated(2_000, -0.8, rng), reference=reference)
+    # A window profiled in the database may come with a sample of some columns only.
+    thin = replace(current, sample=current.sample.drop(columns=["k"]))
+    report = compare(reference, thin, seed=5, multivariate=True)
+    assert report.multivariate is not None and report.multivariate.features == ("x", "y")
+    assert report.multivariate.drifted
+    assert compare(reference, thin).multivariate is None  # only when asked: it costs ~1 s
