@@ -186,6 +186,8 @@ def test_bad_columns_are_refused_naming_them() -> None:
         profile_frame(frame, ["amount", "missing"])
     with pytest.raises(MonitoringError, match="score column 'merchant'"):
         profile_frame(frame, ["amount"], score="merchant")
+    with pytest.raises(MonitoringError, match="not unique text"):
+        profile_frame(pd.DataFrame({0: [1.0], 1: [2.0]}))
     reference = profile_frame(frame)
     with pytest.raises(MonitoringError, match=r"'amount' is \w+ \(categorical\) here and numeric"):
         profile_frame(frame.assign(amount="x"), reference=reference)

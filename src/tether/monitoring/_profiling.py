@@ -127,15 +127,17 @@ def _connection(engine: DuckDBEngine | None) -> Iterator[Any]:
 def _columns(
     frame: pd.DataFrame, columns: Sequence[str] | None, score: str | None, reference: Profile | None
 ) -> list[str]:
+    odd = [c for c in frame.columns if not isinstance(c, str)]
+    if odd or not frame.columns.is_unique:
+        raise MonitoringError(
+            f"the frame's column names {list(frame.columns)} are not unique text: profiles "
+            "name features by text (rename the columns)"
+        )
     if columns is None:
         if reference is not None:
             columns = list(reference.features)
         else:
-            columns = [
-                str(c)
-                for c in frame.columns
-                if c != score and not pd.api.types.is_datetime64_any_dtype(frame[c].dtype)
-            ]
+            columns = [c for c in frame.columns if c != score and not _is_time(frame[c].dtype)]
     wanted = [*columns, *([score] if score is not None else [])]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
@@ -148,9 +150,15 @@ def _columns(
     return list(wanted)
 
 
+def _is_time(dtype: Any) -> bool:
+    return bool(
+        pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+    )
+
+
 def _kind(frame: pd.DataFrame, name: str, reference: Profile | None) -> str:
     dtype = frame[name].dtype
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+    if _is_time(dtype):
         raise MonitoringError(
             f"column {name!r} is {dtype}: profile numeric or categorical columns only"
         )
