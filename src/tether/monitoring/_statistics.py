@@ -30,7 +30,8 @@ __all__ = [
 
 PSI_EPSILON = 1e-4
 """The share an empty bin is raised to before PSI takes its logarithm (a bin empty on one
-side only then contributes about share x 9.2, so a bin of 2% appearing gives PSI 0.18)."""
+side only then contributes about ``share x ln(share / epsilon)``: a new bin of 2% of the rows
+gives PSI 0.11, of 3.5% 0.20, of 5% 0.31)."""
 CHI2_MIN_EXPECTED = 5.0
 """The smallest expected count a chi-square cell may have before it is merged (Cochran)."""
 
