@@ -118,3 +118,40 @@ def test_the_404_for_an_unknown_instance_does_not_show_the_database(tmp_path: Pa
     assert "tx-404" in unknown.json()["message"]
     for secret in (str(tmp_path), "tether.db", "sqlite"):
         assert secret not in unknown.text
+
+
+def test_the_server_records_when_it_received_feedback_apart_from_when_it_was_known(
+    tmp_path: Path,
+) -> None:
+    with running_app(tmp_path) as client:
+        assert client.post("/v1/predict", json=one(instance_id="tx-1")).status_code == 200
+        before = datetime.now(UTC)
+        known = "2024-05-02T08:00:00+00:00"  # the outcome became known long before
+        assert (
+            client.post(
+                "/v1/feedback", json={"instance_id": "tx-1", "label": 1, "time": known}
+            ).status_code
+            == 201
+        )
+        after = datetime.now(UTC)
+        assert client.post("/v1/predict", json=one(instance_id="tx-2")).status_code == 200
+
+    from tether._storage import open_database, to_micros
+    from tether.errors import ServingError
+
+    database = open_database(store_url(tmp_path), error=ServingError, purpose="test")
+    try:
+        with database.read() as transaction:
+            row = transaction.fetch_one(
+                "SELECT time_us, received_us, label_value FROM tether_feedback"
+            )
+            experiments = transaction.fetch_all(
+                "SELECT DISTINCT experiment_id FROM tether_predictions"
+            )
+    finally:
+        database.dispose()
+    assert row is not None
+    assert row[0] == to_micros(datetime(2024, 5, 2, 8, 0, tzinfo=UTC))
+    assert to_micros(before) <= int(row[1] or 0) <= to_micros(after) and row[2] == 1.0
+    # Both predictions carry the deploy event that assigned their cohort: one experiment.
+    assert len(experiments) == 1 and int(experiments[0][0] or 0) > 0

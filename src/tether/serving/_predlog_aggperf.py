@@ -37,6 +37,10 @@ class PerformanceAggregates(ABC):
     def _catalog(self, model: str) -> typed.ModelColumns | None:
         """The feature table of ``model``, None if it has none."""
 
+    @abstractmethod
+    def _window_time(self) -> str:
+        """The window-time column of a typed table (alias ``p``)."""
+
     def _labelled(
         self,
         query: q.Query,
@@ -47,7 +51,7 @@ class PerformanceAggregates(ABC):
         known_by: datetime | None,
     ) -> tuple[str, list[str]]:
         """The source and conditions of the current labelled predictions of a window."""
-        where = q.window_where(query, to_micros(start), to_micros(end), "p.window_us",
+        where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(),
                                dict(filters or {}))  # fmt: skip
         feedback = q.known_feedback(query, None if known_by is None else to_micros(known_by))
         source = f"{table} p JOIN {feedback} f ON f.instance_id = p.instance_id"
@@ -149,7 +153,7 @@ class PerformanceAggregates(ABC):
         if catalog is None:
             return {}
         query = q.Query()
-        where = q.window_where(query, to_micros(start), to_micros(end), "p.window_us",
+        where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(),
                                dict(filters or {}))  # fmt: skip
         keys = [f"p.{name}" for name in by]
         parts = q.numeric_columns(query, "p.score", edges, shift(edges))
@@ -179,7 +183,7 @@ class PerformanceAggregates(ABC):
             nan = math.nan
             return ScorePairs(0, (nan, nan), (nan, nan), nan, 0, 0, pd.DataFrame(columns=names))
         query = q.Query()
-        where = q.window_where(query, to_micros(start), to_micros(end), "p.window_us", {})
+        where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(), {})
         where += [f"p.version = {query.bind(versions[0], 'va')}",
                   f"o.version = {query.bind(versions[1], 'vb')}",
                   "p.score IS NOT NULL", "o.score IS NOT NULL"]  # fmt: skip

@@ -15,7 +15,6 @@ A label counts once per model version: only the current revision of an instance 
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -121,8 +120,8 @@ def grouped(select: list[str], source: str, where: list[str], group: list[str]) 
 
 def numeric_columns(query: Query, column: str, edges: Sequence[float], shift: float) -> list[str]:
     """Aggregates of one numeric ``column``: count, min, max, shifted sum and sum of squares
-    (exact variance without cancellation for values near ``shift``), then a count per bin
-    ``(-inf, e1), [e1, e2), ..., [ek, +inf)``."""
+    (exact variance without cancellation for values near ``shift``), then per inner edge
+    the rows at or above it (one comparison per edge and row: the bins are differences)."""
     center = query.bind(float(shift), "shift")
     parts = [
         f"COUNT({column})",
@@ -131,15 +130,9 @@ def numeric_columns(query: Query, column: str, edges: Sequence[float], shift: fl
         f"SUM({column} - {center})",
         f"SUM(({column} - {center}) * ({column} - {center}))",
     ]
-    markers = [query.bind(float(edge), "e") for edge in edges]
-    bounds = [None, *markers, None]
-    for low, high in itertools.pairwise(bounds):
-        condition = [f"{column} IS NOT NULL"]
-        if low is not None:
-            condition.append(f"{column} >= {low}")
-        if high is not None:
-            condition.append(f"{column} < {high}")
-        parts.append(f"SUM(CASE WHEN {' AND '.join(condition)} THEN 1 ELSE 0 END)")
+    for edge in edges:
+        marker = query.bind(float(edge), "e")
+        parts.append(f"SUM(CASE WHEN {column} >= {marker} THEN 1 ELSE 0 END)")
     return parts
 
 

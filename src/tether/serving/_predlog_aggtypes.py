@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -90,12 +91,18 @@ def numeric(rows: int, edges: Sequence[float], values: Row) -> NumericAggregate:
         count=count,
         nulls=rows - count,
         edges=tuple(float(edge) for edge in edges),
-        counts=tuple(int(value or 0) for value in values[5:]),
+        counts=_bins(count, [int(value or 0) for value in values[5:]]),
         minimum=float(values[1]) if count else nan,  # type: ignore[arg-type]
         maximum=float(values[2]) if count else nan,  # type: ignore[arg-type]
         mean=mean,
         std=math.sqrt(variance),
     )
+
+
+def _bins(count: int, at_or_above: list[int]) -> tuple[int, ...]:
+    """Rows per bin from the rows at or above each inner edge (edges increasing)."""
+    bounds = [count, *at_or_above, 0]
+    return tuple(high - low for high, low in itertools.pairwise(bounds))
 
 
 def categorical(rows: int, categories: Sequence[str], values: Row) -> CategoricalAggregate:

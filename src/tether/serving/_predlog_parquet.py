@@ -208,6 +208,7 @@ class SparkLogAggregates(Aggregates):
 
     def __init__(self, spark: Any, folder: Path) -> None:
         self._spark = spark
+        self._catalogs: dict[str, typed.ModelColumns | None] = {}
         folder = Path(folder)
         tables = (
             sorted(path for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []
@@ -217,6 +218,12 @@ class SparkLogAggregates(Aggregates):
         for path in tables:
             frame = spark.read.option("basePath", str(path)).parquet(str(path))
             frame.createOrReplaceTempView(path.name)
+
+    def _catalog(self, model: str) -> typed.ModelColumns | None:
+        # A copy never changes: each Spark query costs a job, so the catalog is read once.
+        if model not in self._catalogs:
+            self._catalogs[model] = super()._catalog(model)
+        return self._catalogs[model]
 
     def _fetch(self, statement: str, params: Mapping[str, SQLValue]) -> list[Row]:
         used = set(_MARKER.findall(statement))
