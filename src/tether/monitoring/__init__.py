@@ -54,6 +54,7 @@ from tether.monitoring._performance import (
     wilson_interval,
 )
 from tether.monitoring._performance_config import PerformanceConfig
+from tether.monitoring._performance_log import cells_from_frame, score_table_from_sample
 from tether.monitoring._performance_rules import (
     LabelStatus,
     MaturityRule,
@@ -124,6 +125,7 @@ __all__ = [
     "ScoreTable",
     "Summary",
     "business_metrics",
+    "cells_from_frame",
     "chi2_homogeneity",
     "compare",
     "compare_with_realized",
@@ -139,5 +141,6 @@ __all__ = [
     "realized",
     "realized_from_counts",
     "roc_auc_delong",
+    "score_table_from_sample",
     "wilson_interval",
 ]
