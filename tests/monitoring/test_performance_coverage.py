@@ -47,7 +47,9 @@ def test_delong_interval_covers_the_binormal_auc() -> None:
 def test_linear_business_interval_covers_the_expected_total() -> None:
     """Windows of 2,000 rows: fraud 5%, flagged with probability 0.7 if fraud, 0.05 if not;
     amounts lognormal(3, 1). The expected net value tp.amount - 5 fp.count over a window is
-    n (0.05 * 0.7 * E[amount] - 5 * 0.95 * 0.05)."""
+    n (0.05 * 0.7 * E[amount] - 5 * 0.95 * 0.05). Measured coverage 92.5% (Wilson's above:
+    96.7%, DeLong's: 94.2%): a normal interval on a sum of about 70 skewed amounts covers a
+    little less than its nominal level, so this band starts at 90%."""
     rng = np.random.default_rng(12)
     rows = 2_000
     expected = rows * (0.05 * 0.7 * math.exp(3.5) - 5 * 0.95 * 0.05)
@@ -60,4 +62,4 @@ def test_linear_business_interval_covers_the_expected_total() -> None:
         value = metric.evaluate(cells)
         assert value is not None
         covered += value.low <= expected <= value.high
-    assert 0.92 <= covered / WINDOWS <= 0.98, covered
+    assert 0.90 <= covered / WINDOWS <= 0.98, covered
