@@ -73,6 +73,7 @@ from tether.monitoring._performance import (
     wilson_interval,
 )
 from tether.monitoring._performance_config import PerformanceConfig
+from tether.monitoring._performance_log import cells_from_frame, score_table_from_sample
 from tether.monitoring._performance_rules import (
     LabelStatus,
     MaturityRule,
@@ -192,6 +193,7 @@ __all__ = [
     "Summary",
     "WebhookSettings",
     "business_metrics",
+    "cells_from_frame",
     "check_quality",
     "chi2_homogeneity",
     "compare",
@@ -213,6 +215,7 @@ __all__ = [
     "realized",
     "realized_from_counts",
     "roc_auc_delong",
+    "score_table_from_sample",
     "wasserstein",
     "wilson_interval",
 ]

@@ -284,3 +284,9 @@ def compare_with_realized(
         if est is not None and real is not None:
             gaps.append(concept_drift_gap(est, real))
     return tuple(gaps)
+
+
+# The first name of compare_with_realized, which monitoring/_analysis.py (the CLI's branch)
+# imports from this module; the package exports only compare_with_realized, since
+# tether.monitoring.compare is drift's.
+compare = compare_with_realized
