@@ -19,7 +19,7 @@ from tether.errors import MonitoringError
 from tether.monitoring._experiments import (
     MeanMoments,
     ProportionCounts,
-    difference,
+    arm_difference,
     fixed_horizon_test,
     required_sample_size,
     wilson_interval,
@@ -72,7 +72,7 @@ def test_mean_moments_recover_mean_variance_and_interval(
 
 def test_difference_of_proportions_is_the_unpooled_wald_interval() -> None:
     champion, challenger = ProportionCounts(120, 1000), ProportionCounts(150, 1100)
-    diff = difference(champion, challenger, 0.95)
+    diff = arm_difference(champion, challenger, 0.95)
     low, high = confint_proportions_2indep(150, 1100, 120, 1000, method="wald", compare="diff")
     assert diff.estimate == pytest.approx(150 / 1100 - 120 / 1000)
     assert (diff.low, diff.high) == pytest.approx((low, high), abs=1e-12)
@@ -82,7 +82,7 @@ def test_difference_of_proportions_is_the_unpooled_wald_interval() -> None:
 
 def test_difference_of_means_is_welchs_interval(values: tuple[np.ndarray, np.ndarray]) -> None:
     x, y = values
-    diff = difference(moments(x), moments(y), 0.9)
+    diff = arm_difference(moments(x), moments(y), 0.9)
     expected = CompareMeans(DescrStatsW(y), DescrStatsW(x)).tconfint_diff(
         alpha=0.1, usevar="unequal"
     )
@@ -119,7 +119,7 @@ def test_means_tests_match_statsmodels_welch_and_z(
 
 def test_a_proportion_is_not_compared_with_a_mean() -> None:
     with pytest.raises(MonitoringError, match="MeanMoments challenger with a ProportionCounts"):
-        difference(ProportionCounts(1, 10), MeanMoments(10, 1.0, 1.0))
+        arm_difference(ProportionCounts(1, 10), MeanMoments(10, 1.0, 1.0))
 
 
 @pytest.mark.parametrize(

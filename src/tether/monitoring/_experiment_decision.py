@@ -38,10 +38,10 @@ from tether.errors import MonitoringError
 from tether.monitoring._experiments import (
     ArmAggregate,
     MeanMoments,
-    difference,
+    arm_difference,
+    difference_variance,
     fixed_horizon_test,
     required_sample_size,
-    standard_variance,
 )
 from tether.monitoring._sequential import (
     MIXING_SD,
@@ -179,7 +179,7 @@ def decide(looks: Sequence[ExperimentLook], policy: ExperimentPolicy) -> Experim
     """
     champion, challenger = _metric_series(looks, policy.metric)
     estimates = [b.estimate - a.estimate for a, b in zip(champion, challenger, strict=True)]
-    variances = [standard_variance(a, b) for a, b in zip(champion, challenger, strict=True)]
+    variances = [difference_variance(a, b) for a, b in zip(champion, challenger, strict=True)]
     codes, path = decision_path(
         estimates,
         variances,
@@ -229,7 +229,7 @@ def _evidence(
     look: ExperimentLook, policy: ExperimentPolicy, path: AlwaysValidPath, at: int, looks: int
 ) -> dict[str, JSONValue]:
     champion, challenger = look.champion[policy.metric], look.challenger[policy.metric]
-    diff = difference(champion, challenger, 1 - policy.alpha)
+    diff = arm_difference(champion, challenger, 1 - policy.alpha)
     test = fixed_horizon_test(champion, challenger)
     sign = 1.0 if policy.higher_is_better else -1.0
     low, high = float(path.low[at]), float(path.high[at])
@@ -270,7 +270,7 @@ def _difference_json(
 ) -> JSONValue:
     if type(champion) is not type(challenger):
         return None
-    diff = difference(champion, challenger, confidence)
+    diff = arm_difference(champion, challenger, confidence)
     return {
         "champion": _number(diff.champion),
         "challenger": _number(diff.challenger),
