@@ -16,7 +16,7 @@ from statsmodels.stats.proportion import (
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttest_ind, ztest
 
 from tether.errors import MonitoringError
-from tether.monitoring._experiments import (
+from tether.monitoring import (
     MeanMoments,
     ProportionCounts,
     arm_difference,

@@ -7,9 +7,15 @@ import pandas as pd
 import pytest
 
 from tether.errors import MonitoringError
-from tether.monitoring._arms import arm_metrics, arms_by
-from tether.monitoring._experiment_decision import ExperimentLook, ExperimentPolicy, decide
-from tether.monitoring._experiments import MeanMoments, ProportionCounts
+from tether.monitoring import (
+    ExperimentLook,
+    ExperimentPolicy,
+    MeanMoments,
+    ProportionCounts,
+    arm_metrics,
+    arms_by,
+    decide,
+)
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ import json
 import pytest
 
 from tether.errors import MonitoringError
-from tether.monitoring._experiment_decision import (
+from tether.monitoring import (
     ExperimentLook,
     ExperimentPolicy,
+    MeanMoments,
+    ProportionCounts,
     decide,
 )
-from tether.monitoring._experiments import MeanMoments, ProportionCounts
 
 POLICY = ExperimentPolicy(metric="precision", min_samples=1000, max_days=30)
 

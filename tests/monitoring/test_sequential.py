@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate, stats
 
 from tether.errors import MonitoringError
-from tether.monitoring._sequential import always_valid_path, effective_n
+from tether.monitoring import always_valid_path, effective_n
 
 
 def mixture_ratio_by_integration(theta: float, variance: float, tau_abs: float) -> float:

@@ -42,16 +42,14 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tether.monitoring._experiment_decision import (
+from tether.monitoring import (
     DecisionCode,
     ExperimentLook,
     ExperimentPolicy,
-    decide,
-    decision_path,
-)
-from tether.monitoring._experiments import (
     MeanMoments,
     ProportionCounts,
+    decide,
+    decision_path,
     fixed_horizon_test,
     required_sample_size,
 )

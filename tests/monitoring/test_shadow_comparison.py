@@ -12,7 +12,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from tether.errors import MonitoringError
-from tether.monitoring._shadow import compare_shadow
+from tether.monitoring import compare_shadow
 
 
 @pytest.fixture
