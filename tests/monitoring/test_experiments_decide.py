@@ -67,6 +67,27 @@ def test_nothing_is_decided_before_min_samples_even_on_a_huge_difference() -> No
     assert "waiting for 1000 rows per arm" in decision.reason
 
 
+def test_a_spurious_early_look_before_min_samples_leaves_no_trace() -> None:
+    # Day 1: 200 rows per arm and a wild difference (its p alone would be 1e-70); then
+    # 20,000 rows a day of equal arms, which dilute it to nothing.
+    def arm(early: int, look: ExperimentLook, side: str) -> dict[str, ProportionCounts]:
+        counts = getattr(look, side)["precision"]
+        return {"precision": ProportionCounts(counts.successes + early, counts.trials + 200)}
+
+    history = [
+        ExperimentLook(
+            1.0, {"precision": ProportionCounts(10, 200)}, {"precision": ProportionCounts(190, 200)}
+        ),
+        *[
+            ExperimentLook(look.day + 1, arm(10, look, "champion"), arm(190, look, "challenger"))
+            for look in looks([(0.8, 0.8)] * 5, per_day=20_000)
+        ],
+    ]
+    decision = decide(history, POLICY)
+    assert decision.action == "continue", decision.reason
+    assert decision.evidence["always_valid_p"] > 0.05  # type: ignore[operator]
+
+
 def test_no_difference_continues_then_keeps_the_champion_at_max_days() -> None:
     flat = [(0.8, 0.8)] * 29
     assert decide(looks(flat), POLICY).action == "continue"

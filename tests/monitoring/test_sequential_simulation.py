@@ -16,7 +16,7 @@ below checks that the two agree look by look). Measured (10,000 runs each, alpha
   the rest Gamma(0.7, 120): skewness ~17 per observation; 4,000 runs, drawn value by
   value): the mSPRT promotes in 0.0095 (either way 0.0188), so the plug-in variance holds;
 - no true difference, a sticky challenger cohort of a tenth of the traffic (111 a day
-  against 1,000): mSPRT 0.0044, naive 0.1723;
+  against 1,000; the test starts on day 10, when it has 1,000): mSPRT 0.0041, naive 0.1723;
 - with ``min_lift`` 0.01: a challenger exactly at it is stopped for futility in 0.0111 of
   the runs (promoted in 0.986); one without any lift, in 0.988 (median day 15);
 - a true lift of 0.10 -> 0.11 (the fixed-horizon test needs 14,745 rows per arm, 14.7 days,

@@ -13,7 +13,9 @@ experiment stops there, so the decision of a history never changes when looks ar
    or when the confidence sequence of the lift lies wholly below ``min_lift`` (futility:
    the challenger cannot be worth it; if its true lift were at least ``min_lift`` this would
    happen with probability at most alpha); or at ``max_days`` without a promotion;
-3. ``continue`` otherwise, including while an arm has fewer than ``min_samples``.
+3. ``continue`` otherwise, including while an arm has fewer than ``min_samples``: the
+   sequential test starts at the first look where both arms have them (the looks before
+   carry no evidence, so a tiny arm's noisy variance cannot leave a spurious p behind).
 
 The lift is challenger - champion for a metric where higher is better, champion -
 challenger for a cost. The evidence holds the numbers behind the decision (the arms'
@@ -144,13 +146,16 @@ def decision_path(
     """
     n1 = np.asarray(n_champion, dtype=np.float64)
     n2 = np.asarray(n_challenger, dtype=np.float64)
+    ready = (n1 >= policy.min_samples) & (n2 >= policy.min_samples)
+    # The test starts once both arms are ready: a look before it carries no evidence, or a
+    # spurious p from a tiny arm's plug-in variance would survive in the running minimum.
+    informative = np.where(ready, np.asarray(variances, dtype=np.float64), 0.0)
     path = always_valid_path(
-        estimates, variances, effective_n(n1, n2), alpha=policy.alpha, mixing_sd=policy.mixing_sd
+        estimates, informative, effective_n(n1, n2), alpha=policy.alpha, mixing_sd=policy.mixing_sd
     )
     sign = 1.0 if policy.higher_is_better else -1.0
     lift = sign * np.asarray(estimates, dtype=np.float64)
     lift_high = path.high if policy.higher_is_better else -path.low
-    ready = (n1 >= policy.min_samples) & (n2 >= policy.min_samples)
     significant = ready & (path.p_values < policy.alpha)
     codes = np.select(
         [
