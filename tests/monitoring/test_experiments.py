@@ -117,6 +117,16 @@ def test_means_tests_match_statsmodels_welch_and_z(
     assert (pooled.statistic, pooled.p_value) == pytest.approx((z, p), rel=1e-9)
 
 
+def test_arms_too_small_for_a_variance_give_nan_not_an_error() -> None:
+    one, many = MeanMoments(1, 3.0, 9.0), MeanMoments(5, 10.0, 30.0)
+    diff = arm_difference(one, many)
+    assert diff.estimate == pytest.approx(-1.0)
+    assert math.isnan(diff.low) and math.isnan(diff.high)
+    assert math.isnan(fixed_horizon_test(one, many).p_value)
+    empty = ProportionCounts(0, 0)
+    assert math.isnan(fixed_horizon_test(empty, ProportionCounts(3, 10)).p_value)
+
+
 def test_a_proportion_is_not_compared_with_a_mean() -> None:
     with pytest.raises(MonitoringError, match="MeanMoments challenger with a ProportionCounts"):
         arm_difference(ProportionCounts(1, 10), MeanMoments(10, 1.0, 1.0))

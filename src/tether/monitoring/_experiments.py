@@ -293,6 +293,8 @@ def _check_same_kind(champion: ArmAggregate, challenger: ArmAggregate) -> None:
 
 
 def _welch_df(champion: MeanMoments, challenger: MeanMoments) -> float:
+    if champion.n < 2 or challenger.n < 2:
+        return math.nan
     a = champion.variance / champion.n
     b = challenger.variance / challenger.n
     denominator = a * a / (champion.n - 1) + b * b / (challenger.n - 1)
