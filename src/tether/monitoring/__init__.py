@@ -75,7 +75,15 @@ from tether.monitoring._shadow import (
     ShadowComparison,
     compare_shadow,
 )
-from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_homogeneity, psi
+from tether.monitoring._statistics import (
+    CHI2_MIN_EXPECTED,
+    KS_EXACT_MAX_ROWS,
+    PSI_EPSILON,
+    chi2_homogeneity,
+    ks_test,
+    psi,
+    wasserstein,
+)
 
 __all__ = [
     "CATEGORICAL_EFFECT",
@@ -89,6 +97,7 @@ __all__ = [
     "EXPERIMENT_METRIC",
     "EXPERIMENT_MIN_SAMPLES",
     "FORMAT_VERSION",
+    "KS_EXACT_MAX_ROWS",
     "KS_SAMPLE_SIZE",
     "MAX_CATEGORIES",
     "MIXING_SD",
@@ -133,8 +142,10 @@ __all__ = [
     "drift_report",
     "effective_n",
     "fixed_horizon_test",
+    "ks_test",
     "profile_frame",
     "psi",
     "required_sample_size",
+    "wasserstein",
     "wilson_interval",
 ]
