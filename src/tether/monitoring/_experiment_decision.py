@@ -260,8 +260,8 @@ def _evidence(
         "min_lift": policy.min_lift,
         "min_samples": policy.min_samples,
         "max_days": policy.max_days,
-        "required_n_per_arm": _required_n(champion, policy),
     }
+    evidence |= _required(champion, challenger, look.day, policy)
     evidence["metrics"] = {
         name: _difference_json(look.champion[name], look.challenger[name], 1 - policy.alpha)
         for name in sorted(set(look.champion) & set(look.challenger))
@@ -286,18 +286,30 @@ def _difference_json(
     }
 
 
-def _required_n(champion: ArmAggregate, policy: ExperimentPolicy) -> int | None:
-    """The size per arm a fixed-horizon test would need to see ``min_lift`` (80% power)."""
-    if policy.min_lift <= 0 or champion.n < 2:
-        return None
+def _required(
+    champion: ArmAggregate, challenger: ArmAggregate, day: float, policy: ExperimentPolicy
+) -> dict[str, JSONValue]:
+    """What a fixed-horizon test would need to see ``min_lift`` at 80% power: the champion's
+    rows (the challenger's in the arms' current ratio), and the days at the pace so far."""
+    none: dict[str, JSONValue] = {"required_n_per_arm": None, "required_days": None}
+    if policy.min_lift <= 0 or champion.n < 2 or challenger.n < 2:
+        return none
     lift = policy.min_lift if policy.higher_is_better else -policy.min_lift
+    ratio = challenger.n / champion.n
     try:
         if isinstance(champion, MeanMoments):
             sd = math.sqrt(champion.variance)
-            return required_sample_size(baseline=0.0, lift=lift, alpha=policy.alpha, sd=sd)
-        return required_sample_size(baseline=champion.estimate, lift=lift, alpha=policy.alpha)
+            n = required_sample_size(
+                baseline=0.0, lift=lift, alpha=policy.alpha, ratio=ratio, sd=sd
+            )
+        else:
+            n = required_sample_size(
+                baseline=champion.estimate, lift=lift, alpha=policy.alpha, ratio=ratio
+            )
     except MonitoringError:  # a baseline + lift outside [0, 1], or no spread: no answer
-        return None
+        return none
+    days = day * n / champion.n if day > 0 else None
+    return {"required_n_per_arm": n, "required_days": days}
 
 
 def _reason(

@@ -29,7 +29,9 @@ so the test depends only on the z statistic and the effective sample size, the s
 proportion, a mean in euros or one in cents. The paper shows ``tau`` near the effects one
 expects gives the fastest decisions; :data:`MIXING_SD` = 0.05 standard deviations
 (a proportion moving from 0.10 to 0.115, a twentieth of the spread of a value) was chosen by
-the power simulation of the test module.
+simulation: on a 0.10 -> 0.11 lift at 1,000 rows a day and arm, 0.02 to 0.1 gave the same
+power (0.99 to 0.999 in 60 days) and median days (16 to 17), 0.2 was slower (20); a
+smaller ``tau`` favours smaller effects (docs/decisions.md).
 
 **Confidence sequence.** Inverting the test at every ``theta0`` gives the always-valid
 interval ``theta_hat +- sqrt(V) sqrt(2 (1 + r) (log(1/alpha) + 1/2 log((1 + r) / r)))``;
