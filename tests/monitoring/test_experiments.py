@@ -16,10 +16,10 @@ from statsmodels.stats.proportion import (
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttest_ind, ztest
 
 from tether.errors import MonitoringError
-from tether.monitoring._experiments import (
+from tether.monitoring import (
     MeanMoments,
     ProportionCounts,
-    difference,
+    arm_difference,
     fixed_horizon_test,
     required_sample_size,
     wilson_interval,
@@ -72,7 +72,7 @@ def test_mean_moments_recover_mean_variance_and_interval(
 
 def test_difference_of_proportions_is_the_unpooled_wald_interval() -> None:
     champion, challenger = ProportionCounts(120, 1000), ProportionCounts(150, 1100)
-    diff = difference(champion, challenger, 0.95)
+    diff = arm_difference(champion, challenger, 0.95)
     low, high = confint_proportions_2indep(150, 1100, 120, 1000, method="wald", compare="diff")
     assert diff.estimate == pytest.approx(150 / 1100 - 120 / 1000)
     assert (diff.low, diff.high) == pytest.approx((low, high), abs=1e-12)
@@ -82,7 +82,7 @@ def test_difference_of_proportions_is_the_unpooled_wald_interval() -> None:
 
 def test_difference_of_means_is_welchs_interval(values: tuple[np.ndarray, np.ndarray]) -> None:
     x, y = values
-    diff = difference(moments(x), moments(y), 0.9)
+    diff = arm_difference(moments(x), moments(y), 0.9)
     expected = CompareMeans(DescrStatsW(y), DescrStatsW(x)).tconfint_diff(
         alpha=0.1, usevar="unequal"
     )
@@ -117,9 +117,19 @@ def test_means_tests_match_statsmodels_welch_and_z(
     assert (pooled.statistic, pooled.p_value) == pytest.approx((z, p), rel=1e-9)
 
 
+def test_arms_too_small_for_a_variance_give_nan_not_an_error() -> None:
+    one, many = MeanMoments(1, 3.0, 9.0), MeanMoments(5, 10.0, 30.0)
+    diff = arm_difference(one, many)
+    assert diff.estimate == pytest.approx(-1.0)
+    assert math.isnan(diff.low) and math.isnan(diff.high)
+    assert math.isnan(fixed_horizon_test(one, many).p_value)
+    empty = ProportionCounts(0, 0)
+    assert math.isnan(fixed_horizon_test(empty, ProportionCounts(3, 10)).p_value)
+
+
 def test_a_proportion_is_not_compared_with_a_mean() -> None:
     with pytest.raises(MonitoringError, match="MeanMoments challenger with a ProportionCounts"):
-        difference(ProportionCounts(1, 10), MeanMoments(10, 1.0, 1.0))
+        arm_difference(ProportionCounts(1, 10), MeanMoments(10, 1.0, 1.0))
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,15 @@ import pandas as pd
 import pytest
 
 from tether.errors import MonitoringError
-from tether.monitoring._arms import arm_metrics, arms_by
-from tether.monitoring._experiment_decision import ExperimentLook, ExperimentPolicy, decide
-from tether.monitoring._experiments import MeanMoments, ProportionCounts
+from tether.monitoring import (
+    ExperimentLook,
+    ExperimentPolicy,
+    MeanMoments,
+    ProportionCounts,
+    arm_metrics,
+    arms_by,
+    decide,
+)
 
 
 @pytest.fixture
@@ -22,7 +28,10 @@ def rows() -> pd.DataFrame:
     flagged = np.where(label, rng.random(n) < 0.8, rng.random(n) < 0.05)
     value = np.where(flagged & label, rng.gamma(2, 50, n), np.where(flagged, -5.0, 0.0))
     value[rng.random(n) < 0.02] = np.nan
-    return pd.DataFrame({"cohort": cohort, "label": label, "flagged": flagged, "net": value})
+    amount = rng.gamma(1.5, 60.0, n)
+    return pd.DataFrame(
+        {"cohort": cohort, "label": label, "flagged": flagged, "net": value, "amount": amount}
+    )
 
 
 def confusion(rows: pd.DataFrame) -> pd.DataFrame:
@@ -32,15 +41,14 @@ def confusion(rows: pd.DataFrame) -> pd.DataFrame:
         ["tp", "fp", "fn"],
         default="tn",
     )
-    grouped = rows.assign(cell=cell, sq=rows.net**2).groupby(["cohort", "cell"])
-    return pd.DataFrame(
-        {
-            "rows": grouped.size(),
-            "net:sum": grouped["net"].sum(min_count=1),
-            "net:sumsq": grouped["sq"].sum(min_count=1),
-            "net:count": grouped["net"].count(),
-        }
-    ).reset_index()
+    squared = rows.assign(cell=cell, net_sq=rows.net**2, amount_sq=rows.amount**2)
+    grouped = squared.groupby(["cohort", "cell"])
+    columns = {"rows": grouped.size()}
+    for b in ("net", "amount"):
+        columns[f"{b}:sum"] = grouped[b].sum(min_count=1)
+        columns[f"{b}:sumsq"] = grouped[f"{b}_sq"].sum(min_count=1)
+        columns[f"{b}:count"] = grouped[b].count()
+    return pd.DataFrame(columns).reset_index()
 
 
 def test_arm_metrics_are_the_rows_own(rows: pd.DataFrame) -> None:
@@ -62,6 +70,48 @@ def test_arm_metrics_are_the_rows_own(rows: pd.DataFrame) -> None:
         assert net.n == len(values)
         assert net.estimate == pytest.approx(values.mean(), rel=1e-12)
         assert net.variance == pytest.approx(values.var(ddof=1), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "combination",
+    [
+        {"tp.amount": 1.0, "fp.count": -5.0},  # the fraud example's net value
+        {"tp.amount": 0.9, "tp.count": -1.0, "fn.amount": -1.0, "fp.count": -5.0},
+    ],
+)
+def test_a_linear_value_has_the_moments_of_its_per_row_values(
+    rows: pd.DataFrame, combination: dict[str, float]
+) -> None:
+    arms = arms_by(confusion(rows), "cohort", values={"value": combination})
+    tp, fp = rows.flagged & rows.label, rows.flagged & ~rows.label
+    fn = ~rows.flagged & rows.label
+    per_row = np.zeros(len(rows))
+    for term, coefficient in combination.items():
+        cell, field = term.split(".")
+        inside = {"tp": tp, "fp": fp, "fn": fn}[cell].to_numpy()
+        per_row += coefficient * inside * (1.0 if field == "count" else rows[field].to_numpy())
+    for name, metrics in arms.items():
+        mine = per_row[(rows.cohort == name).to_numpy()]
+        value = metrics["value"]
+        assert value.n == len(mine)
+        assert value.estimate == pytest.approx(mine.mean(), rel=1e-12)
+        assert value.variance == pytest.approx(mine.var(ddof=1), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("combination", "message"),
+    [
+        ({"tp.amount": 1.0, "tp.net": 1.0}, "two fields of 'tp'"),
+        ({"xx.amount": 1.0}, "term 'xx.amount' is not <cell>.<field>"),
+        ({"tp": 1.0}, "term 'tp' is not"),
+        ({"tp.fee": 1.0}, r"lacks the column\(s\) \['fee:sum'"),
+    ],
+)
+def test_a_value_the_cells_cannot_answer_is_refused(
+    rows: pd.DataFrame, combination: dict[str, float], message: str
+) -> None:
+    with pytest.raises(MonitoringError, match=message):
+        arm_metrics(confusion(rows), values={"value": combination})
 
 
 def test_an_arm_without_a_cell_counts_it_zero_and_a_decision_reads_the_metrics() -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+from statsmodels.stats.power import NormalIndPower
 
 from tether.errors import MonitoringError
-from tether.monitoring._experiment_decision import (
+from tether.monitoring import (
     ExperimentLook,
     ExperimentPolicy,
+    MeanMoments,
+    ProportionCounts,
     decide,
 )
-from tether.monitoring._experiments import MeanMoments, ProportionCounts
 
 POLICY = ExperimentPolicy(metric="precision", min_samples=1000, max_days=30)
 
@@ -66,6 +69,27 @@ def test_nothing_is_decided_before_min_samples_even_on_a_huge_difference() -> No
     assert "waiting for 1000 rows per arm" in decision.reason
 
 
+def test_a_spurious_early_look_before_min_samples_leaves_no_trace() -> None:
+    # Day 1: 200 rows per arm and a wild difference (its p alone would be 1e-70); then
+    # 20,000 rows a day of equal arms, which dilute it to nothing.
+    def arm(early: int, look: ExperimentLook, side: str) -> dict[str, ProportionCounts]:
+        counts = getattr(look, side)["precision"]
+        return {"precision": ProportionCounts(counts.successes + early, counts.trials + 200)}
+
+    history = [
+        ExperimentLook(
+            1.0, {"precision": ProportionCounts(10, 200)}, {"precision": ProportionCounts(190, 200)}
+        ),
+        *[
+            ExperimentLook(look.day + 1, arm(10, look, "champion"), arm(190, look, "challenger"))
+            for look in looks([(0.8, 0.8)] * 5, per_day=20_000)
+        ],
+    ]
+    decision = decide(history, POLICY)
+    assert decision.action == "continue", decision.reason
+    assert decision.evidence["always_valid_p"] > 0.05  # type: ignore[operator]
+
+
 def test_no_difference_continues_then_keeps_the_champion_at_max_days() -> None:
     flat = [(0.8, 0.8)] * 29
     assert decide(looks(flat), POLICY).action == "continue"
@@ -86,6 +110,7 @@ def test_a_challenger_that_cannot_reach_the_minimum_lift_is_stopped_for_futility
     # A fixed-horizon test would need this many per arm to see 0.80 -> 0.85 at 80% power:
     # h = 2 asin(sqrt(.85)) - 2 asin(sqrt(.80)) = 0.131897; 2 (2.80159 / h)^2 = 902.35.
     assert decision.evidence["required_n_per_arm"] == 903
+    assert decision.evidence["required_days"] == pytest.approx(903 / 4000)
 
 
 def test_the_decision_of_a_history_does_not_change_as_looks_are_added() -> None:
@@ -122,6 +147,20 @@ def test_a_mean_business_metric_is_decided_on_welch_moments() -> None:
     assert decision.evidence["difference"] == pytest.approx(0.4)
     # Means: lift 0.1 over sd 2 -> d = 0.05; 2 (2.80159 / 0.05)^2 = 6279.3.
     assert decision.evidence["required_n_per_arm"] == 6280
+
+
+def test_the_fixed_horizon_size_follows_the_arms_ratio() -> None:
+    # A sticky challenger cohort of a tenth of the traffic: 9,000 against 1,000 rows by day 10.
+    champion = MeanMoments(9000, 9000.0, 4.0 * 8999 + 9000.0)  # mean 1, variance 4
+    challenger = MeanMoments(1000, 1000.0, 4.0 * 999 + 1000.0)
+    policy = ExperimentPolicy(min_lift=0.2, min_samples=500)
+    look = ExperimentLook(10.0, {"net_value": champion}, {"net_value": challenger})
+    evidence = decide([look], policy).evidence
+    expected = NormalIndPower().solve_power(
+        effect_size=0.2 / 2.0, alpha=0.05, power=0.8, ratio=1 / 9
+    )
+    assert evidence["required_n_per_arm"] == math.ceil(expected)
+    assert evidence["required_days"] == pytest.approx(10 * math.ceil(expected) / 9000)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate, stats
 
 from tether.errors import MonitoringError
-from tether.monitoring._sequential import always_valid_path, effective_n
+from tether.monitoring import always_valid_path, effective_n
 
 
 def mixture_ratio_by_integration(theta: float, variance: float, tau_abs: float) -> float:
@@ -49,7 +49,7 @@ def test_the_likelihood_ratio_is_the_normal_mixture(
 def test_it_is_johari_pekelis_walshs_formula_for_equal_arms() -> None:
     # Their two-sample mSPRT with n pairs of known variance sigma^2 each:
     # Lambda = sqrt(2 s2 / (2 s2 + n t2)) exp(n^2 t2 delta^2 / (4 s2 (2 s2 + n t2))),
-    # s2 = sigma^2, t2 = tau^2 (their section 3, in metric units).
+    # s2 = sigma^2, t2 = tau^2 (in metric units).
     n, sigma, delta, tau_abs = 4000, 2.0, 0.09, 0.1
     expected = math.sqrt(2 * sigma**2 / (2 * sigma**2 + n * tau_abs**2)) * math.exp(
         n**2 * tau_abs**2 * delta**2 / (4 * sigma**2 * (2 * sigma**2 + n * tau_abs**2))

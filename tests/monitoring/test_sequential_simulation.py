@@ -15,6 +15,12 @@ below checks that the two agree look by look). Measured (10,000 runs each, alpha
 - no true difference, a heavy-tailed value like money caught (98% of predictions worth 0,
   the rest Gamma(0.7, 120): skewness ~17 per observation; 4,000 runs, drawn value by
   value): the mSPRT promotes in 0.0095 (either way 0.0188), so the plug-in variance holds;
+- no true difference, other mixing sds: a significant result either way in 0.0054 (tau
+  0.01), 0.0108 (0.2), 0.0024 (1.0);
+- no true difference, a sticky challenger cohort of a tenth of the traffic (111 a day
+  against 1,000; the test starts on day 10, when it has 1,000): mSPRT 0.0041, naive 0.1723;
+- with ``min_lift`` 0.01: a challenger exactly at it is stopped for futility in 0.0111 of
+  the runs (promoted in 0.986); one without any lift, in 0.988 (median day 15);
 - a true lift of 0.10 -> 0.11 (the fixed-horizon test needs 14,745 rows per arm, 14.7 days,
   at 80% power): power 0.9968 within 60 days, median 16 days to the promotion (quartiles 9
   and 24); the confidence sequence holds the true difference at every look at once in 0.9802
@@ -38,16 +44,14 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tether.monitoring._experiment_decision import (
+from tether.monitoring import (
     DecisionCode,
     ExperimentLook,
     ExperimentPolicy,
-    decide,
-    decision_path,
-)
-from tether.monitoring._experiments import (
     MeanMoments,
     ProportionCounts,
+    decide,
+    decision_path,
     fixed_horizon_test,
     required_sample_size,
 )
@@ -58,20 +62,25 @@ SLACK = 3.5 * math.sqrt(ALPHA * (1 - ALPHA) / RUNS)
 Array = npt.NDArray[np.float64]
 
 
-def proportion_experiments(p_champion: float, p_challenger: float, seed: int) -> dict[str, Array]:
+def proportion_experiments(
+    p_champion: float, p_challenger: float, seed: int, challenger_per_day: int = PER_DAY
+) -> dict[str, Array]:
     rng = np.random.default_rng(seed)
-    n = np.broadcast_to(PER_DAY * np.arange(1.0, DAYS + 1), (RUNS, DAYS))
+    days = np.arange(1.0, DAYS + 1)
+    n = np.broadcast_to(PER_DAY * days, (RUNS, DAYS))
+    n2 = np.broadcast_to(challenger_per_day * days, (RUNS, DAYS))
     x1 = rng.binomial(PER_DAY, p_champion, (RUNS, DAYS)).cumsum(axis=1).astype(np.float64)
-    x2 = rng.binomial(PER_DAY, p_challenger, (RUNS, DAYS)).cumsum(axis=1).astype(np.float64)
-    p1, p2 = x1 / n, x2 / n
-    pooled = (x1 + x2) / (2 * n)
+    x2 = rng.binomial(challenger_per_day, p_challenger, (RUNS, DAYS)).cumsum(axis=1)
+    p1, p2 = x1 / n, x2 / n2
+    pooled = (x1 + x2) / (n + n2)
     return {
         "x1": x1,
-        "x2": x2,
+        "x2": x2.astype(np.float64),
         "n": n,
+        "n2": n2,
         "estimate": p2 - p1,
-        "variance": p1 * (1 - p1) / n + p2 * (1 - p2) / n,
-        "naive_z": (p2 - p1) / np.sqrt(pooled * (1 - pooled) * 2 / n),
+        "variance": p1 * (1 - p1) / n + p2 * (1 - p2) / n2,
+        "naive_z": (p2 - p1) / np.sqrt(pooled * (1 - pooled) * (1 / n + 1 / n2)),
     }
 
 
@@ -96,11 +105,13 @@ def mean_experiments(mean: float, lift: float, sd: float, seed: int) -> dict[str
     return out
 
 
-def outcomes(sim: dict[str, Array]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def outcomes(
+    sim: dict[str, Array], policy: ExperimentPolicy = POLICY
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Each run's deciding code and the index of its deciding look (-1: never decided)."""
-    codes, _ = decision_path(
-        sim["estimate"], sim["variance"], sim["n"], sim["n"], np.arange(1, DAYS + 1), POLICY
-    )
+    n2 = sim.get("n2", sim["n"])
+    days = np.arange(1, DAYS + 1)
+    codes, _ = decision_path(sim["estimate"], sim["variance"], sim["n"], n2, days, policy)
     decided = codes != DecisionCode.CONTINUE
     first = np.where(decided.any(axis=1), decided.argmax(axis=1), -1)
     code = np.where(first >= 0, codes[np.arange(RUNS), np.maximum(first, 0)], DecisionCode.CONTINUE)
@@ -130,6 +141,41 @@ def test_without_a_true_difference_a_proportion_is_falsely_promoted_at_most_alph
     x1, x2, n = sim["x1"][0, 9], sim["x2"][0, 9], int(sim["n"][0, 9])
     test = fixed_horizon_test(ProportionCounts(int(x1), n), ProportionCounts(int(x2), n))
     assert test.statistic == pytest.approx(sim["naive_z"][0, 9], rel=1e-9)
+
+
+@pytest.mark.parametrize("mixing_sd", [0.01, 0.2, 1.0])
+def test_any_mixing_variance_keeps_the_false_promotion_rate_at_most_alpha(
+    mixing_sd: float,
+) -> None:
+    # tau only trades power between effect sizes; the guarantee holds for every tau.
+    sim = proportion_experiments(0.10, 0.10, seed=20260111)
+    policy = ExperimentPolicy(metric="m", alpha=ALPHA, max_days=DAYS, mixing_sd=mixing_sd)
+    code, _ = outcomes(sim, policy)
+    assert float(np.isin(code, [DecisionCode.PROMOTE, DecisionCode.WORSE]).mean()) <= (
+        ALPHA + SLACK
+    )
+
+
+def test_a_small_sticky_cohort_is_falsely_promoted_at_most_alpha() -> None:
+    # The challenger gets a tenth of the traffic; the champion keeps the rest.
+    sim = proportion_experiments(0.10, 0.10, seed=20260108, challenger_per_day=PER_DAY // 9)
+    code, _ = outcomes(sim)
+    naive_promotion, _ = naive_daily(sim)
+    assert float((code == DecisionCode.PROMOTE).mean()) <= ALPHA + SLACK
+    assert naive_promotion >= 2.5 * ALPHA
+    n1, n2 = int(sim["n"][0, 20]), int(sim["n2"][0, 20])
+    counts = [ProportionCounts(int(sim[x][0, 20]), n) for x, n in (("x1", n1), ("x2", n2))]
+    assert fixed_horizon_test(*counts).statistic == pytest.approx(sim["naive_z"][0, 20])
+
+
+def test_a_challenger_exactly_at_the_minimum_lift_is_stopped_for_futility_at_most_alpha() -> None:
+    sim = proportion_experiments(0.10, 0.11, seed=20260109)
+    policy = ExperimentPolicy(metric="m", alpha=ALPHA, max_days=DAYS, min_lift=0.01)
+    code, _ = outcomes(sim, policy)
+    assert float((code == DecisionCode.FUTILE).mean()) <= ALPHA + SLACK
+    # And one with no lift at all is stopped for futility, as it should be, most of the time.
+    flat, _ = outcomes(proportion_experiments(0.10, 0.10, seed=20260110), policy)
+    assert float((flat == DecisionCode.FUTILE).mean()) >= 0.5
 
 
 def test_without_a_true_difference_a_mean_is_falsely_promoted_at_most_alpha() -> None:

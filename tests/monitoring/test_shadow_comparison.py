@@ -12,7 +12,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from tether.errors import MonitoringError
-from tether.monitoring._shadow import compare_shadow
+from tether.monitoring import compare_shadow
 
 
 @pytest.fixture
@@ -87,6 +87,8 @@ def test_logged_decisions_are_used_as_logged_and_a_missing_one_is_left_out() -> 
     assert report.pairs == 5, "a missing decision still leaves a pair of scores"
     top = report.disagreements.set_index("instance_id")
     assert pd.isna(top.loc["e", "champion_decision"]) and top.loc["d", "shadow_decision"] == 1
+    records = {r["instance_id"]: r for r in report.to_dict()["disagreements"]}  # type: ignore[union-attr,index]
+    assert records["e"]["champion_decision"] is None and records["e"]["shadow_decision"] == 1
     json.dumps(report.to_dict(), allow_nan=False)
     with pytest.raises(MonitoringError, match=r"lack the column\(s\) \['decided'\]"):
         compare_shadow(

@@ -13,7 +13,9 @@ experiment stops there, so the decision of a history never changes when looks ar
    or when the confidence sequence of the lift lies wholly below ``min_lift`` (futility:
    the challenger cannot be worth it; if its true lift were at least ``min_lift`` this would
    happen with probability at most alpha); or at ``max_days`` without a promotion;
-3. ``continue`` otherwise, including while an arm has fewer than ``min_samples``.
+3. ``continue`` otherwise, including while an arm has fewer than ``min_samples``: the
+   sequential test starts at the first look where both arms have them (the looks before
+   carry no evidence, so a tiny arm's noisy variance cannot leave a spurious p behind).
 
 The lift is challenger - champion for a metric where higher is better, champion -
 challenger for a cost. The evidence holds the numbers behind the decision (the arms'
@@ -38,10 +40,10 @@ from tether.errors import MonitoringError
 from tether.monitoring._experiments import (
     ArmAggregate,
     MeanMoments,
-    difference,
+    arm_difference,
+    difference_variance,
     fixed_horizon_test,
     required_sample_size,
-    standard_variance,
 )
 from tether.monitoring._sequential import (
     MIXING_SD,
@@ -144,13 +146,16 @@ def decision_path(
     """
     n1 = np.asarray(n_champion, dtype=np.float64)
     n2 = np.asarray(n_challenger, dtype=np.float64)
+    ready = (n1 >= policy.min_samples) & (n2 >= policy.min_samples)
+    # The test starts once both arms are ready: a look before it carries no evidence, or a
+    # spurious p from a tiny arm's plug-in variance would survive in the running minimum.
+    informative = np.where(ready, np.asarray(variances, dtype=np.float64), 0.0)
     path = always_valid_path(
-        estimates, variances, effective_n(n1, n2), alpha=policy.alpha, mixing_sd=policy.mixing_sd
+        estimates, informative, effective_n(n1, n2), alpha=policy.alpha, mixing_sd=policy.mixing_sd
     )
     sign = 1.0 if policy.higher_is_better else -1.0
     lift = sign * np.asarray(estimates, dtype=np.float64)
     lift_high = path.high if policy.higher_is_better else -path.low
-    ready = (n1 >= policy.min_samples) & (n2 >= policy.min_samples)
     significant = ready & (path.p_values < policy.alpha)
     codes = np.select(
         [
@@ -179,7 +184,7 @@ def decide(looks: Sequence[ExperimentLook], policy: ExperimentPolicy) -> Experim
     """
     champion, challenger = _metric_series(looks, policy.metric)
     estimates = [b.estimate - a.estimate for a, b in zip(champion, challenger, strict=True)]
-    variances = [standard_variance(a, b) for a, b in zip(champion, challenger, strict=True)]
+    variances = [difference_variance(a, b) for a, b in zip(champion, challenger, strict=True)]
     codes, path = decision_path(
         estimates,
         variances,
@@ -229,7 +234,7 @@ def _evidence(
     look: ExperimentLook, policy: ExperimentPolicy, path: AlwaysValidPath, at: int, looks: int
 ) -> dict[str, JSONValue]:
     champion, challenger = look.champion[policy.metric], look.challenger[policy.metric]
-    diff = difference(champion, challenger, 1 - policy.alpha)
+    diff = arm_difference(champion, challenger, 1 - policy.alpha)
     test = fixed_horizon_test(champion, challenger)
     sign = 1.0 if policy.higher_is_better else -1.0
     low, high = float(path.low[at]), float(path.high[at])
@@ -255,8 +260,8 @@ def _evidence(
         "min_lift": policy.min_lift,
         "min_samples": policy.min_samples,
         "max_days": policy.max_days,
-        "required_n_per_arm": _required_n(champion, policy),
     }
+    evidence |= _required(champion, challenger, look.day, policy)
     evidence["metrics"] = {
         name: _difference_json(look.champion[name], look.challenger[name], 1 - policy.alpha)
         for name in sorted(set(look.champion) & set(look.challenger))
@@ -270,7 +275,7 @@ def _difference_json(
 ) -> JSONValue:
     if type(champion) is not type(challenger):
         return None
-    diff = difference(champion, challenger, confidence)
+    diff = arm_difference(champion, challenger, confidence)
     return {
         "champion": _number(diff.champion),
         "challenger": _number(diff.challenger),
@@ -281,18 +286,30 @@ def _difference_json(
     }
 
 
-def _required_n(champion: ArmAggregate, policy: ExperimentPolicy) -> int | None:
-    """The size per arm a fixed-horizon test would need to see ``min_lift`` (80% power)."""
-    if policy.min_lift <= 0 or champion.n < 2:
-        return None
+def _required(
+    champion: ArmAggregate, challenger: ArmAggregate, day: float, policy: ExperimentPolicy
+) -> dict[str, JSONValue]:
+    """What a fixed-horizon test would need to see ``min_lift`` at 80% power: the champion's
+    rows (the challenger's in the arms' current ratio), and the days at the pace so far."""
+    none: dict[str, JSONValue] = {"required_n_per_arm": None, "required_days": None}
+    if policy.min_lift <= 0 or champion.n < 2 or challenger.n < 2:
+        return none
     lift = policy.min_lift if policy.higher_is_better else -policy.min_lift
+    ratio = challenger.n / champion.n
     try:
         if isinstance(champion, MeanMoments):
             sd = math.sqrt(champion.variance)
-            return required_sample_size(baseline=0.0, lift=lift, alpha=policy.alpha, sd=sd)
-        return required_sample_size(baseline=champion.estimate, lift=lift, alpha=policy.alpha)
+            n = required_sample_size(
+                baseline=0.0, lift=lift, alpha=policy.alpha, ratio=ratio, sd=sd
+            )
+        else:
+            n = required_sample_size(
+                baseline=champion.estimate, lift=lift, alpha=policy.alpha, ratio=ratio
+            )
     except MonitoringError:  # a baseline + lift outside [0, 1], or no spread: no answer
-        return None
+        return none
+    days = day * n / champion.n if day > 0 else None
+    return {"required_n_per_arm": n, "required_days": days}
 
 
 def _reason(

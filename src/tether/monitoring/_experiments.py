@@ -12,7 +12,7 @@ predictions costs the same here as a window of ten. Two kinds of metric:
   business value (net value caught per prediction, cost of a false alarm...). The variance
   is the sample variance (``ddof=1``) recovered from the moments; its interval is Student's.
 
-A comparison is always **challenger - champion** (:func:`difference`): the unpooled (Wald)
+A comparison is always **challenger - champion** (:func:`arm_difference`): the unpooled (Wald)
 interval for proportions (statsmodels ``confint_proportions_2indep(method="wald")``) and
 Welch's interval for means (statsmodels ``CompareMeans.tconfint_diff(usevar="unequal")``).
 :func:`fixed_horizon_test` is the textbook test, valid **once**, at a sample size fixed in
@@ -161,7 +161,7 @@ def wilson_interval(
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def difference(
+def arm_difference(
     champion: ArmAggregate, challenger: ArmAggregate, confidence: float = CONFIDENCE
 ) -> ArmDifference:
     """The difference challenger - champion and its interval.
@@ -171,7 +171,7 @@ def difference(
     """
     _check_same_kind(champion, challenger)
     estimate = challenger.estimate - champion.estimate
-    variance = standard_variance(champion, challenger)
+    variance = difference_variance(champion, challenger)
     se = math.sqrt(variance)
     if isinstance(champion, MeanMoments) and isinstance(challenger, MeanMoments):
         df = _welch_df(champion, challenger)
@@ -189,7 +189,7 @@ def difference(
     )
 
 
-def standard_variance(champion: ArmAggregate, challenger: ArmAggregate) -> float:
+def difference_variance(champion: ArmAggregate, challenger: ArmAggregate) -> float:
     """The plug-in variance of the difference of the arms' estimates, ``s1^2/n1 + s2^2/n2``."""
     _check_same_kind(champion, challenger)
     if champion.n == 0 or challenger.n == 0:
@@ -226,7 +226,7 @@ def fixed_horizon_test(
         se = math.sqrt(ss / dof * (1 / champion.n + 1 / challenger.n)) if dof > 0 else math.nan
         z = _ratio(delta, se)
         return FixedHorizonTest("z-means", z, _normal_p(z, alternative), alternative)
-    t = _ratio(delta, math.sqrt(standard_variance(champion, challenger)))
+    t = _ratio(delta, math.sqrt(difference_variance(champion, challenger)))
     df = _welch_df(champion, challenger)
     if alternative == "two-sided":
         p = 2 * float(stats.t.sf(abs(t), df))
@@ -293,6 +293,8 @@ def _check_same_kind(champion: ArmAggregate, challenger: ArmAggregate) -> None:
 
 
 def _welch_df(champion: MeanMoments, challenger: MeanMoments) -> float:
+    if champion.n < 2 or challenger.n < 2:
+        return math.nan
     a = champion.variance / champion.n
     b = challenger.variance / challenger.n
     denominator = a * a / (champion.n - 1) + b * b / (challenger.n - 1)

@@ -2,15 +2,17 @@
 
 A champion-challenger experiment is looked at every day, and a fixed-horizon test checked
 daily rejects a true null several times more often than its alpha (the simulation in
-``tests/monitoring/test_sequential_simulation.py`` measures 0.18 against alpha 0.05 over a
-60-day experiment). The mixture SPRT of Johari, Pekelis and Walsh ("Always valid inference:
-continuous monitoring of A/B tests", Operations Research 70(3), 2022; arXiv 1512.04922)
-bounds the chance that the p-value *ever* falls below alpha under the null by alpha itself.
+``tests/monitoring/test_sequential_simulation.py``: over 60 daily looks with no difference,
+a "significant" result in 0.33 of the experiments and a promotion in 0.17, at alpha 0.05;
+this test, 0.02 and 0.01). The mixture SPRT of Johari, Pekelis and Walsh ("Always valid
+inference: continuous monitoring of A/B tests", Operations Research 70(3), 2022; arXiv
+1512.04922) bounds the chance that the p-value *ever* falls below alpha under the null by
+alpha itself.
 
 **The statistic.** At look n the difference of the arms' estimates ``theta_hat =
 challenger - champion`` has the plug-in variance ``V = s1^2/n1 + s2^2/n2`` (each arm's own
 variance: ``p (1 - p)`` for a proportion, the sample variance for a mean; the paper's
-two-sample statistic, with the variance estimated as it goes, its section 4). Treating
+two-sample statistic, with the variance estimated as it goes). Treating
 ``theta_hat ~ N(theta, V)`` and mixing the alternative over ``theta ~ N(0, tau_abs^2)``, the
 likelihood ratio against ``theta = 0`` is
 
@@ -29,7 +31,9 @@ so the test depends only on the z statistic and the effective sample size, the s
 proportion, a mean in euros or one in cents. The paper shows ``tau`` near the effects one
 expects gives the fastest decisions; :data:`MIXING_SD` = 0.05 standard deviations
 (a proportion moving from 0.10 to 0.115, a twentieth of the spread of a value) was chosen by
-the power simulation of the test module.
+simulation: on a 0.10 -> 0.11 lift at 1,000 rows a day and arm, 0.02 to 0.1 gave the same
+power (0.99 to 0.999 in 60 days) and median days (16 to 17), 0.2 was slower (20); a
+smaller ``tau`` favours smaller effects (docs/decisions.md).
 
 **Confidence sequence.** Inverting the test at every ``theta0`` gives the always-valid
 interval ``theta_hat +- sqrt(V) sqrt(2 (1 + r) (log(1/alpha) + 1/2 log((1 + r) / r)))``;

@@ -234,10 +234,10 @@ def _cell(value: object) -> JSONValue:
     """One cell of a disagreement for JSON: numpy scalars unwrapped, nan as None, else text."""
     if isinstance(value, np.generic):
         value = value.item()
-    if value is None or isinstance(value, bool | int | str):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return _number(value)
-    if value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
     return str(value)
