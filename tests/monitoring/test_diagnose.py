@@ -149,6 +149,19 @@ def test_a_one_day_unit_shift_with_its_score_spike_is_fix_the_data() -> None:
     assert diagnosis.evidence["one_day_breaks"]["score_psi"] == ["2025-03-21"]  # type: ignore[index]
 
 
+def test_a_day_off_a_mostly_constant_series_is_a_break_only_when_far_off() -> None:
+    mostly_zero = np.zeros(DAYS)
+    mostly_zero[[3, 9, 17]] = 0.04  # one feature in 25 drifted on three days: noise
+    spike = mostly_zero.copy()
+    spike[22] = 0.6  # 15 of 25 features at once: the cents incident's signature
+
+    quiet = diagnose(DiagnosisInput("fraud", _days(21, drifted=mostly_zero)))
+    loud = diagnose(DiagnosisInput("fraud", _days(21, drifted=spike)))
+
+    assert quiet.evidence["one_day_breaks"]["drifted_share"] == []  # type: ignore[index]
+    assert loud.evidence["one_day_breaks"]["drifted_share"] == ["2025-03-23"]  # type: ignore[index]
+
+
 def test_a_break_over_several_days_and_features_is_one_reason_per_feature() -> None:
     quality = tuple(
         QualityEvidence(_day(n), "unit_shift", feature, 4210.0, 42.1)

@@ -250,13 +250,20 @@ def _one_day_breaks(days: list[date], values: list[float], policy: DiagnosisPoli
         return []
     median = float(np.median(finite))
     spread = 1.4826 * float(np.median(np.abs(finite - median)))
-    if not spread > 0:
-        return [d for d, v in zip(days, values, strict=True) if math.isfinite(v) and v != median]
-    return [
-        d
-        for d, v in zip(days, values, strict=True)
-        if math.isfinite(v) and abs(v - median) / spread > policy.outlier_z
-    ]
+    breaks = []
+    for day, value in zip(days, values, strict=True):
+        if not math.isfinite(value):
+            continue
+        scale = spread
+        if not scale > 0:
+            # Most days equal (no feature drifted on most days): the MAD is zero, so the
+            # other days' s.d. measures how far off this one is (infinitely, if all equal).
+            others = finite[np.arange(len(finite)) != int(np.flatnonzero(finite == value)[0])]
+            scale = float(np.std(others))
+        off = abs(value - median)
+        if off > 0 and (not scale > 0 or off / scale > policy.outlier_z):
+            breaks.append(day)
+    return breaks
 
 
 def _deploy_before(
