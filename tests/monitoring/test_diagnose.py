@@ -308,7 +308,10 @@ def test_a_healthy_model_waits_because_nothing_is_wrong() -> None:
 
 
 def test_healthy_models_are_rarely_told_to_act() -> None:
-    actions = [diagnose(DiagnosisInput("fraud", _days(seed))).action for seed in range(100, 160)]
+    diagnoses = [diagnose(DiagnosisInput("fraud", _days(seed))) for seed in range(100, 160)]
+    actions = [d.action for d in diagnoses]
+    for diagnosis in diagnoses:
+        json.dumps(diagnosis.to_dict(), allow_nan=False)  # strict JSON, whatever was seen
 
     # Three noise series per model, each with a ~1% false-change rate: at most a few act.
     assert sum(a != "wait" for a in actions) <= 2

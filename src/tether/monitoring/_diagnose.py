@@ -34,7 +34,10 @@ gap is the relation between inputs and outcome changing, which no input drift sh
 
 Realized-metric days count only when their label completeness is at least
 ``min_label_completeness`` (a window with a few labels shows the fast ones: fraud first), and
-the series only when those days hold ``min_labelled_rows`` labelled rows.
+the series only when those days hold ``min_labelled_rows`` labelled rows. Rollback and
+retrain also need ``min_predictions`` predictions over the days: on fewer, a step or a trend
+is noise, and the verdict is wait (thin evidence). A data break needs no volume: the quality
+checks decide what is one.
 """
 
 from __future__ import annotations
