@@ -333,6 +333,8 @@ def test_deploys_come_from_the_event_log_on_the_replay_clock(tmp_path: Path) -> 
         "fraud", "deploy", actor="loop", reason="r", after={"champion": "1", "challenger": "2"}
     )
     log.append("fraud", "note", actor="ana", reason="r", after={"champion": "1", "challenger": "2"})
+    shadow = {"champion": "1", "challenger": "2", "shadow-3": "3"}
+    log.append("fraud", "deploy", actor="ana", reason="a shadow answers nobody", after=shadow)
     log.append("churn", "deploy", actor="ana", reason="r", after={"champion": "5"})
     events = log.events()
     log.close()
