@@ -58,7 +58,15 @@ from tether.monitoring._report import (
     DriftThresholds,
     FeatureDrift,
 )
-from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_homogeneity, psi
+from tether.monitoring._statistics import (
+    CHI2_MIN_EXPECTED,
+    KS_EXACT_MAX_ROWS,
+    PSI_EPSILON,
+    chi2_homogeneity,
+    ks_test,
+    psi,
+    wasserstein,
+)
 
 __all__ = [
     "CATEGORICAL_EFFECT",
@@ -68,6 +76,7 @@ __all__ = [
     "DOMAIN_AUC",
     "DOMAIN_SAMPLE_SIZE",
     "FORMAT_VERSION",
+    "KS_EXACT_MAX_ROWS",
     "KS_SAMPLE_SIZE",
     "MAX_CATEGORIES",
     "NUMERIC_EFFECT",
@@ -102,6 +111,8 @@ __all__ = [
     "diagnose",
     "domain_classifier",
     "drift_report",
+    "ks_test",
     "profile_frame",
     "psi",
+    "wasserstein",
 ]
