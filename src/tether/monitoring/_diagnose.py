@@ -64,18 +64,24 @@ QUALITY_WINDOW_DAYS = 1
 DRIFT_SHARE = DATASET_SHARE
 """The mission's dataset rule, the drift report's: drift when more than 10% of the features do."""
 RECENT_DAYS = 7
+"""The days the drift rule averages over: a week, the monitor's default window."""
 MIN_NEW_LABELLED_ROWS = 2_000
 """Labelled rows a retrain needs: at the scenario's ~1% fraud, about 20 frauds to learn from."""
 MIN_LABEL_COMPLETENESS = 0.9
 """As ``[monitoring] min_label_completeness``: one key decides when a day's labels are enough,
 for the performance alerts and for the diagnosis alike."""
 MIN_LABELLED_ROWS = 500
+"""Labelled rows on complete days before the realized series is judged: a precision over a
+few hundred rows has a s.e. of a point or two, small beside the declines that matter."""
 MIN_PREDICTIONS = 1_000
+"""Predictions over the days before a step or a trend means anything (PSI on fewer is noise)."""
 CONCEPT_GAP = 0.05
 """Realized this far below the estimate is its own signal (the issue's concept-drift gap)."""
 OUTLIER_Z = 6.0
 """Robust s.d. from the median for a one-day break: rare in noise (a normal's 1e-9 tail)."""
 BREAKING_CHECKS = frozenset({"schema", "null_rate", "constant", "unit_shift", "unseen"})
+"""The data-quality checks that say "pipeline broken" (the quality checks' names); not
+``out_of_range``, which a drifting world trips as well."""
 
 
 @dataclass(frozen=True)
