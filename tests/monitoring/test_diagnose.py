@@ -110,6 +110,17 @@ def test_a_step_down_in_precision_at_a_deploy_is_a_rollback_even_if_the_score_ho
     assert "the same day promote" in diagnosis.reasons[0]
 
 
+def test_a_step_dated_the_day_before_a_deploy_is_still_the_deploys() -> None:
+    # The locator is good to a day: a deploy at 00:30 on day 16 may show as a step on day 15.
+    late = RegistryChange(_at(16, hour=0), "deploy", "promote (champion 3 -> 4) by loop")
+    evidence = DiagnosisInput("fraud", _days(22, score_psi=_psi_step(15)), changes=(late,))
+
+    diagnosis = diagnose(evidence)
+
+    assert diagnosis.action == "rollback"
+    assert "1 day(s) before promote (champion 3 -> 4) by loop on 2025-03-17" in diagnosis.reasons[0]
+
+
 def test_a_step_long_after_a_deploy_is_not_the_deploys() -> None:
     evidence = DiagnosisInput("fraud", _days(3, score_psi=_psi_step(20)), changes=(_deploy(5),))
 
