@@ -110,6 +110,17 @@ def test_a_step_down_in_precision_at_a_deploy_is_a_rollback_even_if_the_score_ho
     assert "the same day promote" in diagnosis.reasons[0]
 
 
+def test_a_step_dated_the_day_before_a_deploy_is_still_the_deploys() -> None:
+    # The locator is good to a day: a deploy at 00:30 on day 16 may show as a step on day 15.
+    late = RegistryChange(_at(16, hour=0), "deploy", "promote (champion 3 -> 4) by loop")
+    evidence = DiagnosisInput("fraud", _days(22, score_psi=_psi_step(15)), changes=(late,))
+
+    diagnosis = diagnose(evidence)
+
+    assert diagnosis.action == "rollback"
+    assert "1 day(s) before promote (champion 3 -> 4) by loop on 2025-03-17" in diagnosis.reasons[0]
+
+
 def test_a_step_long_after_a_deploy_is_not_the_deploys() -> None:
     evidence = DiagnosisInput("fraud", _days(3, score_psi=_psi_step(20)), changes=(_deploy(5),))
 
@@ -147,6 +158,19 @@ def test_a_one_day_unit_shift_with_its_score_spike_is_fix_the_data() -> None:
     assert "one-day break in score_psi on 2025-03-21" in diagnosis.reasons[1]
     assert "retraining on it would learn the corruption" in diagnosis.reasons[-1]
     assert diagnosis.evidence["one_day_breaks"]["score_psi"] == ["2025-03-21"]  # type: ignore[index]
+
+
+def test_a_day_off_a_mostly_constant_series_is_a_break_only_when_far_off() -> None:
+    mostly_zero = np.zeros(DAYS)
+    mostly_zero[[3, 9, 17]] = 0.04  # one feature in 25 drifted on three days: noise
+    spike = mostly_zero.copy()
+    spike[22] = 0.6  # 15 of 25 features at once: the cents incident's signature
+
+    quiet = diagnose(DiagnosisInput("fraud", _days(21, drifted=mostly_zero)))
+    loud = diagnose(DiagnosisInput("fraud", _days(21, drifted=spike)))
+
+    assert quiet.evidence["one_day_breaks"]["drifted_share"] == []  # type: ignore[index]
+    assert loud.evidence["one_day_breaks"]["drifted_share"] == ["2025-03-23"]  # type: ignore[index]
 
 
 def test_a_break_over_several_days_and_features_is_one_reason_per_feature() -> None:
@@ -295,7 +319,10 @@ def test_a_healthy_model_waits_because_nothing_is_wrong() -> None:
 
 
 def test_healthy_models_are_rarely_told_to_act() -> None:
-    actions = [diagnose(DiagnosisInput("fraud", _days(seed))).action for seed in range(100, 160)]
+    diagnoses = [diagnose(DiagnosisInput("fraud", _days(seed))) for seed in range(100, 160)]
+    actions = [d.action for d in diagnoses]
+    for diagnosis in diagnoses:
+        json.dumps(diagnosis.to_dict(), allow_nan=False)  # strict JSON, whatever was seen
 
     # Three noise series per model, each with a ~1% false-change rate: at most a few act.
     assert sum(a != "wait" for a in actions) <= 2
@@ -317,6 +344,8 @@ def test_deploys_come_from_the_event_log_on_the_replay_clock(tmp_path: Path) -> 
         "fraud", "deploy", actor="loop", reason="r", after={"champion": "1", "challenger": "2"}
     )
     log.append("fraud", "note", actor="ana", reason="r", after={"champion": "1", "challenger": "2"})
+    shadow = {"champion": "1", "challenger": "2", "shadow-3": "3"}
+    log.append("fraud", "deploy", actor="ana", reason="a shadow answers nobody", after=shadow)
     log.append("churn", "deploy", actor="ana", reason="r", after={"champion": "5"})
     events = log.events()
     log.close()

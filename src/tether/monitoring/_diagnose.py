@@ -34,7 +34,10 @@ gap is the relation between inputs and outcome changing, which no input drift sh
 
 Realized-metric days count only when their label completeness is at least
 ``min_label_completeness`` (a window with a few labels shows the fast ones: fraud first), and
-the series only when those days hold ``min_labelled_rows`` labelled rows.
+the series only when those days hold ``min_labelled_rows`` labelled rows. Rollback and
+retrain also need ``min_predictions`` predictions over the days: on fewer, a step or a trend
+is noise, and the verdict is wait (thin evidence). A data break needs no volume: the quality
+checks decide what is one.
 """
 
 from __future__ import annotations
@@ -61,18 +64,24 @@ QUALITY_WINDOW_DAYS = 1
 DRIFT_SHARE = DATASET_SHARE
 """The mission's dataset rule, the drift report's: drift when more than 10% of the features do."""
 RECENT_DAYS = 7
+"""The days the drift rule averages over: a week, the monitor's default window."""
 MIN_NEW_LABELLED_ROWS = 2_000
 """Labelled rows a retrain needs: at the scenario's ~1% fraud, about 20 frauds to learn from."""
 MIN_LABEL_COMPLETENESS = 0.9
 """As ``[monitoring] min_label_completeness``: one key decides when a day's labels are enough,
 for the performance alerts and for the diagnosis alike."""
 MIN_LABELLED_ROWS = 500
+"""Labelled rows on complete days before the realized series is judged: a precision over a
+few hundred rows has a s.e. of a point or two, small beside the declines that matter."""
 MIN_PREDICTIONS = 1_000
+"""Predictions over the days before a step or a trend means anything (PSI on fewer is noise)."""
 CONCEPT_GAP = 0.05
 """Realized this far below the estimate is its own signal (the issue's concept-drift gap)."""
 OUTLIER_Z = 6.0
 """Robust s.d. from the median for a one-day break: rare in noise (a normal's 1e-9 tail)."""
 BREAKING_CHECKS = frozenset({"schema", "null_rate", "constant", "unit_shift", "unseen"})
+"""The data-quality checks that say "pipeline broken" (the quality checks' names); not
+``out_of_range``, which a drifting world trips as well."""
 
 
 @dataclass(frozen=True)
@@ -250,13 +259,20 @@ def _one_day_breaks(days: list[date], values: list[float], policy: DiagnosisPoli
         return []
     median = float(np.median(finite))
     spread = 1.4826 * float(np.median(np.abs(finite - median)))
-    if not spread > 0:
-        return [d for d, v in zip(days, values, strict=True) if math.isfinite(v) and v != median]
-    return [
-        d
-        for d, v in zip(days, values, strict=True)
-        if math.isfinite(v) and abs(v - median) / spread > policy.outlier_z
-    ]
+    breaks = []
+    for day, value in zip(days, values, strict=True):
+        if not math.isfinite(value):
+            continue
+        scale = spread
+        if not scale > 0:
+            # Most days equal (no feature drifted on most days): the MAD is zero, so the
+            # other days' s.d. measures how far off this one is (infinitely, if all equal).
+            others = finite[np.arange(len(finite)) != int(np.flatnonzero(finite == value)[0])]
+            scale = float(np.std(others))
+        off = abs(value - median)
+        if off > 0 and (not scale > 0 or off / scale > policy.outlier_z):
+            breaks.append(day)
+    return breaks
 
 
 def _deploy_before(

@@ -18,14 +18,16 @@ from datetime import UTC, date, datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from tether._names import CHALLENGER, CHAMPION
 from tether.errors import MonitoringError
 
 if TYPE_CHECKING:
     from tether.registry import Event
 
 RegistryChangeKind = Literal["deploy", "features"]
-"""A registry change: ``"deploy"`` changed which version serves traffic (a deploy, promotion,
-rollback or retirement: any alias moved); ``"features"`` changed the feature definitions."""
+"""A registry change: ``"deploy"`` changed which version answers requests (a deploy,
+promotion, rollback or retirement that moved the champion or challenger alias);
+``"features"`` changed the feature definitions."""
 
 
 @dataclass(frozen=True)
@@ -147,17 +149,17 @@ class RegistryChange:
 
     @classmethod
     def of_event(cls, event: Event) -> RegistryChange | None:
-        """The change an event log's event made, or ``None`` if it moved no alias (a
-        registration, a trust record: nothing served differently)."""
+        """The change an event log's event made to what answers requests, or ``None`` if it
+        moved no champion or challenger alias (a registration, a trust record, a shadow or the
+        previous-champion bookmark: nothing answered differently)."""
         before, after = dict(event.before), dict(event.after)
-        if before == after:
+        moved = [
+            alias for alias in sorted({*before, *after}) if before.get(alias) != after.get(alias)
+        ]
+        if not any(alias in (CHAMPION, CHALLENGER) for alias in moved):
             return None
-        moved = ", ".join(
-            f"{alias} {before.get(alias, '-')} -> {after.get(alias, '-')}"
-            for alias in sorted({*before, *after})
-            if before.get(alias) != after.get(alias)
-        )
-        return cls(event.time, "deploy", f"{event.action} ({moved}) by {event.actor}", event.id)
+        words = ", ".join(f"{a} {before.get(a, '-')} -> {after.get(a, '-')}" for a in moved)
+        return cls(event.time, "deploy", f"{event.action} ({words}) by {event.actor}", event.id)
 
     @classmethod
     def of_events(cls, events: Iterable[Event], model: str) -> tuple[RegistryChange, ...]:
