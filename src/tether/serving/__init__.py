@@ -5,7 +5,10 @@ and swaps it whole when the registry changes; sticky cohorts come from
 :func:`assign_cohort`; shadows run off the request path on a bounded queue; every
 prediction goes to the :class:`PredictionLog`, where feedback joins it later; a
 :class:`PredictionReader` reads it back (the latest predictions with their feedback, and the
-served vectors the skew audit recomputes).
+served vectors the skew audit recomputes), and :class:`LogAggregates` gives monitoring its
+window aggregates (counts, feature summaries, confusion counts, scores), computed in the
+database by generated SQL; :class:`SparkLogAggregates` runs the same SQL on Spark over a
+Parquet copy of the log written by :func:`export_parquet`.
 """
 
 from tether._names import Cohort
@@ -40,7 +43,15 @@ from tether.serving._loading import load_version
 from tether.serving._observer import FallbackReason, ModelRole, NullObserver, ServingObserver
 from tether.serving._online import OnlineLookup
 from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
+from tether.serving._predlog_agg import LogAggregates
+from tether.serving._predlog_aggtypes import (
+    CategoricalAggregate,
+    NumericAggregate,
+    ScorePairs,
+    WindowAggregate,
+)
 from tether.serving._predlog_feedback import FeedbackRecord
+from tether.serving._predlog_parquet import SparkLogAggregates, export_parquet
 from tether.serving._predlog_read import SKIP_REASONS, PredictionReader, ServedVectors
 from tether.serving._redaction import Redaction
 from tether.serving._retention import RetentionWorker
@@ -59,6 +70,7 @@ __all__ = [
     "SERVED_STATUSES",
     "SKIP_REASONS",
     "BatchTooLargeError",
+    "CategoricalAggregate",
     "Cohort",
     "Deployment",
     "DeploymentSource",
@@ -75,9 +87,11 @@ __all__ = [
     "InvalidFeedbackError",
     "InvalidInstanceError",
     "LabelSpace",
+    "LogAggregates",
     "ModelRole",
     "NotReadyError",
     "NullObserver",
+    "NumericAggregate",
     "OnlineLookup",
     "PredictResult",
     "Prediction",
@@ -92,12 +106,16 @@ __all__ = [
     "RetentionWorker",
     "Router",
     "RouterStats",
+    "ScorePairs",
     "ServedModel",
     "ServedVectors",
     "ServingObserver",
+    "SparkLogAggregates",
     "UnknownInstanceError",
+    "WindowAggregate",
     "assign_cohort",
     "assignment_bucket",
     "describe_deployment",
+    "export_parquet",
     "load_version",
 ]

@@ -60,6 +60,7 @@ from tether._schema import upgrade
 from tether._storage import (
     JSONValue,
     Params,
+    SQLValue,
     dump_json,
     from_micros,
     load_json,
@@ -69,6 +70,7 @@ from tether._storage import (
 from tether._uris import mask_uri
 from tether.errors import PredictionLogDatabaseError, ServingError, UnknownInstanceError
 from tether.serving import _predlog_sql as sql
+from tether.serving import _predlog_typed as typed
 from tether.serving._batch import BatchWriter
 from tether.serving._labels import LabelSpace, checked_label
 from tether.serving._observer import NullObserver, ServingObserver
@@ -126,8 +128,9 @@ class Prediction:
         statuses: the status of each of ``features`` (``SERVED_STATUSES``; None: not known).
         request_data: the client's raw values that are not among ``features`` (request
             columns for the online store's transformations; None: not recorded), redacted.
-        decision: 1 or 0, the output at the version's decision threshold (None: the version
-            has no threshold, or the output is no number).
+        experiment_id: the deploy event id of the deployment that served it, which
+            assigned its cohort (None: not known).
+        decision: 1 or 0, the output at the version's decision threshold (None: none).
 
     The log owns the object once recorded: do not change it, nor its ``features``, afterwards.
     """
@@ -149,6 +152,7 @@ class Prediction:
     entity: Mapping[str, str] | None = None
     statuses: Mapping[str, str] | None = None
     request_data: Mapping[str, JSONValue] | None = None
+    experiment_id: int | None = None
     decision: int | None = None
 
     def __post_init__(self) -> None:
@@ -218,6 +222,7 @@ class PredictionLog(Closing):
         self.retries = 0
         """Predictions not written because the same one was stored already (a client's retry
         of the same instance with the same fields, by the same model version)."""
+        self._typed = typed.TypedWriter()
         self._writer: BatchWriter[Prediction] = BatchWriter(
             self._write,
             max_batch=max_batch,
@@ -308,11 +313,14 @@ class PredictionLog(Closing):
         time: datetime | None = None,
         correction: bool = False,
         reason: str | None = None,
+        received: datetime | None = None,
     ) -> FeedbackStatus:
         """Record the outcome of ``instance_id``: its ``label`` and ``business`` values.
 
         ``time`` is when the outcome became known (default: now); it is not part of the
-        feedback's identity, so a retry sent later is still the same feedback. With
+        feedback's identity, so a retry sent later is still the same feedback. ``received``
+        is when tether received it (default: the wall time now, whatever the log's clock:
+        "known by day d" needs both). With
         ``correction=True`` and a ``reason`` (e.g. "chargeback reversed"), the feedback
         replaces the instance's current one, which stays in :meth:`feedback_history`.
 
@@ -326,6 +334,7 @@ class PredictionLog(Closing):
         """
         check_reason(correction, reason)
         row = self._feedback_row(instance_id, business or {}, time or self._clock(), reason)
+        row["received_us"] = to_micros(received or _utc_now())
         status = self._store_feedback(row, label, correction=correction)
         if status is None:  # perhaps its prediction is still in this log's queue
             self.flush()
@@ -418,14 +427,19 @@ class PredictionLog(Closing):
 
     def _write(self, batch: Sequence[Prediction]) -> None:
         rows: list[Params] = []
+        vectors: list[Mapping[str, JSONValue]] = []
         rejected: list[tuple[Prediction, Exception]] = []
         for prediction in batch:
             try:
-                rows.append(self._encode(prediction))
+                row, vector = self._encoded(prediction)
+                rows.append(row)
+                vectors.append(vector)
             except (TypeError, ValueError) as error:
                 rejected.append((prediction, error))
         with self._database.write() as transaction:
             inserted = transaction.execute_many(sql.INSERT_PREDICTION, rows)
+            learnt = self._typed.write(transaction, rows, vectors)
+        self._typed.learn(learnt)
         # Counted once the batch is committed: a failed write is retried, and must not count
         # its rejections or retries twice.
         retries = len(rows) - inserted
@@ -447,6 +461,10 @@ class PredictionLog(Closing):
         Raises:
             TypeError, ValueError: a value cannot be stored.
         """
+        return self._encoded(prediction)[0]
+
+    def _encoded(self, prediction: Prediction) -> tuple[Params, Mapping[str, JSONValue]]:
+        """The row of ``prediction`` and its feature vector, both redacted."""
         features = prediction.features
         inputs = prediction.inputs
         if inputs is None:
@@ -463,7 +481,9 @@ class PredictionLog(Closing):
             request = None if request is None else self._redaction.features(request)
             statuses = None if statuses is None else self._redaction.statuses(statuses)
         labels = prediction.labels
-        return {
+        event_us = _optional_micros(prediction.event_time)
+        time_us = to_micros(prediction.time)
+        row: Params = {
             "instance_id": prediction.instance_id,
             "model": prediction.model,
             "version": prediction.version,
@@ -472,8 +492,9 @@ class PredictionLog(Closing):
             "input_digest": self._redaction.digest(inputs)[:INPUT_DIGEST_CHARS],
             "role": prediction.role,
             "request_id": prediction.request_id,
-            "time_us": to_micros(prediction.time),
-            "event_time_us": _optional_micros(prediction.event_time),
+            "time_us": time_us,
+            "event_time_us": event_us,
+            "window_us": time_us if event_us is None else event_us,
             "unit_id": self._redaction.unit_id(prediction.unit_id),
             "cohort": prediction.cohort,
             "features": dump_json(features),
@@ -484,7 +505,11 @@ class PredictionLog(Closing):
             "entity": None if entity is None else dump_json(entity),
             "request_data": None if request is None else dump_json(request),
             "statuses": None if statuses is None else dump_json(statuses),
+            "experiment_id": prediction.experiment_id,
+            "decision": None if prediction.decision is None else int(prediction.decision),
+            "sample_key": typed.sample_key(prediction.instance_id),
         }
+        return row, features
 
     def _feedback_row(
         self,
@@ -492,7 +517,7 @@ class PredictionLog(Closing):
         business: Mapping[str, JSONValue],
         time: datetime,
         reason: str | None,
-    ) -> dict[str, str | int | None]:
+    ) -> dict[str, SQLValue]:
         try:
             return {
                 "instance_id": instance_id,
@@ -504,7 +529,7 @@ class PredictionLog(Closing):
             raise ServingError(f"The feedback for instance {instance_id!r}: {exc}") from exc
 
     def _store_feedback(
-        self, row: dict[str, str | int | None], label: JSONValue, *, correction: bool
+        self, row: dict[str, SQLValue], label: JSONValue, *, correction: bool
     ) -> FeedbackStatus | None:
         instance_id = str(row["instance_id"])
         with self._guarded("recording feedback"), self._database.write() as transaction:
@@ -514,7 +539,11 @@ class PredictionLog(Closing):
             known = [LabelSpace.from_json(text) for text in spaces if text is not None]
             accepted = checked_label(instance_id, label, known)
             try:
-                row = {**row, "label": dump_json(accepted, canonical=True)}
+                row = {
+                    **row,
+                    "label": dump_json(accepted, canonical=True),
+                    "label_value": typed.label_value(accepted),
+                }
             except (TypeError, ValueError) as exc:
                 raise ServingError(f"The feedback for instance {instance_id!r}: {exc}") from exc
             return store_checked(transaction, row, correction=correction)

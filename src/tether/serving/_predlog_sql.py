@@ -27,7 +27,10 @@ before it), and feedback corrections with their history; it copies the predictio
 the database (``INSERT ... SELECT``), so no row passes through Python. Version 4 added the
 instance's ``entity`` keys, its ``request_data`` (raw values that are not the model's
 features) and the ``statuses`` of its features, all JSON (null on rows logged before it): the
-skew audit recomputes a served vector offline from them.
+skew audit recomputes a served vector offline from them. Version 5 (:mod:`._predlog_typed`)
+added what monitoring aggregates in the engine: the experiment, decision and sample key of
+each prediction, its feature values typed (a table per model), the numeric label and
+business values of feedback, and when tether received it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import pandas as pd
 
 from tether._schema import Migration, Schema
 from tether._storage import Params, Row, SQLValue, Transaction, load_json
+from tether.serving import _predlog_typed as typed
 
 PREDICTIONS: Final = "tether_predictions"
 FEEDBACK: Final = "tether_feedback"
@@ -166,6 +170,7 @@ PREDICTIONS_SCHEMA = Schema(
                 for column in ("entity", "request_data", "statuses")
             ),
         ),
+        Migration(5, "experiments, decisions, typed features and labels, receipt", typed.V5_STEPS),
     ),
 )
 """The prediction log's tables, version by version."""
@@ -190,7 +195,7 @@ PREDICTION_COLUMNS: Final = (
     "statuses",
 )
 """The columns :meth:`PredictionLog.query` returns of each prediction, in order."""
-_INSERTED: Final = (*PREDICTION_COLUMNS, "labels")
+_INSERTED: Final = (*PREDICTION_COLUMNS, "labels", "experiment_id", "decision", "sample_key")
 INSERT_PREDICTION: Final = (
     f"INSERT INTO {PREDICTIONS} ({', '.join(_INSERTED)}) "
     f"VALUES ({', '.join(':' + column for column in _INSERTED)}) "
@@ -232,12 +237,14 @@ def insert_feedback(transaction: Transaction, row: Params) -> bool:
     """Insert an instance's first feedback (revision 1, also in the history); False (and
     nothing written) if the instance already has feedback."""
     inserted = transaction.execute(
-        f"INSERT INTO {FEEDBACK} (instance_id, label, business, time_us, revision) "
-        "VALUES (:instance_id, :label, :business, :time_us, 1) ON CONFLICT DO NOTHING",
+        f"INSERT INTO {FEEDBACK} (instance_id, label, business, time_us, revision, "
+        "label_value, received_us) VALUES (:instance_id, :label, :business, :time_us, 1, "
+        ":label_value, :received_us) ON CONFLICT DO NOTHING",
         row,
     )
     if inserted == 1:
         _insert_history(transaction, {**row, "revision": 1, "reason": None})
+        _store_business(transaction, row)
     return inserted == 1
 
 
@@ -247,19 +254,30 @@ def correct_feedback(transaction: Transaction, row: Params, *, revision: int) ->
     params = {**row, "revision": revision + 1, "seen": revision}
     changed = transaction.execute(
         f"UPDATE {FEEDBACK} SET label = :label, business = :business, time_us = :time_us, "
-        "revision = :revision, reason = :reason "
-        "WHERE instance_id = :instance_id AND revision = :seen",
+        "revision = :revision, reason = :reason, label_value = :label_value, "
+        "received_us = :received_us WHERE instance_id = :instance_id AND revision = :seen",
         params,
     )
     if changed == 1:
         _insert_history(transaction, params)
+        transaction.execute(
+            f"DELETE FROM {typed.FEEDBACK_VALUES} WHERE instance_id = :instance_id", params
+        )
+        _store_business(transaction, params)
     return changed == 1
+
+
+def _store_business(transaction: Transaction, row: Params) -> None:
+    """The numeric business values of feedback ``row``, typed for aggregation."""
+    values = typed.business_rows(str(row["instance_id"]), load_json(str(row["business"])))
+    transaction.execute_many(typed.INSERT_BUSINESS, values)
 
 
 def _insert_history(transaction: Transaction, params: Params) -> None:
     transaction.execute(
         f"INSERT INTO {FEEDBACK_HISTORY} (instance_id, revision, label, business, time_us, "
-        "reason) VALUES (:instance_id, :revision, :label, :business, :time_us, :reason)",
+        "reason, received_us) VALUES (:instance_id, :revision, :label, :business, :time_us, "
+        ":reason, :received_us)",
         params,
     )
 
@@ -295,10 +313,14 @@ def delete_before(transaction: Transaction, cutoff_us: int) -> tuple[int, int]:
         params,
     )
     predictions = transaction.execute(f"DELETE FROM {PREDICTIONS} WHERE time_us < :cutoff", params)
-    transaction.execute(
-        f"DELETE FROM {FEEDBACK_HISTORY} WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {FEEDBACK} f WHERE f.instance_id = {FEEDBACK_HISTORY}.instance_id)"
-    )
+    for (number,) in transaction.fetch_all(f"SELECT number FROM {typed.FEATURE_TABLES}"):
+        table = typed.table_name(int(number or 0))
+        transaction.execute(f"DELETE FROM {table} WHERE time_us < :cutoff", params)
+    for table in (FEEDBACK_HISTORY, typed.FEEDBACK_VALUES):
+        transaction.execute(
+            f"DELETE FROM {table} WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {FEEDBACK} f WHERE f.instance_id = {table}.instance_id)"
+        )
     return predictions, feedback
 
 

@@ -435,6 +435,8 @@ class Router:
                 entity=row.entity,
                 statuses=result.statuses,
                 request_data=request_data(row.raw, result.features),
+                # The deploy event that assigned the cohort: the experiment it belongs to.
+                experiment_id=deployment.event_id,
                 decision=result.decision,
             )
             if not self._recorder.record(prediction):
@@ -470,7 +472,10 @@ class Router:
             for row in rows
         ]  # fmt: skip
         for shadow in deployment.shadows:
-            self.shadows.submit(ShadowJob(deployment.model_name, shadow, request_id, now, copies))
+            self.shadows.submit(
+                ShadowJob(deployment.model_name, shadow, request_id, now, copies,
+                          experiment_id=deployment.event_id)
+            )  # fmt: skip
 
     def _log_reload_failure(self, exc: Exception, serving: bool, served: int) -> None:
         """Log a failed load once per distinct failure, with a traceback only for a bug.

@@ -76,6 +76,8 @@ class ShadowJob:
     request_id: str
     time: datetime
     rows: Sequence[ShadowRow]
+    experiment_id: int | None = None
+    """The deploy event id of the deployment that served the request (see Prediction)."""
 
 
 class ShadowWorker:
@@ -252,6 +254,7 @@ class ShadowWorker:
                 entity=row.entity,
                 statuses=None if known is None else {n: known[n] for n in names if n in known},
                 request_data=None if row.raw is None else request_data(row.raw, features),
+                experiment_id=job.experiment_id,
                 decision=decide(job.model, output),  # at the shadow's own threshold
             )
             if not self._recorder.record(prediction):
