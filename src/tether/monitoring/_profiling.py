@@ -22,6 +22,7 @@ threads do; its categorical text is cast by DuckDB like the frequencies, so the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -235,7 +236,9 @@ def _summaries(
 
 
 def _number(value: Any) -> float:
-    return float("nan") if value is None else float(value)
+    # The one NaN object, so that summaries compare equal (== on a tuple tries `is` first).
+    number = math.nan if value is None else float(value)
+    return math.nan if math.isnan(number) else number
 
 
 def _known(reference: Profile | None, name: str) -> set[str] | None:
