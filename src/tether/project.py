@@ -38,6 +38,8 @@ from tether.config import Settings, load_settings
 from tether.errors import ProjectError
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
 
     from tether.features import Definition, FeatureStore, OfflineEngine, OnlineFeatureStore
@@ -60,6 +62,27 @@ def reference_profiler(frame: pd.DataFrame, columns: Sequence[str], score: str, 
     from tether.monitoring import profile_frame
 
     return profile_frame(frame, columns, score=score, seed=seed).to_json_bytes()
+
+
+def reference_calibration(
+    scores: npt.NDArray[np.float64], positive: npt.NDArray[np.bool_]
+) -> bytes | None:
+    """The score's calibration on the held-out rows (monitoring's isotonic ``Calibration``).
+
+    None when the rows cannot calibrate a score (fewer than ``MIN_CALIBRATION_ROWS``, or one
+    class): the run still records its held-out scores, and the audit says none was fitted.
+    """
+    import json
+
+    from tether.errors import MonitoringError
+    from tether.monitoring import Calibration
+
+    try:
+        fitted = Calibration.fit(scores, positive.astype("int8"))
+    except MonitoringError as exc:
+        _LOGGER.info("no score calibration for the reference: %s", exc)
+        return None
+    return json.dumps(fitted.to_dict(), sort_keys=True).encode("utf-8")
 
 
 class Project(Closing):
@@ -260,7 +283,7 @@ class Project(Closing):
         settings = self.settings.with_params(params or {})
         return train_project(
             settings, allow_dirty=allow_dirty, progress=progress or no_progress,
-            profiler=reference_profiler,
+            profiler=reference_profiler, calibrator=reference_calibration,
         )  # fmt: skip
 
     def reproduce(

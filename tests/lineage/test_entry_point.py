@@ -69,17 +69,25 @@ def test_a_wrong_return_value_is_named(result: object, message: str) -> None:
 
 
 def test_classifier_metrics_match_scikit_learn() -> None:
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
     model = LogisticRegression().fit(FRAME[["x"]], FRAME["y"])
-    metrics = evaluate(model, FRAME, "y")
-    expected = roc_auc_score(FRAME["y"], model.predict_proba(FRAME[["x"]])[:, 1])
+    metrics, decision = evaluate(model, FRAME, "y")
+    proba = model.predict_proba(FRAME[["x"]])[:, 1]
+    expected = roc_auc_score(FRAME["y"], proba)
     assert metrics["roc_auc"] == pytest.approx(expected)
     assert metrics["eval_rows"] == 20
+    # No [train.threshold]: decided at 0.5, and measured there.
+    assert decision is not None and decision.threshold == metrics["threshold"] == 0.5
+    decided = proba >= 0.5
+    assert metrics["precision_at_threshold"] == precision_score(FRAME["y"], decided)
+    assert metrics["recall_at_threshold"] == recall_score(FRAME["y"], decided)
+    assert metrics["decision_rate"] == decided.mean()
 
 
 def test_regressor_metrics_are_errors() -> None:
     model = LinearRegression().fit(FRAME[["x"]], FRAME["x"] * 2)
-    metrics = evaluate(model, FRAME.assign(y=FRAME["x"] * 2), "y")
+    metrics, decision = evaluate(model, FRAME.assign(y=FRAME["x"] * 2), "y")
+    assert decision is None  # a regressor decides nothing
     assert metrics["rmse"] == pytest.approx(0.0, abs=1e-9)
     assert metrics["r2"] == pytest.approx(1.0)

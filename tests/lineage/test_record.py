@@ -32,6 +32,7 @@ REFERENCE = ReferenceRecord(
     profile=ArtifactRecord("tether/reference.json", "1" * 64, 2048),
     held_out=ArtifactRecord("tether/held_out.parquet", "2" * 64, 512),
     rows=5, features=("x",), score="score", profile_format=1,
+    calibration=ArtifactRecord("tether/calibration.json", "3" * 64, 256),
 )  # fmt: skip
 WITH_REFERENCE = dataclasses.replace(
     RECORD,
@@ -63,7 +64,7 @@ def test_a_format_two_record_round_trips_its_decision_and_reference() -> None:
 
 
 def test_a_record_without_a_profile_keeps_its_held_out_scores() -> None:
-    reference = dataclasses.replace(REFERENCE, profile=None, profile_format=0)
+    reference = dataclasses.replace(REFERENCE, profile=None, profile_format=0, calibration=None)
     record = dataclasses.replace(WITH_REFERENCE, reference=reference)
     assert record_from_json(record.to_json()) == record
 

@@ -15,6 +15,7 @@ from tether import _mlflow
 from tether.config import load_settings
 from tether.errors import IntegrityError, TrackingError
 from tether.lineage import (
+    CALIBRATION_ARTIFACT,
     HELD_OUT_ARTIFACT,
     RECORD_SHA256_TAG,
     REFERENCE_ARTIFACT,
@@ -26,7 +27,7 @@ from tether.lineage import (
     train_project,
 )
 from tether.lineage._code import commit_new_repository
-from tether.monitoring import Profile
+from tether.monitoring import Calibration, Profile
 from tether.project import Project
 from tether.serving import load_version
 
@@ -135,6 +136,18 @@ def test_the_reference_profile_covers_every_input_and_the_score(
     assert result.record.reference.profile_format == json.loads(loaded.profile)["format_version"]
 
 
+def test_the_score_calibration_is_fitted_on_the_held_out_scores_and_stored(
+    trained: tuple[Path, TrainResult],
+) -> None:
+    project, result = trained
+    loaded = load_reference(load_settings(project).stores.tracking_uri, result.run_id)
+    assert loaded.calibration is not None
+    stored = Calibration.from_dict(json.loads(loaded.calibration))
+    held_out = loaded.held_out
+    assert stored == Calibration.fit(held_out["score"].to_numpy(), held_out["label"].to_numpy())
+    assert (stored.rows, stored.positives) == (200, int(held_out["label"].sum()))
+
+
 def test_the_audit_shows_the_threshold_its_rule_and_the_profile(
     trained: tuple[Path, TrainResult],
 ) -> None:
@@ -150,6 +163,8 @@ def test_the_audit_shows_the_threshold_its_rule_and_the_profile(
     assert f"sha256:{reference.profile.sha256}" in text
     assert "| profiled rows | 200 |" in text
     assert "| profiled features | 3 | amount, age, hour; score as 'score' |" in text
+    assert reference.calibration is not None
+    assert f"| score calibration | sha256:{reference.calibration.sha256} |" in text
     data = json.loads(render_json(report))
     assert data["decision"]["threshold"] == decision.threshold
     assert data["decision"]["rule"] == "recall" and data["decision"]["target"] == 0.8
@@ -177,7 +192,7 @@ def test_a_tampered_reference_artifact_is_refused_before_it_is_parsed(
 ) -> None:
     project, result = trained
     tracking = load_settings(project).stores.tracking_uri
-    for artifact in (REFERENCE_ARTIFACT, HELD_OUT_ARTIFACT):
+    for artifact in (REFERENCE_ARTIFACT, HELD_OUT_ARTIFACT, CALIBRATION_ARTIFACT):
         path = _artifact(project, result.run_id, artifact)
         original = path.read_bytes()
         path.write_bytes(original.replace(b"0", b"1", 1))

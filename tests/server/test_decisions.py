@@ -3,7 +3,9 @@ and in the logged prediction, for the champion, the challenger and a shadow."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from server_cases import FEATURES, MemoryRegistry, running_app, served
 from tether.serving import InstanceRequest
 from tether.serving._deployment import Deployment, ServedModel
 from tether.serving._predlog import Prediction
+from tether.serving._predlog_sql import PREDICTIONS
 from tether.serving._router import Router
 from tether.serving._scoring import decide, score
 
@@ -127,3 +130,20 @@ def test_the_logged_prediction_carries_the_decision_of_its_model_shadow_included
 def test_decide(threshold: float | None, output: object, decision: int | None) -> None:
     model = ServedModel("m", "1", None, FEATURES, "", threshold=threshold)
     assert decide(model, output) == decision  # type: ignore[arg-type]
+
+
+def test_the_prediction_log_stores_each_rows_decision(tmp_path: Path) -> None:
+    instances = [{"features": row, "unit_id": f"u{i}", "instance_id": f"t{i}"}
+                 for i, row in enumerate(ROWS)]  # fmt: skip
+    with running_app(tmp_path, _registry(), max_instances=100) as client:
+        body = client.post("/v1/predict", json={"instances": instances}).json()
+    answered = {p["instance_id"]: (p["model_version"], p["decision"]) for p in body["predictions"]}
+    with closing(sqlite3.connect(tmp_path / "tether.db")) as connection:
+        stored = connection.execute(
+            f"SELECT instance_id, version, role, output, decision FROM {PREDICTIONS}"
+        ).fetchall()
+    served_rows = [row for row in stored if row[2] != "shadow"]
+    assert {row[2] for row in served_rows} == {"champion", "challenger"}
+    assert {row[0]: (row[1], row[4]) for row in served_rows} == answered
+    for _, version, _, output, decision in stored:  # any shadow row at its own threshold
+        assert decision == int(float(output) >= THRESHOLDS[version])

@@ -32,9 +32,11 @@ from tether.lineage._environment import Environment, EnvironmentDifference, capt
 from tether.lineage._features import project_views
 from tether.lineage._record import RECORD_SHA256_TAG, DatasetRecord, RunRecord
 from tether.lineage._reference import (
+    CALIBRATION_ARTIFACT,
     HELD_OUT_ARTIFACT,
     REFERENCE_ARTIFACT,
     ArtifactRecord,
+    Calibrator,
     Profiler,
     ReferenceRecord,
     VerifiedReference,
@@ -46,6 +48,7 @@ from tether.lineage._threshold import DecisionRecord, choose_threshold
 from tether.lineage._train import TrainResult, train_project
 
 __all__ = [
+    "CALIBRATION_ARTIFACT",
     "HELD_OUT_ARTIFACT",
     "MANIFEST_SHA256_TAG",
     "MANIFEST_TAG",
@@ -53,6 +56,7 @@ __all__ = [
     "REFERENCE_ARTIFACT",
     "ArtifactRecord",
     "AuditReport",
+    "Calibrator",
     "DatasetRecord",
     "DecisionRecord",
     "Environment",

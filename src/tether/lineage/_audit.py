@@ -254,6 +254,12 @@ def _monitoring_section(record: RunRecord) -> Section:
     if reference is not None:
         held = reference.held_out
         rows.append(("held-out scores and labels", f"sha256:{held.sha256}", held.path))
+        fitted = reference.calibration
+        rows.append(
+            ("score calibration", f"sha256:{fitted.sha256}", fitted.path)
+            if fitted is not None
+            else ("score calibration", "none", "not fitted (a regressor, or too few rows)")
+        )
     return Section("Monitoring reference", ("what", "value", "detail"), tuple(rows))
 
 

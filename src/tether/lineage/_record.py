@@ -198,6 +198,7 @@ def _reference(raw: dict[str, Any]) -> ReferenceRecord:
         features=tuple(raw["features"]),
         score=raw["score"],
         profile_format=raw.get("profile_format", 0),
+        calibration=ArtifactRecord(**raw["calibration"]) if raw.get("calibration") else None,
     )
 
 

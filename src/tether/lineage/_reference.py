@@ -21,7 +21,10 @@ Three artifacts, under ``tether/``:
 - ``reference.json``: the profile bytes, as the profiler wrote them;
 - ``held_out.parquet``: one row per held-out row, the columns ``score`` and ``label``
   (1 for the positive class), which monitoring calibrates the scores on (CBPE);
-- ``record.json`` references both with their sha256 (:class:`ReferenceRecord`).
+- ``calibration.json``: that calibration, fitted at training by the *calibrator* the project
+  passes (monitoring's ``Calibration.fit(...).to_dict()``), for a binary classifier whose
+  held-out rows can calibrate it;
+- ``record.json`` references them with their sha256 (:class:`ReferenceRecord`).
 
 Trust: ``record.json`` is an artifact too, so its own sha256 is kept in the run's tag
 ``tether.record.sha256`` (the tracking database, where the model manifest's digest is kept,
@@ -47,6 +50,7 @@ from tether.errors import IntegrityError, TrackingError
 
 REFERENCE_ARTIFACT = "tether/reference.json"
 HELD_OUT_ARTIFACT = "tether/held_out.parquet"
+CALIBRATION_ARTIFACT = "tether/calibration.json"
 SCORE_COLUMN = "score"
 """The score's column in the profiled frame, unless a feature has that name (then
 ``tether_score``, then more underscores: :func:`score_column`)."""
@@ -55,6 +59,10 @@ HELD_OUT_COLUMNS = ("score", "label")
 Profiler = Callable[[pd.DataFrame, Sequence[str], str, int], bytes]
 """``(frame, feature_columns, score_column, seed) -> profile bytes``: one pass over ``frame``
 summarising each feature column and the score column, with a sample seeded by ``seed``."""
+Calibrator = Callable[[npt.NDArray[np.float64], npt.NDArray[np.bool_]], bytes | None]
+"""``(held-out scores, positive) -> calibration bytes``, or None when the rows cannot
+calibrate a score (too few, or one class): a binary classifier's map from score to
+probability, which monitoring's performance estimate (CBPE) applies to unlabelled windows."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,8 @@ class ReferenceRecord:
     features: tuple[str, ...]
     score: str
     profile_format: int = 0
+    calibration: ArtifactRecord | None = None
+    """The fitted calibration of a binary classifier's score (None: none was fitted)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,8 @@ class VerifiedReference:
     """The profile's bytes (parse with ``tether.monitoring.Profile.from_json_bytes``)."""
     held_out: pd.DataFrame
     """``score`` and ``label`` of each held-out row, in the frame's order."""
+    calibration: bytes | None = None
+    """The calibration's JSON bytes (``Calibration.from_dict(json.loads(...))``), if fitted."""
 
 
 def score_column(features: Sequence[str]) -> str:
@@ -165,8 +177,12 @@ def load_reference(tracking_uri: str, run_id: str) -> VerifiedReference:
             )
         profile = verified_artifact(tracking_uri, run_id, reference.profile, work / "p")
         held_out = verified_artifact(tracking_uri, run_id, reference.held_out, work / "h")
+        calibration = reference.calibration
+        fitted = None
+        if calibration is not None:
+            fitted = verified_artifact(tracking_uri, run_id, calibration, work / "c")
     frame = pd.read_parquet(io.BytesIO(held_out))
-    return VerifiedReference(run_id, reference, profile, frame)
+    return VerifiedReference(run_id, reference, profile, frame, fitted)
 
 
 def verified_artifact(

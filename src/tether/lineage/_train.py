@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tether import _mlflow
@@ -68,9 +69,11 @@ from tether.lineage._record import (
     RunRecord,
 )
 from tether.lineage._reference import (
+    CALIBRATION_ARTIFACT,
     HELD_OUT_ARTIFACT,
     REFERENCE_ARTIFACT,
     ArtifactRecord,
+    Calibrator,
     Profiler,
     ReferenceRecord,
     artifact_record,
@@ -103,11 +106,13 @@ def train_project(
     allow_dirty: bool = False,
     progress: Progress = no_progress,
     profiler: Profiler | None = None,
+    calibrator: Calibrator | None = None,
 ) -> TrainResult:
     """Train the project in ``settings.project_dir`` and register the model.
 
-    ``profiler`` summarises the scored held-out frame into the run's reference profile
-    (``lineage/_reference.py``); :meth:`tether.project.Project.train` passes monitoring's.
+    ``profiler`` summarises the scored held-out frame into the run's reference profile and
+    ``calibrator`` fits the score's calibration on it (``lineage/_reference.py``);
+    :meth:`tether.project.Project.train` passes monitoring's.
 
     Example::
 
@@ -131,7 +136,7 @@ def train_project(
             progress("running the entry point")
             model, frame, context = _run_entry_point(settings, run, store, work)
             progress("evaluating and logging the model")
-            outputs = _Outputs(model, frame, profiler)
+            outputs = _Outputs(model, frame, profiler, calibrator)
             record, manifest_sha256, record_sha256 = _log_outputs(
                 settings, run, code, context, outputs, store, environment, work
             )
@@ -349,6 +354,7 @@ class _Outputs:
     model: Any
     frame: pd.DataFrame
     profiler: Profiler | None
+    calibrator: Calibrator | None = None
 
 
 def _log_outputs(
@@ -448,6 +454,11 @@ def _log_reference(
         data = outputs.profiler(frame, columns, score, settings.train.seed)
         profile = _log_bytes(run, REFERENCE_ARTIFACT, data, work)
         profile_version = profile_format(data)
+    calibration = None
+    if outputs.calibrator is not None and truth.dtype == np.bool_:
+        fitted = outputs.calibrator(scores, truth.astype(np.bool_))
+        if fitted is not None:
+            calibration = _log_bytes(run, CALIBRATION_ARTIFACT, fitted, work)
     return ReferenceRecord(
         profile=profile,
         held_out=_log_bytes(run, HELD_OUT_ARTIFACT, held_out, work),
@@ -455,6 +466,7 @@ def _log_reference(
         features=tuple(columns),
         score=score,
         profile_format=profile_version,
+        calibration=calibration,
     )
 
 
