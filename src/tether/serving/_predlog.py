@@ -130,12 +130,8 @@ class Prediction:
             columns for the online store's transformations; None: not recorded), redacted.
         experiment_id: the deploy event id of the deployment that served it, which
             assigned its cohort (None: not known).
-<<<<<<< HEAD
         decision: 1 or 0, the output at the version's decision threshold (None: the version
             has no threshold, or the output is no number).
-=======
-        decision: 1 or 0, the output at the version's decision threshold (None: none).
->>>>>>> i10-train
 
     The log owns the object once recorded: do not change it, nor its ``features``, afterwards.
     """
