@@ -15,28 +15,49 @@ analysis frame must have each, of the same kind.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
 
 from tether._progress import Progress, no_progress
 from tether.errors import MonitoringError
 from tether.monitoring._drift import compare
+from tether.monitoring._estimate import (
+    ESTIMATED_METRICS,
+    MIN_CALIBRATION_ROWS,
+    Calibration,
+    EstimatedPerformance,
+    GapSignal,
+    estimate,
+)
+from tether.monitoring._estimate import compare as performance_gaps
 from tether.monitoring._frames import feature_columns, frame_chunks, require_column
+from tether.monitoring._performance import METRICS, RealizedPerformance, realized
 from tether.monitoring._profiling import profile_frame
 from tether.monitoring._quality import QualityFinding, QualityThresholds, check_quality
 from tether.monitoring._report import DriftReport, DriftThresholds
 
+DEFAULT_THRESHOLD = 0.5
+"""The decision threshold on the score when none is given (a model version has its own,
+chosen at training time; two files do not carry it)."""
+
 
 @dataclass(frozen=True)
 class ChunkReport:
-    """One chunk of the analysis frame: its name, rows, drift report and quality findings."""
+    """One chunk of the analysis frame: its drift report and quality findings, and with a
+    score, its estimated performance (labels in the reference) and its realized one (labels
+    in the chunk), with the gaps between them (realized below estimate: concept drift)."""
 
     chunk: str
     rows: int
     drift: DriftReport
     quality: tuple[QualityFinding, ...]
+    estimated: EstimatedPerformance | None = None
+    realized: RealizedPerformance | None = None
+    gaps: tuple[GapSignal, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: what ``tether drift --json`` prints per chunk."""
@@ -45,6 +66,12 @@ class ChunkReport:
             "rows": self.rows,
             "drift": self.drift.to_dict(),
             "quality": [finding.to_dict() for finding in self.quality],
+            "estimated": _metrics(self.estimated),
+            "realized": _metrics(self.realized),
+            "gaps": [
+                {"metric": gap.metric, "fired": gap.fired, "message": gap.message}
+                for gap in self.gaps
+            ],
         }
 
 
@@ -56,6 +83,8 @@ class FramesReport:
     features: tuple[str, ...]
     score: str | None
     chunks: tuple[ChunkReport, ...]
+    threshold: float | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def drifted_chunks(self) -> tuple[str, ...]:
@@ -68,6 +97,8 @@ class FramesReport:
             "reference_rows": self.reference_rows,
             "features": list(self.features),
             "score": self.score,
+            "threshold": self.threshold,
+            "notes": list(self.notes),
             "drifted_chunks": list(self.drifted_chunks),
             "chunks": [chunk.to_dict() for chunk in self.chunks],
         }
@@ -83,10 +114,13 @@ def compare_frames(
     by: str | None = None,
     drift_thresholds: DriftThresholds | None = None,
     quality_thresholds: QualityThresholds | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
     seed: int = 0,
     progress: Progress = no_progress,
 ) -> FramesReport:
-    """Drift and data quality of each chunk of ``current`` against ``reference``.
+    """Drift and data quality of each chunk of ``current`` against ``reference``, and with a
+    ``score``, performance at ``threshold``: estimated (CBPE) when the reference has labels,
+    realized when the chunk has.
 
     >>> report = compare_frames(train, last_month, score="score", by="day")  # doctest: +SKIP
     >>> [(c.chunk, c.drift.drifted) for c in report.chunks]  # doctest: +SKIP
@@ -101,6 +135,8 @@ def compare_frames(
     columns = feature_columns(reference, current, exclude=excluded)
     progress("profiling the reference", 0, len(reference))
     reference_profile = profile_frame(reference, columns, score=score, seed=seed)
+    notes: list[str] = []
+    calibration = _calibration(reference, label, score, notes)
     parts = list(frame_chunks(current, chunk_size=chunk_size, by=by))
     reports = []
     for index, part in enumerate(parts):
@@ -109,9 +145,70 @@ def compare_frames(
             part.frame, columns, score=score, reference=reference_profile, seed=seed + 1
         )
         drift = compare(reference_profile, profile, drift_thresholds, seed=seed, multivariate=True)
-        findings = check_quality(reference_profile, profile, quality_thresholds)
-        reports.append(ChunkReport(part.name, len(part.frame), drift, tuple(findings)))
-    return FramesReport(len(reference), tuple(columns), score, tuple(reports))
+        findings = tuple(check_quality(reference_profile, profile, quality_thresholds))
+        report = ChunkReport(part.name, len(part.frame), drift, findings)
+        if score is not None:
+            report = _with_performance(report, part.frame, label, score, calibration, threshold)
+        reports.append(report)
+    used = threshold if score is not None else None
+    return FramesReport(len(reference), tuple(columns), score, tuple(reports), used, tuple(notes))
+
+
+def _calibration(
+    reference: pd.DataFrame, label: str | None, score: str | None, notes: list[str]
+) -> Calibration | None:
+    """The score's calibration on the reference's labelled rows (as NannyML's CBPE fits it
+    on its reference period), or None, with a note saying why."""
+    if score is None or label is None or label not in reference.columns:
+        if score is not None:
+            notes.append("no estimated performance: the reference has no labels (--label)")
+        return None
+    rows = reference.loc[reference[label].notna() & reference[score].notna()]
+    if len(rows) < MIN_CALIBRATION_ROWS:
+        notes.append(
+            f"no estimated performance: {len(rows)} labelled reference rows; calibrating the "
+            f"score needs at least {MIN_CALIBRATION_ROWS}"
+        )
+        return None
+    labels = rows[label].to_numpy(dtype=float)
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise MonitoringError(f"label {label!r} of the reference holds values other than 0 and 1")
+    return Calibration.fit(rows[score].to_numpy(dtype=float), labels.astype(np.int64))
+
+
+def _with_performance(
+    report: ChunkReport,
+    frame: pd.DataFrame,
+    label: str | None,
+    score: str,
+    calibration: Calibration | None,
+    threshold: float,
+) -> ChunkReport:
+    scores = frame[score].dropna().to_numpy(dtype=float)
+    estimated = estimate(scores, calibration, threshold) if calibration and scores.size else None
+    labelled = label is not None and label in frame.columns and bool(frame[label].notna().any())
+    real = realized(frame, threshold=threshold, score=score, label=str(label)) if labelled else None
+    gaps = performance_gaps(estimated, real) if estimated and real else ()
+    return ChunkReport(
+        report.chunk, report.rows, report.drift, report.quality, estimated, real, gaps
+    )
+
+
+def _metrics(performance: EstimatedPerformance | RealizedPerformance | None) -> object:
+    """Each metric as ``{value, low, high, n, method}`` (None where undefined, NaN as None)."""
+    if performance is None:
+        return None
+    names = ESTIMATED_METRICS if isinstance(performance, EstimatedPerformance) else METRICS
+    rows = performance.rows if isinstance(performance, EstimatedPerformance) else None
+    labelled = performance.labelled if isinstance(performance, RealizedPerformance) else None
+    metrics: dict[str, object] = {"rows": rows, "labelled": labelled}
+    for name in names:
+        value = performance.metric(name)
+        metrics[name] = None if value is None else {
+            key: None if isinstance(item, float) and not math.isfinite(item) else item
+            for key, item in asdict(value).items()
+        }  # fmt: skip
+    return metrics
 
 
 def _check_options(
