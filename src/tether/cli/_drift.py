@@ -2,7 +2,7 @@
 
 The Evidently / NannyML use: a reference frame (the training data) and an analysis frame
 (last week's traffic), as Parquet or CSV files, compared with the very statistics and
-verdicts the monitor applies to served traffic (:func:`tether.monitoring.compare_frames`):
+verdicts the monitor applies to served traffic (:func:`tether.monitoring.compare_files`):
 per feature PSI, KS or chi-square with an effect size and a verdict with its reason, the
 dataset rule, the domain classifier, and the data-quality findings, for the whole current
 file or per chunk (``--chunk-size N`` rows, or ``--by COLUMN``, one chunk per value).
@@ -55,14 +55,11 @@ def drift_command(
             param_hint="'--chunk-size' / '--by'",
         )
     # Imported here: `tether --help` must not import pandas, DuckDB or scikit-learn.
-    from tether.monitoring import compare_frames, read_frame
+    from tether.monitoring import compare_files
 
     with _render.steps("drift") as progress:
-        progress("reading the files")
-        reference_frame = read_frame(reference, role="reference")
-        current_frame = read_frame(current, role="current")
-        report = compare_frames(
-            reference_frame, current_frame, label=label or None, score=score or None,
+        report = compare_files(
+            reference, current, label=label or None, score=score or None,
             chunk_size=chunk_size, by=by or None, threshold=threshold, seed=seed,
             progress=progress,
         )  # fmt: skip

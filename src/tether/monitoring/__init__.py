@@ -16,6 +16,7 @@ reference one, bin for bin, and never see raw rows beyond the profiles' bounded 
 from tether.monitoring._analysis import (
     ChunkReport,
     FramesReport,
+    compare_files,
     compare_frames,
 )
 from tether.monitoring._business import (
@@ -152,6 +153,7 @@ __all__ = [
     "check_quality",
     "chi2_homogeneity",
     "compare",
+    "compare_files",
     "compare_frames",
     "concept_drift_gap",
     "confusion_cells",
