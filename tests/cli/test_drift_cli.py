@@ -231,3 +231,62 @@ def test_chunk_size_and_by_together_are_refused(files: dict[str, Path], run_cli:
                             "--chunk-size", "10", "--by", "day"])  # fmt: skip
     assert code == 2
     assert "not both" in " ".join(err.split())
+
+
+def test_with_a_score_each_chunk_has_its_estimated_and_realized_performance(
+    frames: tuple[pd.DataFrame, pd.DataFrame], files: dict[str, Path], run_cli: RunCli
+) -> None:
+    report = drift_json(run_cli, str(files["reference"]), str(files["current"]),
+                        "--label", "is_fraud", "--score", "score", "--by", "day",
+                        "--threshold", "0.6")  # fmt: skip
+    assert report["threshold"] == 0.6 and report["notes"] == []
+    current = frames[1]
+    for chunk in report["chunks"]:
+        rows = current[current["day"] == chunk["chunk"]]
+        flagged, fraud = rows["score"] >= 0.6, rows["is_fraud"] == 1
+        # The oracle: precision and recall counted by hand at the threshold.
+        realized = chunk["realized"]
+        assert realized["labelled"] == len(rows)
+        assert realized["precision"]["value"] == pytest.approx(
+            (flagged & fraud).sum() / flagged.sum()
+        )
+        assert realized["recall"]["value"] == pytest.approx((flagged & fraud).sum() / fraud.sum())
+        # Only the inputs moved (the score's relation to fraud is the reference's): the
+        # estimate, calibrated on the reference, holds the realized value in its interval.
+        estimated = chunk["estimated"]["precision"]
+        assert estimated["low"] <= realized["precision"]["value"] <= estimated["high"]
+        assert chunk["estimated"]["rows"] == len(rows)
+        assert [gap["fired"] for gap in chunk["gaps"]] == [False] * len(chunk["gaps"])
+
+
+def test_without_labels_in_the_current_file_only_the_estimate_is_given(
+    frames: tuple[pd.DataFrame, pd.DataFrame], run_cli: RunCli, tmp_path: Path
+) -> None:
+    reference, current = frames
+    unlabelled = write(tmp_path / "current.parquet", current.drop(columns="is_fraud"))
+    ref = write(tmp_path / "reference.parquet", reference)
+    report = drift_json(run_cli, str(ref), str(unlabelled), "--label", "is_fraud",
+                        "--score", "score")  # fmt: skip
+    (chunk,) = report["chunks"]
+    assert chunk["realized"] is None and chunk["estimated"]["precision"]["value"] > 0
+    # Without --label, is_fraud would be a feature; a reference without labels:
+    bare = write(tmp_path / "bare.parquet", reference.drop(columns="is_fraud"))
+    nolabel = drift_json(run_cli, str(bare), str(unlabelled), "--score", "score")
+    assert nolabel["chunks"][0]["estimated"] is None
+    assert nolabel["notes"] == ["no estimated performance: the reference has no labels (--label)"]
+
+
+def test_a_changed_relation_between_inputs_and_outcome_is_a_gap(
+    frames: tuple[pd.DataFrame, pd.DataFrame], run_cli: RunCli, tmp_path: Path
+) -> None:
+    # Concept drift: fraud no longer follows the score; the estimate (from the scores) cannot
+    # see it, the labels do.
+    reference, current = frames
+    rng = np.random.default_rng(5)
+    changed = current.assign(is_fraud=(rng.random(len(current)) < 0.03).astype(np.int64))
+    ref = write(tmp_path / "reference.parquet", reference)
+    cur = write(tmp_path / "current.parquet", changed)
+    code, out, err = run_cli(["drift", str(ref), str(cur), "--label", "is_fraud",
+                              "--score", "score"])  # fmt: skip
+    assert code == 0, err
+    assert "realized below estimate: the relation between inputs and outcome changed" in out

@@ -2,10 +2,14 @@
 
 The Evidently / NannyML use: a reference frame (the training data) and an analysis frame
 (last week's traffic), as Parquet or CSV files, compared with the very statistics and
-verdicts the monitor applies to served traffic (:func:`tether.monitoring.compare_frames`):
+verdicts the monitor applies to served traffic (:func:`tether.monitoring.compare_files`):
 per feature PSI, KS or chi-square with an effect size and a verdict with its reason, the
 dataset rule, the domain classifier, and the data-quality findings, for the whole current
 file or per chunk (``--chunk-size N`` rows, or ``--by COLUMN``, one chunk per value).
+With ``--score`` (and ``--threshold``, 0.5 by default: two files do not carry a model
+version's threshold), each chunk also gets its performance: estimated by CBPE when the
+reference has the ``--label`` column (the score calibrated on the reference's labels),
+realized when the chunk has it, and the gap when realized falls below the estimate.
 ``--json`` prints the report as one JSON document; ``--html FILE`` also writes it as a small
 self-contained HTML page (no script, no CDN). Bad input (a missing column, a file with no
 rows, a column numeric in one file and text in the other, an unsupported suffix) ends with
@@ -39,6 +43,8 @@ def drift_command(
     chunk_size: int | None = typer.Option(None, "--chunk-size", min=1,
                                           help="Analyse the current file N rows at a time."),
     by: str = typer.Option("", "--by", help="One chunk per value of this column (a day...)."),
+    threshold: float = typer.Option(0.5, "--threshold", min=0.0, max=1.0,
+                                    help="Decision threshold on --score (for performance)."),
     html_out: Path | None = typer.Option(None, "--html", help="Also write an HTML report."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples and the classifier."),
 ) -> _render.Report:  # fmt: skip
@@ -49,15 +55,13 @@ def drift_command(
             param_hint="'--chunk-size' / '--by'",
         )
     # Imported here: `tether --help` must not import pandas, DuckDB or scikit-learn.
-    from tether.monitoring import compare_frames, read_frame
+    from tether.monitoring import compare_files
 
     with _render.steps("drift") as progress:
-        progress("reading the files")
-        reference_frame = read_frame(reference, role="reference")
-        current_frame = read_frame(current, role="current")
-        report = compare_frames(
-            reference_frame, current_frame, label=label or None, score=score or None,
-            chunk_size=chunk_size, by=by or None, seed=seed, progress=progress,
+        report = compare_files(
+            reference, current, label=label or None, score=score or None,
+            chunk_size=chunk_size, by=by or None, threshold=threshold, seed=seed,
+            progress=progress,
         )  # fmt: skip
     data: dict[str, Any] = {"reference": str(reference), "current": str(current),
                             **report.to_dict()}  # fmt: skip
@@ -90,12 +94,41 @@ def _view(report: FramesReport) -> list[_render.Block]:
         view.append(f"... and {len(reasons) - MAX_REASONS} more drifted features (--json)")
     view += [f"{c.chunk}: {f.check} on {f.feature}: {f.message}" for c in report.chunks
              for f in c.quality]  # fmt: skip
+    performance = _performance_grid(report)
+    if performance is not None:
+        view.append(performance)
+    view += [f"{c.chunk}: {gap.message}" for c in report.chunks for gap in c.gaps if gap.fired]
+    view += list(report.notes)
     drifted = len(report.drifted_chunks)
     view.append(
         f"{len(report.features)} features of {report.reference_rows:,} reference rows; "
         f"dataset drift in {drifted} of {len(report.chunks)} chunk(s)"
     )
     return view
+
+
+PERFORMANCE_METRICS = ("precision", "recall", "roc_auc")
+"""The metrics the text view shows per chunk, estimated and realized (``--json`` has all)."""
+
+
+def _performance_grid(report: FramesReport) -> _render.Grid | None:
+    """Per chunk, each metric estimated (CBPE) and realized, with its 95% interval."""
+    chunks = [c for c in report.chunks if c.estimated is not None or c.realized is not None]
+    if not chunks:
+        return None
+    columns = ["chunk"]
+    for name in PERFORMANCE_METRICS:
+        columns += [f"{name} estimated", f"{name} realized"]
+    rows = []
+    for chunk in chunks:
+        cells = [chunk.chunk]
+        for name in PERFORMANCE_METRICS:
+            for side in (chunk.estimated, chunk.realized):
+                value = None if side is None else side.metric(name)
+                cells.append("-" if value is None else
+                             f"{value.value:.3f} [{value.low:.3f}, {value.high:.3f}]")  # fmt: skip
+        rows.append(cells)
+    return _render.Grid(columns, rows)
 
 
 def _features_grid(chunk: ChunkReport) -> _render.Grid:
@@ -155,6 +188,11 @@ def html_page(report: FramesReport, reference: Path, current: Path) -> str:
         if chunk.quality:
             findings = [[f.check, f.feature, f.message] for f in chunk.quality]
             parts.append(_table(("quality check", "feature", "finding"), findings))
+    performance = _performance_grid(report)
+    if performance is not None:
+        parts.append(f"<h2>Performance at threshold {report.threshold:g}</h2>")
+        parts.append(_table(performance.columns, performance.rows))
+    parts += [f"<p>{html.escape(note)}</p>" for note in report.notes]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

@@ -22,7 +22,7 @@ its estimate.
 """
 
 from tether.monitoring._alerts import AlertSender, WebhookSettings
-from tether.monitoring._analysis import ChunkReport, FramesReport, compare_frames
+from tether.monitoring._analysis import ChunkReport, FramesReport, compare_files, compare_frames
 from tether.monitoring._arms import arm_metrics, arms_by
 from tether.monitoring._business import BusinessMetric, business_metrics
 from tether.monitoring._changepoint import (
@@ -252,6 +252,7 @@ __all__ = [
     "check_quality",
     "chi2_homogeneity",
     "compare",
+    "compare_files",
     "compare_frames",
     "compare_shadow",
     "compare_with_realized",
