@@ -168,12 +168,6 @@ class ThresholdSettings:
     target: float | None = None
     value: float = DEFAULT_THRESHOLD
 
-    def describe(self) -> str:
-        """``recall >= 0.85`` / ``precision >= 0.9`` / ``fixed 0.5``: the rule in words."""
-        if self.rule == "fixed":
-            return f"fixed {self.value:g}"
-        return f"{self.rule} >= {self.target:g}"
-
 
 @dataclass(frozen=True)
 class TrainSettings:

@@ -30,7 +30,7 @@ from tether.config import ThresholdSettings
 from tether.errors import ProjectError
 
 _RATIO_SLACK = 1e-12
-"""r * P is computed in floating point (0.85 * 20 = 17.000000000000004): a target that is
+"""r * P is computed in floating point (0.56 * 50 = 28.000000000000004): a target that is
 reached exactly must not demand one positive more."""
 
 
@@ -51,13 +51,6 @@ class DecisionRecord:
     decision_rate: float
     rows: int
     positives: int
-
-    def describe(self) -> str:
-        """``0.1234 (recall >= 0.85)``: the threshold and the rule that chose it."""
-        rule = f"fixed {self.threshold:g}" if self.target is None else (
-            f"{self.rule} >= {self.target:g}"
-        )  # fmt: skip
-        return f"{self.threshold:.6g} ({rule})"
 
 
 def choose_threshold(
