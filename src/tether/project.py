@@ -45,8 +45,9 @@ if TYPE_CHECKING:
     from tether.features import Definition, FeatureStore, OfflineEngine, OnlineFeatureStore
     from tether.features import OnlineStore as OnlineBackend
     from tether.lineage import AuditReport, ReproduceReport, TrainResult
+    from tether.monitoring import AlertSender, ModelReference, Monitor, MonitorResults
     from tether.registry import EventLog, ModelAliases
-    from tether.serving import PredictionLog, RegistryDeploymentSource
+    from tether.serving import LogAggregates, PredictionLog, RegistryDeploymentSource
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -264,6 +265,90 @@ class Project(Closing):
             )
 
         return self._once("deployment source", build)
+
+    @property
+    def monitor_results(self) -> MonitorResults:
+        """The monitoring tables (runs, series, alerts), in the one store."""
+        from tether.monitoring import MonitorResults
+
+        return self._once("monitoring results", lambda: MonitorResults(self.store_url), "close")
+
+    @property
+    def log_aggregates(self) -> LogAggregates:
+        """The prediction log's window aggregates, computed in its database."""
+        from tether.serving import LogAggregates
+
+        return self._once("log aggregates", lambda: LogAggregates(self.store_url), "close")
+
+    @property
+    def alert_sender(self) -> AlertSender | None:
+        """The webhook sender of ``[monitoring] webhook_url``; None when none is set."""
+        from tether.monitoring import AlertSender, WebhookSettings
+
+        monitoring = self.settings.monitoring
+        if not monitoring.webhook_url:
+            return None
+        webhook = WebhookSettings(
+            monitoring.webhook_url, monitoring.webhook_timeout_s, monitoring.webhook_retries
+        )
+
+        def build() -> AlertSender:
+            results = self.monitor_results
+            return AlertSender(
+                webhook,
+                lambda alert_id, delivery, attempts, error: results.mark_delivery(
+                    alert_id, delivery, attempts=attempts, error=error
+                ),
+            )
+
+        return self._once("alert sender", build, "close")
+
+    def model_reference(self, model: str, version: str) -> ModelReference:
+        """What ``model/version`` was trained against: its profile, calibration and decision
+        threshold, every byte verified against the run's record before it is parsed.
+
+        Raises:
+            TrackingError: the version is unknown, or its run recorded no reference.
+            IntegrityError: an artifact no longer matches its recorded digest.
+        """
+        import json
+        import tempfile
+
+        from tether import _mlflow
+        from tether.lineage import load_record, load_reference
+        from tether.monitoring import Calibration, ModelReference, Profile
+
+        run_id = _mlflow.get_model_version(self.tracking_uri, model, version).run_id
+        reference = load_reference(self.tracking_uri, run_id)
+        with tempfile.TemporaryDirectory(prefix="tether-reference-") as scratch:
+            record = load_record(self.tracking_uri, run_id, Path(scratch))
+        label = f"the reference of {model}/{version}"
+        calibration = None
+        if reference.calibration is not None:
+            calibration = Calibration.from_dict(json.loads(reference.calibration))
+        return ModelReference(
+            version,
+            Profile.from_json_bytes(reference.profile, what=label),
+            calibration,
+            None if record.decision is None else record.decision.threshold,
+        )
+
+    def monitor(self) -> Monitor:
+        """The monitor of the project's deployed models, on the project's clock."""
+        from tether.monitoring import Monitor, MonitorPolicy
+
+        return self._once(
+            "monitor",
+            lambda: Monitor(
+                log=self.log_aggregates,
+                results=self.monitor_results,
+                events=self.events,
+                references=self.model_reference,
+                clock=self.clock,
+                policy=MonitorPolicy.from_settings(self.settings.monitoring),
+                sender=self.alert_sender,
+            ),
+        )
 
     def train(
         self,

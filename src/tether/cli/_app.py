@@ -116,6 +116,7 @@ def _register_commands() -> None:
         _drift,
         _features,
         _models,
+        _monitor,
         _predictions,
         _project,
         _runs,

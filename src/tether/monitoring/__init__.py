@@ -78,6 +78,7 @@ from tether.monitoring._experiments import (
     wilson_interval,
 )
 from tether.monitoring._frames import read_frame
+from tether.monitoring._monitor import GroupReport, ModelReport, Monitor, MonitorPolicy
 from tether.monitoring._multivariate import (
     DOMAIN_AUC,
     DOMAIN_SAMPLE_SIZE,
@@ -157,6 +158,7 @@ from tether.monitoring._statistics import (
     psi,
     wasserstein,
 )
+from tether.monitoring._window import Group, ModelReference
 
 __all__ = [
     "CATEGORICAL_EFFECT",
@@ -214,10 +216,16 @@ __all__ = [
     "FixedHorizonTest",
     "FramesReport",
     "GapSignal",
+    "Group",
+    "GroupReport",
     "LabelStatus",
     "MaturityRule",
     "MeanMoments",
     "MetricValue",
+    "ModelReference",
+    "ModelReport",
+    "Monitor",
+    "MonitorPolicy",
     "MonitorResults",
     "MonitorRun",
     "MultivariateDrift",

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,8 @@ from tether.monitoring._drift import compare
 from tether.monitoring._estimate import EstimatedPerformance, GapSignal, compare_with_realized
 from tether.monitoring._estimate import estimate as estimate_scores
 from tether.monitoring._evidence import DayEvidence, DiagnosisInput, QualityEvidence, RegistryChange
+from tether.monitoring._experiment_decision import ExperimentDecision, ExperimentPolicy
+from tether.monitoring._experiment_window import experiment, linear_values, shadow
 from tether.monitoring._performance import MetricValue, RealizedPerformance, realized_from_counts
 from tether.monitoring._performance_rules import (
     LabelStatus,
@@ -58,6 +60,7 @@ from tether.monitoring._performance_rules import (
 from tether.monitoring._quality import QualityFinding, QualityThresholds, check_quality
 from tether.monitoring._report import DriftReport, DriftThresholds
 from tether.monitoring._results import Delivery, MonitorResults, NewAlert, SeriesPoint
+from tether.monitoring._shadow import ShadowComparison
 from tether.monitoring._window import (
     Group,
     LogReader,
@@ -90,6 +93,9 @@ class MonitorPolicy:
     maturity: MaturityRule = field(default_factory=MaturityRule)
     business: tuple[BusinessMetric, ...] = ()
     diagnosis: DiagnosisPolicy = field(default_factory=DiagnosisPolicy)
+    experiment: ExperimentPolicy = field(
+        default_factory=lambda: ExperimentPolicy(metric="precision")
+    )
     sample_size: int = 20_000
     seed: int = 0
 
@@ -119,6 +125,11 @@ class MonitorPolicy:
             diagnosis=DiagnosisPolicy(
                 drift_share=settings.drifted_share,
                 min_label_completeness=settings.min_label_completeness,
+            ),
+            experiment=ExperimentPolicy(
+                # The business value per prediction when the project names one, else precision.
+                metric="net_value" if "net_value" in settings.business else "precision",
+                alpha=settings.alpha,
             ),
             sample_size=settings.sample_size,
         )
@@ -187,6 +198,8 @@ class ModelReport:
     days: tuple[DayEvidence, ...]
     diagnosis: Diagnosis
     alerts: tuple[NewAlert, ...]
+    experiment: ExperimentDecision | None = None
+    shadows: Mapping[str, ShadowComparison] = field(default_factory=dict)
     run_id: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +211,10 @@ class ModelReport:
             "groups": [group.to_dict() for group in self.groups],
             "days": [_day(day) for day in self.days],
             "diagnosis": self.diagnosis.to_dict(),
+            "experiment": None if self.experiment is None else {
+                "action": self.experiment.action, "reason": self.experiment.reason,
+                "evidence": self.experiment.evidence},
+            "shadows": {version: found.to_dict() for version, found in self.shadows.items()},
             "alerts": [{"kind": a.kind, "name": a.name, "message": a.message}
                        for a in self.alerts],
         }  # fmt: skip
@@ -240,8 +257,14 @@ class Monitor:
         champion = next((g for g in groups if g.role == "champion"), None)
         days = () if champion is None else self._days(model, champion, now)
         diagnosis = self._diagnose(model, reports, days)
-        alerts = tuple(_alerts(reports, diagnosis))
-        report = ModelReport(model, bounds, reports, days, diagnosis, alerts)
+        decision = self._experiment(model, groups, bounds, now)
+        shadows = {} if champion is None else {
+            group.version: found for group in groups if group.role == "shadow"
+            if (found := shadow(self._log, model, champion, group, bounds,
+                                seed=self._policy.seed)) is not None
+        }  # fmt: skip
+        alerts = tuple(_alerts(reports, diagnosis, decision))
+        report = ModelReport(model, bounds, reports, days, diagnosis, alerts, decision, shadows)
         delivery: Delivery = "none" if self._sender is None else "pending"
         run, stored = self._results.record_run(
             model=model,
@@ -258,13 +281,37 @@ class Monitor:
             log_alert(alert)
             if self._sender is not None:
                 self._sender.send(alert)
-        return ModelReport(model, bounds, reports, days, diagnosis, alerts, run.run_id)
+        return replace(report, run_id=run.run_id)
 
     def _groups(self, model: str, bounds: tuple[datetime, datetime]) -> list[Group]:
         counts = self._log.counts(bounds[0], bounds[1], model=model, by=("version", "role"))
         found = {(str(row.version), str(row.role)) for row in counts.itertuples(index=False)}
         order = {"champion": 0, "challenger": 1, "shadow": 2}
         return [Group(v, r) for v, r in sorted(found, key=lambda g: (order.get(g[1], 3), g))]
+
+    def _experiment(
+        self,
+        model: str,
+        groups: Sequence[Group],
+        bounds: tuple[datetime, datetime],
+        now: datetime,
+    ) -> ExperimentDecision | None:
+        """The decision on the challenger now serving, if one is."""
+        champion = next((g for g in groups if g.role == "champion"), None)
+        challenger = next((g for g in groups if g.role == "challenger"), None)
+        if champion is None or challenger is None:
+            return None
+        counts = self._log.counts(bounds[0], bounds[1], model=model,
+                                  by=("version", "role", "experiment_id"))  # fmt: skip
+        mine = counts[(counts["role"] == "challenger") & counts["experiment_id"].notna()]
+        if mine.empty:
+            return None
+        experiment_id = int(mine["experiment_id"].max())  # the latest deployment's
+        started = self._events.event(experiment_id).time
+        policy = self._policy
+        return experiment(self._log, model, (champion, challenger), experiment_id, started, now,
+                          policy=policy.experiment, business=policy.business_fields,
+                          values=linear_values(policy.business))  # fmt: skip
 
     def _reference(self, model: str, version: str) -> ModelReference | str:
         key = (model, version)
@@ -471,7 +518,9 @@ def _points(report: GroupReport) -> list[SeriesPoint]:
     return points
 
 
-def _alerts(reports: Sequence[GroupReport], diagnosis: Diagnosis) -> list[NewAlert]:
+def _alerts(
+    reports: Sequence[GroupReport], diagnosis: Diagnosis, decision: ExperimentDecision | None
+) -> list[NewAlert]:
     alerts: list[NewAlert] = []
     for report in reports:
         where = f"version {report.group.version} ({report.group.role})"
@@ -491,6 +540,9 @@ def _alerts(reports: Sequence[GroupReport], diagnosis: Diagnosis) -> list[NewAle
         for gap in report.gaps:
             if gap.fired:
                 alerts.append(NewAlert("estimate", gap.metric, f"{where}: {gap.message}"))
+    if decision is not None and decision.action != "continue":
+        alerts.append(NewAlert("experiment", decision.action,
+                               f"experiment: {decision.action} ({decision.reason})"))  # fmt: skip
     if diagnosis.action != "wait":
         alerts.append(NewAlert("diagnosis", diagnosis.action,
                                f"diagnosis: {diagnosis.action} ({diagnosis.cause})",

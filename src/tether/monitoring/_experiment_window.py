@@ -1,0 +1,119 @@
+"""A running experiment read from the prediction log: the champion and challenger arms of the
+deployment that assigned their cohorts, look by look, and the shadows' pairs.
+
+An experiment is the deploy event that put the challenger in place: every prediction served
+under it carries its id (``experiment_id``), champion and challenger alike. Its looks are
+cumulative, one per day since that event, each with the labels *known by that day's end*:
+what a person checking daily would have seen, which is what the always-valid p-value of
+:func:`decide` is valid for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from tether.monitoring._arms import arm_metrics
+from tether.monitoring._business import BusinessMetric
+from tether.monitoring._experiment_decision import (
+    ExperimentDecision,
+    ExperimentLook,
+    ExperimentPolicy,
+    decide,
+)
+from tether.monitoring._experiments import ArmAggregate
+from tether.monitoring._performance import CELLS, CellAggregate, ConfusionCells
+from tether.monitoring._shadow import ShadowComparison, compare_shadow
+from tether.monitoring._window import Group, LogReader
+
+MAX_LOOKS = 120
+"""Looks read at most (one a day): an experiment older than this is judged on its last ones."""
+
+
+def linear_values(metrics: Sequence[BusinessMetric]) -> dict[str, dict[str, float]]:
+    """The per-prediction form of each linear business metric: its coefficient on each cell
+    aggregate (``{"tp.amount": 1.0, "fp.count": -5.0}``), found by evaluating it on unit cells.
+    A metric that is not linear has no per-prediction value and is left out."""
+    found: dict[str, dict[str, float]] = {}
+    for metric in metrics:
+        if not metric.linear:
+            continue
+        zero = _value(metric, {})
+        terms = {f"{cell}.{name}": _value(metric, {(cell, name): 1.0}) - zero
+                 for cell, name in metric.names}  # fmt: skip
+        if math.isfinite(zero) and abs(zero) < 1e-12:  # no constant term: a sum over rows
+            found[metric.name] = terms
+    return found
+
+
+def _value(metric: BusinessMetric, unit: Mapping[tuple[str, str], float]) -> float:
+    cells = {}
+    for cell in CELLS:
+        sums = {name: value for (c, name), value in unit.items() if c == cell and name != "count"}
+        count = int(unit.get((cell, "count"), 0.0))
+        cells[cell] = CellAggregate(count, sums, {name: 0.0 for name in sums})
+    value = metric.evaluate(ConfusionCells(**cells))
+    return math.nan if value is None else value.value
+
+
+def experiment(
+    log: LogReader,
+    model: str,
+    arms: tuple[Group, Group],
+    experiment_id: int,
+    started: datetime,
+    now: datetime,
+    *,
+    policy: ExperimentPolicy,
+    business: Sequence[str],
+    values: Mapping[str, Mapping[str, float]],
+) -> ExperimentDecision:
+    """Decide the experiment ``experiment_id`` between ``arms`` (champion, challenger) from
+    its daily looks since ``started``."""
+    days = max(1, math.ceil((now - started) / timedelta(days=1)))
+    first = max(1, days - MAX_LOOKS + 1)
+    looks: list[ExperimentLook] = []
+    for day in range(first, days + 1):
+        end = min(started + timedelta(days=day), now)
+        frame = log.confusion(started, end, model, by=("version", "role"), business=business,
+                              filters={"experiment_id": experiment_id}, known_by=end)  # fmt: skip
+        looks.append(
+            ExperimentLook(
+                (end - started) / timedelta(days=1),
+                _arm(frame, arms[0], business, values),
+                _arm(frame, arms[1], business, values),
+            )
+        )
+    return decide(looks, policy)
+
+
+def _arm(
+    frame: pd.DataFrame,
+    group: Group,
+    business: Sequence[str],
+    values: Mapping[str, Mapping[str, float]],
+) -> dict[str, ArmAggregate]:
+    rows = frame[(frame["version"].astype(str) == group.version) & (frame["role"] == group.role)]
+    return dict(arm_metrics(rows, business=business, values=values))
+
+
+def shadow(
+    log: LogReader,
+    model: str,
+    champion: Group,
+    shadow: Group,
+    window: tuple[datetime, datetime],
+    *,
+    seed: int,
+) -> ShadowComparison | None:
+    """The shadow against the champion on the same requests of ``window``; None when none
+    were paired."""
+    pairs = log.score_pairs(window[0], window[1], model, (champion.version, shadow.version),
+                            sample_size=5_000, seed=seed)  # fmt: skip
+    if pairs.pairs == 0 or pairs.sample.empty:
+        return None
+    return compare_shadow(pairs.sample, decisions=("decision_a", "decision_b"),
+                          champion="score_a", shadow="score_b")  # fmt: skip
