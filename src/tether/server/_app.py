@@ -26,6 +26,7 @@ from tether.config import (
     PREDICT_TOKEN_ENV,
     ServingSettings,
 )
+from tether.monitoring import MonitorResults
 from tether.server._admin import admin_router
 from tether.server._auth import UNAUTHORIZED, bearer_guard
 from tether.server._body import check_json_content_type
@@ -55,6 +56,7 @@ def create_app(
     predictions: PredictionLog,
     features: FeatureLookup | None = None,
     admin: Admin | None = None,
+    monitoring: MonitorResults | None = None,
     error_statuses: Mapping[type[Exception], int] | None = None,
 ) -> FastAPI:
     """The prediction server for the deployments of ``source``.
@@ -62,8 +64,10 @@ def create_app(
     The app owns what it is given: when it starts (the ASGI lifespan) it loads the first
     deployment and starts the shadow worker, the reload poller and the retention worker
     (predictions older than ``settings.retention_days`` go, at start and every hour); when it
-    stops it stops them and closes ``predictions``. ``error_statuses`` adds (or overrides)
-    HTTP statuses of exception classes in :data:`DEFAULT_STATUSES`.
+    stops it stops them and closes ``predictions``. With ``monitoring``, ``/metrics`` also
+    exports the latest monitoring results (read from its tables at each scrape).
+    ``error_statuses`` adds (or overrides) HTTP statuses of exception classes in
+    :data:`DEFAULT_STATUSES`.
 
     Example::
 
@@ -83,6 +87,8 @@ def create_app(
         reload_interval_s=settings.reload_interval_s,
     )
     predictions.observe(metrics)  # the log's rows, retries and rejections on /metrics
+    if monitoring is not None:
+        metrics.watch_monitoring(monitoring)
     state = ServerState(settings, router, predictions, features, admin)
     retention = RetentionWorker(predictions, timedelta(days=settings.retention_days))
 

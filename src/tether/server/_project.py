@@ -89,7 +89,8 @@ def create_project_app(project: Project) -> FastAPI:
     lookup = OnlineLookup(project.online_store) if settings.features.definitions else None
     app = create_app(settings.serving, source=project.deployment_source,
                      predictions=project.predictions, features=lookup,
-                     admin=RegistryAdmin(project.aliases))  # fmt: skip
+                     admin=RegistryAdmin(project.aliases),
+                     monitoring=project.monitor_results)  # fmt: skip
     _announce_lifespan(app, project)
     return app
 
