@@ -44,12 +44,14 @@ if TYPE_CHECKING:
 
     from tether.features import Definition, FeatureStore, OfflineEngine, OnlineFeatureStore
     from tether.features import OnlineStore as OnlineBackend
-    from tether.lineage import AuditReport, ReproduceReport, TrainResult
+    from tether.lineage import AuditReport, MonitorEntry, ReproduceReport, TrainResult
     from tether.monitoring import AlertSender, ModelReference, Monitor, MonitorResults
     from tether.registry import EventLog, ModelAliases
     from tether.serving import LogAggregates, PredictionLog, RegistryDeploymentSource
 
 _LOGGER = logging.getLogger(__name__)
+AUDITED_MONITOR_RUNS = 20
+"""Monitor runs ``tether audit`` lists (the newest)."""
 _T = TypeVar("_T")
 
 
@@ -400,5 +402,37 @@ class Project(Closing):
         return dataclasses.replace(
             first,
             history=tuple(version_history(self.events, model, versions)),
+            monitoring=self._monitor_entries(model, versions),
             aliases=self.events.latest_state(model),
         )
+
+    def _monitor_entries(self, model: str, versions: set[str]) -> tuple[MonitorEntry, ...]:
+        """What the latest monitor runs found for ``versions`` of ``model``, newest first."""
+        from tether.lineage import MonitorEntry
+
+        entries: list[MonitorEntry] = []
+        for run in self.monitor_results.runs(model, limit=AUDITED_MONITOR_RUNS):
+            report = run.report
+            diagnosis = report.get("diagnosis") or {}
+            groups = report.get("groups") or []
+            start, end = (moment.strftime("%Y-%m-%d") for moment in (run.window_start,
+                                                                      run.window_end))  # fmt: skip
+            for group in groups if isinstance(groups, list) else []:
+                if not isinstance(group, dict) or group.get("version") not in versions:
+                    continue
+                entries.append(MonitorEntry(
+                    run_id=run.run_id, time=run.time.isoformat(), window=f"{start} to {end}",
+                    version=str(group["version"]), role=str(group.get("role")),
+                    drift=_said(group.get("drift"), "reason"),
+                    performance=_said(group.get("rule"), "message"),
+                    action=run.action, cause=str(_said(diagnosis, "cause")),
+                    alerts=len(report.get("alerts") or []),  # type: ignore[arg-type]
+                ))  # fmt: skip
+        return tuple(entries)
+
+
+def _said(found: object, key: str) -> str:
+    """``found[key]`` as text when ``found`` is a mapping that has it, else ``-``."""
+    if isinstance(found, dict) and found.get(key) is not None:
+        return str(found[key])
+    return "-"

@@ -66,6 +66,14 @@ def test_monitor_reports_drift_against_the_versions_reference_and_stores_the_run
     code, out, err = run_cli(["-C", str(feature_project), "monitor", "--window", "2d"])
     assert code == 0, err
     assert f"version {version} (champion)" in out and "diagnosis:" in out
+    # The audit of the version shows what the monitor found, run by run.
+    code, out, err = run_cli(["-C", str(feature_project), "audit", "tiny@champion", "--json"])
+    assert code == 0, err
+    entries = json.loads(out)["monitoring"]
+    assert [e["run_id"] for e in entries] == [report["run_id"] + 1, report["run_id"]]
+    assert entries[0]["version"] == version and "drifted" in entries[0]["drift"]
+    code, out, err = run_cli(["-C", str(feature_project), "audit", "tiny@champion"])
+    assert "## Monitoring (latest runs of tether monitor)" in out
 
 
 @pytest.mark.parametrize("window", ["0d", "7 days", "1w"])

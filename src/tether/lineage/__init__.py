@@ -21,6 +21,7 @@ from tether.lineage._artifacts import (
 from tether.lineage._audit import (
     AuditReport,
     HistoryEntry,
+    MonitorEntry,
     audit,
     render_html,
     render_json,
@@ -62,6 +63,7 @@ __all__ = [
     "Environment",
     "EnvironmentDifference",
     "HistoryEntry",
+    "MonitorEntry",
     "Profiler",
     "ReferenceRecord",
     "ReproduceReport",

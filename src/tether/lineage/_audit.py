@@ -51,6 +51,23 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class MonitorEntry:
+    """One stored monitor run that judged a version of the audited run: when (the clock's
+    time), over which window, what it found for the version and the model's diagnosis."""
+
+    run_id: int
+    time: str
+    window: str
+    version: str
+    role: str
+    drift: str
+    performance: str
+    action: str
+    cause: str
+    alerts: int
+
+
+@dataclass(frozen=True)
 class AuditReport:
     """Everything the audit found about one run and the versions it produced."""
 
@@ -59,6 +76,7 @@ class AuditReport:
     versions: tuple[_mlflow.ModelVersionInfo, ...]
     environment: Environment
     history: tuple[HistoryEntry, ...] = ()
+    monitoring: tuple[MonitorEntry, ...] = ()
     aliases: Mapping[str, str] | None = None
     """The model's aliases now, from the event log (alias -> version); None when the event
     log could not be read, and MLflow's copy is shown."""
@@ -80,6 +98,7 @@ class AuditReport:
             _metrics_section(self.record),
             _monitoring_section(self.record),
             _history_section(self.history),
+            _monitor_section(self.monitoring),
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,6 +113,7 @@ class AuditReport:
             "aliases": dict(self.aliases) if self.aliases is not None else None,
             "environment": asdict(self.environment),
             "history": [asdict(h) for h in self.history],
+            "monitoring": [asdict(m) for m in self.monitoring],
             # Also inside "record"; at the top so that a reader need not know the record.
             "decision": asdict(self.record.decision) if self.record.decision else None,
             "reference": asdict(self.record.reference) if self.record.reference else None,
@@ -267,6 +287,16 @@ def _history_section(history: tuple[HistoryEntry, ...]) -> Section:
     rows = tuple((str(h.event_id), h.time, h.action, h.actor, h.reason, h.change) for h in history)
     header = ("event", "time", "action", "actor", "reason", "aliases after")
     return Section("Registry history (aliases and loop decisions)", header, rows)
+
+
+def _monitor_section(entries: tuple[MonitorEntry, ...]) -> Section:
+    rows = tuple(
+        (str(m.run_id), m.time, m.window, f"{m.version} ({m.role})", m.drift, m.performance,
+         f"{m.action} ({m.cause})", str(m.alerts))
+        for m in entries
+    )  # fmt: skip
+    header = ("run", "time", "window", "version", "drift", "performance", "diagnosis", "alerts")
+    return Section("Monitoring (latest runs of tether monitor)", header, rows)
 
 
 def render_markdown(report: AuditReport) -> str:
