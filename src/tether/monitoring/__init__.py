@@ -78,7 +78,8 @@ from tether.monitoring._experiments import (
     wilson_interval,
 )
 from tether.monitoring._frames import read_frame
-from tether.monitoring._monitor import GroupReport, ModelReport, Monitor, MonitorPolicy
+from tether.monitoring._monitor import Monitor, MonitorPolicy
+from tether.monitoring._monitor_report import GroupReport, ModelReport
 from tether.monitoring._multivariate import (
     DOMAIN_AUC,
     DOMAIN_SAMPLE_SIZE,
