@@ -65,8 +65,8 @@ def report(module_database_url: str) -> Iterator[object]:
     def references(model: str, version: str) -> ModelReference:
         raise TrackingError(f"{model}/{version} has no reference")
 
-    policy = MonitorPolicy(window=timedelta(days=DAYS),
-                           experiment=ExperimentPolicy(metric="precision", min_samples=50))  # fmt: skip
+    experiment = ExperimentPolicy(metric="precision", min_samples=50)
+    policy = MonitorPolicy(window=timedelta(days=DAYS), experiment=experiment)
     with LogAggregates(url) as log, MonitorResults(url) as results:
         monitor = Monitor(log=log, results=results, events=events, references=references,
                           clock=clock, policy=policy)  # fmt: skip
