@@ -95,3 +95,15 @@ def test_the_shadow_is_compared_with_the_champion_on_the_same_requests(report: o
     assert shadow.pairs == DAYS * 60 * 2 // 3  # the champion's requests: cohort A
     assert shadow.pearson > 0.95
     assert shadow.agreement is not None and shadow.agreement.rate > 0.85
+
+
+def test_linear_business_metrics_become_values_per_prediction() -> None:
+    from tether.monitoring._business import business_metrics
+    from tether.monitoring._experiment_window import linear_values
+
+    metrics = business_metrics({
+        "net_value": "tp.amount - 5 * fp.count",  # a sum over rows: each row's value
+        "ratio": "fn.amount / tp.count",  # not linear: no value per prediction
+        "shifted": "3 + fp.count",  # a constant is no sum over rows
+    })  # fmt: skip
+    assert linear_values(metrics) == {"net_value": {"tp.amount": 1.0, "fp.count": -5.0}}

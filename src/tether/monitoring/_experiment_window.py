@@ -41,20 +41,24 @@ def linear_values(metrics: Sequence[BusinessMetric]) -> dict[str, dict[str, floa
     for metric in metrics:
         if not metric.linear:
             continue
-        zero = _value(metric, {})
-        terms = {f"{cell}.{name}": _value(metric, {(cell, name): 1.0}) - zero
+        # Around a base of one row per cell (an empty window has no value), each term's
+        # coefficient is the change one more unit of it makes.
+        base = _value(metric, {})
+        terms = {f"{cell}.{name}": _value(metric, {(cell, name): 1.0}) - base
                  for cell, name in metric.names}  # fmt: skip
-        if math.isfinite(zero) and abs(zero) < 1e-12:  # no constant term: a sum over rows
+        intercept = base - sum(v for k, v in terms.items() if k.endswith(".count"))
+        if math.isfinite(base) and abs(intercept) < 1e-9:  # a sum over rows: per row, its value
             found[metric.name] = terms
     return found
 
 
 def _value(metric: BusinessMetric, unit: Mapping[tuple[str, str], float]) -> float:
+    fields = {name for _, name in metric.names if name != "count"}
     cells = {}
     for cell in CELLS:
-        sums = {name: value for (c, name), value in unit.items() if c == cell and name != "count"}
-        count = int(unit.get((cell, "count"), 0.0))
-        cells[cell] = CellAggregate(count, sums, {name: 0.0 for name in sums})
+        sums = {name: unit.get((cell, name), 0.0) for name in fields}
+        count = 1 + int(unit.get((cell, "count"), 0.0))
+        cells[cell] = CellAggregate(count, sums, dict.fromkeys(fields, 0.0))
     value = metric.evaluate(ConfusionCells(**cells))
     return math.nan if value is None else value.value
 
