@@ -227,3 +227,30 @@ def test_profiles_not_binned_on_the_reference_are_refused() -> None:
     other = profile_frame(pd.DataFrame({"y": [1.0]}))
     with pytest.raises(MonitoringError, match=r"features \['y'\] that the reference does not"):
         compare(reference, other)
+
+
+def test_ks_runs_on_seeded_subsamples_of_ks_sample_size() -> None:
+    rng = np.random.default_rng(11)
+    reference = profile_frame(pd.DataFrame({"x": rng.normal(size=3_000)}))
+    current = profile_frame(pd.DataFrame({"x": rng.normal(size=2_000)}), reference=reference)
+    small = DriftThresholds(ks_sample_size=200)
+    first = compare(reference, current, small, seed=4).feature("x")
+    assert first == compare(reference, current, small, seed=4).feature("x")
+    other = compare(reference, current, small, seed=5).feature("x")
+    full = compare(reference, current).feature("x")
+    assert first.p_value != other.p_value and first.p_value != full.p_value
+    # 200 a side: the exact p-value, and a KS statistic on a grid of 1/200.
+    assert round(first.statistic * 200, 9) == round(first.statistic * 200)
+
+
+def test_a_profile_without_a_sample_still_gets_psi_and_chi_square() -> None:
+    # A window profiled in the database may come without sample rows: no KS, the rest stays.
+    rng = np.random.default_rng(12)
+    frame = pd.DataFrame({"x": rng.normal(size=500), "k": rng.choice(list("ab"), 500)})
+    reference = profile_frame(frame)
+    shifted = frame.assign(x=frame["x"] + 3.0)
+    current = profile_frame(shifted, reference=reference, sample_size=0)
+    assert len(current.sample) == 0
+    report = compare(reference, current)
+    assert report.feature("x").drifted and np.isnan(report.feature("x").p_value)
+    assert report.feature("k").p_value == pytest.approx(1.0)
