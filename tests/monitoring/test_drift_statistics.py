@@ -254,3 +254,25 @@ def test_a_profile_without_a_sample_still_gets_psi_and_chi_square() -> None:
     report = compare(reference, current)
     assert report.feature("x").drifted and np.isnan(report.feature("x").p_value)
     assert report.feature("k").p_value == pytest.approx(1.0)
+
+
+def test_many_categories_share_other_and_an_unchanged_tail_does_not_drift() -> None:
+    rng = np.random.default_rng(13)
+    names = [f"m{i:02d}" for i in range(80)]
+    shares = np.geomspace(1.0, 0.01, len(names))
+    shares /= shares.sum()
+    reference = profile_frame(pd.DataFrame({"k": rng.choice(names, 20_000, p=shares)}))
+    current = profile_frame(
+        pd.DataFrame({"k": rng.choice(names, 5_000, p=shares)}), reference=reference
+    )
+    drift = compare(reference, current).feature("k")
+    assert len(drift.bins) == 52 and drift.bins[-2:] == ("other", "missing")
+    assert drift.psi < 0.05 and not drift.drifted
+    assert drift.unseen == 0  # the tail's categories are in the reference's sample
+
+
+def test_a_feature_of_another_kind_than_the_reference_is_refused() -> None:
+    reference = profile_frame(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
+    current = profile_frame(pd.DataFrame({"x": ["a", "b", "c"]}))
+    with pytest.raises(MonitoringError, match="'x' is categorical in the current profile"):
+        compare(reference, current)
