@@ -174,8 +174,12 @@ def _kind(frame: pd.DataFrame, name: str, reference: Profile | None) -> str:
 
 
 def _arrow(series: pd.Series[Any], name: str) -> pa.Array:
-    """The column as Arrow: numbers as float64, the rest as given (or as text), nulls kept."""
+    """The column as Arrow, nulls kept: numbers as they are, the rest as given (or as text)."""
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        if isinstance(series.dtype, np.dtype):
+            # numpy's numbers without a copy (NaN becomes null); DuckDB casts integers.
+            return pa.array(series.to_numpy(), from_pandas=True)
+        # pandas' nullable numbers (Int64, Float64...): pd.NA as NaN, then null.
         return pa.array(series.to_numpy(dtype="float64", na_value=np.nan), from_pandas=True)
     try:
         return pa.array(series, from_pandas=True)
