@@ -249,3 +249,21 @@ def test_profiles_on_an_engine_cursor_equal_those_on_their_own_database() -> Non
     pd.testing.assert_frame_equal(shared.sample, alone.sample)
     current = profile_frame(_frame(800, seed=3), reference=alone, engine=engine)
     assert current == profile_frame(_frame(800, seed=3), reference=alone)
+
+
+def test_pandas_categoricals_and_text_dtypes_profile_alike() -> None:
+    values = ["fuel", None, "grocery", "fuel", "travel", None]
+    frame = pd.DataFrame(
+        {
+            "object": pd.Series(values, dtype="object"),
+            "category": pd.Series(values, dtype="category"),
+            "string": pd.Series(values, dtype="string"),
+        }
+    )
+    profile = profile_frame(frame)
+    summaries = [_categorical(profile, name) for name in frame.columns]
+    assert all(s == summaries[0] for s in summaries)
+    assert dict(summaries[0].frequencies) == {"fuel": 2, "grocery": 1, "travel": 1}
+    assert summaries[0].nulls == 2
+    for name in frame.columns:
+        assert profile.sample[name].tolist() == values
