@@ -276,3 +276,31 @@ def test_a_feature_of_another_kind_than_the_reference_is_refused() -> None:
     current = profile_frame(pd.DataFrame({"x": ["a", "b", "c"]}))
     with pytest.raises(MonitoringError, match="'x' is categorical in the current profile"):
         compare(reference, current)
+
+
+def test_homogeneity_holds_its_level_where_goodness_of_fit_over_flags() -> None:
+    # 1,000 seeded pairs of undrifted windows (2,000 rows each, four categories, a sparse one):
+    # the test of homogeneity rejects about 5% of them; a goodness-of-fit test that takes the
+    # reference's shares as exact rejects several times more (it ignores the reference's own
+    # sampling error).
+    rng = np.random.default_rng(14)
+    shares = [0.55, 0.3, 0.145, 0.005]
+    runs, homogeneity, goodness = 1_000, 0, 0
+    for _ in range(runs):
+        reference, current = rng.multinomial(2_000, shares), rng.multinomial(2_000, shares)
+        homogeneity += chi2_homogeneity(reference, current)[1] < 0.05
+        kept = reference > 0
+        expected = reference[kept] / reference.sum() * current.sum()
+        goodness += stats.chisquare(current[kept], expected).pvalue < 0.05
+    # Binomial sd at 5% over 1,000 runs is 0.7 points: these bounds are 3 sd wide.
+    assert 0.03 <= homogeneity / runs <= 0.075, homogeneity
+    assert goodness / runs > 3 * homogeneity / runs, (goodness, homogeneity)
+
+
+def test_ks_test_holds_its_level_on_undrifted_samples() -> None:
+    rng = np.random.default_rng(15)
+    runs = 1_000
+    rejected = sum(
+        ks_test(rng.normal(size=1_500), rng.normal(size=800))[1] < 0.05 for _ in range(runs)
+    )
+    assert 0.03 <= rejected / runs <= 0.07, rejected
