@@ -157,3 +157,17 @@ def test_compare_runs_the_classifier_on_the_features_both_samples_hold() -> None
     assert report.multivariate is not None and report.multivariate.features == ("x", "y")
     assert report.multivariate.drifted
     assert compare(reference, thin).multivariate is None  # only when asked: it costs ~1 s
+
+
+def test_domain_classifier_sees_a_category_trading_its_values_with_another() -> None:
+    # "a" rows carry high x in the reference and "b" rows in the current: both marginals stay.
+    rng = np.random.default_rng(19)
+
+    def frame(rows: int, high: str) -> pd.DataFrame:
+        k = rng.choice(["a", "b"], rows)
+        x = rng.normal(0, 1, rows) + np.where(k == high, 2.0, 0.0)
+        return pd.DataFrame({"x": x, "k": pd.Series(k, dtype="object")})
+
+    report = drift_report(frame(6_000, "a"), frame(3_000, "b"), seed=6)
+    assert report.drifted == ()
+    assert report.multivariate is not None and report.multivariate.auc > 0.75

@@ -227,3 +227,80 @@ def test_profiles_not_binned_on_the_reference_are_refused() -> None:
     other = profile_frame(pd.DataFrame({"y": [1.0]}))
     with pytest.raises(MonitoringError, match=r"features \['y'\] that the reference does not"):
         compare(reference, other)
+
+
+def test_ks_runs_on_seeded_subsamples_of_ks_sample_size() -> None:
+    rng = np.random.default_rng(11)
+    reference = profile_frame(pd.DataFrame({"x": rng.normal(size=3_000)}))
+    current = profile_frame(pd.DataFrame({"x": rng.normal(size=2_000)}), reference=reference)
+    small = DriftThresholds(ks_sample_size=200)
+    first = compare(reference, current, small, seed=4).feature("x")
+    assert first == compare(reference, current, small, seed=4).feature("x")
+    other = compare(reference, current, small, seed=5).feature("x")
+    full = compare(reference, current).feature("x")
+    assert first.p_value != other.p_value and first.p_value != full.p_value
+    # 200 a side: the exact p-value, and a KS statistic on a grid of 1/200.
+    assert round(first.statistic * 200, 9) == round(first.statistic * 200)
+
+
+def test_a_profile_without_a_sample_still_gets_psi_and_chi_square() -> None:
+    # A window profiled in the database may come without sample rows: no KS, the rest stays.
+    rng = np.random.default_rng(12)
+    frame = pd.DataFrame({"x": rng.normal(size=500), "k": rng.choice(list("ab"), 500)})
+    reference = profile_frame(frame)
+    shifted = frame.assign(x=frame["x"] + 3.0)
+    current = profile_frame(shifted, reference=reference, sample_size=0)
+    assert len(current.sample) == 0
+    report = compare(reference, current)
+    assert report.feature("x").drifted and np.isnan(report.feature("x").p_value)
+    assert report.feature("k").p_value == pytest.approx(1.0)
+
+
+def test_many_categories_share_other_and_an_unchanged_tail_does_not_drift() -> None:
+    rng = np.random.default_rng(13)
+    names = [f"m{i:02d}" for i in range(80)]
+    shares = np.geomspace(1.0, 0.01, len(names))
+    shares /= shares.sum()
+    reference = profile_frame(pd.DataFrame({"k": rng.choice(names, 20_000, p=shares)}))
+    current = profile_frame(
+        pd.DataFrame({"k": rng.choice(names, 5_000, p=shares)}), reference=reference
+    )
+    drift = compare(reference, current).feature("k")
+    assert len(drift.bins) == 52 and drift.bins[-2:] == ("other", "missing")
+    assert drift.psi < 0.05 and not drift.drifted
+    assert drift.unseen == 0  # the tail's categories are in the reference's sample
+
+
+def test_a_feature_of_another_kind_than_the_reference_is_refused() -> None:
+    reference = profile_frame(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
+    current = profile_frame(pd.DataFrame({"x": ["a", "b", "c"]}))
+    with pytest.raises(MonitoringError, match="'x' is categorical in the current profile"):
+        compare(reference, current)
+
+
+def test_homogeneity_holds_its_level_where_goodness_of_fit_over_flags() -> None:
+    # 1,000 seeded pairs of undrifted windows (2,000 rows each, four categories, a sparse one):
+    # the test of homogeneity rejects about 5% of them; a goodness-of-fit test that takes the
+    # reference's shares as exact rejects several times more (it ignores the reference's own
+    # sampling error).
+    rng = np.random.default_rng(14)
+    shares = [0.55, 0.3, 0.145, 0.005]
+    runs, homogeneity, goodness = 1_000, 0, 0
+    for _ in range(runs):
+        reference, current = rng.multinomial(2_000, shares), rng.multinomial(2_000, shares)
+        homogeneity += chi2_homogeneity(reference, current)[1] < 0.05
+        kept = reference > 0
+        expected = reference[kept] / reference.sum() * current.sum()
+        goodness += stats.chisquare(current[kept], expected).pvalue < 0.05
+    # Binomial sd at 5% over 1,000 runs is 0.7 points: these bounds are 3 sd wide.
+    assert 0.03 <= homogeneity / runs <= 0.075, homogeneity
+    assert goodness / runs > 3 * homogeneity / runs, (goodness, homogeneity)
+
+
+def test_ks_test_holds_its_level_on_undrifted_samples() -> None:
+    rng = np.random.default_rng(15)
+    runs = 1_000
+    rejected = sum(
+        ks_test(rng.normal(size=1_500), rng.normal(size=800))[1] < 0.05 for _ in range(runs)
+    )
+    assert 0.03 <= rejected / runs <= 0.07, rejected

@@ -249,3 +249,40 @@ def test_profiles_on_an_engine_cursor_equal_those_on_their_own_database() -> Non
     pd.testing.assert_frame_equal(shared.sample, alone.sample)
     current = profile_frame(_frame(800, seed=3), reference=alone, engine=engine)
     assert current == profile_frame(_frame(800, seed=3), reference=alone)
+
+
+def test_pandas_categoricals_and_text_dtypes_profile_alike() -> None:
+    values = ["fuel", None, "grocery", "fuel", "travel", None]
+    frame = pd.DataFrame(
+        {
+            "object": pd.Series(values, dtype="object"),
+            "category": pd.Series(values, dtype="category"),
+            "string": pd.Series(values, dtype="string"),
+        }
+    )
+    profile = profile_frame(frame)
+    summaries = [_categorical(profile, name) for name in frame.columns]
+    assert all(s == summaries[0] for s in summaries)
+    assert dict(summaries[0].frequencies) == {"fuel": 2, "grocery": 1, "travel": 1}
+    assert summaries[0].nulls == 2
+    for name in frame.columns:
+        assert profile.sample[name].tolist() == values
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bins_of_any_numeric_column_equal_numpys_on_the_reference_edges(seed: int) -> None:
+    # Random shapes: ties, NaN, infinities, integers, a current frame outside the range.
+    rng = np.random.default_rng(100 + seed)
+    rows = int(rng.integers(1, 400))
+    values = np.round(rng.normal(0, 10, rows), int(rng.integers(0, 3)))
+    values[rng.random(rows) < 0.1] = np.nan
+    values[rng.random(rows) < 0.02] = np.inf
+    reference = profile_frame(pd.DataFrame({"x": values}))
+    current_values = rng.normal(5, 20, 300)
+    current = _numeric(profile_frame(pd.DataFrame({"x": current_values}), reference=reference), "x")
+    for summary, data in ((_numeric(reference, "x"), values), (current, current_values)):
+        present = data[~np.isnan(data)]
+        bins = np.searchsorted(np.asarray(summary.edges), present, side="right")
+        assert summary.counts == tuple(np.bincount(bins, minlength=len(summary.edges) + 1))
+        assert summary.nulls == int(np.isnan(data).sum())
+        assert all(np.isfinite(summary.edges)) and list(summary.edges) == sorted(set(summary.edges))
