@@ -293,7 +293,7 @@ class MonitoringSettings:
     metric: str = "precision"
     metric_floor: float = 0.8
     min_label_completeness: float = 0.9
-    min_labelled: int = 100
+    min_labelled: int = 200
     outcome_window_days: int = 60
     alpha: float = 0.05
     webhook_url: str = ""

@@ -169,3 +169,17 @@ def test_a_window_before_the_shift_raises_no_drift_alert(
     assert champion.drift is not None and champion.drift.drifted == ()
     (stored,) = [run for run in results.runs(MODEL) if run.run_id == report.run_id]
     assert not [a for a in results.alerts(MODEL) if a.kind == "drift" and a.run_id == stored.run_id]
+
+
+def test_the_configs_defaults_are_the_monitoring_modules_own() -> None:
+    """``[monitoring]``'s defaults (config.py, the README's table) and the defaults of the
+    modules that draw each line are one set of numbers."""
+    from tether.config import MonitoringSettings
+
+    configured, own = MonitorPolicy.from_settings(MonitoringSettings()), MonitorPolicy()
+    assert configured.drift == own.drift
+    assert configured.rule == own.rule
+    assert configured.maturity == own.maturity
+    assert configured.sample_size == own.sample_size
+    assert configured.window == own.window
+    assert configured.diagnosis == own.diagnosis

@@ -81,6 +81,8 @@ from tether.registry import EventLog
 _LOGGER = logging.getLogger("tether.monitoring")
 DEFAULT_HISTORY_DAYS = 28
 """Days of daily evidence the diagnosis weighs: enough for a trend to show against noise."""
+DEFAULT_RULE = "precision below 0.80"
+"""The mission's alert: the fraud model's precision fell from 94% to 71% unwatched."""
 ReferenceLoader = Callable[[str, str], ModelReference]
 """``(model, version) -> ModelReference``, verified; raises a TetherError when there is none."""
 
@@ -93,9 +95,7 @@ class MonitorPolicy:
     history_days: int = DEFAULT_HISTORY_DAYS
     drift: DriftThresholds = field(default_factory=DriftThresholds)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
-    rule: PerformanceRule = field(
-        default_factory=lambda: PerformanceRule("precision", "below", 0.8)
-    )
+    rule: PerformanceRule = field(default_factory=lambda: PerformanceRule.parse(DEFAULT_RULE))
     maturity: MaturityRule = field(default_factory=MaturityRule)
     business: tuple[BusinessMetric, ...] = ()
     diagnosis: DiagnosisPolicy = field(default_factory=DiagnosisPolicy)
