@@ -54,7 +54,8 @@ def monitor_command(
     span = parse_window(window)
     project = open_project(ctx)
     name = model or project.settings.model_name
-    report = project.monitor().run(name, window=span)
+    with _render.steps(f"monitoring {name}") as progress:
+        report = project.monitor().run(name, window=span, progress=progress)
     data = report.to_dict()
     return _render.Report(data, _view(report), warnings=[a.message for a in report.alerts])
 

@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from tether._clock import Clock
+from tether._progress import Progress, no_progress
 from tether.config import MonitoringSettings
 from tether.errors import TetherError
 from tether.monitoring._alerts import AlertSender, log_alert
@@ -175,15 +176,22 @@ class Monitor:
         self._sender = sender
         self._cache: dict[tuple[str, str], ModelReference | str] = {}
 
-    def run(self, model: str, *, window: timedelta | None = None) -> ModelReport:
-        """Monitor ``model`` over the window ending now; store and alert; return the report."""
+    def run(
+        self, model: str, *, window: timedelta | None = None, progress: Progress = no_progress
+    ) -> ModelReport:
+        """Monitor ``model`` over the window ending now; store and alert; return the report.
+
+        ``progress`` hears of each version judged and each day of the daily evidence."""
         now = self._clock.now()
         span = window or self._policy.window
         bounds = (now - span, now)
         groups = self._groups(model, bounds)
-        reports = tuple(self._group(model, group, bounds, now) for group in groups)
+        reports: list[GroupReport] = []
+        for done, group in enumerate(groups):
+            progress(f"version {group.version} ({group.role})", done, len(groups))
+            reports.append(self._group(model, group, bounds, now))
         champion = next((g for g in groups if g.role == "champion"), None)
-        days = () if champion is None else self._days(model, champion, now)
+        days = () if champion is None else self._days(model, champion, now, progress)
         diagnosis = self._diagnose(model, reports, days)
         decision = self._experiment(model, groups, bounds, now)
         shadows = {} if champion is None else {
@@ -192,7 +200,9 @@ class Monitor:
                                 seed=self._policy.seed)) is not None
         }  # fmt: skip
         raised = tuple(alerts(reports, diagnosis, decision))
-        report = ModelReport(model, bounds, reports, days, diagnosis, raised, decision, shadows)
+        report = ModelReport(
+            model, bounds, tuple(reports), days, diagnosis, raised, decision, shadows
+        )
         delivery: Delivery = "none" if self._sender is None else "pending"
         run, stored = self._results.record_run(
             model=model,
@@ -320,7 +330,9 @@ class Monitor:
             return None
         return estimate_scores(scores, reference.calibration, reference.threshold)
 
-    def _days(self, model: str, champion: Group, now: datetime) -> tuple[DayEvidence, ...]:
+    def _days(
+        self, model: str, champion: Group, now: datetime, progress: Progress
+    ) -> tuple[DayEvidence, ...]:
         """The champion's evidence day by day over the history, each day against the
         reference of the version that served it."""
         policy = self._policy
@@ -339,6 +351,7 @@ class Monitor:
             first = pd.Timestamp(start).to_pydatetime()
             day = (first, min(first + timedelta(days=1), now))
             group = Group(str(version), "champion")
+            progress("daily evidence", len(days), len(counts))
             days.append(self._day(model, group, day, int(predictions), int(labelled), now))
         return tuple(days)
 
