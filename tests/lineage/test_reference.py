@@ -267,3 +267,34 @@ def test_a_served_version_decides_at_its_recorded_threshold_verified_like_its_mo
                 load_version(tracking, name, version, events=opened.events)
         finally:
             _mlflow.set_version_tag(tracking, name, version, RECORD_SHA256_TAG, genuine)
+
+
+def test_a_run_recorded_before_thresholds_serves_null_decisions_and_audits_as_such(
+    trained: tuple[Path, TrainResult],
+) -> None:
+    # A format-1 run: its record has no decision or reference, and no digest tag exists.
+    project, result = trained
+    tracking = load_settings(project).stores.tracking_uri
+    name, version = "tiny", result.model_version
+    path = _artifact(project, result.run_id, "tether/record.json")
+    original = path.read_bytes()
+    raw = json.loads(original)
+    del raw["decision"], raw["reference"]
+    raw["format_version"] = 1
+    path.write_text(json.dumps(raw, indent=2, sort_keys=True))
+    run_tag = _mlflow.get_run(tracking, result.run_id).tags[RECORD_SHA256_TAG]
+    version_tag = _mlflow.get_model_version(tracking, name, version).tags[RECORD_SHA256_TAG]
+    _mlflow.set_run_tag(tracking, result.run_id, RECORD_SHA256_TAG, "")
+    _mlflow.set_version_tag(tracking, name, version, RECORD_SHA256_TAG, "")
+    try:
+        with Project.open(project) as opened:
+            assert load_version(tracking, name, version, events=opened.events).threshold is None
+            text = render_markdown(opened.audit(result.run_id))
+        assert "| decision threshold | none: recorded before tether chose thresholds" in text
+        assert "| reference profile | none |" in text
+        with pytest.raises(TrackingError, match="has no reference"):
+            load_reference(tracking, result.run_id)
+    finally:
+        path.write_bytes(original)
+        _mlflow.set_run_tag(tracking, result.run_id, RECORD_SHA256_TAG, run_tag)
+        _mlflow.set_version_tag(tracking, name, version, RECORD_SHA256_TAG, version_tag)
