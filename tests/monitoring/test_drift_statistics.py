@@ -16,8 +16,10 @@ from tether.monitoring import (
     DriftThresholds,
     chi2_homogeneity,
     compare,
+    ks_test,
     profile_frame,
     psi,
+    wasserstein,
 )
 
 
@@ -99,6 +101,23 @@ def test_ks_and_wasserstein_equal_scipy_on_the_samples() -> None:
     distance = stats.wasserstein_distance(ref, cur) / ref.std(ddof=0)
     assert drift.effect == pytest.approx(distance, rel=1e-9)
     assert drift.test == "ks" and drift.effect_name == "wasserstein/std"
+
+
+@pytest.mark.parametrize(("rows", "method"), [(300, "exact"), (3_000, "asymp")])
+def test_ks_test_is_scipys_exact_then_asymptotic(rows: int, method: str) -> None:
+    rng = np.random.default_rng(9)
+    reference, current = rng.normal(size=rows), rng.normal(0.1, 1.0, rows // 2)
+    oracle = stats.ks_2samp(reference, current, method=method)
+    assert ks_test(reference, current) == (oracle.statistic, oracle.pvalue)
+
+
+def test_wasserstein_equals_scipy_with_ties_and_unequal_sizes() -> None:
+    rng = np.random.default_rng(10)
+    reference = rng.integers(0, 5, 400).astype("float64")  # many ties
+    current = rng.normal(2.0, 1.5, 123)
+    oracle = stats.wasserstein_distance(reference, current)
+    assert wasserstein(reference, current) == pytest.approx(oracle, rel=1e-12)
+    assert wasserstein(reference, reference.copy()) == 0.0
 
 
 def test_categorical_chi2_and_total_variation_equal_the_oracles() -> None:

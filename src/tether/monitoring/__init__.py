@@ -83,7 +83,15 @@ from tether.monitoring._report import (
     DriftThresholds,
     FeatureDrift,
 )
-from tether.monitoring._statistics import CHI2_MIN_EXPECTED, PSI_EPSILON, chi2_homogeneity, psi
+from tether.monitoring._statistics import (
+    CHI2_MIN_EXPECTED,
+    KS_EXACT_MAX_ROWS,
+    PSI_EPSILON,
+    chi2_homogeneity,
+    ks_test,
+    psi,
+    wasserstein,
+)
 
 __all__ = [
     "CATEGORICAL_EFFECT",
@@ -93,6 +101,7 @@ __all__ = [
     "DOMAIN_SAMPLE_SIZE",
     "FORMAT_VERSION",
     "GAP_MESSAGE",
+    "KS_EXACT_MAX_ROWS",
     "KS_SAMPLE_SIZE",
     "MAX_CATEGORIES",
     "NUMERIC_EFFECT",
@@ -135,6 +144,7 @@ __all__ = [
     "drift_report",
     "estimate",
     "estimate_from_table",
+    "ks_test",
     "labelled_rows",
     "profile_frame",
     "psi",
@@ -142,5 +152,6 @@ __all__ = [
     "realized_from_counts",
     "roc_auc_delong",
     "score_table_from_sample",
+    "wasserstein",
     "wilson_interval",
 ]
