@@ -301,6 +301,7 @@ class Project(Closing):
             self.settings.stores, ref, strict_env=strict_env, tolerance=tolerance,
             progress=progress or no_progress,
             registered_digest=lambda model, version: registered_digest(self.events, model, version),
+            profiler=reference_profiler,
         )  # fmt: skip
 
     def audit(self, ref: str) -> AuditReport:

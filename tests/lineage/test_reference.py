@@ -24,6 +24,7 @@ from tether.lineage import (
     load_reference,
     render_json,
     render_markdown,
+    reproduce,
     train_project,
 )
 from tether.lineage._code import commit_new_repository
@@ -180,6 +181,7 @@ def test_a_rerun_writes_the_same_reference_and_reproduces(
         second = opened.train()
         report = opened.reproduce(first.run_id)
     assert report.reproduced, report.reason
+    assert report.reference_identical is True  # the rerun profiled the same bytes
     one, two = first.record.reference, second.record.reference
     assert one is not None and two is not None
     # Deterministic for a seed: the same bytes, so the same digests.
@@ -309,3 +311,16 @@ def test_the_project_profiler_writes_the_same_bytes_for_the_same_frame_and_seed(
     first = reference_profiler(frame, ["a", "b", "c"], "score", 3)
     assert reference_profiler(frame, ["a", "b", "c"], "score", 3) == first
     assert reference_profiler(frame, ["a", "b", "c"], "score", 4) != first  # the sample's seed
+
+
+def test_reproduce_reports_a_reference_that_differs(trained: tuple[Path, TrainResult]) -> None:
+    project, result = trained
+    settings = load_settings(project)
+
+    def other_profiler(frame: pd.DataFrame, columns: object, score: str, seed: int) -> bytes:
+        return reference_profiler(frame, list(frame.columns)[:1], score, seed)  # fewer columns
+
+    report = reproduce(settings.stores, result.run_id, profiler=other_profiler)
+    assert report.reproduced, report.reason  # the predictions are still identical
+    assert report.reference_identical is False
+    assert reproduce(settings.stores, result.run_id).reference_identical is None  # unchecked
