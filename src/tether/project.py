@@ -56,15 +56,21 @@ _T = TypeVar("_T")
 
 
 def reference_profiler(frame: pd.DataFrame, columns: Sequence[str], score: str, seed: int) -> bytes:
-    """A run's reference profile: one DuckDB pass over the scored held-out frame.
+    """A run's reference profile: one DuckDB pass over the scored held-out frame, the same
+    bytes on every run for the same frame and seed.
 
     The :data:`tether.lineage.Profiler` that :meth:`Project.train` hands to training; its
     bytes (``Profile.to_json_bytes``, versioned) are what ``tether.lineage.load_reference``
     returns, verified, for ``Profile.from_json_bytes``.
     """
+    from tether.features import DuckDBEngine
     from tether.monitoring import profile_frame
 
-    return profile_frame(frame, columns, score=score, seed=seed).to_json_bytes()
+    # One DuckDB thread, as for a training set (lineage/_features.py): parallel sums add in
+    # an order that changes from run to run, and the last bits of a mean or a spread would,
+    # so a rerun's reference would not be the same bytes (4 digests in 4 runs at 1M rows).
+    engine = DuckDBEngine(threads=1)
+    return profile_frame(frame, columns, score=score, seed=seed, engine=engine).to_json_bytes()
 
 
 def reference_calibration(
@@ -389,6 +395,7 @@ class Project(Closing):
             self.settings.stores, ref, strict_env=strict_env, tolerance=tolerance,
             progress=progress or no_progress,
             registered_digest=lambda model, version: registered_digest(self.events, model, version),
+            profiler=reference_profiler,
         )  # fmt: skip
 
     def audit(self, ref: str) -> AuditReport:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+from tether.config import ThresholdSettings
 from tether.errors import ProjectError
 from tether.lineage._context import load_entry_point, project_imports
 from tether.lineage._evaluate import evaluate, split_result
@@ -91,3 +92,13 @@ def test_regressor_metrics_are_errors() -> None:
     assert decision is None  # a regressor decides nothing
     assert metrics["rmse"] == pytest.approx(0.0, abs=1e-9)
     assert metrics["r2"] == pytest.approx(1.0)
+
+
+def test_a_held_out_frame_of_one_class_still_decides_at_a_fixed_threshold() -> None:
+    model = LogisticRegression().fit(FRAME[["x"]], FRAME["y"])
+    negatives = FRAME[FRAME["y"] == 0]
+    metrics, decision = evaluate(model, negatives, "y")
+    assert "roc_auc" not in metrics  # undefined on one class
+    assert decision is not None and decision.threshold == 0.5 and decision.positives == 0
+    with pytest.raises(ProjectError, match="no positive rows"):
+        evaluate(model, negatives, "y", ThresholdSettings("recall", target=0.85))

@@ -24,11 +24,12 @@ from tether.lineage import (
     load_reference,
     render_json,
     render_markdown,
+    reproduce,
     train_project,
 )
 from tether.lineage._code import commit_new_repository
 from tether.monitoring import Calibration, Profile
-from tether.project import Project
+from tether.project import Project, reference_profiler
 from tether.serving import load_version
 
 TRAIN_PY = """
@@ -180,6 +181,7 @@ def test_a_rerun_writes_the_same_reference_and_reproduces(
         second = opened.train()
         report = opened.reproduce(first.run_id)
     assert report.reproduced, report.reason
+    assert report.reference_identical is True  # the rerun profiled the same bytes
     one, two = first.record.reference, second.record.reference
     assert one is not None and two is not None
     # Deterministic for a seed: the same bytes, so the same digests.
@@ -267,3 +269,58 @@ def test_a_served_version_decides_at_its_recorded_threshold_verified_like_its_mo
                 load_version(tracking, name, version, events=opened.events)
         finally:
             _mlflow.set_version_tag(tracking, name, version, RECORD_SHA256_TAG, genuine)
+
+
+def test_a_run_recorded_before_thresholds_serves_null_decisions_and_audits_as_such(
+    trained: tuple[Path, TrainResult],
+) -> None:
+    # A format-1 run: its record has no decision or reference, and no digest tag exists.
+    project, result = trained
+    tracking = load_settings(project).stores.tracking_uri
+    name, version = "tiny", result.model_version
+    path = _artifact(project, result.run_id, "tether/record.json")
+    original = path.read_bytes()
+    raw = json.loads(original)
+    del raw["decision"], raw["reference"]
+    raw["format_version"] = 1
+    path.write_text(json.dumps(raw, indent=2, sort_keys=True))
+    run_tag = _mlflow.get_run(tracking, result.run_id).tags[RECORD_SHA256_TAG]
+    version_tag = _mlflow.get_model_version(tracking, name, version).tags[RECORD_SHA256_TAG]
+    _mlflow.set_run_tag(tracking, result.run_id, RECORD_SHA256_TAG, "")
+    _mlflow.set_version_tag(tracking, name, version, RECORD_SHA256_TAG, "")
+    try:
+        with Project.open(project) as opened:
+            assert load_version(tracking, name, version, events=opened.events).threshold is None
+            text = render_markdown(opened.audit(result.run_id))
+        assert "| decision threshold | none: recorded before tether chose thresholds" in text
+        assert "| reference profile | none |" in text
+        with pytest.raises(TrackingError, match="has no reference"):
+            load_reference(tracking, result.run_id)
+    finally:
+        path.write_bytes(original)
+        _mlflow.set_run_tag(tracking, result.run_id, RECORD_SHA256_TAG, run_tag)
+        _mlflow.set_version_tag(tracking, name, version, RECORD_SHA256_TAG, version_tag)
+
+
+def test_the_project_profiler_writes_the_same_bytes_for_the_same_frame_and_seed() -> None:
+    # Large enough for DuckDB to split the scan over threads (row groups of 122,880 rows): with
+    # its default threads, 4 runs over 1M rows gave 4 different digests (a mean's last bits).
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.lognormal(size=(500_000, 3)) * 1000.123, columns=["a", "b", "c"])
+    frame["score"] = rng.random(len(frame))
+    first = reference_profiler(frame, ["a", "b", "c"], "score", 3)
+    assert reference_profiler(frame, ["a", "b", "c"], "score", 3) == first
+    assert reference_profiler(frame, ["a", "b", "c"], "score", 4) != first  # the sample's seed
+
+
+def test_reproduce_reports_a_reference_that_differs(trained: tuple[Path, TrainResult]) -> None:
+    project, result = trained
+    settings = load_settings(project)
+
+    def other_profiler(frame: pd.DataFrame, columns: object, score: str, seed: int) -> bytes:
+        return reference_profiler(frame, list(frame.columns)[:1], score, seed)  # fewer columns
+
+    report = reproduce(settings.stores, result.run_id, profiler=other_profiler)
+    assert report.reproduced, report.reason  # the predictions are still identical
+    assert report.reference_identical is False
+    assert reproduce(settings.stores, result.run_id).reference_identical is None  # unchecked

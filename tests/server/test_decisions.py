@@ -147,3 +147,44 @@ def test_the_prediction_log_stores_each_rows_decision(tmp_path: Path) -> None:
     assert {row[0]: (row[1], row[4]) for row in served_rows} == answered
     for _, version, _, output, decision in stored:  # any shadow row at its own threshold
         assert decision == int(float(output) >= THRESHOLDS[version])
+
+
+class _Exploding:
+    """A challenger whose every call raises: its cohort falls back to the champion."""
+
+    classes_ = np.array([0, 1])
+    feature_names_in_ = np.array(FEATURES, dtype=object)
+
+    def predict(self, inputs: object) -> object:
+        raise RuntimeError("the challenger exploded")
+
+    def predict_proba(self, inputs: object) -> object:
+        raise RuntimeError("the challenger exploded")
+
+
+class _BrokenChallenger(ThresholdRegistry):
+    def load(self) -> Deployment:
+        deployment = super().load()
+        assert deployment.challenger is not None
+        broken = replace(deployment.challenger, model=_Exploding(), threshold=0.0)
+        return replace(deployment, challenger=broken)
+
+
+def test_a_fallback_answer_decides_at_the_champions_threshold() -> None:
+    registry = _BrokenChallenger()
+    registry.aliases["challenger"], registry.share = "2", 0.5
+    kept = Kept()
+    router = Router(registry, kept)
+    router.refresh()
+    try:
+        requests = [InstanceRequest(features=row, unit_id=f"u{i}") for i, row in enumerate(ROWS)]
+        results = router.predict(requests).results
+    finally:
+        router.close()
+    fallbacks = [r for r in results if r.fallback]
+    assert fallbacks and all(r.version == "1" for r in results)
+    # The broken challenger's threshold (0: everything 1) is not what decides its cohort.
+    for result in results:
+        assert isinstance(result.output, float)
+        assert result.decision == int(result.output >= THRESHOLDS["1"])
+    assert {r.decision for r in fallbacks} == {0, 1}

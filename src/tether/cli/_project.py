@@ -174,6 +174,9 @@ def reproduction_report(report: ReproduceReport) -> _render.Report:
             "recorded model sha256": report.recorded_model_sha256,
             "new model sha256": report.new_model_sha256 or "-",
             "evaluation data identical": report.evaluation_identical,
+            "reference profile identical": (
+                "not checked" if report.reference_identical is None else report.reference_identical
+            ),
         },
     )
     return _render.Report(

@@ -97,12 +97,14 @@ def evaluate(
         predicted = np.asarray(model.predict(features))
         result["accuracy"] = float(skm.accuracy_score(truth, predicted))
         result["log_loss"] = float(skm.log_loss(truth, proba, labels=model.classes_))
-        if proba.shape[1] == 2 and len(np.unique(truth)) == 2:
+        if proba.shape[1] == 2:
             positive = proba[:, 1]
-            result["roc_auc"] = float(skm.roc_auc_score(truth, positive))
-            result["average_precision"] = float(skm.average_precision_score(truth, positive))
+            if len(np.unique(truth)) == 2:  # ranking metrics need both classes
+                result["roc_auc"] = float(skm.roc_auc_score(truth, positive))
+                result["average_precision"] = float(skm.average_precision_score(truth, positive))
             is_positive = truth == model.classes_[1]
             result["positive_rate"] = float(np.mean(is_positive))
+            # A binary classifier always decides: a rule its frame cannot meet fails the run.
             decision = choose_threshold(positive, is_positive, threshold or ThresholdSettings())
             result["threshold"] = decision.threshold
             result["precision_at_threshold"] = decision.precision

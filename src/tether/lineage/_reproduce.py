@@ -15,6 +15,7 @@ unpickled. ``record.json`` is an artifact, so its model digest alone is never tr
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tempfile
 from collections.abc import Callable
@@ -48,7 +49,7 @@ from tether.lineage._environment import (
     compare_environments,
     parse_frozen,
 )
-from tether.lineage._evaluate import features_of, predict_scores, split_result
+from tether.lineage._evaluate import features_of, held_out_scores, predict_scores, split_result
 from tether.lineage._record import (
     CODE_ARTIFACT_DIR,
     ENVIRONMENT_ARTIFACT_DIR,
@@ -58,6 +59,7 @@ from tether.lineage._record import (
     RunRecord,
     record_from_json,
 )
+from tether.lineage._reference import Profiler
 from tether.lineage._snapshots import SnapshotStore, sha256_file
 from tether.lineage._train import call_entry_point, snapshot_frame, training_sets
 
@@ -80,6 +82,9 @@ class ReproduceReport:
     recorded_model_sha256: str
     new_model_sha256: str
     evaluation_identical: bool
+    reference_identical: bool | None = None
+    """Whether the rerun's reference profile is the recorded one, byte for byte (None: not
+    checked: no profiler given, or the run recorded no profile)."""
 
 
 def resolve_run(tracking_uri: str, ref: str) -> str:
@@ -158,11 +163,14 @@ def reproduce(
     tolerance: float = 0.0,
     progress: Progress = no_progress,
     registered_digest: RegisteredDigest | None = None,
+    profiler: Profiler | None = None,
 ) -> ReproduceReport:
     """Re-run a recorded run and compare it with the recorded result.
 
     ``registered_digest`` gives the event log's manifest digest of a version; the CLI passes
     the project's registry, and without it the tracking store's tags are the trusted copies.
+    With ``profiler`` (the one the run was trained with), the new model's reference profile
+    is compared with the recorded one too (``reference_identical``; None when unchecked).
 
     Example::
 
@@ -194,7 +202,28 @@ def reproduce(
         progress("re-running the entry point")
         new_model, new_frame = _retrain(record, source, store, work)
         progress("comparing predictions")
-        return _compare(record, store, recorded, new_model, new_frame, differences, tolerance, work)
+        report = _compare(
+            record, store, recorded, new_model, new_frame, differences, tolerance, work
+        )
+        same = _same_reference(record, new_model, new_frame, profiler)
+        return dataclasses.replace(report, reference_identical=same)
+
+
+def _same_reference(
+    record: RunRecord, model: Any, frame: pd.DataFrame, profiler: Profiler | None
+) -> bool | None:
+    """Whether the rerun's reference profile has the recorded digest (None: not checked)."""
+    reference = record.reference
+    if profiler is None or reference is None or reference.profile is None:
+        return None
+    features = features_of(frame, record.label)
+    scored = held_out_scores(model, features, frame[record.label])
+    if scored is None:
+        return False
+    columns = [str(c) for c in features.columns]
+    profiled = features.assign(**{reference.score: scored[0]})
+    data = profiler(profiled, columns, reference.score, record.seed)
+    return hashlib.sha256(data).hexdigest() == reference.profile.sha256
 
 
 def _verify_snapshots(record: RunRecord, store: SnapshotStore) -> None:
