@@ -16,8 +16,10 @@ from tether.monitoring import (
     DriftThresholds,
     chi2_homogeneity,
     compare,
+    ks_test,
     profile_frame,
     psi,
+    wasserstein,
 )
 
 
@@ -99,6 +101,23 @@ def test_ks_and_wasserstein_equal_scipy_on_the_samples() -> None:
     distance = stats.wasserstein_distance(ref, cur) / ref.std(ddof=0)
     assert drift.effect == pytest.approx(distance, rel=1e-9)
     assert drift.test == "ks" and drift.effect_name == "wasserstein/std"
+
+
+@pytest.mark.parametrize(("rows", "method"), [(300, "exact"), (3_000, "asymp")])
+def test_ks_test_is_scipys_exact_then_asymptotic(rows: int, method: str) -> None:
+    rng = np.random.default_rng(9)
+    reference, current = rng.normal(size=rows), rng.normal(0.1, 1.0, rows // 2)
+    oracle = stats.ks_2samp(reference, current, method=method)
+    assert ks_test(reference, current) == (oracle.statistic, oracle.pvalue)
+
+
+def test_wasserstein_equals_scipy_with_ties_and_unequal_sizes() -> None:
+    rng = np.random.default_rng(10)
+    reference = rng.integers(0, 5, 400).astype("float64")  # many ties
+    current = rng.normal(2.0, 1.5, 123)
+    oracle = stats.wasserstein_distance(reference, current)
+    assert wasserstein(reference, current) == pytest.approx(oracle, rel=1e-12)
+    assert wasserstein(reference, reference.copy()) == 0.0
 
 
 def test_categorical_chi2_and_total_variation_equal_the_oracles() -> None:
@@ -208,3 +227,52 @@ def test_profiles_not_binned_on_the_reference_are_refused() -> None:
     other = profile_frame(pd.DataFrame({"y": [1.0]}))
     with pytest.raises(MonitoringError, match=r"features \['y'\] that the reference does not"):
         compare(reference, other)
+
+
+def test_ks_runs_on_seeded_subsamples_of_ks_sample_size() -> None:
+    rng = np.random.default_rng(11)
+    reference = profile_frame(pd.DataFrame({"x": rng.normal(size=3_000)}))
+    current = profile_frame(pd.DataFrame({"x": rng.normal(size=2_000)}), reference=reference)
+    small = DriftThresholds(ks_sample_size=200)
+    first = compare(reference, current, small, seed=4).feature("x")
+    assert first == compare(reference, current, small, seed=4).feature("x")
+    other = compare(reference, current, small, seed=5).feature("x")
+    full = compare(reference, current).feature("x")
+    assert first.p_value != other.p_value and first.p_value != full.p_value
+    # 200 a side: the exact p-value, and a KS statistic on a grid of 1/200.
+    assert round(first.statistic * 200, 9) == round(first.statistic * 200)
+
+
+def test_a_profile_without_a_sample_still_gets_psi_and_chi_square() -> None:
+    # A window profiled in the database may come without sample rows: no KS, the rest stays.
+    rng = np.random.default_rng(12)
+    frame = pd.DataFrame({"x": rng.normal(size=500), "k": rng.choice(list("ab"), 500)})
+    reference = profile_frame(frame)
+    shifted = frame.assign(x=frame["x"] + 3.0)
+    current = profile_frame(shifted, reference=reference, sample_size=0)
+    assert len(current.sample) == 0
+    report = compare(reference, current)
+    assert report.feature("x").drifted and np.isnan(report.feature("x").p_value)
+    assert report.feature("k").p_value == pytest.approx(1.0)
+
+
+def test_many_categories_share_other_and_an_unchanged_tail_does_not_drift() -> None:
+    rng = np.random.default_rng(13)
+    names = [f"m{i:02d}" for i in range(80)]
+    shares = np.geomspace(1.0, 0.01, len(names))
+    shares /= shares.sum()
+    reference = profile_frame(pd.DataFrame({"k": rng.choice(names, 20_000, p=shares)}))
+    current = profile_frame(
+        pd.DataFrame({"k": rng.choice(names, 5_000, p=shares)}), reference=reference
+    )
+    drift = compare(reference, current).feature("k")
+    assert len(drift.bins) == 52 and drift.bins[-2:] == ("other", "missing")
+    assert drift.psi < 0.05 and not drift.drifted
+    assert drift.unseen == 0  # the tail's categories are in the reference's sample
+
+
+def test_a_feature_of_another_kind_than_the_reference_is_refused() -> None:
+    reference = profile_frame(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
+    current = profile_frame(pd.DataFrame({"x": ["a", "b", "c"]}))
+    with pytest.raises(MonitoringError, match="'x' is categorical in the current profile"):
+        compare(reference, current)

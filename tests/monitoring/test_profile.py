@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from tether.errors import MonitoringError
+from tether.features import DuckDBEngine
 from tether.monitoring import (
     FORMAT_VERSION,
     CategoricalSummary,
@@ -185,6 +186,8 @@ def test_bad_columns_are_refused_naming_them() -> None:
         profile_frame(frame, ["amount", "missing"])
     with pytest.raises(MonitoringError, match="score column 'merchant'"):
         profile_frame(frame, ["amount"], score="merchant")
+    with pytest.raises(MonitoringError, match="not unique text"):
+        profile_frame(pd.DataFrame({0: [1.0], 1: [2.0]}))
     reference = profile_frame(frame)
     with pytest.raises(MonitoringError, match=r"'amount' is \w+ \(categorical\) here and numeric"):
         profile_frame(frame.assign(amount="x"), reference=reference)
@@ -234,3 +237,33 @@ def test_newer_or_broken_formats_are_refused() -> None:
     raw["format_version"] = 1
     with pytest.raises(MonitoringError, match="not a valid profile"):
         Profile.from_dict(raw, what="the reference profile of fraud v3")
+
+
+def test_profiles_on_an_engine_cursor_equal_those_on_their_own_database() -> None:
+    frame = _frame(3_000)
+    engine = DuckDBEngine(threads=1)
+    alone = profile_frame(frame, score="score", sample_size=500, seed=2)
+    shared = profile_frame(frame, score="score", sample_size=500, seed=2, engine=engine)
+    assert shared == alone
+    # The engine does not keep insertion order: the sample is ordered by position anyway.
+    pd.testing.assert_frame_equal(shared.sample, alone.sample)
+    current = profile_frame(_frame(800, seed=3), reference=alone, engine=engine)
+    assert current == profile_frame(_frame(800, seed=3), reference=alone)
+
+
+def test_pandas_categoricals_and_text_dtypes_profile_alike() -> None:
+    values = ["fuel", None, "grocery", "fuel", "travel", None]
+    frame = pd.DataFrame(
+        {
+            "object": pd.Series(values, dtype="object"),
+            "category": pd.Series(values, dtype="category"),
+            "string": pd.Series(values, dtype="string"),
+        }
+    )
+    profile = profile_frame(frame)
+    summaries = [_categorical(profile, name) for name in frame.columns]
+    assert all(s == summaries[0] for s in summaries)
+    assert dict(summaries[0].frequencies) == {"fuel": 2, "grocery": 1, "travel": 1}
+    assert summaries[0].nulls == 2
+    for name in frame.columns:
+        assert profile.sample[name].tolist() == values

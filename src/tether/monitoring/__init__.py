@@ -100,9 +100,12 @@ from tether.monitoring._report import (
 )
 from tether.monitoring._statistics import (
     CHI2_MIN_EXPECTED,
+    KS_EXACT_MAX_ROWS,
     PSI_EPSILON,
     chi2_homogeneity,
+    ks_test,
     psi,
+    wasserstein,
 )
 
 __all__ = [
@@ -113,6 +116,7 @@ __all__ = [
     "DOMAIN_SAMPLE_SIZE",
     "FORMAT_VERSION",
     "GAP_MESSAGE",
+    "KS_EXACT_MAX_ROWS",
     "KS_SAMPLE_SIZE",
     "MAX_CATEGORIES",
     "NUMERIC_EFFECT",
@@ -161,6 +165,7 @@ __all__ = [
     "drift_report",
     "estimate",
     "estimate_from_table",
+    "ks_test",
     "labelled_rows",
     "profile_frame",
     "psi",
@@ -168,5 +173,6 @@ __all__ = [
     "realized",
     "realized_from_counts",
     "roc_auc_delong",
+    "wasserstein",
     "wilson_interval",
 ]

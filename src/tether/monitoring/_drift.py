@@ -6,11 +6,11 @@ Per numeric feature (and the score):
   :mod:`._profile`: inner edges are the reference's exact deciles, bins left-closed, the
   outer ones open): :func:`psi`. Bands, as usual: below 0.1 stable, 0.1-0.2 a warning,
   above 0.2 drifted.
-- the two-sample **Kolmogorov-Smirnov** test (``scipy.stats.ks_2samp``, two-sided, method
-  ``auto``) on the profiles' samples' non-null values, subsampled (seeded) to
-  ``ks_sample_size`` rows per side when larger;
-- the effect size: the **Wasserstein distance** between the same samples
-  (``scipy.stats.wasserstein_distance``) divided by the reference's standard deviation
+- the two-sample **Kolmogorov-Smirnov** test (``scipy.stats.ks_2samp``, two-sided; exact
+  p-values up to 1,000 rows a side, asymptotic above) on the profiles' samples' non-null
+  values, subsampled (seeded) to ``ks_sample_size`` rows per side when larger;
+- the effect size: the **Wasserstein distance** between the same samples (as
+  ``scipy.stats.wasserstein_distance``) divided by the reference's standard deviation
   (0 when both are 0; infinite when the reference is constant and the current is not).
 
 Per categorical feature:
@@ -45,15 +45,15 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 from tether.errors import MonitoringError
+from tether.features import DuckDBEngine
 from tether.monitoring._multivariate import MultivariateDrift
 from tether.monitoring._multivariate import domain_classifier as _domain_classifier
 from tether.monitoring._profile import CategoricalSummary, NumericSummary, Profile
 from tether.monitoring._profiling import profile_frame
 from tether.monitoring._report import DriftReport, DriftThresholds, FeatureDrift
-from tether.monitoring._statistics import chi2_homogeneity, psi
+from tether.monitoring._statistics import chi2_homogeneity, ks_test, psi, wasserstein
 
 __all__ = ["compare", "drift_report"]
 
@@ -106,7 +106,12 @@ def compare(
 def _multivariate(
     reference: Profile, current: Profile, thresholds: DriftThresholds, seed: int
 ) -> MultivariateDrift:
-    columns = [name for name in current.features if name in reference.sample.columns]
+    # The features both samples hold (a window's profile may come without some).
+    columns = [
+        name
+        for name in current.features
+        if name in reference.sample.columns and name in current.sample.columns
+    ]
     categorical = [
         name for name in columns if isinstance(current.features[name], CategoricalSummary)
     ]
@@ -221,10 +226,8 @@ def _numeric(
     cur_counts = (*current.counts, current.nulls)
     statistic, p_value, effect = math.nan, math.nan, math.nan
     if len(ref_sample) and len(cur_sample):
-        result = stats.ks_2samp(ref_sample, cur_sample)
-        statistic, p_value = float(result.statistic), float(result.pvalue)
-        distance = float(stats.wasserstein_distance(ref_sample, cur_sample))
-        effect = _normalized(distance, reference.std)
+        statistic, p_value = ks_test(ref_sample, cur_sample)
+        effect = _normalized(wasserstein(ref_sample, cur_sample), reference.std)
     evidence = _Evidence(
         kind="numeric",
         psi=psi(ref_counts, cur_counts, epsilon=thresholds.psi_epsilon),
@@ -348,19 +351,21 @@ def drift_report(
     score: str | None = None,
     thresholds: DriftThresholds | None = None,
     seed: int = 0,
+    engine: DuckDBEngine | None = None,
 ) -> DriftReport:
     """Drift of ``current`` against ``reference`` (two DataFrames), with the domain classifier.
 
     Profiles both with :func:`~tether.monitoring.profile_frame` (``current`` on the
     reference's bins; samples seeded by ``seed`` and ``seed + 1``), then :func:`compare`
     with ``multivariate=True``: the Evidently / NannyML use, a reference and an analysis
-    frame.
+    frame. ``engine`` is the DuckDB engine to profile on (one is made for the call if None).
 
     >>> report = drift_report(train, last_week, score="score")  # doctest: +SKIP
     >>> [(f.name, f.reason) for f in report.features if f.drifted]  # doctest: +SKIP
     """
-    reference_profile = profile_frame(reference, columns, score=score, seed=seed)
+    engine = engine or DuckDBEngine()
+    reference_profile = profile_frame(reference, columns, score=score, seed=seed, engine=engine)
     current_profile = profile_frame(
-        current, columns, score=score, reference=reference_profile, seed=seed + 1
+        current, columns, score=score, reference=reference_profile, seed=seed + 1, engine=engine
     )
     return compare(reference_profile, current_profile, thresholds, seed=seed, multivariate=True)

@@ -274,7 +274,11 @@ def _sample_out(sample: pd.DataFrame) -> dict[str, Any]:
     for name in sample.columns:
         series = sample[name]
         if pd.api.types.is_float_dtype(series.dtype):
-            columns[str(name)] = [_float_out(v) for v in series.to_numpy(dtype="float64")]
+            numbers = series.to_numpy(dtype="float64")
+            values: list[Any] = numbers.tolist()
+            if not np.isfinite(numbers).all():  # the slow path only for NaN and infinities
+                values = [_float_out(v) for v in values]
+            columns[str(name)] = values
         else:
             columns[str(name)] = [None if pd.isna(v) else str(v) for v in series.tolist()]
     return {"columns": list(columns), "values": columns}

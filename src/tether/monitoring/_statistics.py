@@ -2,8 +2,10 @@
 
 :func:`psi` is the population stability index with an epsilon for empty bins;
 :func:`chi2_homogeneity` the chi-square test of homogeneity of two frames' counts, its
-sparse cells merged first (Cochran's rule: no expected count under 5). The two-sample
-Kolmogorov-Smirnov test and the Wasserstein distance are scipy's, called in :mod:`._drift`.
+sparse cells merged first (Cochran's rule: no expected count under 5); :func:`ks_test`
+scipy's two-sample Kolmogorov-Smirnov test; :func:`wasserstein` the 1-Wasserstein distance
+of two samples (scipy's formula, without its array-API dispatch: 25 ms a call here for
+13,000 values, against 3 ms).
 """
 
 from __future__ import annotations
@@ -16,15 +18,31 @@ from scipy import stats
 
 from tether.errors import MonitoringError
 
-__all__ = ["CHI2_MIN_EXPECTED", "PSI_EPSILON", "chi2_homogeneity", "psi"]
+__all__ = [
+    "CHI2_MIN_EXPECTED",
+    "KS_EXACT_MAX_ROWS",
+    "PSI_EPSILON",
+    "chi2_homogeneity",
+    "ks_test",
+    "psi",
+    "wasserstein",
+]
 
 PSI_EPSILON = 1e-4
 """The share an empty bin is raised to before PSI takes its logarithm (a bin empty on one
-side only then contributes about share x 9.2, so a bin of 2% appearing gives PSI 0.18)."""
+side only then contributes about ``share x ln(share / epsilon)``: a new bin of 2% of the rows
+gives PSI 0.11, of 3.5% 0.20, of 5% 0.31)."""
 CHI2_MIN_EXPECTED = 5.0
 """The smallest expected count a chi-square cell may have before it is merged (Cochran)."""
 
+KS_EXACT_MAX_ROWS = 1_000
+"""Up to this many rows on the larger side the KS p-value is exact, above it asymptotic.
+scipy's own ``auto`` goes exact up to 10,000, where it costs 25 ms a column against 1.5 ms;
+at 1,000 rows and more the two p-values differ by less than 0.005 (measured: 0.0261 against
+0.0256 at 3,000 vs 1,000)."""
+
 IntTable = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 
 
 def psi(
@@ -82,3 +100,29 @@ def _merge_sparse(table: IntTable) -> IntTable:
         dense[:, int(np.argmin(dense.sum(axis=0)))] += pool
         return dense
     return np.concatenate([dense, pool[:, None]], axis=1)
+
+
+def ks_test(reference: Floats, current: Floats) -> tuple[float, float]:
+    """The two-sided two-sample Kolmogorov-Smirnov test: ``(statistic, p_value)``.
+
+    ``scipy.stats.ks_2samp``, exact up to :data:`KS_EXACT_MAX_ROWS` rows a side, else
+    asymptotic; the statistic is the largest distance between the two empirical CDFs.
+    """
+    method = "exact" if max(len(reference), len(current)) <= KS_EXACT_MAX_ROWS else "asymp"
+    result = stats.ks_2samp(reference, current, method=method)
+    return float(result.statistic), float(result.pvalue)
+
+
+def wasserstein(reference: Floats, current: Floats) -> float:
+    """The 1-Wasserstein distance of two samples: the area between their empirical CDFs.
+
+    ``W = integral |F(x) - G(x)| dx``, as ``scipy.stats.wasserstein_distance`` (unweighted),
+    in the samples' unit; NaN when a sample holds an infinity.
+    """
+    u, v = np.sort(reference), np.sort(current)
+    values = np.sort(np.concatenate([u, v]))
+    between = values[:-1]
+    u_cdf = np.searchsorted(u, between, side="right") / len(u)
+    v_cdf = np.searchsorted(v, between, side="right") / len(v)
+    with np.errstate(invalid="ignore"):  # 0 x inf where a sample holds an infinity
+        return float(np.sum(np.abs(u_cdf - v_cdf) * np.diff(values)))
