@@ -20,7 +20,7 @@ from tether.errors import MonitoringError
 from tether.monitoring import (
     GAP_MESSAGE,
     Calibration,
-    compare,
+    compare_with_realized,
     concept_drift_gap,
     estimate,
     estimate_from_table,
@@ -159,7 +159,7 @@ def test_under_covariate_shift_the_estimate_is_within_its_interval_of_realized(
             metric, truth = est.metric(name), real.metric(name)
             assert metric is not None and truth is not None
             inside[name] += metric.low <= truth.value <= metric.high
-        gaps += sum(gap.fired for gap in compare(est, real))
+        gaps += sum(gap.fired for gap in compare_with_realized(est, real))
     assert min(inside.values()) >= 34, inside
     assert gaps == 0
 
@@ -174,7 +174,10 @@ def test_under_concept_drift_the_gap_fires_with_its_message(
     gap = concept_drift_gap(est.precision, real.precision)
     assert gap.fired and gap.message.startswith(GAP_MESSAGE)
     assert "precision realized" in gap.message
-    assert {g.metric for g in compare(est, real) if g.fired} >= {"precision", "roc_auc"}
+    assert {g.metric for g in compare_with_realized(est, real) if g.fired} >= {
+        "precision",
+        "roc_auc",
+    }
 
 
 def test_calibration_refuses_non_finite_scores_and_labels_other_than_0_or_1() -> None:

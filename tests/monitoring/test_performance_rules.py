@@ -126,3 +126,10 @@ def test_a_rule_on_an_unknown_metric_names_it() -> None:
     rule = PerformanceRule.parse("accuracy below 0.9")
     with pytest.raises(ConfigError, match="metric 'accuracy' is not computed"):
         rule.check(realized_from_counts(cells(1, 1, 1, 1)), 1.0)
+
+
+def test_a_naive_cutoff_is_refused() -> None:
+    from tether.errors import MonitoringError
+
+    with pytest.raises(MonitoringError, match="has no time zone"):
+        MaturityRule(30).status(predictions(), dt.datetime(2026, 3, 1))

@@ -32,6 +32,7 @@ from tether.monitoring._estimate import (
     Calibration,
     EstimatedPerformance,
     GapSignal,
+    compare_with_realized,
     concept_drift_gap,
     estimate,
     estimate_from_table,
@@ -61,6 +62,10 @@ from tether.monitoring._performance import (
 )
 from tether.monitoring._performance_config import (
     PerformanceConfig,
+)
+from tether.monitoring._performance_log import (
+    cells_from_frame,
+    score_table_from_sample,
 )
 from tether.monitoring._performance_rules import (
     LabelStatus,
@@ -154,11 +159,13 @@ __all__ = [
     "ScoreTable",
     "Summary",
     "business_metrics",
+    "cells_from_frame",
     "check_quality",
     "chi2_homogeneity",
     "compare",
     "compare_files",
     "compare_frames",
+    "compare_with_realized",
     "concept_drift_gap",
     "confusion_cells",
     "domain_classifier",
@@ -173,6 +180,7 @@ __all__ = [
     "realized",
     "realized_from_counts",
     "roc_auc_delong",
+    "score_table_from_sample",
     "wasserstein",
     "wilson_interval",
 ]

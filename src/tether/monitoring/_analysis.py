@@ -38,7 +38,7 @@ from tether.monitoring._estimate import (
     GapSignal,
     estimate,
 )
-from tether.monitoring._estimate import compare as performance_gaps
+from tether.monitoring._estimate import compare_with_realized as performance_gaps
 from tether.monitoring._frames import (
     column_kind,
     feature_columns,

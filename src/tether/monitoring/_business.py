@@ -22,7 +22,9 @@ is a sum of per-row values, and its variance is exactly n * Var(per-row value); 
 with a division is linearised at the point (the delta method), computed by forward-mode
 differentiation of the parsed expression. Two different fields of one cell in one metric
 would need the cell's cross products, which the log does not aggregate: refused.
-The interval is normal: value +- z * sqrt(variance).
+The interval is normal: value +- z * sqrt(variance). On sums of a few dozen skewed amounts it
+covers a little less than nominal (92.5% for a 95% interval over about 70 lognormal amounts,
+measured by simulation in ``tests/monitoring/test_performance_coverage.py``).
 """
 
 from __future__ import annotations

@@ -274,7 +274,7 @@ def concept_drift_gap(estimated: MetricValue, realized: MetricValue) -> GapSigna
     return GapSignal(realized.name, fired, estimated, realized, message)
 
 
-def compare(
+def compare_with_realized(
     estimated: EstimatedPerformance, realized: RealizedPerformance
 ) -> tuple[GapSignal, ...]:
     """:func:`concept_drift_gap` for every metric both sides have."""
@@ -284,3 +284,9 @@ def compare(
         if est is not None and real is not None:
             gaps.append(concept_drift_gap(est, real))
     return tuple(gaps)
+
+
+# The first name of compare_with_realized, which monitoring/_analysis.py (the CLI's branch)
+# imports from this module; the package exports only compare_with_realized, since
+# tether.monitoring.compare is drift's.
+compare = compare_with_realized

@@ -303,10 +303,13 @@ def realized_from_counts(
     confidence: float = CONFIDENCE,
     calibration_bins: int = CALIBRATION_BINS,
     seed: int = 0,
+    sampled: bool = False,
 ) -> RealizedPerformance:
     """The realized metrics of a window from its aggregates (see the module docstring).
 
-    Without a score table, ROC AUC and calibration are ``None``.
+    Without a score table, ROC AUC and calibration are ``None``. ``sampled``: the score table
+    is a seeded sample of the labelled rows (the log's ``labelled_sample``), not all of them;
+    ROC AUC and calibration are then the sample's, with its rows as their ``n``.
 
     Example:
         >>> cells = ConfusionCells(CellAggregate(80), CellAggregate(20), CellAggregate(10),
@@ -319,10 +322,10 @@ def realized_from_counts(
     reliability: tuple[ReliabilityBin, ...] = ()
     if scores is not None:
         table_rows = sum(scores.positives) + sum(scores.negatives)
-        if table_rows != cells.labelled:
+        if table_rows > cells.labelled or (table_rows != cells.labelled and not sampled):
             raise MonitoringError(
                 f"score table holds {table_rows} labelled rows but the confusion cells "
-                f"{cells.labelled}; expected the same rows"
+                f"{cells.labelled}; expected the same rows (or fewer, sampled=True)"
             )
         auc = roc_auc_delong(scores, confidence)
         brier_value = brier(scores, confidence)

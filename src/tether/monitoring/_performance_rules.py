@@ -78,6 +78,7 @@ class MaturityRule:
 
     def closed_before(self, cutoff: dt.datetime) -> dt.datetime:
         """Predictions with an event time at or before this instant are matured at ``cutoff``."""
+        _aware(cutoff)
         return cutoff - dt.timedelta(days=self.outcome_window_days)
 
     def known(
@@ -91,7 +92,7 @@ class MaturityRule:
     ) -> np.ndarray:
         """Whether each row's label is known at ``cutoff`` (known and received by then)."""
         _require(frame, [label, known_time, *([received_time] if received_time else [])])
-        stamp = pd.Timestamp(cutoff)
+        stamp = pd.Timestamp(_aware(cutoff))
         mask = frame[label].notna() & (frame[known_time] <= stamp)
         if received_time is not None:
             mask &= frame[received_time] <= stamp
@@ -268,3 +269,12 @@ def _require(frame: pd.DataFrame, columns: list[str]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise MonitoringError(f"frame lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _aware(cutoff: dt.datetime) -> dt.datetime:
+    # The log's times are UTC instants; a naive cut-off would be compared in no time zone.
+    if cutoff.tzinfo is None or cutoff.utcoffset() is None:
+        raise MonitoringError(
+            f"cut-off {cutoff.isoformat()} has no time zone; expected a UTC instant"
+        )
+    return cutoff
