@@ -290,3 +290,21 @@ def test_a_changed_relation_between_inputs_and_outcome_is_a_gap(
                               "--score", "score"])  # fmt: skip
     assert code == 0, err
     assert "realized below estimate: the relation between inputs and outcome changed" in out
+
+
+def test_time_columns_and_a_written_index_are_no_features_and_a_null_key_is_a_chunk(
+    frames: tuple[pd.DataFrame, pd.DataFrame], run_cli: RunCli, tmp_path: Path
+) -> None:
+    reference, current = frames
+    stamped = reference.assign(event_time=pd.Timestamp("2026-02-01", tz="UTC"))
+    stamped.index = stamped.index + 1_000  # written to the file as __index_level_0__
+    stamped.to_parquet(tmp_path / "reference.parquet")
+    keyed = current.assign(region=["north", None, "south"] * (len(current) // 3))
+    write(tmp_path / "current.parquet", keyed)
+    report = drift_json(run_cli, str(tmp_path / "reference.parquet"),
+                        str(tmp_path / "current.parquet"), "--label", "is_fraud",
+                        "--by", "region")  # fmt: skip
+    assert report["features"] == ["amount", "shifted", "steady", "count", "shop", "score"]
+    assert [(c["chunk"], c["rows"]) for c in report["chunks"]] == [
+        ("north", ROWS // 3), ("south", ROWS // 3), ("null", ROWS // 3),
+    ]  # fmt: skip

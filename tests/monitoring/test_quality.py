@@ -232,3 +232,32 @@ def test_hand_built_summaries_check_constant_numbers_without_rows() -> None:
                       sample=pd.DataFrame())  # fmt: skip
     found = {(f.check, f.feature) for f in check_quality(reference, current)}
     assert found == {("constant", "x"), ("null_rate", "x")}
+
+
+def test_a_category_column_stuck_on_one_new_value_is_constant_and_unseen(
+    frame: pd.DataFrame, reference: Profile
+) -> None:
+    # Every row in one category the reference never saw: the summary's "other" bucket cannot
+    # say how many categories it holds; the window's sample does.
+    window = frame.iloc[:5_000].assign(category="UNKNOWN")
+    found = {(f.check, f.feature) for f in findings_of(reference, window)}
+    assert found == {("unseen", "category"), ("constant", "category")}
+
+
+def test_a_null_flood_in_a_categorical_feature_is_reported(
+    frame: pd.DataFrame, reference: Profile
+) -> None:
+    window = frame.iloc[:5_000].copy()
+    window["category"] = window["category"].where(np.arange(len(window)) % 2 == 0, None)
+    finding = only(findings_of(reference, window))
+    assert (finding.check, finding.feature, finding.value) == ("null_rate", "category", 0.5)
+
+
+def test_a_negative_feature_in_another_unit_is_a_unit_shift() -> None:
+    # Losses recorded as negative amounts, then delivered in thousandths.
+    frame = draw(20_000, seed=1).assign(loss=lambda f: -f["amount"])
+    reference = profile_frame(frame[["loss"]])
+    window = frame.iloc[:5_000][["loss"]] / 1000
+    found = {f.check: f for f in findings_of(reference, window)}
+    assert set(found) == {"unit_shift", "out_of_range"}  # every value is now above -1.54
+    assert "/1000" in found["unit_shift"].message

@@ -7,10 +7,15 @@ the same verdicts the monitor gives a window of served traffic: the drift report
 :func:`~tether.monitoring.compare` (per feature, the score, the dataset rule, and the domain
 classifier) and the data-quality findings of :func:`~tether.monitoring.check_quality`.
 
-Chunks : the whole frame, ``chunk_size`` rows each
-in the frame's order, or one per value of the ``by`` column. The features are the
-reference's columns but the label, the score, the ``by`` column and time columns; the
-analysis frame must have each, of the same kind.
+Chunks: the whole frame, ``chunk_size`` rows each in the frame's order, or one per value of
+the ``by`` column (nulls are a chunk of their own). The features are the reference's columns
+but the label, the score, the ``by`` column and time columns; the analysis frame must have
+each, of the same kind. With a score, each chunk also gets its performance at the decision
+threshold: estimated by CBPE (:func:`~tether.monitoring.estimate`, the score calibrated on
+the reference's labelled rows, as NannyML calibrates on its reference period; in-sample, so
+the reference should be data the model did not train on) and realized
+(:func:`~tether.monitoring.realized`) where the chunk has labels, with the concept-drift gaps
+between the two. :func:`compare_files` does the same on two files, holding one frame at a time.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from tether.monitoring._estimate import (
     GapSignal,
     estimate,
 )
-from tether.monitoring._estimate import compare as performance_gaps
+from tether.monitoring._estimate import compare_with_realized as performance_gaps
 from tether.monitoring._frames import (
     column_kind,
     feature_columns,

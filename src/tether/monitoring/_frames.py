@@ -73,7 +73,9 @@ def _read_parquet(file: Path) -> pd.DataFrame:
     ``pyarrow.parquet.read_table`` (which ``pd.read_parquet`` calls) on the whole file."""
     parquet = pq.ParquetFile(file)
     # A pandas index written to the file (``__index_level_0__``) is no column of the data.
-    index = set((parquet.schema_arrow.pandas_metadata or {}).get("index_columns", []))
+    # (a RangeIndex is stored as a description, a dict, and has no column)
+    stored = (parquet.schema_arrow.pandas_metadata or {}).get("index_columns", [])
+    index = {name for name in stored if isinstance(name, str)}
     columns = {
         name: parquet.read(columns=[name]).column(0).to_pandas()
         for name in parquet.schema_arrow.names
