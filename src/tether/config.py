@@ -141,6 +141,12 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
             "min_labelled",
             "outcome_window_days",
             "alpha",
+            "experiment_min_samples",
+            "experiment_max_days",
+            "null_rate_increase",
+            "out_of_range_share",
+            "unseen_share",
+            "min_new_labelled",
             "webhook_url",
             "webhook_timeout_s",
             "webhook_retries",
@@ -276,7 +282,12 @@ class MonitoringSettings:
     ``min_label_completeness`` with ``min_labelled`` labelled rows; a prediction's outcome is
     known once its label arrived or ``outcome_window_days`` passed. ``business`` names money
     metrics as expressions over the confusion cells (``"tp.amount - 5 * fp.count"``).
-    ``alpha`` is the champion-challenger test's false-promotion rate. Alerts go to the log
+    ``alpha`` is the champion-challenger test's false-promotion rate; an experiment decides
+    once each arm has ``experiment_min_samples`` labelled rows, and keeps the champion after
+    ``experiment_max_days``. Data quality: a null rate up by ``null_rate_increase``, more than
+    ``out_of_range_share`` of values outside the reference's range, more than
+    ``unseen_share`` of rows in unseen categories. The diagnosis retrains only with
+    ``min_new_labelled`` new labelled rows. Alerts go to the log
     and, when set, to ``webhook_url`` (a JSON POST, retried ``webhook_retries`` times).
     """
 
@@ -296,6 +307,12 @@ class MonitoringSettings:
     min_labelled: int = 200
     outcome_window_days: int = 60
     alpha: float = 0.05
+    experiment_min_samples: int = 1000
+    experiment_max_days: int = 60
+    null_rate_increase: float = 0.05
+    out_of_range_share: float = 0.01
+    unseen_share: float = 0.05
+    min_new_labelled: int = 2000
     webhook_url: str = ""
     webhook_timeout_s: float = 5.0
     webhook_retries: int = 3
@@ -544,10 +561,11 @@ def _serving(table: Mapping[str, Any], environ: Mapping[str, str]) -> ServingSet
 
 _MONITORING_FRACTIONS = (
     "psi_drift", "psi_warn", "p_value", "drifted_share", "domain_auc", "metric_floor",
-    "min_label_completeness", "alpha",
+    "min_label_completeness", "alpha", "null_rate_increase", "out_of_range_share", "unseen_share",
 )  # fmt: skip
 _MONITORING_COUNTS = (
     "window_days", "sample_size", "max_categories", "min_labelled", "outcome_window_days",
+    "experiment_min_samples", "experiment_max_days", "min_new_labelled",
 )  # fmt: skip
 MONITORED_METRICS = ("precision", "recall", "f1", "roc_auc")
 """The metrics ``[monitoring] metric`` may name."""

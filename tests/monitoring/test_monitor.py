@@ -13,6 +13,7 @@ import pytest
 from tether._clock import ReplayClock
 from tether.errors import TrackingError
 from tether.monitoring import Calibration, MonitorResults, profile_frame
+from tether.monitoring._experiment_decision import ExperimentPolicy
 from tether.monitoring._monitor import Monitor, MonitorPolicy
 from tether.monitoring._performance_rules import MaturityRule, PerformanceRule
 from tether.monitoring._window import ModelReference
@@ -183,3 +184,5 @@ def test_the_configs_defaults_are_the_monitoring_modules_own() -> None:
     assert configured.sample_size == own.sample_size
     assert configured.window == own.window
     assert configured.diagnosis == own.diagnosis
+    assert configured.quality == own.quality
+    assert configured.experiment == ExperimentPolicy(metric="precision")

@@ -129,14 +129,22 @@ class MonitorPolicy:
             ),
             maturity=MaturityRule(settings.outcome_window_days),
             business=business_metrics(settings.business),
+            quality=QualityThresholds(
+                null_rate_increase=settings.null_rate_increase,
+                out_of_range_share=settings.out_of_range_share,
+                unseen_share=settings.unseen_share,
+            ),
             diagnosis=DiagnosisPolicy(
                 drift_share=settings.drifted_share,
                 min_label_completeness=settings.min_label_completeness,
+                min_new_labelled_rows=settings.min_new_labelled,
             ),
             experiment=ExperimentPolicy(
                 # The business value per prediction when the project names one, else precision.
                 metric="net_value" if "net_value" in settings.business else "precision",
                 alpha=settings.alpha,
+                min_samples=settings.experiment_min_samples,
+                max_days=float(settings.experiment_max_days),
             ),
             sample_size=settings.sample_size,
         )
