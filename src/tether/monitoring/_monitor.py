@@ -376,7 +376,9 @@ class Monitor:
             return None, {}, None
         scores = labelled_scores(self._log, model, group, matured, known_by=now,
                                  sample_size=policy.sample_size, seed=policy.seed)  # fmt: skip
-        performance = realized_from_counts(cells, scores, seed=policy.seed)
+        # The score table is the log's seeded sample of at most sample_size labelled rows:
+        # on a busier window it holds fewer rows than the cells, as sampled=True allows.
+        performance = realized_from_counts(cells, scores, seed=policy.seed, sampled=True)
         business = {metric.name: metric.evaluate(cells) for metric in policy.business}
         counts = self._log.counts(matured[0], matured[1], model=model, by=("version", "role"),
                                   known_by=now)  # fmt: skip
