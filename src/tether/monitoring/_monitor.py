@@ -256,7 +256,7 @@ class Monitor:
         reports = tuple(self._group(model, group, bounds, now) for group in groups)
         champion = next((g for g in groups if g.role == "champion"), None)
         days = () if champion is None else self._days(model, champion, now)
-        diagnosis = self._diagnose(model, reports, days)
+        diagnosis = self._diagnose(model, bounds, reports, days)
         decision = self._experiment(model, groups, bounds, now)
         shadows = {} if champion is None else {
             group.version: found for group in groups if group.role == "shadow"
@@ -401,7 +401,7 @@ class Monitor:
         today = datetime(now.year, now.month, now.day, tzinfo=UTC)
         counts = self._log.counts(today - timedelta(days=policy.history_days), now, model=model,
                                   by=("version", "role"), bucket="day", known_by=now)  # fmt: skip
-        counts = counts[counts["role"] == "champion"]
+        counts = _one_version_a_day(counts[counts["role"] == "champion"])
         days: list[DayEvidence] = []
         for version, start, predictions, labelled in zip(
             counts["version"],
@@ -452,11 +452,15 @@ class Monitor:
                            metric_rows=rows)  # fmt: skip
 
     def _diagnose(
-        self, model: str, reports: Sequence[GroupReport], days: Sequence[DayEvidence]
+        self,
+        model: str,
+        window: tuple[datetime, datetime],
+        reports: Sequence[GroupReport],
+        days: Sequence[DayEvidence],
     ) -> Diagnosis:
         champion = next((r for r in reports if r.group.role == "champion"), None)
         quality = () if champion is None else tuple(
-            QualityEvidence.of(_last_day(champion), finding) for finding in champion.quality
+            QualityEvidence.of(_last_day(window), finding) for finding in champion.quality
         )  # fmt: skip
         changes = RegistryChange.of_events(self._events.events(model=model), model)
         labelled = (
@@ -467,9 +471,26 @@ class Monitor:
         return diagnose(evidence, self._policy.diagnosis)
 
 
-def _last_day(report: GroupReport) -> date:
-    # The window's last day: quality findings are dated by it.
-    return (report.matured_window[1] - timedelta(microseconds=1)).date()
+def _one_version_a_day(counts: pd.DataFrame) -> pd.DataFrame:
+    """One champion version per day: a day a deploy split is the new version's (the one
+    that serves the next day too; else the one that served most), the first day of its level,
+    where a step is located; the diagnosis takes one evidence per day."""
+    counts = counts.sort_values(["day", "version"]).reset_index(drop=True)
+    versions = counts.groupby("day", sort=True)["version"].agg(set)
+    following = dict(zip(versions.index[:-1], versions.to_numpy()[1:], strict=True))
+    keep = []
+    for _, rows in counts.groupby("day", sort=True):
+        if len(rows) > 1:
+            after = following.get(rows["day"].iloc[0], set())
+            continuing = rows[rows["version"].isin(after)]
+            rows = continuing if len(continuing) == 1 else rows.nlargest(1, "predictions")
+        keep.append(int(rows.index[0]))
+    return counts.loc[keep]
+
+
+def _last_day(window: tuple[datetime, datetime]) -> date:
+    # The current window's last day: its quality findings are dated by it.
+    return (window[1] - timedelta(microseconds=1)).date()
 
 
 def _type_change(feature: str, rows: int, total: int) -> QualityFinding:
