@@ -255,8 +255,8 @@ class Monitor:
         groups = self._groups(model, bounds)
         reports = tuple(self._group(model, group, bounds, now) for group in groups)
         champion = next((g for g in groups if g.role == "champion"), None)
-        days = () if champion is None else self._days(model, champion, now)
-        diagnosis = self._diagnose(model, bounds, reports, days)
+        days, daily = ((), ()) if champion is None else self._days(model, champion, now)
+        diagnosis = self._diagnose(model, bounds, reports, days, daily)
         decision = self._experiment(model, groups, bounds, now)
         shadows = {} if champion is None else {
             group.version: found for group in groups if group.role == "shadow"
@@ -394,15 +394,19 @@ class Monitor:
             return None
         return estimate_scores(scores, reference.calibration, reference.threshold)
 
-    def _days(self, model: str, champion: Group, now: datetime) -> tuple[DayEvidence, ...]:
+    def _days(
+        self, model: str, champion: Group, now: datetime
+    ) -> tuple[tuple[DayEvidence, ...], tuple[QualityEvidence, ...]]:
         """The champion's evidence day by day over the history, each day against the
-        reference of the version that served it."""
+        reference of the version that served it, with each day's data-quality findings (a
+        one-day break, such as the cents incident, moves a week's median too little to see)."""
         policy = self._policy
         today = datetime(now.year, now.month, now.day, tzinfo=UTC)
         counts = self._log.counts(today - timedelta(days=policy.history_days), now, model=model,
                                   by=("version", "role"), bucket="day", known_by=now)  # fmt: skip
         counts = _one_version_a_day(counts[counts["role"] == "champion"])
         days: list[DayEvidence] = []
+        quality: list[QualityEvidence] = []
         for version, start, predictions, labelled in zip(
             counts["version"],
             counts["day"],
@@ -413,8 +417,11 @@ class Monitor:
             first = pd.Timestamp(start).to_pydatetime()
             day = (first, min(first + timedelta(days=1), now))
             group = Group(str(version), "champion")
-            days.append(self._day(model, group, day, int(predictions), int(labelled), now))
-        return tuple(days)
+            evidence, findings = self._day(model, group, day, int(predictions), int(labelled),
+                                           now)  # fmt: skip
+            days.append(evidence)
+            quality += [QualityEvidence.of(evidence.day, finding) for finding in findings]
+        return tuple(days), tuple(quality)
 
     def _day(
         self,
@@ -424,7 +431,7 @@ class Monitor:
         predictions: int,
         labelled: int,
         now: datetime,
-    ) -> DayEvidence:
+    ) -> tuple[DayEvidence, list[QualityFinding]]:
         policy = self._policy
         metric = policy.rule.metric
         cells = confusion(self._log, model, group, day, known_by=now, business=())
@@ -437,6 +444,7 @@ class Monitor:
         rows = cells.tp.count + cells.fp.count if metric == "precision" else cells.labelled
         reference = self._reference(model, group.version)
         estimated = psi = share = math.nan
+        quality: list[QualityFinding] = []
         if not isinstance(reference, str):
             current, _ = window_profile(self._log, model, group, reference.profile, day,
                                         sample_size=min(policy.sample_size, 5_000),
@@ -447,9 +455,10 @@ class Monitor:
             found = self._estimate(reference, current)
             value = None if found is None else found.metric(metric)
             estimated = math.nan if value is None else value.value
+            quality = check_quality(reference.profile, current, policy.quality)
         return DayEvidence(day[0].date(), predictions, labelled, realized=realized,
                            estimated=estimated, score_psi=psi, drifted_share=share,
-                           metric_rows=rows)  # fmt: skip
+                           metric_rows=rows), quality  # fmt: skip
 
     def _diagnose(
         self,
@@ -457,11 +466,15 @@ class Monitor:
         window: tuple[datetime, datetime],
         reports: Sequence[GroupReport],
         days: Sequence[DayEvidence],
+        daily: Sequence[QualityEvidence] = (),
     ) -> Diagnosis:
         champion = next((r for r in reports if r.group.role == "champion"), None)
-        quality = () if champion is None else tuple(
+        window_quality = [] if champion is None else [
             QualityEvidence.of(_last_day(window), finding) for finding in champion.quality
-        )  # fmt: skip
+        ]  # fmt: skip
+        # The window's findings and each day's, once per (day, check, feature).
+        unique = {(q.day, q.check, q.feature): q for q in [*daily, *window_quality]}
+        quality = tuple(sorted(unique.values(), key=lambda q: (q.day, q.check, q.feature)))
         changes = RegistryChange.of_events(self._events.events(model=model), model)
         labelled = (
             0 if champion is None or champion.realized is None else champion.realized.labelled
