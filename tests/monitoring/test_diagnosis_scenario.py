@@ -39,7 +39,7 @@ from tether._clock import ReplayClock
 from tether.errors import TrackingError
 from tether.examples.fraud import ScenarioConfig
 from tether.monitoring import MonitorResults
-from tether.monitoring._monitor import ModelReport, Monitor, MonitorPolicy
+from tether.monitoring._monitor import ModelReport, Monitor, MonitorPolicy, _one_version_a_day
 from tether.monitoring._window import ModelReference
 from tether.registry import EventLog
 from tether.serving import LogAggregates
@@ -156,6 +156,8 @@ def test_gradual_drift_is_diagnosed_retrain(served: Served, tmp_path: Path) -> N
     (champion,) = report.groups
     assert champion.drift is not None and champion.drift.dataset_drift
     assert len(report.days) == 170
+    assert [a.name for a in report.alerts if a.kind == "diagnosis"] == ["retrain"]
+    assert report.run_id > 0  # stored with its verdict
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +213,38 @@ def test_a_bad_deploy_is_diagnosed_rollback_naming_it(served: Served, tmp_path: 
     split = next(day for day in report.days if day.day == DEPLOY_AT.date())
     assert split.score_psi > 1.0
     assert {group.group.version for group in report.groups} == {"1", "2"}
+
+
+def test_a_good_deploy_at_the_same_time_is_no_rollback(served: Served, tmp_path: Path) -> None:
+    """The control of the bad deploy: version 2 scores as version 1 did, so nothing steps at
+    the deploy and the verdict is not rollback."""
+    start, now = datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 5, 17, tzinfo=UTC)
+
+    def versions(time: pd.Timestamp) -> tuple[str, Callable[[float], float]]:
+        return ("2", _same) if time >= DEPLOY_AT else ("1", _same)
+
+    url = _log(tmp_path, served, start, now, versions)
+    policy = MonitorPolicy(history_days=14, sample_size=2_000)
+    report = _run(url, served, now, policy, [(FIRST_DEPLOY, "1"), (DEPLOY_AT, "2")])
+    assert report.diagnosis.action == "wait", report.diagnosis.reasons
+    assert max(day.score_psi for day in report.days) < 0.5
+
+
+def test_a_day_split_by_a_deploy_is_the_new_versions() -> None:
+    day = pd.Timestamp("2026-05-14", tz="UTC")
+    counts = pd.DataFrame({
+        "version": ["1", "1", "2", "2", "3"],
+        "role": ["champion"] * 5,
+        "day": [day - pd.Timedelta(days=1), day, day, day + pd.Timedelta(days=1),
+                day + pd.Timedelta(days=1)],
+        "predictions": [200, 150, 50, 30, 170],
+        "labelled": [0] * 5,
+    })  # fmt: skip
+    kept = _one_version_a_day(counts)
+    # 14 May: version 2 continues on the 15th; the 15th (the last day, another deploy):
+    # the version that served most of it.
+    assert list(zip(kept["day"], kept["version"], strict=True)) == [
+        (day - pd.Timedelta(days=1), "1"),
+        (day, "2"),
+        (day + pd.Timedelta(days=1), "3"),
+    ]
