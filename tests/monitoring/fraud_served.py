@@ -15,7 +15,6 @@ import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -128,4 +127,4 @@ def _plain(value: object) -> object:
     return value
 
 
-__all__ = ["MODEL", "Served", "datetime", "serve_scenario", "write_log"]
+__all__ = ["MODEL", "Served", "serve_scenario", "write_log"]
