@@ -32,7 +32,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -54,7 +54,6 @@ from tether.monitoring._monitor_report import (
     GroupReport,
     ModelReport,
     alerts,
-    last_day,
     points,
     type_change,
 )
@@ -65,7 +64,7 @@ from tether.monitoring._performance_rules import (
     PerformanceRule,
     RuleOutcome,
 )
-from tether.monitoring._quality import QualityThresholds, check_quality
+from tether.monitoring._quality import QualityFinding, QualityThresholds, check_quality
 from tether.monitoring._report import DriftThresholds
 from tether.monitoring._results import Delivery, MonitorResults
 from tether.monitoring._window import (
@@ -199,8 +198,8 @@ class Monitor:
             progress(f"version {group.version} ({group.role})", done, len(groups))
             reports.append(self._group(model, group, bounds, now))
         champion = next((g for g in groups if g.role == "champion"), None)
-        days = () if champion is None else self._days(model, champion, now, progress)
-        diagnosis = self._diagnose(model, reports, days)
+        days, daily = ((), ()) if champion is None else self._days(model, champion, now, progress)
+        diagnosis = self._diagnose(model, bounds, reports, days, daily)
         decision = self._experiment(model, groups, bounds, now)
         shadows = {} if champion is None else {
             group.version: found for group in groups if group.role == "shadow"
@@ -322,7 +321,9 @@ class Monitor:
             return None, {}, None
         scores = labelled_scores(self._log, model, group, matured, known_by=now,
                                  sample_size=policy.sample_size, seed=policy.seed)  # fmt: skip
-        performance = realized_from_counts(cells, scores, seed=policy.seed)
+        # The score table is the log's seeded sample of at most sample_size labelled rows:
+        # on a busier window it holds fewer rows than the cells, as sampled=True allows.
+        performance = realized_from_counts(cells, scores, seed=policy.seed, sampled=True)
         business = {metric.name: metric.evaluate(cells) for metric in policy.business}
         counts = self._log.counts(matured[0], matured[1], model=model, by=("version", "role"),
                                   known_by=now)  # fmt: skip
@@ -340,15 +341,17 @@ class Monitor:
 
     def _days(
         self, model: str, champion: Group, now: datetime, progress: Progress
-    ) -> tuple[DayEvidence, ...]:
+    ) -> tuple[tuple[DayEvidence, ...], tuple[QualityEvidence, ...]]:
         """The champion's evidence day by day over the history, each day against the
-        reference of the version that served it."""
+        reference of the version that served it, with each day's data-quality findings (a
+        one-day break, such as the cents incident, moves a week's median too little to see)."""
         policy = self._policy
         today = datetime(now.year, now.month, now.day, tzinfo=UTC)
         counts = self._log.counts(today - timedelta(days=policy.history_days), now, model=model,
                                   by=("version", "role"), bucket="day", known_by=now)  # fmt: skip
-        counts = counts[counts["role"] == "champion"]
+        counts = _one_version_a_day(counts[counts["role"] == "champion"])
         days: list[DayEvidence] = []
+        quality: list[QualityEvidence] = []
         for version, start, predictions, labelled in zip(
             counts["version"],
             counts["day"],
@@ -360,8 +363,11 @@ class Monitor:
             day = (first, min(first + timedelta(days=1), now))
             group = Group(str(version), "champion")
             progress("daily evidence", len(days), len(counts))
-            days.append(self._day(model, group, day, int(predictions), int(labelled), now))
-        return tuple(days)
+            evidence, findings = self._day(model, group, day, int(predictions), int(labelled),
+                                           now)  # fmt: skip
+            days.append(evidence)
+            quality += [QualityEvidence.of(evidence.day, finding) for finding in findings]
+        return tuple(days), tuple(quality)
 
     def _day(
         self,
@@ -371,7 +377,7 @@ class Monitor:
         predictions: int,
         labelled: int,
         now: datetime,
-    ) -> DayEvidence:
+    ) -> tuple[DayEvidence, list[QualityFinding]]:
         policy = self._policy
         metric = policy.rule.metric
         cells = confusion(self._log, model, group, day, known_by=now, business=())
@@ -384,6 +390,7 @@ class Monitor:
         rows = cells.tp.count + cells.fp.count if metric == "precision" else cells.labelled
         reference = self._reference(model, group.version)
         estimated = psi = share = math.nan
+        quality: list[QualityFinding] = []
         if not isinstance(reference, str):
             current, _ = window_profile(self._log, model, group, reference.profile, day,
                                         sample_size=min(policy.sample_size, 5_000),
@@ -394,17 +401,26 @@ class Monitor:
             found = self._estimate(reference, current)
             value = None if found is None else found.metric(metric)
             estimated = math.nan if value is None else value.value
+            quality = check_quality(reference.profile, current, policy.quality)
         return DayEvidence(day[0].date(), predictions, labelled, realized=realized,
                            estimated=estimated, score_psi=psi, drifted_share=share,
-                           metric_rows=rows)  # fmt: skip
+                           metric_rows=rows), quality  # fmt: skip
 
     def _diagnose(
-        self, model: str, reports: Sequence[GroupReport], days: Sequence[DayEvidence]
+        self,
+        model: str,
+        window: tuple[datetime, datetime],
+        reports: Sequence[GroupReport],
+        days: Sequence[DayEvidence],
+        daily: Sequence[QualityEvidence] = (),
     ) -> Diagnosis:
         champion = next((r for r in reports if r.group.role == "champion"), None)
-        quality = () if champion is None else tuple(
-            QualityEvidence.of(last_day(champion), finding) for finding in champion.quality
-        )  # fmt: skip
+        window_quality = [] if champion is None else [
+            QualityEvidence.of(_last_day(window), finding) for finding in champion.quality
+        ]  # fmt: skip
+        # The window's findings and each day's, once per (day, check, feature).
+        unique = {(q.day, q.check, q.feature): q for q in [*daily, *window_quality]}
+        quality = tuple(sorted(unique.values(), key=lambda q: (q.day, q.check, q.feature)))
         changes = RegistryChange.of_events(self._events.events(model=model), model)
         labelled = (
             0 if champion is None or champion.realized is None else champion.realized.labelled
@@ -412,3 +428,25 @@ class Monitor:
         evidence = DiagnosisInput(model, tuple(days), quality, changes, labelled,
                                   self._policy.rule.metric)  # fmt: skip
         return diagnose(evidence, self._policy.diagnosis)
+
+
+def _one_version_a_day(counts: pd.DataFrame) -> pd.DataFrame:
+    """One champion version per day: a day a deploy split is the new version's (the one
+    that serves the next day too; else the one that served most), the first day of its level,
+    where a step is located; the diagnosis takes one evidence per day."""
+    counts = counts.sort_values(["day", "version"]).reset_index(drop=True)
+    versions = counts.groupby("day", sort=True)["version"].agg(set)
+    following = dict(zip(versions.index[:-1], versions.to_numpy()[1:], strict=True))
+    keep = []
+    for _, rows in counts.groupby("day", sort=True):
+        if len(rows) > 1:
+            after = following.get(rows["day"].iloc[0], set())
+            continuing = rows[rows["version"].isin(after)]
+            rows = continuing if len(continuing) == 1 else rows.nlargest(1, "predictions")
+        keep.append(int(rows.index[0]))
+    return counts.loc[keep]
+
+
+def _last_day(window: tuple[datetime, datetime]) -> date:
+    # The current window's last day: its quality findings are dated by it.
+    return (window[1] - timedelta(microseconds=1)).date()

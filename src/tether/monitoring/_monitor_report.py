@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tether._storage import JSONValue
@@ -99,11 +99,6 @@ class ModelReport:
             "alerts": [{"kind": a.kind, "name": a.name, "message": a.message}
                        for a in self.alerts],
         }  # fmt: skip
-
-
-def last_day(report: GroupReport) -> date:
-    # The window's last day: quality findings are dated by it.
-    return (report.matured_window[1] - timedelta(microseconds=1)).date()
 
 
 def type_change(feature: str, rows: int, total: int) -> QualityFinding:
