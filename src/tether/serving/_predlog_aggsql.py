@@ -75,6 +75,8 @@ def window_where(
     """The conditions of a window and of equality ``filters`` (None: any) on alias ``p``."""
     where = [f"{time} >= {query.bind(start_us, 'start')}", f"{time} < {query.bind(end_us, 'end')}"]
     for name, value in filters.items():
+        if name == "model":
+            raise ValueError("a model's aggregates take the model as their own argument")
         if value is not None:
             checked_groups((name,))
             where.append(f"p.{name} = {query.bind(value, name)}")
