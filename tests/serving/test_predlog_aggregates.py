@@ -70,6 +70,11 @@ def test_labels_count_when_known_and_received(aggregates: LogAggregates, case: C
     known = cases.in_window(cases.labelled(case, WINDOW[0] + timedelta(days=2)))
     assert early["labelled"].tolist() == known.groupby("version").size().tolist()
     assert early["labelled"].sum() < everything["labelled"].sum()
+    by_model = aggregates.counts(*WINDOW, by=("model", "role"))
+    assert by_model["model"].tolist() == [MODEL] * 3
+    assert by_model["predictions"].sum() == everything["predictions"].sum()
+    with pytest.raises(ValueError, match="take the model as their own argument"):
+        aggregates.feature_summary(*WINDOW, MODEL, filters={"model": MODEL})
     with pytest.raises(ValueError, match="outcome_window needs known_by"):
         aggregates.counts(*WINDOW, outcome_window=OUTCOME_WINDOW)
     with pytest.raises(ValueError, match="cannot group by 'features'"):

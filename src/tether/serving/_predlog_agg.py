@@ -35,6 +35,7 @@ import pandas as pd
 from tether._closing import Closing
 from tether._schema import upgrade
 from tether._storage import Row, SQLValue, open_database, to_micros
+from tether.errors import ServingError
 from tether.serving import _predlog_aggsql as q
 from tether.serving import _predlog_sql as sql
 from tether.serving import _predlog_typed as typed
@@ -316,8 +317,6 @@ class LogAggregates(Aggregates, Closing):
     """
 
     def __init__(self, url: str) -> None:
-        from tether.errors import ServingError
-
         self._database = open_database(url, error=ServingError, purpose="prediction log")
         try:
             upgrade(self._database, sql.PREDICTIONS_SCHEMA)
