@@ -188,7 +188,7 @@ class Aggregates(PerformanceAggregates):
         numeric, categorical = dict(numeric or {}), dict(categorical or {})
         catalog = self._catalog(model)
         if catalog is None:
-            return _empty_window(numeric, categorical, score_edges, sample_size)
+            return _empty_window(numeric, categorical, score_edges)
         query = q.Query()
         where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(),
                                dict(filters or {}))  # fmt: skip
@@ -288,7 +288,6 @@ def _empty_window(
     numeric: Mapping[str, Sequence[float]],
     categorical: Mapping[str, Sequence[str]],
     score_edges: Sequence[float] | None,
-    size: int,
 ) -> WindowAggregate:
     """The summary of a model nothing was logged for: no rows."""
     features: dict[str, NumericAggregate | CategoricalAggregate] = {
@@ -301,7 +300,6 @@ def _empty_window(
     if score_edges is not None:
         score = _numeric(0, score_edges, (0, None, None, None, None, *[0] * len(score_edges)))
     sample = _sample_frame([], [*numeric, *categorical, SCORE], set(categorical))
-    del size
     return WindowAggregate(0, features, sample, score, dict.fromkeys(features, 0))
 
 
