@@ -63,13 +63,14 @@ def test_counts_per_group_and_day_equal_pandas(aggregates: LogAggregates, case: 
 
 def test_labels_count_when_known_and_received(aggregates: LogAggregates, case: Case) -> None:
     everything = aggregates.counts(*WINDOW, by=("version",))
-    early = aggregates.counts(*WINDOW, by=("version",), known_by=WINDOW[0] + timedelta(days=2))
+    cut = WINDOW[0] + timedelta(days=3)
+    early = aggregates.counts(*WINDOW, by=("version",), known_by=cut)
     assert everything["predictions"].tolist() == early["predictions"].tolist()
     expected_all = cases.in_window(cases.labelled(case, None)).groupby("version").size()
     assert everything["labelled"].tolist() == expected_all.tolist()
-    known = cases.in_window(cases.labelled(case, WINDOW[0] + timedelta(days=2)))
-    assert early["labelled"].tolist() == known.groupby("version").size().tolist()
-    assert early["labelled"].sum() < everything["labelled"].sum()
+    known = cases.in_window(cases.labelled(case, cut)).groupby("version").size()
+    assert early["labelled"].tolist() == known.reindex(early["version"], fill_value=0).tolist()
+    assert 0 < early["labelled"].sum() < everything["labelled"].sum()
     by_model = aggregates.counts(*WINDOW, by=("model", "role"))
     assert by_model["model"].tolist() == [MODEL] * 3
     assert by_model["predictions"].sum() == everything["predictions"].sum()
