@@ -224,3 +224,25 @@ def test_a_new_feature_adds_a_column_the_next_batch_uses(database_url: str) -> N
         )
     assert summary.features["a"].count == 2 and summary.features["a"].nulls == 1
     assert summary.features["b"].frequencies == {"x": 1} and summary.features["b"].other == 1
+
+
+def test_a_window_cut_across_connections_gives_the_same_summary(
+    database_url: str, case: Case
+) -> None:
+    summaries = []
+    for parallel in (1, 3):
+        with LogAggregates(database_url, parallel=parallel) as aggregates:
+            summaries.append(aggregates.feature_summary(
+                *WINDOW, MODEL, numeric={"amount": AMOUNT_EDGES, "count": COUNT_EDGES},
+                categorical={"country": COUNTRIES}, score_edges=SCORE_EDGES,
+            ))  # fmt: skip
+    serial, split = summaries
+    assert serial.rows == split.rows == len(cases.in_window(case.predictions))
+    assert serial.features["country"] == split.features["country"]
+    for name in ("amount", "count"):
+        one, other = serial.features[name], split.features[name]
+        assert (one.count, one.nulls, one.counts) == (other.count, other.nulls, other.counts)
+        assert (one.minimum, one.maximum) == (other.minimum, other.maximum)
+        assert one.mean == pytest.approx(other.mean, rel=1e-12)
+        assert one.std == pytest.approx(other.std, rel=1e-9)
+    pd.testing.assert_frame_equal(serial.sample, split.sample)

@@ -25,8 +25,11 @@ count as missing (``nulls``). The same class runs on Spark over a Parquet copy o
 
 from __future__ import annotations
 
+import itertools
+import os
 from abc import abstractmethod
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
@@ -163,6 +166,13 @@ class Aggregates(PerformanceAggregates):
         """The window-time column of a typed table, as the engine should scan it."""
         return "p.window_us"
 
+    def _fetch_total(self, statement: str, query: q.Query, combiners: Sequence[str]) -> Row:
+        """The one row of an ungrouped aggregate ``statement`` (``combiners`` say how the
+        parts of its columns combine, for an engine that splits the window)."""
+        del combiners
+        (row,) = self._fetch(statement, query.params)
+        return row
+
     def feature_summary(
         self,
         start: datetime,
@@ -209,7 +219,8 @@ class Aggregates(PerformanceAggregates):
             plan.append((name, "categorical", len(parts) + 1))
         if score_edges is not None:
             select += q.numeric_columns(query, "p.score", score_edges, _shift(score_edges))
-        (row,) = self._fetch(q.grouped(select, f"{catalog.table} p", where, []), query.params)
+        statement = q.grouped(select, f"{catalog.table} p", where, [])
+        row = self._fetch_total(statement, query, [q.combiner(part) for part in select])
         rows, position = int(row[0] or 0), 1
         features: dict[str, NumericAggregate | CategoricalAggregate] = {}
         other: dict[str, int] = {}
@@ -263,6 +274,17 @@ class Aggregates(PerformanceAggregates):
         return catalog
 
 
+def _combine(how: str, values: Sequence[SQLValue]) -> SQLValue:
+    present = [value for value in values if value is not None]
+    if not present:
+        return None
+    if how == "min":
+        return min(present)
+    if how == "max":
+        return max(present)
+    return sum(present)  # type: ignore[arg-type]
+
+
 def _micros(moment: datetime | None) -> int | None:
     return None if moment is None else to_micros(moment)
 
@@ -314,7 +336,9 @@ class LogAggregates(Aggregates, Closing):
         ServingError: the database failed, or holds a schema from a newer tether.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, parallel: int | None = None) -> None:
+        self.parallel = parallel or os.cpu_count() or 1
+        """Connections a SQLite summary scans its window with (default: one per core)."""
         self._database = open_database(url, error=ServingError, purpose="prediction log")
         try:
             upgrade(self._database, sql.PREDICTIONS_SCHEMA)
@@ -331,6 +355,22 @@ class LogAggregates(Aggregates, Closing):
     def _fetch(self, statement: str, params: Mapping[str, SQLValue]) -> list[Row]:
         with self._database.read() as transaction:
             return transaction.fetch_all(statement, params)
+
+    def _fetch_total(self, statement: str, query: q.Query, combiners: Sequence[str]) -> Row:
+        # SQLite runs a query on one core: the window is cut into one part per core, each
+        # scanned by its own connection (sqlite3 releases the GIL while it steps), and the
+        # partial counts, sums, minima and maxima combined. PostgreSQL parallelises itself.
+        parts = self.parallel if self._database.dialect == "sqlite" else 1
+        start_key, end_key = query.window
+        start, end = query.params[start_key], query.params[end_key]
+        if parts <= 1 or not isinstance(start, int) or not isinstance(end, int):
+            return super()._fetch_total(statement, query, combiners)
+        cuts = [start + (end - start) * i // parts for i in range(parts)] + [end]
+        windows = [{**query.params, start_key: low, end_key: high}
+                   for low, high in itertools.pairwise(cuts)]  # fmt: skip
+        with ThreadPoolExecutor(max_workers=parts) as pool:
+            rows = [rows[0] for rows in pool.map(lambda p: self._fetch(statement, p), windows)]
+        return tuple(_combine(how, [row[i] for row in rows]) for i, how in enumerate(combiners))
 
     def close(self) -> None:
         """Close the connections; closing twice does nothing."""
