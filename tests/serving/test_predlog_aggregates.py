@@ -246,3 +246,9 @@ def test_a_window_cut_across_connections_gives_the_same_summary(
         assert one.mean == pytest.approx(other.mean, rel=1e-12)
         assert one.std == pytest.approx(other.std, rel=1e-9)
     pd.testing.assert_frame_equal(serial.sample, split.sample)
+    counted = []
+    for parallel in (1, 3):
+        with LogAggregates(database_url, parallel=parallel) as aggregates:
+            counted.append(aggregates.counts(*WINDOW, bucket="day", known_by=KNOWN_BY,
+                                             outcome_window=OUTCOME_WINDOW))  # fmt: skip
+    pd.testing.assert_frame_equal(*counted)

@@ -156,15 +156,23 @@ class Aggregates(PerformanceAggregates):
             return grouped + tuple(values)
 
         found: dict[tuple[SQLValue, ...], list[int]] = {}
-        for row in self._fetch(first, total.params):
-            found[key(row)] = [int(row[-1] or 0), 0, 0]
-        for row in self._fetch(second, labelled.params):
-            found.setdefault(key(row), [0, 0, 0])[1:] = [int(row[-2] or 0), int(row[-1] or 0)]
+        # Parts of a cut window add up: every column here is a count.
+        for row in self._fetch_parts(first, total):
+            found.setdefault(key(row), [0, 0, 0])[0] += int(row[-1] or 0)
+        for row in self._fetch_parts(second, labelled):
+            entry = found.setdefault(key(row), [0, 0, 0])
+            entry[1] += int(row[-2] or 0)
+            entry[2] += int(row[-1] or 0)
         return found
 
     def _window_time(self) -> str:
         """The window-time column of a typed table, as the engine should scan it."""
         return "p.window_us"
+
+    def _fetch_parts(self, statement: str, query: q.Query) -> list[Row]:
+        """The rows of ``statement`` over its window, or over parts of it (for an engine that
+        cuts the window: the caller combines rows of equal keys)."""
+        return self._fetch(statement, query.params)
 
     def _fetch_total(self, statement: str, query: q.Query, combiners: Sequence[str]) -> Row:
         """The one row of an ungrouped aggregate ``statement`` (``combiners`` say how the
@@ -357,20 +365,24 @@ class LogAggregates(Aggregates, Closing):
             return transaction.fetch_all(statement, params)
 
     def _fetch_total(self, statement: str, query: q.Query, combiners: Sequence[str]) -> Row:
+        rows = self._fetch_parts(statement, query)
+        return tuple(_combine(how, [row[i] for row in rows]) for i, how in enumerate(combiners))
+
+    def _fetch_parts(self, statement: str, query: q.Query) -> list[Row]:
         # SQLite runs a query on one core: the window is cut into one part per core, each
-        # scanned by its own connection (sqlite3 releases the GIL while it steps), and the
-        # partial counts, sums, minima and maxima combined. PostgreSQL parallelises itself.
+        # scanned by its own connection (sqlite3 releases the GIL while it steps); callers
+        # combine the parts' counts, sums, minima and maxima. PostgreSQL parallelises itself.
         parts = self.parallel if self._database.dialect == "sqlite" else 1
         start_key, end_key = query.window
-        start, end = query.params[start_key], query.params[end_key]
+        start, end = query.params.get(start_key), query.params.get(end_key)
         if parts <= 1 or not isinstance(start, int) or not isinstance(end, int):
-            return super()._fetch_total(statement, query, combiners)
+            return self._fetch(statement, query.params)
         cuts = [start + (end - start) * i // parts for i in range(parts)] + [end]
         windows = [{**query.params, start_key: low, end_key: high}
                    for low, high in itertools.pairwise(cuts)]  # fmt: skip
         with ThreadPoolExecutor(max_workers=parts) as pool:
-            rows = [rows[0] for rows in pool.map(lambda p: self._fetch(statement, p), windows)]
-        return tuple(_combine(how, [row[i] for row in rows]) for i, how in enumerate(combiners))
+            found = pool.map(lambda params: self._fetch(statement, params), windows)
+            return [row for rows in found for row in rows]
 
     def close(self) -> None:
         """Close the connections; closing twice does nothing."""
