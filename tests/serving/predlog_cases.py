@@ -35,7 +35,7 @@ class Case:
     feedback: pd.DataFrame
 
 
-def build(url: str, *, seed: int = 7, instances: int = 240) -> Case:
+def build(url: str, *, seed: int = 7, instances: int = 160) -> Case:
     """Write the seeded log into ``url`` and return what was written."""
     rng = np.random.default_rng(seed)
     rows: list[dict[str, object]] = []
@@ -92,8 +92,8 @@ def _features(rng: np.random.Generator, number: int) -> dict[str, object]:
         "country": str(rng.choice(["FR", "DE", "ES", "IT", "O'Brien; DROP TABLE x"])),
         "known": bool(number % 4),
         "history": [1, 2],  # a list: not typed, kept in the JSON only
-        # A feature whose type changes: text from the 200th instance on.
-        "channel": float(number % 5) if number < 200 else "web",
+        # A feature whose type changes: text from the 130th instance on.
+        "channel": float(number % 5) if number < 130 else "web",
     }
     if number % 13 == 0:
         del vector["country"]

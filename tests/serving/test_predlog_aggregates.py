@@ -63,13 +63,19 @@ def test_counts_per_group_and_day_equal_pandas(aggregates: LogAggregates, case: 
 
 def test_labels_count_when_known_and_received(aggregates: LogAggregates, case: Case) -> None:
     everything = aggregates.counts(*WINDOW, by=("version",))
-    early = aggregates.counts(*WINDOW, by=("version",), known_by=WINDOW[0] + timedelta(days=2))
+    cut = WINDOW[0] + timedelta(days=3)
+    early = aggregates.counts(*WINDOW, by=("version",), known_by=cut)
     assert everything["predictions"].tolist() == early["predictions"].tolist()
     expected_all = cases.in_window(cases.labelled(case, None)).groupby("version").size()
     assert everything["labelled"].tolist() == expected_all.tolist()
-    known = cases.in_window(cases.labelled(case, WINDOW[0] + timedelta(days=2)))
-    assert early["labelled"].tolist() == known.groupby("version").size().tolist()
-    assert early["labelled"].sum() < everything["labelled"].sum()
+    known = cases.in_window(cases.labelled(case, cut)).groupby("version").size()
+    assert early["labelled"].tolist() == known.reindex(early["version"], fill_value=0).tolist()
+    assert 0 < early["labelled"].sum() < everything["labelled"].sum()
+    by_model = aggregates.counts(*WINDOW, by=("model", "role"))
+    assert by_model["model"].tolist() == [MODEL] * 3
+    assert by_model["predictions"].sum() == everything["predictions"].sum()
+    with pytest.raises(ValueError, match="take the model as their own argument"):
+        aggregates.feature_summary(*WINDOW, MODEL, filters={"model": MODEL})
     with pytest.raises(ValueError, match="outcome_window needs known_by"):
         aggregates.counts(*WINDOW, outcome_window=OUTCOME_WINDOW)
     with pytest.raises(ValueError, match="cannot group by 'features'"):
@@ -218,3 +224,31 @@ def test_a_new_feature_adds_a_column_the_next_batch_uses(database_url: str) -> N
         )
     assert summary.features["a"].count == 2 and summary.features["a"].nulls == 1
     assert summary.features["b"].frequencies == {"x": 1} and summary.features["b"].other == 1
+
+
+def test_a_window_cut_across_connections_gives_the_same_summary(
+    database_url: str, case: Case
+) -> None:
+    summaries = []
+    for parallel in (1, 3):
+        with LogAggregates(database_url, parallel=parallel) as aggregates:
+            summaries.append(aggregates.feature_summary(
+                *WINDOW, MODEL, numeric={"amount": AMOUNT_EDGES, "count": COUNT_EDGES},
+                categorical={"country": COUNTRIES}, score_edges=SCORE_EDGES,
+            ))  # fmt: skip
+    serial, split = summaries
+    assert serial.rows == split.rows == len(cases.in_window(case.predictions))
+    assert serial.features["country"] == split.features["country"]
+    for name in ("amount", "count"):
+        one, other = serial.features[name], split.features[name]
+        assert (one.count, one.nulls, one.counts) == (other.count, other.nulls, other.counts)
+        assert (one.minimum, one.maximum) == (other.minimum, other.maximum)
+        assert one.mean == pytest.approx(other.mean, rel=1e-12)
+        assert one.std == pytest.approx(other.std, rel=1e-9)
+    pd.testing.assert_frame_equal(serial.sample, split.sample)
+    counted = []
+    for parallel in (1, 3):
+        with LogAggregates(database_url, parallel=parallel) as aggregates:
+            counted.append(aggregates.counts(*WINDOW, bucket="day", known_by=KNOWN_BY,
+                                             outcome_window=OUTCOME_WINDOW))  # fmt: skip
+    pd.testing.assert_frame_equal(*counted)

@@ -58,7 +58,7 @@ def _same(left: object, right: object) -> None:
 def test_spark_over_the_parquet_copy_equals_sqlite(
     sqlite_url: str, tmp_path: Path, spark: Any
 ) -> None:
-    cases.build(sqlite_url, instances=120)
+    cases.build(sqlite_url, instances=140)
     whole = (cases.T0, cases.T0 + pd.Timedelta(days=cases.DAYS + 1).to_pytimedelta())
     written = export_parquet(sqlite_url, tmp_path / "copy", *whole)
     assert written["tether_predictions"] > 240 and written["tether_feedback"] > 50

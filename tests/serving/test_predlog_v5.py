@@ -5,6 +5,7 @@ column; corrections and retention keep the typed copies in step."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -163,3 +164,34 @@ def test_the_sample_key_is_31_bits_of_sha256() -> None:
     assert typed.label_value(True) == 1.0 and typed.label_value("fraud") is None
     assert typed.typed_value(math.nan) == ("numeric", None)
     assert typed.typed_value([1]) is None and typed.typed_value(False) == ("text", "false")
+
+
+def test_two_logs_adding_the_same_features_at_once_agree_on_the_catalog(
+    database_url: str,
+) -> None:
+    logs = [PredictionLog(database_url, flush_interval=3600.0) for _ in range(2)]
+    try:
+        for which, log in enumerate(logs):  # each log's cache knows nothing of the other's
+            for number in range(20):
+                log.record(Prediction(
+                    request_id="r", instance_id=f"tx-{which}-{number}", time=T0, model="fraud",
+                    version="1", role="champion", latency_ms=1.0, output=0.5,
+                    features={"a": float(number), f"only_{which}": "x", "b": number},
+                ))  # fmt: skip
+        threads = [threading.Thread(target=log.flush) for log in logs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for log in logs:
+            log.close()
+    with LogAggregates(database_url) as aggregates:
+        summary = aggregates.feature_summary(
+            T0, T0 + DAY, "fraud", numeric={"a": (10.0,), "b": ()},
+            categorical={"only_0": ("x",), "only_1": ("x",)},
+        )  # fmt: skip
+    assert summary.rows == 40 and summary.features["a"].counts == (20, 20)
+    assert summary.features["b"].count == 40
+    assert summary.features["only_0"].frequencies == {"x": 20}
+    assert summary.features["only_1"].frequencies == {"x": 20}

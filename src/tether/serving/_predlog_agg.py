@@ -25,8 +25,11 @@ count as missing (``nulls``). The same class runs on Spark over a Parquet copy o
 
 from __future__ import annotations
 
+import itertools
+import os
 from abc import abstractmethod
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
@@ -35,6 +38,7 @@ import pandas as pd
 from tether._closing import Closing
 from tether._schema import upgrade
 from tether._storage import Row, SQLValue, open_database, to_micros
+from tether.errors import ServingError
 from tether.serving import _predlog_aggsql as q
 from tether.serving import _predlog_sql as sql
 from tether.serving import _predlog_typed as typed
@@ -152,15 +156,30 @@ class Aggregates(PerformanceAggregates):
             return grouped + tuple(values)
 
         found: dict[tuple[SQLValue, ...], list[int]] = {}
-        for row in self._fetch(first, total.params):
-            found[key(row)] = [int(row[-1] or 0), 0, 0]
-        for row in self._fetch(second, labelled.params):
-            found.setdefault(key(row), [0, 0, 0])[1:] = [int(row[-2] or 0), int(row[-1] or 0)]
+        # Parts of a cut window add up: every column here is a count.
+        for row in self._fetch_parts(first, total):
+            found.setdefault(key(row), [0, 0, 0])[0] += int(row[-1] or 0)
+        for row in self._fetch_parts(second, labelled):
+            entry = found.setdefault(key(row), [0, 0, 0])
+            entry[1] += int(row[-2] or 0)
+            entry[2] += int(row[-1] or 0)
         return found
 
     def _window_time(self) -> str:
         """The window-time column of a typed table, as the engine should scan it."""
         return "p.window_us"
+
+    def _fetch_parts(self, statement: str, query: q.Query) -> list[Row]:
+        """The rows of ``statement`` over its window, or over parts of it (for an engine that
+        cuts the window: the caller combines rows of equal keys)."""
+        return self._fetch(statement, query.params)
+
+    def _fetch_total(self, statement: str, query: q.Query, combiners: Sequence[str]) -> Row:
+        """The one row of an ungrouped aggregate ``statement`` (``combiners`` say how the
+        parts of its columns combine, for an engine that splits the window)."""
+        del combiners
+        (row,) = self._fetch(statement, query.params)
+        return row
 
     def feature_summary(
         self,
@@ -187,7 +206,7 @@ class Aggregates(PerformanceAggregates):
         numeric, categorical = dict(numeric or {}), dict(categorical or {})
         catalog = self._catalog(model)
         if catalog is None:
-            return _empty_window(numeric, categorical, score_edges, sample_size)
+            return _empty_window(numeric, categorical, score_edges)
         query = q.Query()
         where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(),
                                dict(filters or {}))  # fmt: skip
@@ -208,7 +227,8 @@ class Aggregates(PerformanceAggregates):
             plan.append((name, "categorical", len(parts) + 1))
         if score_edges is not None:
             select += q.numeric_columns(query, "p.score", score_edges, _shift(score_edges))
-        (row,) = self._fetch(q.grouped(select, f"{catalog.table} p", where, []), query.params)
+        statement = q.grouped(select, f"{catalog.table} p", where, [])
+        row = self._fetch_total(statement, query, [q.combiner(part) for part in select])
         rows, position = int(row[0] or 0), 1
         features: dict[str, NumericAggregate | CategoricalAggregate] = {}
         other: dict[str, int] = {}
@@ -262,6 +282,17 @@ class Aggregates(PerformanceAggregates):
         return catalog
 
 
+def _combine(how: str, values: Sequence[SQLValue]) -> SQLValue:
+    present = [value for value in values if value is not None]
+    if not present:
+        return None
+    if how == "min":
+        return min(present)
+    if how == "max":
+        return max(present)
+    return sum(present)  # type: ignore[arg-type]
+
+
 def _micros(moment: datetime | None) -> int | None:
     return None if moment is None else to_micros(moment)
 
@@ -287,7 +318,6 @@ def _empty_window(
     numeric: Mapping[str, Sequence[float]],
     categorical: Mapping[str, Sequence[str]],
     score_edges: Sequence[float] | None,
-    size: int,
 ) -> WindowAggregate:
     """The summary of a model nothing was logged for: no rows."""
     features: dict[str, NumericAggregate | CategoricalAggregate] = {
@@ -300,7 +330,6 @@ def _empty_window(
     if score_edges is not None:
         score = _numeric(0, score_edges, (0, None, None, None, None, *[0] * len(score_edges)))
     sample = _sample_frame([], [*numeric, *categorical, SCORE], set(categorical))
-    del size
     return WindowAggregate(0, features, sample, score, dict.fromkeys(features, 0))
 
 
@@ -315,9 +344,9 @@ class LogAggregates(Aggregates, Closing):
         ServingError: the database failed, or holds a schema from a newer tether.
     """
 
-    def __init__(self, url: str) -> None:
-        from tether.errors import ServingError
-
+    def __init__(self, url: str, *, parallel: int | None = None) -> None:
+        self.parallel = parallel or os.cpu_count() or 1
+        """Connections a SQLite summary scans its window with (default: one per core)."""
         self._database = open_database(url, error=ServingError, purpose="prediction log")
         try:
             upgrade(self._database, sql.PREDICTIONS_SCHEMA)
@@ -334,6 +363,26 @@ class LogAggregates(Aggregates, Closing):
     def _fetch(self, statement: str, params: Mapping[str, SQLValue]) -> list[Row]:
         with self._database.read() as transaction:
             return transaction.fetch_all(statement, params)
+
+    def _fetch_total(self, statement: str, query: q.Query, combiners: Sequence[str]) -> Row:
+        rows = self._fetch_parts(statement, query)
+        return tuple(_combine(how, [row[i] for row in rows]) for i, how in enumerate(combiners))
+
+    def _fetch_parts(self, statement: str, query: q.Query) -> list[Row]:
+        # SQLite runs a query on one core: the window is cut into one part per core, each
+        # scanned by its own connection (sqlite3 releases the GIL while it steps); callers
+        # combine the parts' counts, sums, minima and maxima. PostgreSQL parallelises itself.
+        parts = self.parallel if self._database.dialect == "sqlite" else 1
+        start_key, end_key = query.window
+        start, end = query.params.get(start_key), query.params.get(end_key)
+        if parts <= 1 or not isinstance(start, int) or not isinstance(end, int):
+            return self._fetch(statement, query.params)
+        cuts = [start + (end - start) * i // parts for i in range(parts)] + [end]
+        windows = [{**query.params, start_key: low, end_key: high}
+                   for low, high in itertools.pairwise(cuts)]  # fmt: skip
+        with ThreadPoolExecutor(max_workers=parts) as pool:
+            found = pool.map(lambda params: self._fetch(statement, params), windows)
+            return [row for rows in found for row in rows]
 
     def close(self) -> None:
         """Close the connections; closing twice does nothing."""

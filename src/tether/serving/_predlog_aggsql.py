@@ -35,6 +35,8 @@ class Query:
     """A statement being built: its clauses and its parameters."""
 
     params: dict[str, SQLValue] = field(default_factory=dict)
+    window: tuple[str, str] = ("", "")
+    """The parameters of the window's start and end (set by :func:`window_where`)."""
     _counter: int = 0
 
     def bind(self, value: SQLValue, prefix: str = "v") -> str:
@@ -43,6 +45,12 @@ class Query:
         name = f"{prefix}{self._counter}"
         self.params[name] = value
         return f":{name}"
+
+
+def combiner(part: str) -> str:
+    """How partial results of the aggregate ``part`` combine: ``min``, ``max`` or ``add``
+    (counts and sums)."""
+    return "min" if part.startswith("MIN(") else "max" if part.startswith("MAX(") else "add"
 
 
 def checked_groups(by: Sequence[str]) -> tuple[str, ...]:
@@ -73,8 +81,12 @@ def window_where(
     query: Query, start_us: int, end_us: int, time: str, filters: Mapping[str, SQLValue]
 ) -> list[str]:
     """The conditions of a window and of equality ``filters`` (None: any) on alias ``p``."""
-    where = [f"{time} >= {query.bind(start_us, 'start')}", f"{time} < {query.bind(end_us, 'end')}"]
+    start, end = query.bind(start_us, "start"), query.bind(end_us, "end")
+    query.window = (start[1:], end[1:])
+    where = [f"{time} >= {start}", f"{time} < {end}"]
     for name, value in filters.items():
+        if name == "model":
+            raise ValueError("a model's aggregates take the model as their own argument")
         if value is not None:
             checked_groups((name,))
             where.append(f"p.{name} = {query.bind(value, name)}")

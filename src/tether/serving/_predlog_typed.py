@@ -162,26 +162,17 @@ class TypedWriter:
               features: Sequence[Mapping[str, JSONValue]]) -> dict[str, ModelColumns]:  # fmt: skip
         """Insert the typed row of each prediction ``rows[i]`` (with its ``model`` and the
         :data:`DIMENSIONS`) with ``features[i]``; return the catalog entries it changed."""
-        typed = [_typed_features(vector) for vector in features]
         learnt: dict[str, ModelColumns] = {}
-        for model in sorted({str(row["model"]) for row in rows}):
-            needed = {key for row, values in zip(rows, typed, strict=True)
-                      if row["model"] == model for key in values}  # fmt: skip
-            known = self._known.get(model)
-            if known is None or not needed <= known.columns.keys():
-                known = _extend_catalog(transaction, model, needed)
-                learnt[model] = known
-        catalog = {**self._known, **learnt}
+        typed_rows, missing = self._rows(rows, features, self._known)
+        if missing:  # the catalog is extended, then the batch typed again (rare)
+            for model, needed in sorted(missing.items()):
+                known = self._known.get(model)
+                learnt[model] = _extend_catalog(transaction, model, needed, known)
+            typed_rows, missing = self._rows(rows, features, {**self._known, **learnt})
+            assert not missing
         groups: dict[tuple[str, tuple[str, ...]], list[Params]] = {}
-        for row, values in zip(rows, typed, strict=True):
-            entry = catalog[str(row["model"])]
-            params: dict[str, SQLValue] = {name: row[name] for name in DIMENSIONS}
-            score = params["score"]  # NaN would sort above every number on PostgreSQL
-            if isinstance(score, float) and not math.isfinite(score):
-                params["score"] = None
-            for key, value in values.items():
-                params[entry.columns[key]] = value
-            groups.setdefault((entry.table, tuple(params)), []).append(params)
+        for table, params in typed_rows:
+            groups.setdefault((table, tuple(params)), []).append(params)
         for (table, names), group in groups.items():
             transaction.execute_many(
                 f"INSERT INTO {table} ({', '.join(names)}) "
@@ -190,23 +181,60 @@ class TypedWriter:
             )
         return learnt
 
-
-def _typed_features(vector: Mapping[str, JSONValue]) -> dict[tuple[str, Kind], SQLValue]:
-    values: dict[tuple[str, Kind], SQLValue] = {}
-    for name, value in vector.items():
-        typed = typed_value(value)
-        if typed is not None:
-            values[(name, typed[0])] = typed[1]
-    return values
+    @staticmethod
+    def _rows(
+        rows: Sequence[Params],
+        features: Sequence[Mapping[str, JSONValue]],
+        catalog: Mapping[str, ModelColumns],
+    ) -> tuple[list[tuple[str, dict[str, SQLValue]]], dict[str, set[tuple[str, Kind]]]]:
+        """The typed rows, and per model the (feature, kind) pairs the catalog lacks."""
+        # On the writer's path for every prediction: the common types first, inline
+        # (measured: typing the values one call each had doubled the writer's cost).
+        typed_rows: list[tuple[str, dict[str, SQLValue]]] = []
+        missing: dict[str, set[tuple[str, Kind]]] = {}
+        for row, vector in zip(rows, features, strict=True):
+            model = str(row["model"])
+            entry = catalog.get(model)
+            columns = entry.columns if entry is not None else {}
+            params: dict[str, SQLValue] = {name: row[name] for name in DIMENSIONS}
+            score = params["score"]  # NaN would sort above every number on PostgreSQL
+            if type(score) is float and not math.isfinite(score):
+                params["score"] = None
+            for name, value in vector.items():
+                kind: Kind
+                stored: SQLValue
+                if isinstance(value, float):
+                    kind, stored = "numeric", float(value) if math.isfinite(value) else None
+                elif isinstance(value, str):
+                    kind, stored = "text", value
+                else:
+                    found = typed_value(value)
+                    if found is None:
+                        continue
+                    kind, stored = found
+                column = columns.get((name, kind))
+                if column is None:
+                    missing.setdefault(model, set()).add((name, kind))
+                else:
+                    params[column] = stored
+            if entry is None:
+                missing.setdefault(model, set())
+            else:
+                typed_rows.append((entry.table, params))
+        return typed_rows, missing
 
 
 def _extend_catalog(
-    transaction: Transaction, model: str, needed: Iterable[tuple[str, Kind]]
+    transaction: Transaction,
+    model: str,
+    needed: Iterable[tuple[str, Kind]],
+    known: ModelColumns | None,
 ) -> ModelColumns:
-    """``model``'s table with a column for each of ``needed``, created under the catalog's
-    lock (another replica may be adding the same ones)."""
+    """``model``'s table with a column for each of ``needed`` and of ``known``, created under
+    the catalog's lock (another replica may be adding the same ones)."""
     transaction.lock(*_CATALOG_LOCK)
     found = read_catalog(transaction, model)
+    needed = {*needed, *(known.columns if known else ())}
     if found is None:
         row = transaction.fetch_one(f"SELECT COALESCE(MAX(number), 0) + 1 FROM {FEATURE_TABLES}")
         number = int(row[0] or 1) if row else 1
@@ -254,8 +282,12 @@ def _create_feature_table(transaction: Transaction, table: str) -> None:
             PRIMARY KEY (instance_id, version, input_digest)
         )"""
     )
-    transaction.execute(f"CREATE INDEX {table}_window ON {table} (window_us)")
-    transaction.execute(f"CREATE INDEX {table}_time ON {table} (time_us)")
+    # Every index is paid by the writer on each prediction. SQLite scans these tables (see
+    # LogAggregates: its planner has no statistics of a range's size), so it gets none;
+    # PostgreSQL's planner uses a window index when a window is a small part of the table.
+    # Retention (hourly) scans for its cut-off on both.
+    if transaction.dialect == "postgresql":
+        transaction.execute(f"CREATE INDEX {table}_window ON {table} (window_us)")
 
 
 def _backfill_predictions(transaction: Transaction) -> None:
@@ -359,8 +391,6 @@ V5_STEPS: Final = (
         value DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (instance_id, name)
     )""",
-    f"CREATE INDEX tether_predictions_window ON {_PREDICTIONS} "
-    "(model, (COALESCE(event_time_us, time_us)))",
     _backfill_predictions,
     _backfill_feedback,
 )
