@@ -164,7 +164,9 @@ def test_the_python_api_on_dataframes_gives_the_same_report(
     )
     cli = drift_json(run_cli, str(files["reference"]), str(files["current"]),
                      "--label", "is_fraud", "--by", "day")  # fmt: skip
-    assert {key: value for key, value in cli.items() if key not in ("reference", "current")} == api
+    # DuckDB sums on several threads in any order: equal to the last few bits, not exactly.
+    cli = {key: value for key, value in cli.items() if key not in ("reference", "current")}
+    assert _rounded(cli) == _rounded(api)
 
 
 def write(path: Path, frame: pd.DataFrame) -> Path:
@@ -308,3 +310,14 @@ def test_time_columns_and_a_written_index_are_no_features_and_a_null_key_is_a_ch
     assert [(c["chunk"], c["rows"]) for c in report["chunks"]] == [
         ("north", ROWS // 3), ("south", ROWS // 3), ("null", ROWS // 3),
     ]  # fmt: skip
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` with every float rounded to 9 significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
