@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -244,11 +245,13 @@ def test_profiles_on_an_engine_cursor_equal_those_on_their_own_database() -> Non
     engine = DuckDBEngine(threads=1)
     alone = profile_frame(frame, score="score", sample_size=500, seed=2)
     shared = profile_frame(frame, score="score", sample_size=500, seed=2, engine=engine)
-    assert shared == alone
+    # A database of its own sums on several threads, in any order: equal to the last bits.
+    assert _rounded(shared.to_dict()) == _rounded(alone.to_dict())
     # The engine does not keep insertion order: the sample is ordered by position anyway.
     pd.testing.assert_frame_equal(shared.sample, alone.sample)
     current = profile_frame(_frame(800, seed=3), reference=alone, engine=engine)
-    assert current == profile_frame(_frame(800, seed=3), reference=alone)
+    again = profile_frame(_frame(800, seed=3), reference=alone)
+    assert _rounded(current.to_dict()) == _rounded(again.to_dict())
 
 
 def test_pandas_categoricals_and_text_dtypes_profile_alike() -> None:
@@ -286,3 +289,14 @@ def test_bins_of_any_numeric_column_equal_numpys_on_the_reference_edges(seed: in
         assert summary.counts == tuple(np.bincount(bins, minlength=len(summary.edges) + 1))
         assert summary.nulls == int(np.isnan(data).sum())
         assert all(np.isfinite(summary.edges)) and list(summary.edges) == sorted(set(summary.edges))
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` with every float rounded to 9 significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(item) for item in value]
+    return value
