@@ -57,8 +57,25 @@ DECILES = tuple(round(i / 10, 1) for i in range(1, 10))
 """The quantiles whose values are a numeric feature's inner bin edges."""
 
 
+class _Counted:
+    """What both summaries say of their rows: ``count`` present, ``nulls`` missing."""
+
+    count: int
+    nulls: int
+
+    @property
+    def rows(self) -> int:
+        """Rows summarised, missing ones included."""
+        return self.count + self.nulls
+
+    @property
+    def null_rate(self) -> float:
+        """The share of rows missing (NaN for a frame of no rows)."""
+        return self.nulls / self.rows if self.rows else math.nan
+
+
 @dataclass(frozen=True)
-class NumericSummary:
+class NumericSummary(_Counted):
     """A numeric feature (or the score) in one frame: its bins on the reference's deciles.
 
     ``edges`` are the inner edges (see the module docstring: bins ``(-inf, e1)``, ``[e1,
@@ -76,16 +93,6 @@ class NumericSummary:
     mean: float
     std: float
     kind: Literal["numeric"] = "numeric"
-
-    @property
-    def rows(self) -> int:
-        """Rows summarised, missing ones included."""
-        return self.count + self.nulls
-
-    @property
-    def null_rate(self) -> float:
-        """The share of rows missing (NaN for a frame of no rows)."""
-        return self.nulls / self.rows if self.rows else math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form (non-finite floats encoded, see the module docstring)."""
@@ -117,7 +124,7 @@ class NumericSummary:
 
 
 @dataclass(frozen=True)
-class CategoricalSummary:
+class CategoricalSummary(_Counted):
     """A categorical feature in one frame: rows per category, an "other" bucket, the unseen.
 
     For a reference, ``frequencies`` holds its ``max_categories`` most frequent categories
@@ -134,16 +141,6 @@ class CategoricalSummary:
     other: int
     unseen: int
     kind: Literal["categorical"] = "categorical"
-
-    @property
-    def rows(self) -> int:
-        """Rows summarised, missing ones included."""
-        return self.count + self.nulls
-
-    @property
-    def null_rate(self) -> float:
-        """The share of rows missing (NaN for a frame of no rows)."""
-        return self.nulls / self.rows if self.rows else math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form."""
