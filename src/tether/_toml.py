@@ -40,7 +40,8 @@ def uri(table: Mapping[str, Any], key: str, environ: Mapping[str, str]) -> str:
         if name not in environ:
             raise ConfigError(
                 f"{key} in {CONFIG_FILE} refers to ${{{name}}}, which is not set in the "
-                f"environment; export {name} (e.g. the store's password) before running tether."
+                f"environment; export {name} (e.g. a store's password, a webhook's token) "
+                "before running tether."
             )
         return environ[name]
 

@@ -81,7 +81,9 @@ def test_precision_below_rule_fires_on_a_complete_window() -> None:
     rule = PerformanceRule.parse("precision below 0.80")
     outcome = rule.check(realized_from_counts(cells(700, 300, 100, 8900)), label_completeness=0.95)
     assert outcome.state == "fired"
-    assert outcome.message.startswith("precision 0.700 [0.671, 0.728] on 1000 labelled rows")
+    assert outcome.message.startswith(
+        "precision 0.700 [0.671, 0.728] on 1000 labelled rows behind it"
+    )
     ok = rule.check(realized_from_counts(cells(900, 100, 100, 8900)), label_completeness=0.95)
     assert ok.state == "ok"
 

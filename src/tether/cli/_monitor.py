@@ -18,11 +18,14 @@ import typer
 
 from tether.cli import _render
 from tether.cli._app import app, open_project
+from tether.errors import RegistryError
 
 if TYPE_CHECKING:
-    from tether.monitoring import GroupReport, ModelReport
+    from tether.monitoring import GroupReport, MetricValue, ModelReport
 
 _DURATION = re.compile(r"(\d+)([hd])")
+MAX_WINDOW_DAYS = 3660
+"""The longest window ``--window`` takes: ten years (a longer one is a typo, not a window)."""
 
 
 def parse_window(text: str) -> timedelta | None:
@@ -34,9 +37,11 @@ def parse_window(text: str) -> timedelta | None:
     if not text:
         return None
     match = _DURATION.fullmatch(text.strip())
-    if not match or int(match.group(1)) == 0:
+    hours = int(match.group(1)) * (1 if match.group(2) == "h" else 24) if match else 0
+    if not match or not 0 < hours <= MAX_WINDOW_DAYS * 24:
         raise typer.BadParameter(
-            f"{text!r} is not a window: give hours or days, e.g. 36h or 7d.",
+            f"{text!r} is not a window: give hours or days, e.g. 36h or 7d (at most "
+            f"{MAX_WINDOW_DAYS}d).",
             param_hint="'--window'",
         )
     unit = "hours" if match.group(2) == "h" else "days"
@@ -54,10 +59,17 @@ def monitor_command(
     span = parse_window(window)
     project = open_project(ctx)
     name = model or project.settings.model_name
+    if not project.events.events(model=name, limit=1):
+        raise RegistryError(
+            f"No model {name!r} in the registry's event log: nothing was ever deployed under "
+            f"that name. The project's model is {project.settings.model_name!r}; "
+            "`tether models status` lists what is deployed."
+        )
     with _render.steps(f"monitoring {name}") as progress:
         report = project.monitor().run(name, window=span, progress=progress)
     data = report.to_dict()
-    return _render.Report(data, _view(report), warnings=[a.message for a in report.alerts])
+    # Each alert is logged once as it is stored (stderr), and listed in the view.
+    return _render.Report(data, _view(report))
 
 
 def _view(report: ModelReport) -> list[_render.Block]:
@@ -75,6 +87,9 @@ def _view(report: ModelReport) -> list[_render.Block]:
                   "drifted" if f.drifted else ("warning" if f.warning else "ok"))
                  for f in group.drift.features],
             ))  # fmt: skip
+    if report.alerts:
+        blocks.append(f"{len(report.alerts)} alert(s):")
+        blocks.extend(f"  - {alert.message}" for alert in report.alerts)
     if report.experiment is not None:
         blocks.append(f"experiment: {report.experiment.action} ({report.experiment.reason})")
     diagnosis = report.diagnosis
@@ -94,16 +109,25 @@ def _group_rows(group: GroupReport) -> dict[str, Any]:
     if group.quality:
         rows["quality"] = "; ".join(finding.message for finding in group.quality)
     for title, found in (("realized", group.realized), ("estimated", group.estimated)):
-        value = None if found is None else found.metric("precision")
+        for name in ("precision", "recall", "roc_auc"):
+            value = None if found is None else found.metric(name)
+            if value is not None:
+                rows[f"{title} {name}"] = _interval(value)
+    for name, value in group.business.items():
         if value is not None:
-            rows[f"{title} precision"] = (
-                f"{value.value:.3f} [{value.low:.3f}, {value.high:.3f}] (n={value.n})"
-            )
+            rows[name] = _interval(value)
+    for gap in group.gaps:
+        if gap.fired:
+            rows[f"gap ({gap.metric})"] = gap.message
     start, end = (moment.strftime("%Y-%m-%d") for moment in group.matured_window)
     rows["matured window"] = f"{start} to {end}"
     if group.rule is not None:
         rows["alert rule"] = group.rule.message
     return rows
+
+
+def _interval(value: MetricValue) -> str:
+    return f"{value.value:.3f} [{value.low:.3f}, {value.high:.3f}] (n={value.n})"
 
 
 def _num(value: float) -> str:

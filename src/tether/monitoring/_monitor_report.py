@@ -128,7 +128,7 @@ def points(report: GroupReport) -> list[SeriesPoint]:
             score = report.drift.score
             points.append(SeriesPoint(version, "drift", "score", score.psi, score.current_rows,
                                       role=role, flagged=score.drifted))  # fmt: skip
-        points.append(SeriesPoint(version, "drift", "drifted_share", report.drift.drifted_share,
+        points.append(SeriesPoint(version, "drift_share", "features", report.drift.drifted_share,
                                   report.drift.current_rows, role=role,
                                   flagged=report.drift.dataset_drift))  # fmt: skip
     for finding in report.quality:

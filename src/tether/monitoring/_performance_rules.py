@@ -251,14 +251,15 @@ class PerformanceRule:
             rows = 0 if value is None else value.n
             return RuleOutcome(
                 self, "insufficient", value,
-                f"{self.metric}: {rows} labelled rows, fewer than the {self.min_labelled} required",
+                f"{self.metric}: {rows} labelled rows behind it (for precision: flagged ones), "
+                f"fewer than the {self.min_labelled} required; no alert",
             )  # fmt: skip
         crossed = (
             value.value < self.threshold if self.bound == "below" else value.value > self.threshold
         )
         words = (
             f"{self.metric} {value.value:.3f} [{value.low:.3f}, {value.high:.3f}] on "
-            f"{value.n} labelled rows"
+            f"{value.n} labelled rows behind it"
         )
         if crossed:
             return RuleOutcome(self, "fired", value, f"{words} is {self.bound} {self.threshold:g}")

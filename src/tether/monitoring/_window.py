@@ -157,7 +157,10 @@ def confusion(
         filters=group.filters,
         known_by=known_by,
     )
-    cells: dict[str, CellAggregate] = {name: CellAggregate(0) for name in CELLS}
+    # A cell no labelled row fell in still carries every field, at zero: a metric over it
+    # (money lost to missed fraud, with nothing missed) is 0, not undefined.
+    empty = dict.fromkeys(business, 0.0)
+    cells: dict[str, CellAggregate] = {name: CellAggregate(0, empty, empty) for name in CELLS}
     for values in frame.to_dict("records"):
         cells[str(values["cell"])] = CellAggregate(
             int(values["rows"]),
