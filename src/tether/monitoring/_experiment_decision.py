@@ -317,8 +317,8 @@ def _reason(
 ) -> str:
     arms = (
         f"{policy.metric}: challenger {_text(evidence['challenger'])} against champion "
-        f"{_text(evidence['champion'])} (lift {_text(evidence['lift'])}) on day "
-        f"{_text(evidence['day'])}, {evidence['n_challenger']} and {evidence['n_champion']} rows"
+        f"{_text(evidence['champion'])} (lift {_text(evidence['lift'])}) after "
+        f"{_days(evidence['day'])}, {evidence['n_challenger']} and {evidence['n_champion']} rows"
     )
     p = f"always-valid p = {_text(evidence['always_valid_p'])}"
     sequence = evidence["confidence_sequence"]
@@ -340,10 +340,20 @@ def _reason(
     return f"continue: {p} >= alpha {policy.alpha}, confidence sequence {interval}; {arms}"
 
 
+def _days(value: JSONValue) -> str:
+    """How long the experiment has run, in words a person reads (not 0.0002171 days)."""
+    days = float(value) if isinstance(value, int | float) else 0.0
+    if days < 1:
+        return f"{days * 24:.1f} hours"
+    return f"{days:.1f} days"
+
+
 def _number(value: float) -> float | None:
     """A float for JSON: nan and infinities (which JSON cannot hold) become None."""
     return float(value) if math.isfinite(value) else None
 
 
 def _text(value: JSONValue) -> str:
+    if value is None:  # a metric undefined so far (no flagged row yet, for precision)
+        return "-"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
