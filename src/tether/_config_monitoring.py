@@ -21,6 +21,7 @@ MONITORING_KEYS: frozenset[str] = frozenset(
         "window_days",
         "psi_drift",
         "psi_warn",
+        "psi_noise",
         "p_value",
         "effect_floor",
         "categorical_effect_floor",
@@ -74,6 +75,7 @@ class MonitoringSettings:
     window_days: int = 7
     psi_drift: float = 0.2
     psi_warn: float = 0.1
+    psi_noise: float = 0.001
     p_value: float = 0.05
     effect_floor: float = 0.1
     categorical_effect_floor: float = 0.1
@@ -100,12 +102,12 @@ class MonitoringSettings:
 
 
 _MONITORING_FRACTIONS = (
-    "psi_drift", "psi_warn", "p_value", "drifted_share", "domain_auc", "metric_floor",
+    "psi_drift", "psi_warn", "psi_noise", "p_value", "drifted_share", "domain_auc", "metric_floor",
     "min_label_completeness", "alpha", "null_rate_increase", "out_of_range_share", "unseen_share",
 )  # fmt: skip
 _MONITORING_COUNTS = (
-    "window_days", "sample_size", "max_categories", "min_labelled", "outcome_window_days",
-    "experiment_min_samples", "experiment_max_days", "min_new_labelled",
+    "window_days", "sample_size", "max_categories", "min_labelled",
+    "outcome_window_days", "experiment_min_samples", "experiment_max_days", "min_new_labelled",
 )  # fmt: skip
 MONITORED_METRICS = ("precision", "recall", "f1", "roc_auc")
 """The metrics ``[monitoring] metric`` may name."""

@@ -27,10 +27,11 @@ Per categorical feature:
 - the effect size: the **total variation distance** between the two frames' shares over
   the same bins (half the sum of absolute differences, in [0, 1]).
 
-The verdict: a feature has drifted when its PSI is above ``psi_drift``, or its test's p-value
-is below ``p_value`` **and** its effect size is above the floor (``numeric_effect`` or
-``categorical_effect``): a window of a million rows makes every p-value tiny, the floor keeps
-a tiny shift from being called drift. The dataset has drifted when the share of drifted
+The verdict: a feature has drifted when its PSI is above ``psi_drift`` (raised on small
+samples to the PSI their own noise reaches only with probability ``psi_noise``), or its
+test's p-value is below ``p_value`` **and** its effect size is above the floor
+(``numeric_effect`` or ``categorical_effect``): a window of a million rows makes every
+p-value tiny, the floor keeps a tiny shift from being called drift. The dataset has drifted when the share of drifted
 features (the score not counted) is above ``dataset_share``. Every verdict carries its reason.
 """
 
@@ -45,6 +46,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import stats
 
 from tether.errors import MonitoringError
 from tether.features import DuckDBEngine
@@ -285,6 +287,17 @@ def _numeric_bins(edges: tuple[float, ...]) -> tuple[str, ...]:
     return (*labels, "missing")
 
 
+def _psi_noise(evidence: _Evidence, thresholds: DriftThresholds) -> float:
+    """The PSI that no drift exceeds with probability ``psi_noise`` (see ``PSI_NOISE``)."""
+    n_reference, n_current = sum(evidence.reference_counts), sum(evidence.current_counts)
+    bins = sum(1 for a, b in zip(evidence.reference_counts, evidence.current_counts,
+                                 strict=True) if a or b)  # fmt: skip
+    if n_reference == 0 or n_current == 0 or bins < 2:
+        return 0.0
+    n = 1.0 / (1.0 / n_reference + 1.0 / n_current)
+    return float(stats.chi2.ppf(1.0 - thresholds.psi_noise, bins - 1)) / n
+
+
 def _verdict(
     name: str,
     evidence: _Evidence,
@@ -292,14 +305,21 @@ def _verdict(
     current: NumericSummary | CategoricalSummary,
     thresholds: DriftThresholds,
 ) -> FeatureDrift:
-    by_psi = evidence.psi > thresholds.psi_drift
+    line = max(thresholds.psi_drift, _psi_noise(evidence, thresholds))
+    enough = line == thresholds.psi_drift  # PSI's noise is below its line: PSI speaks
+    by_psi = evidence.psi > line
     significant = evidence.p_value < thresholds.p_value  # False for NaN: no test, no evidence
     by_test = significant and evidence.effect > evidence.floor
     drifted = by_psi or by_test
-    warning = not drifted and evidence.psi > thresholds.psi_warn
+    warning = not drifted and enough and evidence.psi > thresholds.psi_warn
     verdict = "drifted" if drifted else "warning" if warning else "no drift"
-    reason = f"{verdict}: PSI {evidence.psi:.3g} {'>' if by_psi else '<='} "
-    reason += f"{thresholds.psi_drift:g}; {_test_text(evidence, thresholds)}"
+    if enough:
+        reason = f"{verdict}: PSI {evidence.psi:.3g} {'>' if by_psi else '<='} "
+        reason += f"{thresholds.psi_drift:g}; {_test_text(evidence, thresholds)}"
+    else:  # so few rows that PSI's own noise reaches its line: the line moves up
+        reason = f"{verdict}: PSI {evidence.psi:.3g} {'>' if by_psi else '<='} {line:.3g} "
+        reason += f"(its noise on {current.rows} rows; {thresholds.psi_drift:g} at scale); "
+        reason += _test_text(evidence, thresholds)
     if warning:
         reason += f" (PSI in the warning band above {thresholds.psi_warn:g})"
     if current.nulls or reference.nulls:

@@ -113,6 +113,7 @@ class MonitorPolicy:
             drift=DriftThresholds(
                 psi_drift=settings.psi_drift,
                 psi_warn=settings.psi_warn,
+                psi_noise=settings.psi_noise,
                 p_value=settings.p_value,
                 numeric_effect=settings.effect_floor,
                 categorical_effect=settings.categorical_effect_floor,
