@@ -31,8 +31,9 @@ The verdict: a feature has drifted when its PSI is above ``psi_drift`` (raised o
 samples to the PSI their own noise reaches only with probability ``psi_noise``), or its
 test's p-value is below ``p_value`` **and** its effect size is above the floor
 (``numeric_effect`` or ``categorical_effect``): a window of a million rows makes every
-p-value tiny, the floor keeps a tiny shift from being called drift. The dataset has drifted when the share of drifted
-features (the score not counted) is above ``dataset_share``. Every verdict carries its reason.
+p-value tiny, the floor keeps a tiny shift from being called drift. The dataset has drifted
+when the share of drifted features (the score not counted) is above ``dataset_share``. Every
+verdict carries its reason.
 """
 
 from __future__ import annotations
