@@ -193,15 +193,26 @@ class Monitor:
         now = self._clock.now()
         span = window or self._policy.window
         bounds = (now - span, now)
-        groups = self._groups(model, bounds)
+        closed = self._policy.maturity.closed_before(now)
+        matured = (closed - span, closed)
+        # One count of each window per run: every group, its labels and its experiment are
+        # read from these (a count is a scan of the window, the dearest query at scale).
+        counts = self._log.counts(
+            bounds[0], bounds[1], model=model, by=("version", "role", "experiment_id"),
+            known_by=now,
+        )  # fmt: skip
+        matured_counts = self._log.counts(matured[0], matured[1], model=model,
+                                          by=("version", "role"), known_by=now)  # fmt: skip
+        groups = _groups(counts)
         reports: list[GroupReport] = []
         for done, group in enumerate(groups):
             progress(f"version {group.version} ({group.role})", done, len(groups))
-            reports.append(self._group(model, group, bounds, now))
+            labels, served = _of(counts, group), _of(matured_counts, group)
+            reports.append(self._group(model, group, (bounds, matured), (labels, served), now))
         champion = next((g for g in groups if g.role == "champion"), None)
         days, daily = ((), ()) if champion is None else self._days(model, champion, now, progress)
         diagnosis = self._diagnose(model, bounds, reports, days, daily)
-        decision = self._experiment(model, groups, bounds, now)
+        decision = self._experiment(model, groups, counts, now)
         shadows = {} if champion is None else {
             group.version: found for group in groups if group.role == "shadow"
             if (found := shadow(self._log, model, champion, group, bounds,
@@ -229,17 +240,11 @@ class Monitor:
                 self._sender.send(alert)
         return replace(report, run_id=run.run_id)
 
-    def _groups(self, model: str, bounds: tuple[datetime, datetime]) -> list[Group]:
-        counts = self._log.counts(bounds[0], bounds[1], model=model, by=("version", "role"))
-        found = {(str(row.version), str(row.role)) for row in counts.itertuples(index=False)}
-        order = {"champion": 0, "challenger": 1, "shadow": 2}
-        return [Group(v, r) for v, r in sorted(found, key=lambda g: (order.get(g[1], 3), g))]
-
     def _experiment(
         self,
         model: str,
         groups: Sequence[Group],
-        bounds: tuple[datetime, datetime],
+        counts: pd.DataFrame,
         now: datetime,
     ) -> ExperimentDecision | None:
         """The decision on the challenger now serving, if one is."""
@@ -247,8 +252,6 @@ class Monitor:
         challenger = next((g for g in groups if g.role == "challenger"), None)
         if champion is None or challenger is None:
             return None
-        counts = self._log.counts(bounds[0], bounds[1], model=model,
-                                  by=("version", "role", "experiment_id"))  # fmt: skip
         mine = counts[(counts["role"] == "challenger") & counts["experiment_id"].notna()]
         if mine.empty:
             return None
@@ -269,27 +272,25 @@ class Monitor:
                 self._cache[key] = str(exc)
         return self._cache[key]
 
-    def _labels(
-        self, model: str, group: Group, bounds: tuple[datetime, datetime], now: datetime
-    ) -> LabelStatus:
-        counts = self._log.counts(bounds[0], bounds[1], model=model, by=("version", "role"),
-                                  known_by=now)  # fmt: skip
-        rows = counts[(counts["version"] == group.version) & (counts["role"] == group.role)]
-        predictions, labelled = int(rows["predictions"].sum()), int(rows["labelled"].sum())
-        return LabelStatus(predictions, labelled, 0, 0)
-
     def _group(
-        self, model: str, group: Group, bounds: tuple[datetime, datetime], now: datetime
+        self,
+        model: str,
+        group: Group,
+        windows: tuple[tuple[datetime, datetime], tuple[datetime, datetime]],
+        labels: tuple[LabelStatus, LabelStatus],
+        now: datetime,
     ) -> GroupReport:
+        """One group over the window, and over the matured window for realized metrics;
+        ``labels`` are the group's counts in each."""
         policy = self._policy
-        labels = self._labels(model, group, bounds, now)
-        closed = policy.maturity.closed_before(now)
-        matured = (closed - (bounds[1] - bounds[0]), closed)
-        realized, business, rule = self._realized(model, group, matured, now)
+        bounds, matured = windows
+        labels_now, matured_labels = labels
+        realized, business, rule = self._realized(model, group, matured, matured_labels, now)
         reference = self._reference(model, group.version)
         if isinstance(reference, str):
-            return GroupReport(group, labels.predictions, labels, matured, realized=realized,
-                               business=business, rule=rule, missing=reference)  # fmt: skip
+            return GroupReport(group, labels_now.predictions, labels_now, matured,
+                               realized=realized, business=business, rule=rule,
+                               missing=reference)  # fmt: skip
         current, other_kind = window_profile(
             self._log, model, group, reference.profile, bounds,
             sample_size=policy.sample_size, seed=policy.seed,
@@ -309,11 +310,17 @@ class Monitor:
             matured_estimate = self._estimate(reference, matured_profile)
             if matured_estimate is not None:
                 gaps = compare_with_realized(matured_estimate, realized)
-        return GroupReport(group, labels.predictions, labels, matured, drift, tuple(quality),
-                           realized, business, rule, estimated, matured_estimate, gaps)  # fmt: skip
+        return GroupReport(group, labels_now.predictions, labels_now, matured, drift,
+                           tuple(quality), realized, business, rule, estimated, matured_estimate,
+                           gaps)  # fmt: skip
 
     def _realized(
-        self, model: str, group: Group, matured: tuple[datetime, datetime], now: datetime
+        self,
+        model: str,
+        group: Group,
+        matured: tuple[datetime, datetime],
+        served: LabelStatus,
+        now: datetime,
     ) -> tuple[RealizedPerformance | None, dict[str, MetricValue | None], RuleOutcome | None]:
         policy = self._policy
         cells = confusion(self._log, model, group, matured, known_by=now,
@@ -326,11 +333,7 @@ class Monitor:
         # on a busier window it holds fewer rows than the cells, as sampled=True allows.
         performance = realized_from_counts(cells, scores, seed=policy.seed, sampled=True)
         business = {metric.name: metric.evaluate(cells) for metric in policy.business}
-        counts = self._log.counts(matured[0], matured[1], model=model, by=("version", "role"),
-                                  known_by=now)  # fmt: skip
-        rows = counts[(counts["version"] == group.version) & (counts["role"] == group.role)]
-        served = int(rows["predictions"].sum())
-        completeness = int(rows["labelled"].sum()) / served if served else math.nan
+        completeness = served.label_completeness
         rule = policy.rule.check(performance, completeness, business)
         return performance, business, rule
 
@@ -451,3 +454,16 @@ def _one_version_a_day(counts: pd.DataFrame) -> pd.DataFrame:
 def _last_day(window: tuple[datetime, datetime]) -> date:
     # The current window's last day: its quality findings are dated by it.
     return (window[1] - timedelta(microseconds=1)).date()
+
+
+def _groups(counts: pd.DataFrame) -> list[Group]:
+    """The (version, role) groups that served in a window's counts: champion first."""
+    found = {(str(v), str(r)) for v, r in zip(counts["version"], counts["role"], strict=True)}
+    order = {"champion": 0, "challenger": 1, "shadow": 2}
+    return [Group(v, r) for v, r in sorted(found, key=lambda g: (order.get(g[1], 3), g))]
+
+
+def _of(counts: pd.DataFrame, group: Group) -> LabelStatus:
+    """The group's predictions and labelled predictions in a window's counts."""
+    rows = counts[(counts["version"].astype(str) == group.version) & (counts["role"] == group.role)]
+    return LabelStatus(int(rows["predictions"].sum()), int(rows["labelled"].sum()), 0, 0)
