@@ -320,16 +320,13 @@ class Project(Closing):
             IntegrityError: an artifact no longer matches its recorded digest.
         """
         import json
-        import tempfile
 
         from tether import _mlflow
-        from tether.lineage import load_record, load_reference
+        from tether.lineage import load_reference
         from tether.monitoring import Calibration, ModelReference, Profile
 
         run_id = _mlflow.get_model_version(self.tracking_uri, model, version).run_id
         reference = load_reference(self.tracking_uri, run_id)
-        with tempfile.TemporaryDirectory(prefix="tether-reference-") as scratch:
-            record = load_record(self.tracking_uri, run_id, Path(scratch))
         label = f"the reference of {model}/{version}"
         calibration = None
         if reference.calibration is not None:
@@ -338,7 +335,7 @@ class Project(Closing):
             version,
             Profile.from_json_bytes(reference.profile, what=label),
             calibration,
-            None if record.decision is None else record.decision.threshold,
+            reference.threshold,
         )
 
     def monitor(self) -> Monitor:

@@ -105,6 +105,8 @@ class VerifiedReference:
     """``score`` and ``label`` of each held-out row, in the frame's order."""
     calibration: bytes | None = None
     """The calibration's JSON bytes (``Calibration.from_dict(json.loads(...))``), if fitted."""
+    threshold: float | None = None
+    """The run's decision threshold, from the same verified record (None: it chose none)."""
 
 
 def score_column(features: Sequence[str]) -> str:
@@ -182,7 +184,8 @@ def load_reference(tracking_uri: str, run_id: str) -> VerifiedReference:
         if calibration is not None:
             fitted = verified_artifact(tracking_uri, run_id, calibration, work / "c")
     frame = pd.read_parquet(io.BytesIO(held_out))
-    return VerifiedReference(run_id, reference, profile, frame, fitted)
+    threshold = None if record.decision is None else record.decision.threshold
+    return VerifiedReference(run_id, reference, profile, frame, fitted, threshold)
 
 
 def verified_artifact(
