@@ -39,7 +39,7 @@ def test_the_reference_table_documents_every_key_config_reads_and_no_other() -> 
     known |= set(FREE_FORM.values())
     known -= {"train.params", "monitoring.business"}  # tables: documented by placeholder rows
     known.discard("train.threshold")  # a table of fixed keys, each documented
-    known |= {f"train.threshold.{key}" for key in ("rule", *config._THRESHOLD_KEYS.values())}
+    known |= {f"train.threshold.{key}" for key in ("rule", *config.THRESHOLD_KEYS.values())}
     tables = [key for key in documented if key.endswith("<name>")]
     keys = [key for key in documented if key not in tables and "." in key]
     assert len(set(documented)) == len(documented), "a key is documented twice"

@@ -44,6 +44,15 @@ from tether import _toml as toml
 from tether._config_monitoring import MONITORED_METRICS as MONITORED_METRICS
 from tether._config_monitoring import MONITORING_KEYS, monitoring_settings
 from tether._config_monitoring import MonitoringSettings as MonitoringSettings
+from tether._config_train import DEFAULT_SEED as DEFAULT_SEED
+from tether._config_train import DEFAULT_THREADS as DEFAULT_THREADS
+from tether._config_train import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
+from tether._config_train import THRESHOLD_KEYS as THRESHOLD_KEYS
+from tether._config_train import THRESHOLD_RULES as THRESHOLD_RULES
+from tether._config_train import ParamValue as ParamValue
+from tether._config_train import ThresholdSettings as ThresholdSettings
+from tether._config_train import TrainSettings as TrainSettings
+from tether._config_train import parse_like, train_settings
 
 # Re-exported: tether.config is where the file's name, its URI keys and the credential check
 # are known from.
@@ -57,10 +66,6 @@ from tether.errors import ConfigError
 STATE_DIR = ".tether"
 STORE_FILE = "tether.db"
 """The SQLite file under ``.tether/`` of tether's own tables when ``[store] url`` is unset."""
-DEFAULT_SEED = 0
-DEFAULT_THREADS = 1
-"""Native thread pools (OpenMP, BLAS) used while training: a fixed count, because a
-histogram built by another number of threads can sum in another order."""
 TRACKING_URI_ENV = "TETHER_TRACKING_URI"
 ADMIN_TOKEN_ENV = "TETHER_ADMIN_TOKEN"
 PREDICT_TOKEN_ENV = "TETHER_PREDICT_TOKEN"
@@ -87,15 +92,6 @@ restarts is waited for, a dead one is reported within about (retries + 1) x time
 MLFLOW_TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
 MLFLOW_RETRIES_ENV = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
 MLFLOW_BACKOFF_ENV = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
-ParamValue = bool | int | float | str
-"""The type of one training parameter: scalars only, so that MLflow logs them exactly."""
-DEFAULT_THRESHOLD = 0.5
-"""The decision threshold of a binary classifier when ``[train.threshold]`` is absent: the
-threshold scikit-learn's ``predict`` applies to ``predict_proba``, so a run without a rule
-decides (and is evaluated) as before."""
-THRESHOLD_RULES = ("fixed", "precision", "recall")
-"""``[train.threshold] rule``: how a run chooses its threshold on its held-out frame."""
-_THRESHOLD_KEYS = {"fixed": "value", "precision": "target", "recall": "target"}
 
 _SECTIONS: Mapping[str, frozenset[str]] = {
     "project": frozenset({"name", "model_name"}),
@@ -128,47 +124,6 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     ),
     "monitoring": MONITORING_KEYS,
 }
-
-
-@dataclass(frozen=True)
-class ThresholdSettings:
-    """How a run chooses its decision threshold on the held-out frame (``[train.threshold]``).
-
-    - ``rule = "recall"``, ``target = 0.85``: the highest threshold whose decisions still
-      catch ``target`` of the held-out positives (the fraud example's rule);
-    - ``rule = "precision"``, ``target = 0.9``: the lowest threshold whose precision on the
-      held-out frame is at least ``target``;
-    - ``rule = "fixed"``, ``value = 0.3``: that threshold.
-
-    Without the table the rule is ``fixed`` at :data:`DEFAULT_THRESHOLD` (0.5). A score at
-    or above the threshold is decided positive (1).
-    """
-
-    rule: str = "fixed"
-    target: float | None = None
-    value: float = DEFAULT_THRESHOLD
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """How the project trains: its entry point, label column, seed and parameters."""
-
-    entry_point: str
-    label: str
-    seed: int = DEFAULT_SEED
-    threads: int = DEFAULT_THREADS
-    params: Mapping[str, ParamValue] = field(default_factory=lambda: MappingProxyType({}))
-    threshold: ThresholdSettings = field(default_factory=ThresholdSettings)
-
-    @property
-    def module_name(self) -> str:
-        """The module part of ``entry_point`` (``train`` in ``train:train``)."""
-        return self.entry_point.partition(":")[0]
-
-    @property
-    def function_name(self) -> str:
-        """The function part of ``entry_point`` (the second ``train`` in ``train:train``)."""
-        return self.entry_point.partition(":")[2]
 
 
 @dataclass(frozen=True)
@@ -279,7 +234,7 @@ class Settings:
                     f"defined in [train.params] of {CONFIG_FILE} are: {known}. Add it "
                     "there first if the entry point reads it."
                 )
-            params[key] = _parse_like(key, text, params[key])
+            params[key] = parse_like(key, text, params[key])
         train = replace(self.train, params=MappingProxyType(params))
         return replace(self, train=train)
 
@@ -320,7 +275,7 @@ def settings_from_mapping(
         name=name,
         model_name=toml.string(project, "project.model_name") or name,
         datasets=_datasets(toml.table(raw, "datasets"), project_dir),
-        train=_train(toml.table(raw, "train", required=True)),
+        train=train_settings(toml.table(raw, "train", required=True)),
         stores=_stores(raw, project_dir, environ),
         serving=_serving(toml.table(raw, "serving"), environ),
         features=_features(toml.table(raw, "features"), environ),
@@ -517,96 +472,3 @@ def _datasets(table: Mapping[str, Any], project_dir: Path) -> Mapping[str, Path]
         path = Path(toml.string(table, f"datasets.{name}"))
         datasets[name] = path if path.is_absolute() else project_dir / path
     return MappingProxyType(datasets)
-
-
-def _train(table: Mapping[str, Any]) -> TrainSettings:
-    entry_point = toml.string(table, "train.entry_point", required=True)
-    module, _, function = entry_point.partition(":")
-    if not module.isidentifier() or not function.isidentifier():
-        raise ConfigError(
-            f"train.entry_point in {CONFIG_FILE} is {entry_point!r}; expected "
-            "'module:function', e.g. 'train:train' for def train(ctx) in train.py."
-        )
-    seed = table.get("seed", DEFAULT_SEED)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ConfigError(
-            f"train.seed in {CONFIG_FILE} must be an integer in [0, 2**32), got {seed!r}."
-        )
-    threads = table.get("threads", DEFAULT_THREADS)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(
-            f"train.threads in {CONFIG_FILE} must be a positive integer, got {threads!r}."
-        )
-    params = toml.table(table, "params")
-    for key, value in params.items():
-        if not isinstance(value, bool | int | float | str):
-            raise ConfigError(
-                f"train.params.{key} in {CONFIG_FILE} is {value!r}; parameters must be "
-                "scalars (boolean, integer, float or string)."
-            )
-    return TrainSettings(
-        entry_point=entry_point,
-        label=toml.string(table, "train.label", required=True),
-        seed=seed,
-        threads=threads,
-        params=MappingProxyType(dict(params)),
-        threshold=_threshold(toml.table(table, "threshold")),
-    )
-
-
-def _threshold(table: Mapping[str, Any]) -> ThresholdSettings:
-    """``[train.threshold]``: a rule and the one number it takes, nothing else."""
-    if not table:
-        return ThresholdSettings()
-    rule = table.get("rule")
-    if rule not in THRESHOLD_RULES:
-        raise ConfigError(
-            f"train.threshold.rule in {CONFIG_FILE} is {rule!r}; expected one of "
-            f'{", ".join(repr(r) for r in THRESHOLD_RULES)} (e.g. rule = "recall" with '
-            "target = 0.85)."
-        )
-    wanted = _THRESHOLD_KEYS[rule]
-    for key in table:
-        if key not in {"rule", wanted}:
-            raise ConfigError(
-                f"train.threshold.{key} in {CONFIG_FILE} does not apply to rule = {rule!r}, "
-                f"which takes only train.threshold.{wanted}."
-            )
-    if wanted not in table:
-        raise ConfigError(
-            f"train.threshold.{wanted} is missing in {CONFIG_FILE}: rule = {rule!r} needs it "
-            f"(a number in {'[0, 1]' if rule == 'fixed' else '(0, 1]'})."
-        )
-    number = table[wanted]
-    numeric = isinstance(number, int | float) and not isinstance(number, bool)
-    # A fixed threshold of 0 decides everything positive (allowed); a target of 0 is no rule.
-    if not numeric or not (0 <= number <= 1) or (rule != "fixed" and number == 0):
-        interval = "[0, 1]" if rule == "fixed" else "(0, 1]"
-        raise ConfigError(
-            f"train.threshold.{wanted} in {CONFIG_FILE} must be a number in {interval}, got "
-            f"{number!r}."
-        )
-    if rule == "fixed":
-        return ThresholdSettings(rule=rule, value=float(number))
-    return ThresholdSettings(rule=rule, target=float(number))
-
-
-def _parse_like(key: str, text: str, default: ParamValue) -> ParamValue:
-    """Parse ``text`` as the type of ``default`` (the value in tether.toml)."""
-    expected = type(default).__name__
-    try:
-        if isinstance(default, bool):
-            lowered = text.strip().lower()
-            if lowered not in {"true", "false", "1", "0"}:
-                raise ValueError(text)
-            return lowered in {"true", "1"}
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError as exc:
-        raise ConfigError(
-            f"--param {key}={text}: expected a value of type {expected} (like the default "
-            f"{default!r} in [train.params]), got {text!r}."
-        ) from exc
-    return text
