@@ -103,7 +103,8 @@ def test_the_verdicts_are_drift_reports_on_the_same_frames(
     oracle = drift_report(reference, current, columns=columns, score="score").to_dict()
     report = drift_json(run_cli, str(files["reference"]), str(files["current"]),
                         "--label", "is_fraud", "--score", "score")  # fmt: skip
-    assert report["chunks"][0]["drift"] == json.loads(json.dumps(oracle))  # tuples as lists
+    # Tuples as lists; DuckDB's threaded sums equal to 9 digits, not bit for bit, between runs.
+    assert _rounded(report["chunks"][0]["drift"]) == _rounded(json.loads(json.dumps(oracle)))
 
 
 def test_csv_files_give_the_parquet_files_verdicts(files: dict[str, Path], run_cli: RunCli) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tether._progress import Progress, no_progress
+from tether.config import DEFAULT_THRESHOLD
 from tether.errors import MonitoringError
 from tether.monitoring._drift import compare
 from tether.monitoring._estimate import (
@@ -52,9 +53,8 @@ from tether.monitoring._profiling import profile_frame
 from tether.monitoring._quality import QualityFinding, QualityThresholds, check_quality
 from tether.monitoring._report import DriftReport, DriftThresholds
 
-DEFAULT_THRESHOLD = 0.5
-"""The decision threshold on the score when none is given (a model version has its own,
-chosen at training time; two files do not carry it)."""
+# The decision threshold on the score when none is given is training's default (0.5): a
+# model version has its own, chosen at training time; two files do not carry it.
 
 
 @dataclass(frozen=True)
