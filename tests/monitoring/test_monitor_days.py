@@ -4,6 +4,7 @@ one that recomputes every day reports, tick after tick, on SQLite and PostgreSQL
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -262,3 +263,27 @@ def test_stored_days_read_back_as_written(database_url: str) -> None:
                            days=[again])  # fmt: skip
         (stored,) = results.days("m", day, day + timedelta(days=1))
     assert stored == again  # a recomputed day replaces its old evidence
+
+
+def test_a_version_5_sqlite_log_gains_the_window_index_its_narrow_windows_read(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'v5.db'}"
+    with PredictionLog(url, flush_interval=3600.0) as log:
+        assert log.record(Prediction(
+            request_id="a", instance_id="a", time=T0, model=MODEL, version="1",
+            role="champion", output=0.5, latency_ms=1.0, features={"x1": 1.0},
+        ))  # fmt: skip
+    database = sqlite3.connect(tmp_path / "v5.db")
+    with database:  # the log as version 5 left it: no window index on SQLite
+        database.execute("DROP INDEX tether_features_1_window")
+        database.execute(
+            "UPDATE tether_schema_version SET version = 5 WHERE component = 'predictions'"
+        )
+    with LogAggregates(url) as log:
+        assert log.counts(T0, T0 + timedelta(days=1), model=MODEL)["predictions"].sum() == 1
+    indexes = database.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tether_features_1'"
+    ).fetchall()
+    database.close()
+    assert ("tether_features_1_window",) in indexes

@@ -38,8 +38,9 @@ class PerformanceAggregates(ABC):
         """The feature table of ``model``, None if it has none."""
 
     @abstractmethod
-    def _window_time(self) -> str:
-        """The window-time column of a typed table (alias ``p``)."""
+    def _window_time(self, table: str, start: datetime, end: datetime) -> str:
+        """The window-time column of typed table ``table`` (alias ``p``), as the engine
+        should scan it for the window ``[start, end)``."""
 
     def _labelled(
         self,
@@ -51,7 +52,8 @@ class PerformanceAggregates(ABC):
         known_by: datetime | None,
     ) -> tuple[str, list[str]]:
         """The source and conditions of the current labelled predictions of a window."""
-        where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(),
+        time = self._window_time(table, start, end)
+        where = q.window_where(query, to_micros(start), to_micros(end), time,
                                dict(filters or {}))  # fmt: skip
         feedback = q.known_feedback(query, None if known_by is None else to_micros(known_by))
         source = f"{table} p JOIN {feedback} f ON f.instance_id = p.instance_id"
@@ -95,7 +97,7 @@ class PerformanceAggregates(ABC):
         predicted, cell = q.confusion_cell(query, threshold, positive)
         joins, values = q.business_joins(query, business)
         where.append(f"{predicted} IS NOT NULL")
-        keys, _ = q.group_select(by, bucket == "day", self._window_time())
+        keys, _ = q.group_select(by, bucket == "day", self._window_time(catalog.table, start, end))
         select = [*keys, cell, "COUNT(*)"]
         for value in values:
             select += [f"SUM({value})", f"SUM({value} * {value})", f"COUNT({value})"]
@@ -161,7 +163,8 @@ class PerformanceAggregates(ABC):
         if catalog is None:
             return {}
         query = q.Query()
-        where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(),
+        time = self._window_time(catalog.table, start, end)
+        where = q.window_where(query, to_micros(start), to_micros(end), time,
                                dict(filters or {}))  # fmt: skip
         keys = [f"p.{name}" for name in by]
         parts = q.numeric_columns(query, "p.score", edges, shift(edges))
@@ -191,7 +194,8 @@ class PerformanceAggregates(ABC):
             nan = math.nan
             return ScorePairs(0, (nan, nan), (nan, nan), nan, 0, 0, pd.DataFrame(columns=names))
         query = q.Query()
-        where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(), {})
+        time = self._window_time(catalog.table, start, end)
+        where = q.window_where(query, to_micros(start), to_micros(end), time, {})
         where += [f"p.version = {query.bind(versions[0], 'va')}",
                   f"o.version = {query.bind(versions[1], 'vb')}",
                   "p.score IS NOT NULL", "o.score IS NOT NULL"]  # fmt: skip
