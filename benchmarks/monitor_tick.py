@@ -112,7 +112,7 @@ class World:
             event = self.events.append(MODEL, "deploy", actor="bench", reason="challenger",
                                        after={"champion": "1", "challenger": "2",
                                               "shadow": "3"})  # fmt: skip
-            self.experiment_id = event.event_id
+            self.experiment_id = event.id
         frame = _features(self.rng, self.per_day, float(day))
         scores = _score(frame, self.rng)
         fraud = self.rng.random(self.per_day) < scores**2

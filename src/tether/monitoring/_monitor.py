@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tether._clock import Clock
@@ -84,6 +85,7 @@ from tether.monitoring._window import (
     labelled_scores,
     sample_scores,
     window_profile,
+    window_scores,
 )
 from tether.registry import EventLog
 
@@ -324,10 +326,10 @@ class Monitor:
         matured_estimate: EstimatedPerformance | None = None
         gaps: tuple[GapSignal, ...] = ()
         if realized is not None:
-            matured_profile, _ = window_profile(self._log, model, group, reference.profile,
-                                                matured, sample_size=policy.sample_size,
-                                                seed=policy.seed)  # fmt: skip
-            matured_estimate = self._estimate(reference, matured_profile)
+            # Only the sample's scores are estimated from: they alone are read, the same rows.
+            scores = window_scores(self._log, model, group, reference, matured,
+                                   sample_size=policy.sample_size, seed=policy.seed)  # fmt: skip
+            matured_estimate = self._estimate_from(reference, scores)
             if matured_estimate is not None:
                 gaps = compare_with_realized(matured_estimate, realized)
         return GroupReport(group, labels_now.predictions, labels_now, matured, drift,
@@ -358,7 +360,11 @@ class Monitor:
         return performance, business, rule
 
     def _estimate(self, reference: ModelReference, current: Any) -> EstimatedPerformance | None:
-        scores = sample_scores(current)
+        return self._estimate_from(reference, sample_scores(current))
+
+    def _estimate_from(
+        self, reference: ModelReference, scores: np.ndarray
+    ) -> EstimatedPerformance | None:
         if reference.calibration is None or reference.threshold is None or scores.size == 0:
             return None
         return estimate_scores(scores, reference.calibration, reference.threshold)

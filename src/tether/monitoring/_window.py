@@ -111,6 +111,27 @@ def window_profile(
     return profile, dict(aggregate.other_kind)
 
 
+def window_scores(
+    log: LogReader,
+    model: str,
+    group: Group,
+    reference: ModelReference,
+    window: tuple[datetime, datetime],
+    *,
+    sample_size: int,
+    seed: int,
+) -> np.ndarray:
+    """The finite scores of the sample :func:`window_profile` would draw (the same rows, in
+    the same order), without summarising any feature: what an estimate alone needs."""
+    profile = reference.profile
+    if profile.score_name is None or (profile.score is None and profile.score_name != SCORE):
+        return np.empty(0)  # window_profile's sample would hold no column of that name
+    aggregate = log.feature_summary(window[0], window[1], model, filters=group.filters,
+                                    sample_size=sample_size, seed=seed)  # fmt: skip
+    sample = aggregate.sample.rename(columns={SCORE: profile.score_name})
+    return sample_scores(Profile(aggregate.rows, {}, sample, None, profile.score_name))
+
+
 def _summary(found: NumericAggregate | CategoricalAggregate) -> Summary:
     if isinstance(found, NumericAggregate):
         return _numeric(found)
