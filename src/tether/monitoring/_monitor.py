@@ -19,7 +19,10 @@ served is what is judged), against that version's own reference:
    signal (the relation between inputs and outcome changed);
 6. **daily evidence** of the champion over the last ``history_days`` days (drifted share,
    score PSI, realized and estimated metric, label completeness), with the registry's events,
-   for :func:`diagnose`: one verdict with its reasons.
+   for :func:`diagnose`: one verdict with its reasons. A closed day's drift, estimate and
+   quality are read from what an earlier run stored, while the day holds the same
+   predictions; the days' realized metric is read in one query (:mod:`._monitor_days`):
+   a daily tick computes one new day, not 28.
 
 Everything goes to the monitoring tables in one transaction (:class:`MonitorResults`);
 alerts go to the log and, when configured, to the webhook (:class:`AlertSender`), never
