@@ -187,7 +187,7 @@ def test_a_version_1_prediction_log_is_upgraded_with_its_rows_intact(
     assert frame["score"].iloc[0] == 0.25 and frame["score"].isna().iloc[1]  # backfilled
     assert list(frame["features"]) == [{"amount": 12.5}] * 2
     assert frame["label"].iloc[0] == 1
-    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 5
+    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 6
 
 
 def test_a_version_1_event_log_opens_with_its_events_intact(
@@ -306,7 +306,7 @@ def test_a_version_2_prediction_log_is_upgraded_to_revisions_and_corrections(
         log.flush()
         rows = log.query(T0, T0 + timedelta(seconds=1))
     assert list(rows["superseded"]) == [False, False, True, False]
-    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 5
+    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 6
 
 
 def test_a_version_3_prediction_log_gains_entity_request_data_and_statuses(
@@ -341,7 +341,7 @@ def test_a_version_3_prediction_log_gains_entity_request_data_and_statuses(
     assert list(frame["entity"]) == [None, None, {"customer_id": "c1"}]
     assert list(frame["statuses"]) == [None, None, {"amount": "request"}]
     assert list(frame["request_data"]) == [None, None, {"country": "FR"}]
-    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 5
+    assert _version(database, "predictions") == PREDICTIONS_SCHEMA.current_version == 6
 
 
 # The one store: a project with the two files of before ``[store] url`` is moved into it.

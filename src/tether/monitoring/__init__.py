@@ -137,6 +137,7 @@ from tether.monitoring._report import (
 )
 from tether.monitoring._results import (
     AlertRecord,
+    DayRecord,
     MonitorResults,
     MonitorRun,
     NewAlert,
@@ -201,6 +202,7 @@ __all__ = [
     "ConfusionCells",
     "DailySeries",
     "DayEvidence",
+    "DayRecord",
     "DecisionAgreement",
     "DecisionCode",
     "Diagnosis",

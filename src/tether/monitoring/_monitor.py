@@ -19,7 +19,10 @@ served is what is judged), against that version's own reference:
    signal (the relation between inputs and outcome changed);
 6. **daily evidence** of the champion over the last ``history_days`` days (drifted share,
    score PSI, realized and estimated metric, label completeness), with the registry's events,
-   for :func:`diagnose`: one verdict with its reasons.
+   for :func:`diagnose`: one verdict with its reasons. A closed day's drift, estimate and
+   quality are read from what an earlier run stored, while the day holds the same
+   predictions; the days' realized metric is read in one query (:mod:`._monitor_days`):
+   a daily tick computes one new day, not 28.
 
 Everything goes to the monitoring tables in one transaction (:class:`MonitorResults`);
 alerts go to the log and, when configured, to the webhook (:class:`AlertSender`), never
@@ -30,11 +33,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tether._clock import Clock
@@ -50,6 +54,14 @@ from tether.monitoring._estimate import estimate as estimate_scores
 from tether.monitoring._evidence import DayEvidence, DiagnosisInput, QualityEvidence, RegistryChange
 from tether.monitoring._experiment_decision import ExperimentDecision, ExperimentPolicy
 from tether.monitoring._experiment_window import experiment, linear_values, shadow
+from tether.monitoring._monitor_days import (
+    DayDrift,
+    DayPolicy,
+    basis,
+    closed,
+    day_drift,
+)
+from tether.monitoring._monitor_days import realized as day_realized
 from tether.monitoring._monitor_report import (
     GroupReport,
     ModelReport,
@@ -64,17 +76,19 @@ from tether.monitoring._performance_rules import (
     PerformanceRule,
     RuleOutcome,
 )
-from tether.monitoring._quality import QualityFinding, QualityThresholds, check_quality
+from tether.monitoring._quality import QualityThresholds, check_quality
 from tether.monitoring._report import DriftThresholds
-from tether.monitoring._results import Delivery, MonitorResults
+from tether.monitoring._results import DayRecord, Delivery, MonitorResults
 from tether.monitoring._window import (
     Group,
     LogReader,
     ModelReference,
     confusion,
+    daily_confusion,
     labelled_scores,
     sample_scores,
     window_profile,
+    window_scores,
 )
 from tether.registry import EventLog
 
@@ -161,7 +175,9 @@ class Monitor:
     """Monitors models over the prediction log and stores what it finds.
 
     The clock says what *now* is (wall time in production; a replay drives it), so that a
-    replayed month is judged as it would have been on its own days.
+    replayed month is judged as it would have been on its own days. ``reuse_days=False``
+    recomputes every day of the daily evidence instead of reading closed days an earlier run
+    stored (the same report, slower: what the test of the cache compares against).
     """
 
     def __init__(
@@ -174,6 +190,7 @@ class Monitor:
         clock: Clock,
         policy: MonitorPolicy | None = None,
         sender: AlertSender | None = None,
+        reuse_days: bool = True,
     ) -> None:
         self._log = log
         self._results = results
@@ -183,6 +200,11 @@ class Monitor:
         self._policy = policy or MonitorPolicy()
         self._sender = sender
         self._cache: dict[tuple[str, str], ModelReference | str] = {}
+        self._reuse_days = reuse_days
+        self._bases: dict[str, str] = {}
+        policy = self._policy
+        self._day_policy = DayPolicy(policy.drift, policy.quality, policy.rule.metric,
+                                     policy.sample_size, policy.seed)  # fmt: skip
 
     def run(
         self, model: str, *, window: timedelta | None = None, progress: Progress = no_progress
@@ -210,7 +232,9 @@ class Monitor:
             labels, served = _of(counts, group), _of(matured_counts, group)
             reports.append(self._group(model, group, (bounds, matured), (labels, served), now))
         champion = next((g for g in groups if g.role == "champion"), None)
-        days, daily = ((), ()) if champion is None else self._days(model, champion, now, progress)
+        days, daily, computed = (
+            ((), (), []) if champion is None else self._days(model, champion, now, progress)
+        )
         diagnosis = self._diagnose(model, bounds, reports, days, daily)
         decision = self._experiment(model, groups, counts, now)
         shadows = {} if champion is None else {
@@ -233,6 +257,7 @@ class Monitor:
             points=[point for group in reports for point in points(group)],
             alerts=raised,
             delivery=delivery,
+            days=computed,
         )
         for alert in stored:
             log_alert(alert)
@@ -304,10 +329,10 @@ class Monitor:
         matured_estimate: EstimatedPerformance | None = None
         gaps: tuple[GapSignal, ...] = ()
         if realized is not None:
-            matured_profile, _ = window_profile(self._log, model, group, reference.profile,
-                                                matured, sample_size=policy.sample_size,
-                                                seed=policy.seed)  # fmt: skip
-            matured_estimate = self._estimate(reference, matured_profile)
+            # Only the sample's scores are estimated from: they alone are read, the same rows.
+            scores = window_scores(self._log, model, group, reference, matured,
+                                   sample_size=policy.sample_size, seed=policy.seed)  # fmt: skip
+            matured_estimate = self._estimate_from(reference, scores)
             if matured_estimate is not None:
                 gaps = compare_with_realized(matured_estimate, realized)
         return GroupReport(group, labels_now.predictions, labels_now, matured, drift,
@@ -338,77 +363,78 @@ class Monitor:
         return performance, business, rule
 
     def _estimate(self, reference: ModelReference, current: Any) -> EstimatedPerformance | None:
-        scores = sample_scores(current)
+        return self._estimate_from(reference, sample_scores(current))
+
+    def _estimate_from(
+        self, reference: ModelReference, scores: np.ndarray
+    ) -> EstimatedPerformance | None:
         if reference.calibration is None or reference.threshold is None or scores.size == 0:
             return None
         return estimate_scores(scores, reference.calibration, reference.threshold)
 
     def _days(
         self, model: str, champion: Group, now: datetime, progress: Progress
-    ) -> tuple[tuple[DayEvidence, ...], tuple[QualityEvidence, ...]]:
+    ) -> tuple[tuple[DayEvidence, ...], tuple[QualityEvidence, ...], list[DayRecord]]:
         """The champion's evidence day by day over the history, each day against the
         reference of the version that served it, with each day's data-quality findings (a
-        one-day break, such as the cents incident, moves a week's median too little to see)."""
+        one-day break, such as the cents incident, moves a week's median too little to see),
+        and the closed days computed afresh, to store (:mod:`._monitor_days`)."""
         policy = self._policy
         today = datetime(now.year, now.month, now.day, tzinfo=UTC)
-        counts = self._log.counts(today - timedelta(days=policy.history_days), now, model=model,
-                                  by=("version", "role"), bucket="day", known_by=now)  # fmt: skip
+        history = (today - timedelta(days=policy.history_days), now)
+        counts = self._log.counts(*history, model=model, by=("version", "role"), bucket="day",
+                                  known_by=now)  # fmt: skip
         counts = _one_version_a_day(counts[counts["role"] == "champion"])
+        cells = daily_confusion(self._log, model, "champion", history, known_by=now)
+        stored = {(d.version, d.day, d.basis): d for d in self._results.days(model, *history)}
         days: list[DayEvidence] = []
         quality: list[QualityEvidence] = []
+        computed: list[DayRecord] = []
         for version, start, predictions, labelled in zip(
-            counts["version"],
-            counts["day"],
-            counts["predictions"],
-            counts["labelled"],
+            counts["version"], counts["day"], counts["predictions"], counts["labelled"],
             strict=True,
-        ):
+        ):  # fmt: skip
             first = pd.Timestamp(start).to_pydatetime()
             day = (first, min(first + timedelta(days=1), now))
             group = Group(str(version), "champion")
             progress("daily evidence", len(days), len(counts))
-            evidence, findings = self._day(model, group, day, int(predictions), int(labelled),
-                                           now)  # fmt: skip
-            days.append(evidence)
-            quality += [QualityEvidence.of(evidence.day, finding) for finding in findings]
-        return tuple(days), tuple(quality)
+            realized, rows = day_realized(cells.get((group.version, first)), policy.rule.metric)
+            drift = self._day_drift(model, group, day, int(predictions), stored, computed)
+            days.append(DayEvidence(first.date(), int(predictions), int(labelled),
+                                    realized=realized, estimated=drift.estimated,
+                                    score_psi=drift.score_psi, metric_rows=rows,
+                                    drifted_share=drift.drifted_share))  # fmt: skip
+            quality += [QualityEvidence.of(first.date(), finding) for finding in drift.quality]
+        return tuple(days), tuple(quality), computed
 
-    def _day(
+    def _day_drift(
         self,
         model: str,
         group: Group,
         day: tuple[datetime, datetime],
         predictions: int,
-        labelled: int,
-        now: datetime,
-    ) -> tuple[DayEvidence, list[QualityFinding]]:
-        policy = self._policy
-        metric = policy.rule.metric
-        cells = confusion(self._log, model, group, day, known_by=now, business=())
-        realized = math.nan
-        if cells.labelled:
-            value = (
-                realized_from_counts(cells, None).metric(metric) if metric != "roc_auc" else None
-            )
-            realized = math.nan if value is None else value.value
-        rows = cells.tp.count + cells.fp.count if metric == "precision" else cells.labelled
+        stored: Mapping[tuple[str, datetime, str], DayRecord],
+        computed: list[DayRecord],
+    ) -> DayDrift:
+        """A day's drift: stored by an earlier run when the day is closed and still holds
+        the same predictions, else computed (and, when closed, added to ``computed``)."""
         reference = self._reference(model, group.version)
-        estimated = psi = share = math.nan
-        quality: list[QualityFinding] = []
-        if not isinstance(reference, str):
-            current, _ = window_profile(self._log, model, group, reference.profile, day,
-                                        sample_size=min(policy.sample_size, 5_000),
-                                        seed=policy.seed)  # fmt: skip
-            drift = compare(reference.profile, current, policy.drift, seed=policy.seed)
-            share = drift.drifted_share
-            psi = math.nan if drift.score is None else drift.score.psi
-            found = self._estimate(reference, current)
-            value = None if found is None else found.metric(metric)
-            estimated = math.nan if value is None else value.value
-            quality = check_quality(reference.profile, current, policy.quality)
-        return DayEvidence(day[0].date(), predictions, labelled, realized=realized,
-                           estimated=estimated, score_psi=psi, drifted_share=share,
-                           metric_rows=rows), quality  # fmt: skip
+        if isinstance(reference, str):
+            return DayDrift(math.nan, math.nan, math.nan, ())
+        policy = self._day_policy
+        key = (group.version, day[0], self._basis(group.version, reference))
+        found = stored.get(key) if self._reuse_days else None
+        if closed(day) and found is not None and found.predictions == predictions:
+            return DayDrift.from_dict(found.evidence)
+        drift = day_drift(self._log, model, group, reference, day, policy)
+        if closed(day):
+            computed.append(DayRecord(key[0], key[1], key[2], predictions, drift.to_dict()))
+        return drift
+
+    def _basis(self, version: str, reference: ModelReference) -> str:
+        if version not in self._bases:  # a digest of the whole reference: once per version
+            self._bases[version] = basis(reference, self._day_policy)
+        return self._bases[version]
 
     def _diagnose(
         self,

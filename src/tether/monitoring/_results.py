@@ -11,6 +11,10 @@
                            "labels" (label completeness), "experiment", "quality"
     tether_monitor_alerts  one row per alert: what crossed which line, its evidence, and the
                            state of its delivery to the webhook (so a dropped alert is visible)
+    tether_monitor_days    one row per (model, version, closed day, basis): the day's drift,
+                           estimate and quality findings, which depend on that day's
+                           predictions only, kept so the next run reuses them (see
+                           :mod:`._monitor_days`); ``basis`` digests the reference and policy
 
 The series are what the dashboard draws and the audit lists: a metric of one model version
 over consecutive windows is ``series(model, kind, name)`` ordered by window. Rows are written
@@ -32,6 +36,7 @@ from tether._schema import Migration, Schema, upgrade
 from tether._storage import (
     JSONValue,
     Row,
+    SQLValue,
     Transaction,
     dump_json,
     from_micros,
@@ -44,6 +49,7 @@ from tether.errors import MonitoringError
 RUNS: Final = "tether_monitor_runs"
 SERIES: Final = "tether_monitor_series"
 ALERTS: Final = "tether_monitor_alerts"
+DAYS: Final = "tether_monitor_days"
 Delivery = Literal["none", "pending", "sent", "failed"]
 """An alert's delivery: no webhook configured, queued, delivered, or given up after retries."""
 
@@ -99,6 +105,22 @@ RESULTS_SCHEMA = Schema(
                     last_error TEXT
                 )""",
                 f"CREATE INDEX tether_monitor_alerts_model ON {ALERTS} (model, alert_id)",
+            ),
+        ),
+        Migration(
+            2,
+            "daily evidence of closed days, reused by later runs",
+            (
+                f"""CREATE TABLE {DAYS} (
+                    model TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    day_us BIGINT NOT NULL,
+                    basis TEXT NOT NULL,
+                    predictions BIGINT NOT NULL,
+                    run_id BIGINT NOT NULL,
+                    evidence TEXT NOT NULL,
+                    PRIMARY KEY (model, day_us, version, basis)
+                )""",
             ),
         ),
     ),
@@ -167,6 +189,18 @@ class MonitorRun:
 
 
 @dataclass(frozen=True)
+class DayRecord:
+    """One closed day's stored evidence of one version: what it was computed from (``basis``
+    and the day's ``predictions``, so a day that gained rows is recomputed) and the evidence."""
+
+    version: str
+    day: datetime
+    basis: str
+    predictions: int
+    evidence: Mapping[str, JSONValue]
+
+
+@dataclass(frozen=True)
 class NewAlert:
     """An alert to store: ``kind`` (drift, quality, performance...), ``name`` (the feature or
     metric), a message a person can read and its evidence."""
@@ -207,8 +241,10 @@ class MonitorResults(Closing):
         points: Sequence[SeriesPoint],
         alerts: Sequence[NewAlert],
         delivery: Delivery,
+        days: Sequence[DayRecord] = (),
     ) -> tuple[MonitorRun, list[AlertRecord]]:
-        """Store one run with its points and alerts, all or nothing; return them as stored."""
+        """Store one run with its points, alerts and newly computed days, all or nothing;
+        return the run and alerts as stored."""
         start_us, end_us = to_micros(window[0]), to_micros(window[1])
         with self._database.write() as transaction:
             transaction.lock("tether-monitor", RUNS)
@@ -239,6 +275,7 @@ class MonitorResults(Closing):
                 self._insert_alert(transaction, run_id, model, alert, time, wall_time, delivery)
                 for alert in alerts
             ]
+            self._replace_days(transaction, run_id, model, days)
         run = MonitorRun(run_id, model, window[0], window[1], time, wall_time, action, dict(report))
         return run, stored
 
@@ -282,6 +319,44 @@ class MonitorResults(Closing):
             delivery,
             0,
         )
+
+    def _replace_days(
+        self, transaction: Transaction, run_id: int, model: str, days: Sequence[DayRecord]
+    ) -> None:
+        # Delete, then insert: a day recomputed (it gained rows) replaces its old evidence,
+        # in the same words on SQLite and PostgreSQL.
+        keys: list[dict[str, SQLValue]] = [
+            {"model": model, "day": to_micros(d.day), "version": d.version, "basis": d.basis}
+            for d in days
+        ]
+        transaction.execute_many(
+            f"DELETE FROM {DAYS} WHERE model = :model AND day_us = :day AND version = :version "
+            "AND basis = :basis",
+            keys,
+        )
+        transaction.execute_many(
+            f"INSERT INTO {DAYS} (model, day_us, version, basis, predictions, run_id, evidence) "
+            "VALUES (:model, :day, :version, :basis, :predictions, :run_id, :evidence)",
+            [{**key, "predictions": int(day.predictions), "run_id": run_id,
+              "evidence": dump_json(dict(day.evidence))} for key, day in zip(keys, days,
+                                                                             strict=True)],
+        )  # fmt: skip
+
+    def days(self, model: str, start: datetime, end: datetime) -> list[DayRecord]:
+        """The stored evidence of ``model``'s days that begin in ``[start, end)``, every
+        version and basis, oldest day first."""
+        with self._database.read() as transaction:
+            rows = transaction.fetch_all(
+                f"SELECT version, day_us, basis, predictions, evidence FROM {DAYS} "
+                "WHERE model = :model AND day_us >= :start AND day_us < :end "
+                "ORDER BY day_us, version, basis",
+                {"model": model, "start": to_micros(start), "end": to_micros(end)},
+            )
+        return [
+            DayRecord(str(version), from_micros(int(str(day))), str(basis),
+                      int(str(predictions)), load_json(str(evidence)))
+            for version, day, basis, predictions, evidence in rows
+        ]  # fmt: skip
 
     def mark_delivery(
         self, alert_id: int, delivery: Delivery, *, attempts: int, error: str | None = None

@@ -10,7 +10,7 @@ modules never see the log and the log never sees them (serving comes before moni
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -111,6 +111,27 @@ def window_profile(
     return profile, dict(aggregate.other_kind)
 
 
+def window_scores(
+    log: LogReader,
+    model: str,
+    group: Group,
+    reference: ModelReference,
+    window: tuple[datetime, datetime],
+    *,
+    sample_size: int,
+    seed: int,
+) -> np.ndarray:
+    """The finite scores of the sample :func:`window_profile` would draw (the same rows, in
+    the same order), without summarising any feature: what an estimate alone needs."""
+    profile = reference.profile
+    if profile.score_name is None or (profile.score is None and profile.score_name != SCORE):
+        return np.empty(0)  # window_profile's sample would hold no column of that name
+    aggregate = log.feature_summary(window[0], window[1], model, filters=group.filters,
+                                    sample_size=sample_size, seed=seed)  # fmt: skip
+    sample = aggregate.sample.rename(columns={SCORE: profile.score_name})
+    return sample_scores(Profile(aggregate.rows, {}, sample, None, profile.score_name))
+
+
 def _summary(found: NumericAggregate | CategoricalAggregate) -> Summary:
     if isinstance(found, NumericAggregate):
         return _numeric(found)
@@ -157,15 +178,39 @@ def confusion(
         filters=group.filters,
         known_by=known_by,
     )
+    return _cells(frame.to_dict("records"), business)
+
+
+def daily_confusion(
+    log: LogReader,
+    model: str,
+    role: str,
+    window: tuple[datetime, datetime],
+    *,
+    known_by: datetime,
+) -> dict[tuple[str, datetime], ConfusionCells]:
+    """The confusion cells of each (version, day) of ``role``'s labelled predictions in
+    ``window``, keyed by the day's first instant: each equal to :func:`confusion` over that
+    day (cut at the window's ends), from one scan of the window instead of one per day."""
+    frame = log.confusion(window[0], window[1], model, by=("version",), filters={"role": role},
+                          known_by=known_by, bucket="day")  # fmt: skip
+    found: dict[tuple[str, datetime], list[Mapping[Hashable, object]]] = {}
+    for values in frame.to_dict("records"):
+        day = pd.Timestamp(values["day"]).to_pydatetime()
+        found.setdefault((str(values["version"]), day), []).append(values)
+    return {key: _cells(records, ()) for key, records in found.items()}
+
+
+def _cells(records: Sequence[Mapping[Hashable, object]], business: Sequence[str]) -> ConfusionCells:
     # A cell no labelled row fell in still carries every field, at zero: a metric over it
     # (money lost to missed fraud, with nothing missed) is 0, not undefined.
     empty = dict.fromkeys(business, 0.0)
     cells: dict[str, CellAggregate] = {name: CellAggregate(0, empty, empty) for name in CELLS}
-    for values in frame.to_dict("records"):
+    for values in records:
         cells[str(values["cell"])] = CellAggregate(
-            int(values["rows"]),
-            {name: float(values[f"{name}:sum"] or 0.0) for name in business},
-            {name: float(values[f"{name}:sumsq"] or 0.0) for name in business},
+            int(str(values["rows"])),
+            {name: float(str(values[f"{name}:sum"] or 0.0)) for name in business},
+            {name: float(str(values[f"{name}:sumsq"] or 0.0)) for name in business},
         )
     return ConfusionCells(**cells)
 

@@ -12,7 +12,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 import pandas as pd
 
@@ -38,8 +38,9 @@ class PerformanceAggregates(ABC):
         """The feature table of ``model``, None if it has none."""
 
     @abstractmethod
-    def _window_time(self) -> str:
-        """The window-time column of a typed table (alias ``p``)."""
+    def _window_time(self, table: str, start: datetime, end: datetime) -> str:
+        """The window-time column of typed table ``table`` (alias ``p``), as the engine
+        should scan it for the window ``[start, end)``."""
 
     def _labelled(
         self,
@@ -51,7 +52,8 @@ class PerformanceAggregates(ABC):
         known_by: datetime | None,
     ) -> tuple[str, list[str]]:
         """The source and conditions of the current labelled predictions of a window."""
-        where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(),
+        time = self._window_time(table, start, end)
+        where = q.window_where(query, to_micros(start), to_micros(end), time,
                                dict(filters or {}))  # fmt: skip
         feedback = q.known_feedback(query, None if known_by is None else to_micros(known_by))
         source = f"{table} p JOIN {feedback} f ON f.instance_id = p.instance_id"
@@ -70,18 +72,23 @@ class PerformanceAggregates(ABC):
         business: Sequence[str] = (),
         filters: Mapping[str, SQLValue] | None = None,
         known_by: datetime | None = None,
+        bucket: Literal["day"] | None = None,
     ) -> pd.DataFrame:
-        """Per group of ``by`` and confusion cell (``tp``, ``fp``, ``fn``, ``tn``) of the
+        """Per group of ``by`` (and ``day``, its first microsecond as a UTC time, when
+        ``bucket="day"``) and confusion cell (``tp``, ``fp``, ``fn``, ``tn``) of the
         labelled predictions of ``model`` in the window: ``rows`` and, for each business
         name ``b``, ``b:sum``, ``b:sumsq`` and ``b:count`` (rows that have it). Predicted
         positive: ``score >= threshold``, or the logged decision when ``threshold`` is None
         (rows without one are left out); actual positive: the label equals ``positive``.
+        A day's rows equal those of the same call over that day alone: one scan of a long
+        window instead of one per day.
 
         Raises:
             ValueError: an unknown group.
         """
         by = tuple(name for name in q.checked_groups(by) if name != "model")
-        names = [*by, "cell", "rows", *[f"{b}:{s}" for b in business for s in _SUMS]]
+        groups = [*by, *(["day"] if bucket else [])]
+        names = [*groups, "cell", "rows", *[f"{b}:{s}" for b in business for s in _SUMS]]
         catalog = self._catalog(model)
         if catalog is None:
             return pd.DataFrame(columns=names)
@@ -90,18 +97,21 @@ class PerformanceAggregates(ABC):
         predicted, cell = q.confusion_cell(query, threshold, positive)
         joins, values = q.business_joins(query, business)
         where.append(f"{predicted} IS NOT NULL")
-        keys = [f"p.{name}" for name in by]
+        keys, _ = q.group_select(by, bucket == "day", self._window_time(catalog.table, start, end))
         select = [*keys, cell, "COUNT(*)"]
         for value in values:
             select += [f"SUM({value})", f"SUM({value} * {value})", f"COUNT({value})"]
         statement = q.grouped(select, " ".join([source, *joins]), where, [*keys, cell])
         rows = [
-            (*row[: len(by) + 2], *[_number(value) for value in row[len(by) + 2 :]])
+            (*row[: len(groups) + 2], *[_number(value) for value in row[len(groups) + 2 :]])
             for row in self._fetch(statement, query.params)
         ]
         frame = pd.DataFrame(rows, columns=names)
         frame["rows"] = frame["rows"].astype("int64")
-        return frame.sort_values([*by, "cell"], key=_key).reset_index(drop=True)
+        frame = frame.sort_values([*groups, "cell"], key=_key).reset_index(drop=True)
+        if bucket:
+            frame["day"] = pd.to_datetime(frame["day"].astype("int64"), unit="us", utc=True)
+        return frame
 
     def labelled_sample(
         self,
@@ -153,7 +163,8 @@ class PerformanceAggregates(ABC):
         if catalog is None:
             return {}
         query = q.Query()
-        where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(),
+        time = self._window_time(catalog.table, start, end)
+        where = q.window_where(query, to_micros(start), to_micros(end), time,
                                dict(filters or {}))  # fmt: skip
         keys = [f"p.{name}" for name in by]
         parts = q.numeric_columns(query, "p.score", edges, shift(edges))
@@ -183,7 +194,8 @@ class PerformanceAggregates(ABC):
             nan = math.nan
             return ScorePairs(0, (nan, nan), (nan, nan), nan, 0, 0, pd.DataFrame(columns=names))
         query = q.Query()
-        where = q.window_where(query, to_micros(start), to_micros(end), self._window_time(), {})
+        time = self._window_time(catalog.table, start, end)
+        where = q.window_where(query, to_micros(start), to_micros(end), time, {})
         where += [f"p.version = {query.bind(versions[0], 'va')}",
                   f"o.version = {query.bind(versions[1], 'vb')}",
                   "p.score IS NOT NULL", "o.score IS NOT NULL"]  # fmt: skip

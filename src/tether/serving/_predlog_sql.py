@@ -171,6 +171,7 @@ PREDICTIONS_SCHEMA = Schema(
             ),
         ),
         Migration(5, "experiments, decisions, typed features and labels, receipt", typed.V5_STEPS),
+        Migration(6, "a window index on every typed table", (typed.index_windows,)),
     ),
 )
 """The prediction log's tables, version by version."""
