@@ -47,6 +47,13 @@ from tether.lineage._reproduce import ReproduceReport, load_record, reproduce, r
 from tether.lineage._snapshots import Snapshot, SnapshotStore, sha256_file
 from tether.lineage._threshold import DecisionRecord, choose_threshold
 from tether.lineage._train import TrainResult, train_project
+from tether.lineage._window import (
+    ImmatureWindowError,
+    TrainWindow,
+    check_matured,
+    choose_window,
+    whole_data,
+)
 
 __all__ = [
     "CALIBRATION_ARTIFACT",
@@ -63,6 +70,7 @@ __all__ = [
     "Environment",
     "EnvironmentDifference",
     "HistoryEntry",
+    "ImmatureWindowError",
     "MonitorEntry",
     "Profiler",
     "ReferenceRecord",
@@ -72,10 +80,13 @@ __all__ = [
     "SnapshotStore",
     "TrainContext",
     "TrainResult",
+    "TrainWindow",
     "VerifiedReference",
     "audit",
     "capture_environment",
+    "check_matured",
     "choose_threshold",
+    "choose_window",
     "commit_new_repository",
     "in_git_work_tree",
     "load_record",
@@ -90,4 +101,5 @@ __all__ = [
     "resolve_run",
     "sha256_file",
     "train_project",
+    "whole_data",
 ]
