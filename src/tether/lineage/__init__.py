@@ -28,7 +28,7 @@ from tether.lineage._audit import (
     render_markdown,
 )
 from tether.lineage._code import commit_new_repository, in_git_work_tree
-from tether.lineage._context import TrainContext
+from tether.lineage._context import WINDOW_DECLARATION, TrainContext, declares_window
 from tether.lineage._environment import Environment, EnvironmentDifference, capture_environment
 from tether.lineage._features import project_views
 from tether.lineage._record import RECORD_SHA256_TAG, DatasetRecord, RunRecord
@@ -62,6 +62,7 @@ __all__ = [
     "MANIFEST_TAG",
     "RECORD_SHA256_TAG",
     "REFERENCE_ARTIFACT",
+    "WINDOW_DECLARATION",
     "ArtifactRecord",
     "AuditReport",
     "Calibrator",
@@ -88,6 +89,7 @@ __all__ = [
     "choose_threshold",
     "choose_window",
     "commit_new_repository",
+    "declares_window",
     "in_git_work_tree",
     "load_record",
     "load_reference",

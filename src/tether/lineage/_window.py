@@ -92,6 +92,12 @@ class TrainWindow:
                 "times under start, end, cutoff and excluded."
             ) from exc
 
+    @property
+    def whole(self) -> bool:
+        """Whether this is :func:`whole_data`'s window (a plain ``tether train``): the entry
+        point's own params then choose its period."""
+        return self.start == WHOLE_START and self.end == WHOLE_END and not self.excluded
+
     def describe(self) -> str:
         """One line for the audit: ``2026-01-01 to 2026-03-01 (known by ..., excluding ...)``."""
         text = (
@@ -115,11 +121,6 @@ def whole_data(cutoff: datetime) -> TrainWindow:
 WHOLE_START = datetime(1678, 1, 1, tzinfo=UTC)
 WHOLE_END = datetime(2262, 1, 1, tzinfo=UTC)
 """pandas' nanosecond timestamps span 1677-09-21 to 2262-04-11: the whole data fits inside."""
-
-
-def is_whole_data(window: TrainWindow) -> bool:
-    """Whether ``window`` is :func:`whole_data`'s (a plain ``tether train``)."""
-    return window.start == WHOLE_START and window.end == WHOLE_END and not window.excluded
 
 
 def choose_window(
