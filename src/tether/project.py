@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         TrainResult,
         TrainWindow,
     )  # fmt: skip
+    from tether.loop import GateResult, GateSettings
     from tether.monitoring import AlertSender, ModelReference, Monitor, MonitorResults
     from tether.registry import EventLog, ModelAliases
     from tether.serving import LogAggregates, PredictionLog, RegistryDeploymentSource
@@ -395,6 +396,15 @@ class Project(Closing):
 
         train = self.settings.train
         return declares_window(self.settings.project_dir, train.entry_point)
+
+    def gate(
+        self, candidate: str, champion: str, settings: GateSettings | None = None
+    ) -> GateResult:
+        """The offline gate of version ``candidate`` against ``champion`` of the project's
+        model (:func:`tether.loop.gate`): both scored on the candidate's held-out frame."""
+        from tether.loop import gate
+
+        return gate(self, candidate, champion, settings)
 
     def feature_reach(self) -> timedelta:
         """The longest window of the project's feature definitions (0 without any): how far

@@ -89,7 +89,7 @@ def test_the_default_floor_is_the_monitoring_metric_floor(
     project: Project, versions: tuple[TrainResult, TrainResult]
 ) -> None:
     champion, candidate = versions
-    result = gate(project, candidate.model_version, champion.model_version)
+    result = project.gate(candidate.model_version, champion.model_version)
     floor = project.settings.monitoring.metric_floor
     assert f"floor {floor:g}" in result.reason
     new, old = result.metrics["candidate"], result.metrics["champion"]
