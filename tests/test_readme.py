@@ -14,6 +14,7 @@ FREE_FORM = {
     "datasets": "datasets.<name>",
     "train.params": "train.params.<name>",
     "monitoring.business": "monitoring.business.<name>",
+    "train.window": "train.window.known_time.<name>",
 }
 """Tables whose keys are the user's own names: the README documents them with a placeholder."""
 

@@ -58,6 +58,10 @@ class TrainSettings:
     threads: int = DEFAULT_THREADS
     params: Mapping[str, ParamValue] = field(default_factory=lambda: MappingProxyType({}))
     threshold: ThresholdSettings = field(default_factory=ThresholdSettings)
+    known_time: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """``[train.window] known_time``: dataset name -> the column saying when each row became
+    known (``labels = "label_time"``). ``ctx.dataset`` returns only rows known by the
+    window's cut-off; datasets not named here are read whole."""
 
     @property
     def module_name(self) -> str:
@@ -102,7 +106,26 @@ def train_settings(table: Mapping[str, Any]) -> TrainSettings:
         threads=threads,
         params=MappingProxyType(dict(params)),
         threshold=_threshold(toml.table(table, "threshold")),
+        known_time=_known_time(toml.table(table, "window")),
     )
+
+
+def _known_time(table: Mapping[str, Any]) -> Mapping[str, str]:
+    """``[train.window]``: only ``known_time``, a table of dataset name -> column name."""
+    for key in table:
+        if key != "known_time":
+            raise ConfigError(
+                f"train.window.{key} in {CONFIG_FILE} is not a key of [train.window]; expected "
+                'only known_time = {labels = "label_time"}.'
+            )
+    known = toml.table(table, "known_time")
+    for name, column in known.items():
+        if not isinstance(column, str) or not column:
+            raise ConfigError(
+                f"train.window.known_time.{name} in {CONFIG_FILE} is {column!r}; expected the "
+                "name of the dataset's column saying when each row became known."
+            )
+    return MappingProxyType(dict(known))
 
 
 def _threshold(table: Mapping[str, Any]) -> ThresholdSettings:

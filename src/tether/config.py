@@ -96,7 +96,9 @@ MLFLOW_BACKOFF_ENV = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
 _SECTIONS: Mapping[str, frozenset[str]] = {
     "project": frozenset({"name", "model_name"}),
     "datasets": frozenset(),  # free-form: dataset name -> path
-    "train": frozenset({"entry_point", "label", "seed", "threads", "params", "threshold"}),
+    "train": frozenset(
+        {"entry_point", "label", "seed", "threads", "params", "threshold", "window"}
+    ),
     "tracking": frozenset({"uri", "artifact_uri", "timeout_s", "retries"}),
     "storage": frozenset({"snapshots"}),
     "store": frozenset({"url"}),

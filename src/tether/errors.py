@@ -10,6 +10,7 @@ is this module's class).
     TetherError
     ├── ConfigError                  tether.toml, --param, TETHER_* variables
     ├── ProjectError                 the project folder: git state, entry point, data files
+    │   └── ImmatureWindowError      a training window whose labels have not all matured
     ├── SnapshotError                the content-addressed data store
     │   └── IntegrityError           bytes that no longer match their recorded digest
     ├── TrackingError                MLflow: unreachable server, unknown run, model or alias
@@ -53,6 +54,10 @@ class ConfigError(TetherError):
 
 class ProjectError(TetherError):
     """The project folder is not in the state an operation needs."""
+
+
+class ImmatureWindowError(ProjectError):
+    """A training window ends later than its cut-off minus the outcome window."""
 
 
 class SnapshotError(TetherError):

@@ -26,6 +26,7 @@ import logging
 import threading
 import typing
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -44,7 +45,14 @@ if TYPE_CHECKING:
 
     from tether.features import Definition, FeatureStore, OfflineEngine, OnlineFeatureStore
     from tether.features import OnlineStore as OnlineBackend
-    from tether.lineage import AuditReport, MonitorEntry, ReproduceReport, TrainResult
+    from tether.lineage import (
+        AuditReport,
+        MonitorEntry,
+        ReproduceReport,
+        TrainResult,
+        TrainWindow,
+    )  # fmt: skip
+    from tether.loop import GateResult, GateSettings
     from tether.monitoring import AlertSender, ModelReference, Monitor, MonitorResults
     from tether.registry import EventLog, ModelAliases
     from tether.serving import LogAggregates, PredictionLog, RegistryDeploymentSource
@@ -361,20 +369,56 @@ class Project(Closing):
         *,
         allow_dirty: bool = False,
         progress: Progress | None = None,
+        window: TrainWindow | None = None,
     ) -> TrainResult:
         """Train the project (``params`` override ``[train.params]``) and register the model.
+
+        ``window`` is ``ctx.window`` (a matured :func:`~tether.lineage.choose_window`);
+        without one the run gets the whole data as known at the project clock's now.
 
         The run stores a reference profile of its held-out frame (features and score), made
         by monitoring's :func:`~tether.monitoring.profile_frame`: lineage comes before
         monitoring in the order of packages, so the project composes the two here.
         """
-        from tether.lineage import train_project
+        from tether.lineage import train_project, whole_data
 
         settings = self.settings.with_params(params or {})
         return train_project(
             settings, allow_dirty=allow_dirty, progress=progress or no_progress,
             profiler=reference_profiler, calibrator=reference_calibration,
+            window=window or whole_data(self.clock.now()),
         )  # fmt: skip
+
+    def window_supported(self) -> bool:
+        """Whether the entry point's module declares ``TETHER_WINDOW = True`` (it trains on
+        ``ctx.window``): the loop retrains only such a project."""
+        from tether.lineage import declares_window
+
+        train = self.settings.train
+        return declares_window(self.settings.project_dir, train.entry_point)
+
+    def gate(
+        self, candidate: str, champion: str, settings: GateSettings | None = None
+    ) -> GateResult:
+        """The offline gate of version ``candidate`` against ``champion`` of the project's
+        model (:func:`tether.loop.gate`): both scored on the candidate's held-out frame."""
+        from tether.loop import gate
+
+        return gate(self, candidate, champion, settings)
+
+    def feature_reach(self) -> timedelta:
+        """The longest window of the project's feature definitions (0 without any): how far
+        past a data incident its events still reach into features."""
+        from tether.features import Aggregation, FeatureView
+
+        windows = [
+            timedelta(microseconds=feature.window_us)
+            for view in self.views
+            if isinstance(view, FeatureView)
+            for feature in view.features
+            if isinstance(feature, Aggregation)
+        ]
+        return max(windows, default=timedelta(0))
 
     def reproduce(
         self,

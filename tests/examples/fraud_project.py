@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,8 +24,11 @@ import pytest
 import tether.examples.fraud
 from tether.examples.fraud import ScenarioConfig, write_scenario
 from tether.features import Definition, DuckDBEngine, FeatureStore, FeatureView
+from tether.lineage import TrainWindow, whole_data
 
 PROJECT = Path(tether.examples.fraud.__file__).parent / "project"
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+"""The cut-off of the fake context's window: later than every row of any scenario."""
 PSI_BINS = 10
 PSI_EPSILON = 1e-4
 """The share given to an empty bin, so that its log ratio stays finite."""
@@ -43,6 +47,8 @@ class FakeContext:
     frames: Mapping[str, pd.DataFrame]
     store: FeatureStore
     built: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # A plain ``tether train``'s window: the whole data, so train_start/train_months decide.
+    window: TrainWindow = field(default_factory=lambda: whole_data(FAR_FUTURE))
 
     def dataset(self, name: str) -> pd.DataFrame:
         return self.frames[name]

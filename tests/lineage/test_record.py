@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tether.errors import ReproducibilityError
-from tether.lineage import ArtifactRecord, DecisionRecord, ReferenceRecord
+from tether.lineage import (
+    ArtifactRecord,
+    DecisionRecord,
+    ReferenceRecord,
+    TrainWindow,
+    whole_data,
+)
 from tether.lineage._record import (
     CodeRecord,
     DatasetRecord,
@@ -57,10 +64,28 @@ def test_version_one_records_written_by_an_older_release_stay_readable() -> None
 
 
 def test_a_format_two_record_round_trips_its_decision_and_reference() -> None:
-    assert json.loads(WITH_REFERENCE.to_json())["format_version"] == 2
+    raw = json.loads(WITH_REFERENCE.to_json())
+    del raw["window"], raw["known_time"]
+    raw["format_version"] = 2
+    old = record_from_json(json.dumps(raw))
+    assert old.format_version == 2 and old.window == {} and old.train_window is None
     assert record_from_json(WITH_REFERENCE.to_json()) == WITH_REFERENCE
     # The threshold and reference are outputs: they do not change what identifies the run.
     assert WITH_REFERENCE.run_key == RECORD.run_key
+
+
+def test_a_format_three_record_round_trips_its_window_and_keys_it_unless_whole() -> None:
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    window = TrainWindow(start, start + timedelta(days=60), start + timedelta(days=120))
+    windowed = dataclasses.replace(
+        WITH_REFERENCE, window=window.to_dict(), known_time={"labels": "label_time"}
+    )
+    assert json.loads(windowed.to_json())["format_version"] == 3
+    assert record_from_json(windowed.to_json()) == windowed
+    assert windowed.train_window == window
+    assert windowed.run_key != RECORD.run_key  # the window decides which rows trained
+    whole = dataclasses.replace(RECORD, window=whole_data(start).to_dict())
+    assert whole.run_key == RECORD.run_key  # a plain run's cut-off is not part of its key
 
 
 def test_a_record_without_a_profile_keeps_its_held_out_scores() -> None:

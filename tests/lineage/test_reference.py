@@ -103,7 +103,7 @@ def test_the_threshold_is_the_rules_on_the_held_out_scores(
 ) -> None:
     project, result = trained
     record = result.record
-    assert record.format_version == 2
+    assert record.format_version == 3
     reference = load_reference(load_settings(project).stores.tracking_uri, result.run_id)
     held_out = reference.held_out
     assert list(held_out.columns) == ["score", "label"] and len(held_out) == 200

@@ -28,7 +28,7 @@ from tether.lineage._audit import (
     render_markdown,
 )
 from tether.lineage._code import commit_new_repository, in_git_work_tree
-from tether.lineage._context import TrainContext
+from tether.lineage._context import WINDOW_DECLARATION, TrainContext, declares_window
 from tether.lineage._environment import Environment, EnvironmentDifference, capture_environment
 from tether.lineage._features import project_views
 from tether.lineage._record import RECORD_SHA256_TAG, DatasetRecord, RunRecord
@@ -47,6 +47,13 @@ from tether.lineage._reproduce import ReproduceReport, load_record, reproduce, r
 from tether.lineage._snapshots import Snapshot, SnapshotStore, sha256_file
 from tether.lineage._threshold import DecisionRecord, choose_threshold
 from tether.lineage._train import TrainResult, train_project
+from tether.lineage._window import (
+    ImmatureWindowError,
+    TrainWindow,
+    check_matured,
+    choose_window,
+    whole_data,
+)
 
 __all__ = [
     "CALIBRATION_ARTIFACT",
@@ -55,6 +62,7 @@ __all__ = [
     "MANIFEST_TAG",
     "RECORD_SHA256_TAG",
     "REFERENCE_ARTIFACT",
+    "WINDOW_DECLARATION",
     "ArtifactRecord",
     "AuditReport",
     "Calibrator",
@@ -63,6 +71,7 @@ __all__ = [
     "Environment",
     "EnvironmentDifference",
     "HistoryEntry",
+    "ImmatureWindowError",
     "MonitorEntry",
     "Profiler",
     "ReferenceRecord",
@@ -72,11 +81,15 @@ __all__ = [
     "SnapshotStore",
     "TrainContext",
     "TrainResult",
+    "TrainWindow",
     "VerifiedReference",
     "audit",
     "capture_environment",
+    "check_matured",
     "choose_threshold",
+    "choose_window",
     "commit_new_repository",
+    "declares_window",
     "in_git_work_tree",
     "load_record",
     "load_reference",
@@ -90,4 +103,5 @@ __all__ = [
     "resolve_run",
     "sha256_file",
     "train_project",
+    "whole_data",
 ]

@@ -25,6 +25,7 @@ from tether.config import Stores
 from tether.lineage._environment import MODEL_REQUIREMENTS, Environment
 from tether.lineage._record import RunRecord
 from tether.lineage._reproduce import load_record, recorded_environment, resolve_run
+from tether.lineage._window import TrainWindow
 
 Row = tuple[str, ...]
 
@@ -210,6 +211,11 @@ def _config_section(record: RunRecord) -> Section:
     rows: list[Row] = [("seed", str(record.seed)), ("threads", str(record.threads))]
     rows += [(f"param {k}", json.dumps(v)) for k, v in sorted(record.params.items())]
     rows.append(("label", record.label))
+    if record.window:  # format 3 on: the window the run trained on and its cut-off
+        window = TrainWindow.from_dict(dict(record.window))
+        rows.append(("training window", window.describe()))
+        known = ", ".join(f"{k} by {v}" for k, v in sorted(record.known_time.items()))
+        rows.append(("datasets cut at the cut-off", known or "(none)"))
     return Section("Configuration", ("what", "value"), tuple(rows))
 
 

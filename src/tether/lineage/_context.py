@@ -10,6 +10,13 @@ The entry point's contract::
 ``ctx.dataset(name)`` snapshots the file named in ``[datasets]`` of ``tether.toml`` and
 returns the rows *read back from the snapshot*, so what the run records is exactly what
 the model saw. On reproduce the same call serves the recorded snapshot instead.
+
+``ctx.window`` (:class:`~tether.lineage.TrainWindow`) is the window the run trains on: a
+dataset named in ``[train.window] known_time`` is cut to the rows known by its cut-off
+(and that cut is what is snapshotted), and ``ctx.training_set`` drops spine rows outside
+``[start, end)`` or inside an excluded span. An entry point that trains on the window
+declares it with a module-level ``TETHER_WINDOW = True`` (:data:`WINDOW_DECLARATION`); the
+loop retrains only such projects. A plain ``tether train`` passes the whole data.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import importlib
 import io
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,11 +36,15 @@ from tether.config import ParamValue
 from tether.errors import ProjectError
 from tether.lineage._record import DatasetRecord
 from tether.lineage._snapshots import SnapshotStore
+from tether.lineage._window import WHOLE_END, TrainWindow, whole_data
 
 EntryPoint = Callable[["TrainContext"], Any]
 DatasetReader = Callable[[str], tuple[pd.DataFrame, DatasetRecord]]
 OutputRecorder = Callable[[pd.DataFrame, str], DatasetRecord]
 TRAINING_SET = "training_set"
+WINDOW_DECLARATION = "TETHER_WINDOW"
+"""The module-level name an entry point's module sets to ``True`` to say it trains on
+``ctx.window``: a module attribute, because the loop reads it without calling ``train``."""
 
 
 class TrainingSetBuilder(Protocol):
@@ -56,9 +68,12 @@ class TrainContext:
         *,
         training_sets: TrainingSetBuilder | None = None,
         record_output: OutputRecorder | None = None,
+        window: TrainWindow | None = None,
     ) -> None:
         self.params: Mapping[str, ParamValue] = dict(params)
         self.seed = seed
+        self.window: TrainWindow = window or whole_data(WHOLE_END)
+        """Train on event times in ``[start, end)`` outside ``excluded``; data as of ``cutoff``."""
         self._read_dataset = read_dataset
         self._training_sets = training_sets
         self._record_output = record_output
@@ -81,13 +96,16 @@ class TrainContext:
 
         Each feature at a row's ``timestamp`` t uses only events strictly before t. The
         result is recorded as the dataset ``training_set``, with the definitions' version.
+        Spine rows outside ``ctx.window`` (before ``start``, at or after ``end``, inside an
+        excluded span) are dropped first, so every project trains inside its window.
         """
         if self._training_sets is None or self._record_output is None:
             raise ProjectError(
                 "ctx.training_set needs feature definitions: set [features] definitions = "
                 "'module:attribute' in tether.toml."
             )
-        frame = self._training_sets.build(spine, timestamp)
+        inside = in_window(spine, timestamp, self.window)
+        frame = self._training_sets.build(spine[inside].reset_index(drop=True), timestamp)
         self._records[TRAINING_SET] = self._record_output(frame, TRAINING_SET)
         self.feature_version = self._training_sets.version
         return frame
@@ -96,6 +114,73 @@ class TrainContext:
     def datasets_read(self) -> tuple[DatasetRecord, ...]:
         """The datasets read so far, in the order first read."""
         return tuple(self._records.values())
+
+
+def in_window(frame: pd.DataFrame, column: str, window: TrainWindow) -> pd.Series[bool]:
+    """Which rows of ``frame`` have ``column`` in ``[start, end)`` and in no excluded span."""
+    times = _utc_times(frame, column, "the training spine")
+    inside = (times >= pd.Timestamp(window.start)) & (times < pd.Timestamp(window.end))
+    for low, high in window.excluded:
+        inside &= ~((times >= pd.Timestamp(low)) & (times < pd.Timestamp(high)))
+    return inside
+
+
+def known_by(
+    reader: DatasetReader, known_time: Mapping[str, str], cutoff: datetime, store: SnapshotStore
+) -> DatasetReader:
+    """``reader``, with each dataset of ``known_time`` cut to rows known by ``cutoff``.
+
+    A row is known once its ``known_time`` column is at or before ``cutoff`` (a label that
+    arrives later is never read). When the cut drops rows, the cut frame is snapshotted and
+    recorded in place of the file (same ``source``, so feature views still find it): the
+    record describes what the run read. A recorded cut served again drops nothing.
+    """
+
+    def read(name: str) -> tuple[pd.DataFrame, DatasetRecord]:
+        frame, record = reader(name)
+        column = known_time.get(name)
+        if column is None:
+            return frame, record
+        known = _utc_times(frame, column, f"dataset {name!r}") <= pd.Timestamp(cutoff)
+        if bool(known.all()):
+            return frame, record
+        cut = frame[known].reset_index(drop=True)
+        snapshot = store.put_bytes(parquet_bytes(cut))
+        described = describe_dataset(
+            cut, name, record.context, snapshot.digest, snapshot.size, "parquet",
+            record.source, snapshot.uri,
+        )  # fmt: skip
+        return cut, described
+
+    return read
+
+
+def _utc_times(frame: pd.DataFrame, column: str, what: str) -> pd.Series[pd.Timestamp]:
+    if column not in frame.columns:
+        raise ProjectError(
+            f"Column {column!r} of {what} is missing (columns: "
+            f"{', '.join(map(str, frame.columns))}): expected the time column named in "
+            "tether.toml ([train.window] known_time), or the timestamp passed to ctx.training_set)."
+        )
+    times = frame[column]
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        raise ProjectError(
+            f"Column {column!r} of {what} has dtype {times.dtype}: expected timestamps."
+        )
+    series = pd.Series(times)
+    # Naive times are read as UTC, as the feature store reads them.
+    utc: pd.Series[pd.Timestamp] = (
+        series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
+    )
+    return utc
+
+
+def declares_window(source_dir: Path, entry_point: str) -> bool:
+    """Whether the entry point's module sets ``TETHER_WINDOW = True``."""
+    with project_imports(source_dir):
+        load_entry_point(source_dir, entry_point)
+        module = sys.modules[entry_point.partition(":")[0]]
+        return getattr(module, WINDOW_DECLARATION, False) is True
 
 
 def read_table(data: bytes, fmt: str, name: str) -> pd.DataFrame:

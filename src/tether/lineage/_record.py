@@ -9,6 +9,12 @@ and its held-out precision, recall and decision rate (``lineage/_threshold.py``;
 regressor), and ``reference``, the reference profile and held-out scores with their sha256
 (``lineage/_reference.py``). A format-1 record reads with both None. The record's own sha256
 is kept in the run's tag :data:`RECORD_SHA256_TAG` from format 2 on, and checked on load.
+
+Format 3 (issue 11) adds ``window``, the run's :class:`~tether.lineage.TrainWindow` as ISO
+strings, and ``known_time``, the datasets cut at its cut-off and their columns. A format-1
+or -2 record reads with both empty: it trained on the whole data. A window other than the
+whole data is part of the run key; a plain run's cut-off is not (its effect on the data is
+in the data digests, and the key stays the same from one day to the next).
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from tether.config import ParamValue
 from tether.errors import ReproducibilityError
 from tether.lineage._reference import ArtifactRecord, ReferenceRecord
 from tether.lineage._threshold import DecisionRecord
+from tether.lineage._window import TrainWindow
 
-RECORD_FORMAT_VERSION = 2
-READABLE_FORMAT_VERSIONS = (1, 2)
+RECORD_FORMAT_VERSION = 3
+READABLE_FORMAT_VERSIONS = (1, 2, 3)
 RECORD_SHA256_TAG = "tether.record.sha256"
 """The run (and version) tag holding the sha256 of the run's ``record.json``."""
 RECORD_ARTIFACT = "tether/record.json"
@@ -97,6 +104,8 @@ class RunRecord:
     features: Mapping[str, str] = field(default_factory=dict)
     decision: DecisionRecord | None = None
     reference: ReferenceRecord | None = None
+    window: Mapping[str, str] = field(default_factory=dict)
+    known_time: Mapping[str, str] = field(default_factory=dict)
     format_version: int = RECORD_FORMAT_VERSION
 
     @property
@@ -111,7 +120,16 @@ class RunRecord:
             self.params,
             [d.digest for d in self.datasets],
             self.feature_version,
+            self.train_window,
         )
+
+    @property
+    def train_window(self) -> TrainWindow | None:
+        """The recorded window; None for a run on the whole data (and before format 3)."""
+        if not self.window:
+            return None
+        window = TrainWindow.from_dict(dict(self.window))
+        return None if window.whole else window
 
     def to_json(self) -> str:
         """Serialize, keys sorted, for the ``record.json`` artifact."""
@@ -139,6 +157,7 @@ def run_key(
     params: Mapping[str, ParamValue],
     data_digests: list[str],
     feature_version: str,
+    window: TrainWindow | None = None,
 ) -> str:
     """The identity of a run's inputs, as hamilton keys its cache: a hash of all of them."""
     identity = {
@@ -151,6 +170,9 @@ def run_key(
         "data": sorted(data_digests),
         "features": feature_version,
     }
+    if window is not None:  # absent for the whole data, so older run keys stay the same
+        identity["window"] = [window.start.isoformat(), window.end.isoformat(),
+                              window.to_dict()["excluded"]]  # fmt: skip
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -185,6 +207,8 @@ def record_from_json(text: str) -> RunRecord:
         features=raw.get("features", {}),
         decision=DecisionRecord(**raw["decision"]) if raw.get("decision") else None,
         reference=_reference(raw["reference"]) if raw.get("reference") else None,
+        window=raw.get("window", {}),
+        known_time=raw.get("known_time", {}),
         format_version=version,
     )
 

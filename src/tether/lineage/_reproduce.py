@@ -35,6 +35,7 @@ from tether.lineage._artifacts import MANIFEST_SHA256_TAG, load_registered_model
 from tether.lineage._code import PATCH_FILE, SOURCE_ARCHIVE, restore_source
 from tether.lineage._context import (
     TrainContext,
+    known_by,
     load_entry_point,
     parquet_bytes,
     project_imports,
@@ -62,6 +63,7 @@ from tether.lineage._record import (
 from tether.lineage._reference import Profiler
 from tether.lineage._snapshots import SnapshotStore, sha256_file
 from tether.lineage._train import call_entry_point, snapshot_frame, training_sets
+from tether.lineage._window import TrainWindow
 
 RegisteredDigest = Callable[[str, str], str]
 """``(model, version) -> manifest digest`` from the event log ("" when it has none)."""
@@ -281,9 +283,14 @@ def _retrain(
         )
         sources = {d.name: d.source for d in record.datasets}
         builder = training_sets(features, source, sources, store, work, lambda: context)
+        # The recorded cut is served again; the window's cut-off is the recorded one.
+        window = TrainWindow.from_dict(dict(record.window)) if record.window else None
+        reader = recorded_reader(records, store)
+        if window is not None:
+            reader = known_by(reader, record.known_time, window.cutoff, store)
         context = TrainContext(
-            record.params, record.seed, recorded_reader(records, store),
-            training_sets=builder, record_output=record_output,
+            record.params, record.seed, reader,
+            training_sets=builder, record_output=record_output, window=window,
         )  # fmt: skip
         entry = load_entry_point(source, record.entry_point)
         result = call_entry_point(entry, context, record.entry_point, record.seed, record.threads)

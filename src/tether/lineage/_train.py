@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import getpass
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tether import _mlflow
+from tether._clock import WallClock
 from tether._names import MODEL_SHA256_TAG
 from tether._progress import Progress, no_progress
 from tether.config import FeatureSettings, Settings, check_no_literal_credentials
@@ -42,6 +43,7 @@ from tether.lineage._context import (
     EntryPoint,
     TrainContext,
     describe_dataset,
+    known_by,
     load_entry_point,
     parquet_bytes,
     project_imports,
@@ -82,6 +84,7 @@ from tether.lineage._reference import (
     score_column,
 )
 from tether.lineage._snapshots import SnapshotStore, sha256_file
+from tether.lineage._window import TrainWindow, check_matured, whole_data
 
 MLFLOW_RUN_NAME_TAG = "mlflow.runName"
 """MLflow's tag for a run's name: setting it renames the run."""
@@ -107,8 +110,14 @@ def train_project(
     progress: Progress = no_progress,
     profiler: Profiler | None = None,
     calibrator: Calibrator | None = None,
+    window: TrainWindow | None = None,
 ) -> TrainResult:
     """Train the project in ``settings.project_dir`` and register the model.
+
+    ``window`` is ``ctx.window``: without one, the whole data as known now (wall time; a
+    :class:`~tether.project.Project` passes its clock's). A window other than the whole
+    data must have matured (:func:`~tether.lineage.check_matured` with ``[monitoring]
+    outcome_window_days``), so no run trains on labels that have not all arrived.
 
     ``profiler`` summarises the scored held-out frame into the run's reference profile and
     ``calibrator`` fits the score's calibration on it (``lineage/_reference.py``);
@@ -120,6 +129,9 @@ def train_project(
         print(result.run_id, result.model_version, result.record.metrics["roc_auc"])
     """
     check_no_literal_credentials(settings.project_dir)  # before the config is archived
+    window = window or whole_data(WallClock().now())
+    if not window.whole:
+        check_matured(window, settings.monitoring.outcome_window_days)
     store = SnapshotStore(settings.stores.snapshot_uri)
     environment = capture_environment()
     with tempfile.TemporaryDirectory(prefix="tether-train-") as scratch:
@@ -133,8 +145,9 @@ def train_project(
         with _mlflow.start_run(tracking, experiment, settings.model_name) as run:
             run_id = run.run_id
             _log_configuration(settings, run, code, code_files, environment, work)
+            _log_window(run, window, settings.train.known_time)
             progress("running the entry point")
-            model, frame, context = _run_entry_point(settings, run, store, work)
+            model, frame, context = _run_entry_point(settings, run, store, work, window)
             progress("evaluating and logging the model")
             outputs = _Outputs(model, frame, profiler, calibrator)
             record, manifest_sha256, record_sha256 = _log_outputs(
@@ -259,11 +272,32 @@ def _log_configuration(
     )
 
 
+def _log_window(
+    run: _mlflow.TrackedRun, window: TrainWindow, known_time: Mapping[str, str]
+) -> None:
+    """The window as MLflow params (start, end, cut-off) and tags (the excluded spans too)."""
+    fields = window.to_dict()
+    run.log_params({f"tether.window.{key}": fields[key] for key in ("start", "end", "cutoff")})
+    run.set_tags(
+        {
+            **{f"tether.window.{key}": value for key, value in fields.items()},
+            "tether.window.known_time": ",".join(f"{k}={v}" for k, v in sorted(known_time.items())),
+        }
+    )
+
+
 def _run_entry_point(
-    settings: Settings, run: _mlflow.TrackedRun, store: SnapshotStore, work: Path
+    settings: Settings,
+    run: _mlflow.TrackedRun,
+    store: SnapshotStore,
+    work: Path,
+    window: TrainWindow,
 ) -> tuple[Any, pd.DataFrame, TrainContext]:
     train = settings.train
-    snapshot = snapshot_reader(settings.datasets, store, settings.project_dir)
+    snapshot = known_by(
+        snapshot_reader(settings.datasets, store, settings.project_dir),
+        train.known_time, window.cutoff, store,
+    )  # fmt: skip
 
     def read_and_log(name: str) -> tuple[pd.DataFrame, DatasetRecord]:
         frame, record = snapshot(name)
@@ -285,7 +319,7 @@ def _run_entry_point(
         )
         context = TrainContext(
             train.params, train.seed, read_and_log, training_sets=builder,
-            record_output=record_output,
+            record_output=record_output, window=window,
         )  # fmt: skip
         entry = load_entry_point(settings.project_dir, train.entry_point)
         result = call_entry_point(entry, context, train.entry_point, train.seed, train.threads)
@@ -412,6 +446,8 @@ def _log_outputs(
         else {},
         decision=decision,
         reference=reference,
+        window=context.window.to_dict(),
+        known_time=dict(train.known_time),
     )
     _log_input(run, evaluation, frame)
     path = work / "record.json"

@@ -9,11 +9,19 @@ is evaluated on the last fifth of that period, by time, so evaluation never sees
 of training. The payments before ``train_start`` (the scenario's December warm-up) are
 history only: they fill the features' 30-day windows, so the model learns from, and is
 later compared with, features as full as they are in service.
+
+Given a window (``ctx.window``, the loop's retraining), the model learns from that window
+instead: the first 80% of ``[start, end)`` by time, the last 20% held out (tether has
+already dropped the excluded spans and the rows not known by the cut-off). The window has
+matured (tether refuses one that has not), so a payment inside it without a label is honest:
+its outcome window closed with no chargeback. A plain ``tether train`` gets the whole data,
+and ``train_start`` and ``train_months`` decide as before; only labelled payments count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Protocol
 
 import pandas as pd
@@ -21,6 +29,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from features import FEATURE_VIEWS
 
+TETHER_WINDOW = True
+"""This entry point trains on ``ctx.window``: the loop may retrain it."""
 LABEL = "is_fraud"
 EVAL_SHARE = 0.2
 """The last fifth of the training period, by time, is held out for evaluation."""
@@ -43,6 +53,17 @@ FEATURE_COLUMNS = [name for view in FEATURE_VIEWS for name in view.feature_names
 """The model's inputs, in order: exactly the features of ``features.py``."""
 
 
+class Window(Protocol):
+    """The part of tether's ``TrainWindow`` this file reads."""
+
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def whole(self) -> bool: ...
+
+
 class TrainContext(Protocol):
     """What tether hands to ``train``: parameters, the seed, datasets and training sets."""
 
@@ -60,6 +81,11 @@ class TrainContext(Protocol):
         """The rows of a dataset named in ``[datasets]``, read from its recorded snapshot."""
         ...
 
+    @property
+    def window(self) -> Window:
+        """The training window: ``start``, ``end``, ``cutoff`` and ``whole``."""
+        ...
+
     def training_set(self, spine: pd.DataFrame, timestamp: str = "event_time") -> pd.DataFrame:
         """``spine`` with the features of ``[features] definitions`` as of each row's time."""
         ...
@@ -72,8 +98,12 @@ def train(ctx: TrainContext) -> tuple[HistGradientBoostingClassifier, pd.DataFra
     """
     spine = training_spine(ctx.dataset("events"), ctx.dataset("labels"))
     frame = ctx.training_set(spine, timestamp="event_time")
-    frame = frame[frame[LABEL].notna()]  # only payments whose outcome is known
-    start, end = training_window(ctx.params, frame["event_time"].min())
+    if ctx.window.whole:
+        frame = frame[frame[LABEL].notna()]  # only payments whose outcome is known
+        start, end = training_window(ctx.params, frame["event_time"].min())
+    else:  # matured: no label by now means none is coming, an honest payment
+        frame = frame.assign(**{LABEL: frame[LABEL].fillna(0)})
+        start, end = pd.Timestamp(ctx.window.start), pd.Timestamp(ctx.window.end)
     eval_start = start + (end - start) * (1 - EVAL_SHARE)
     fit = frame[(frame["event_time"] >= start) & (frame["event_time"] < eval_start)]
     held_out = frame[(frame["event_time"] >= eval_start) & (frame["event_time"] < end)]
