@@ -345,26 +345,45 @@ class OnlineFeatureStore:
         ``request_data`` one mapping per entity with the request columns the transformations
         and request views need (e.g. the amount, category and country being scored). ``at``
         is a UTC time (naive only when every view's source says naive times are UTC) or
-        integer microseconds since the epoch.
+        integer microseconds since the epoch, or a list (or tuple) of those with one time per
+        entity key row: a replayed batch, whose instances each have their own event time.
+
+        A batch costs one store read per view whatever its times: the read starts at the
+        earliest row's horizon, and each row then keeps only the events that can feed its
+        own windows (:func:`stored_events`), so the values equal one call per row.
 
         Raises:
             FeatureError: an unknown or missing key column, a missing request column, or a
                 naive or invalid time. StoreUnavailableError: the store cannot be reached.
         """
-        at_us = self._request_time(datetime.now(UTC) if at is None else at, what="request time at")
+        times = self._request_times(at, len(entity_keys))
         requests = self._check_request(entity_keys, request_data)
         values: list[dict[str, Scalar]] = [{} for _ in entity_keys]
         statuses: list[dict[str, FeatureStatus]] = [{} for _ in entity_keys]
         for view in self.views:
-            self._view_vectors(view, entity_keys, requests, at_us, (values, statuses))
+            self._view_vectors(view, entity_keys, requests, times, (values, statuses))
         for request_view in self.request_views:
             for position, request in enumerate(requests):
-                computed = request_scalars(request_view, request, at_us)
+                computed = request_scalars(request_view, request, times[position])
                 values[position].update(computed)
                 statuses[position].update(dict.fromkeys(computed, FeatureStatus.VALUE))
         return [
             FeatureVector(dict(keys), at_us, value, status)
-            for keys, value, status in zip(entity_keys, values, statuses, strict=True)
+            for keys, at_us, value, status in zip(entity_keys, times, values, statuses, strict=True)
+        ]
+
+    def _request_times(self, at: Any, rows: int) -> list[int]:
+        """One request time in microseconds per entity key row."""
+        if not isinstance(at, list | tuple):
+            moment = datetime.now(UTC) if at is None else at
+            return [self._request_time(moment, what="request time at")] * rows
+        if len(at) != rows:
+            raise FeatureError(
+                f"at has {len(at)} times but entity_keys has {rows} rows: expected one time, "
+                "or one per entity key row"
+            )
+        return [
+            self._request_time(moment, what=f"request time at[{i}]") for i, moment in enumerate(at)
         ]
 
     def _request_time(self, at: Any, *, what: str) -> int:
@@ -401,15 +420,20 @@ class OnlineFeatureStore:
         view: FeatureView,
         entity_keys: Sequence[Mapping[str, object]],
         requests: Sequence[Mapping[str, Scalar]],
-        at_us: int,
+        times: Sequence[int],
         out: tuple[list[dict[str, Scalar]], list[dict[str, FeatureStatus]]],
     ) -> None:
+        if not entity_keys:
+            return
         keys = [[normalize_key_value(row[c]) for c in view.entity.keys] for row in entity_keys]
         codec, namespace = self._codecs[view.name], self.namespace(view)
         entities = [encode_key(key) for key in keys]
-        rows = self.store.read(namespace, entities, at_us - codec.horizon_us)
+        # One read for the batch from its earliest horizon; stored_events then drops, per
+        # row, what its own later horizon excludes (the extra rows are exactly those).
+        rows = self.store.read(namespace, entities, min(times) - codec.horizon_us)
         for position, (key, stored) in enumerate(zip(keys, rows, strict=True)):
             known = stored is not None and all(value is not None for value in key)
+            at_us = times[position]
             results = stored_events(codec, stored or [], at_us).aggregate(key, at_us)
             values, statuses = out[0][position], out[1][position]
             for name, result in results.items():
