@@ -14,12 +14,15 @@ import pytest
 from tether.errors import FeatureError
 from tether.features import (
     Aggregation,
+    Encoding,
     Entity,
     EventSource,
     FeatureView,
     OnlineFeatureStore,
     OnlineStore,
     RedisOnlineStore,
+    RequestColumn,
+    RequestView,
     SQLiteOnlineStore,
     Transformation,
 )
@@ -66,6 +69,20 @@ def view(path: Path) -> FeatureView:
     )
 
 
+def request_view() -> RequestView:
+    """Request features of every kind, over the request's amount and country."""
+    return RequestView(
+        "req",
+        features=[
+            RequestColumn("amount"),
+            Transformation("req_hour", "hour(event_time)"),
+            Encoding("req_country_code", "country", vocabulary=("US", "FR"), unknown=-1),
+            Transformation("req_foreign", "number(country != 'US')"),
+            Transformation("req_big_afternoon", "hour(event_time) >= 12 and amount > 10"),
+        ],
+    )
+
+
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.services)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> OnlineStore:
     opened: OnlineStore
@@ -90,7 +107,7 @@ def test_a_batch_at_many_times_equals_one_lookup_per_instance(
     frame = events(rng)
     path = tmp_path / "events.parquet"
     frame.to_parquet(path, coerce_timestamps="us")
-    online = OnlineFeatureStore([view(path)], store)
+    online = OnlineFeatureStore([view(path), request_view()], store)
     online.materialize()
     size = 400
     # Unknown customers and repeated ones, at times from before the first event to after the
@@ -102,7 +119,11 @@ def test_a_batch_at_many_times_equals_one_lookup_per_instance(
          T0 + pd.Timedelta(minutes=int(rng.integers(-60, 4 * 24 * 60)))).to_pydatetime()
         for _ in range(size)
     ]  # fmt: skip
-    requests = [{"amount": float(a)} for a in np.round(rng.uniform(1, 100, size), 2)]
+    countries = rng.choice(["US", "FR", "DE"], size=size)
+    requests = [
+        {"amount": float(a), "country": str(c)}
+        for a, c in zip(np.round(rng.uniform(1, 100, size), 2), countries, strict=True)
+    ]
     lookup = OnlineLookup(online)
     batched = lookup.lookup(keys, requests, times)
     one_by_one = [
@@ -111,6 +132,15 @@ def test_a_batch_at_many_times_equals_one_lookup_per_instance(
     assert batched == one_by_one
     statuses = {status for row in batched for status in row.statuses.values()}
     assert statuses == {"value", "empty", "stale", "unknown_entity"}
+    assert {row.values["req_country_code"] for row in batched} == {0.0, 1.0, -1.0}
+    # A column mixing kinds (a null country among strings) is computed one request at a time.
+    mixed = [{**request, "country": None} if i % 7 == 0 else request
+             for i, request in enumerate(requests)]  # fmt: skip
+    batched = lookup.lookup(keys, mixed, times)
+    one_by_one = [
+        lookup.lookup([k], [r], [t])[0] for k, r, t in zip(keys, mixed, times, strict=True)
+    ]
+    assert batched == one_by_one
 
 
 def test_a_time_per_row_must_match_the_rows(store: OnlineStore, tmp_path: Path) -> None:

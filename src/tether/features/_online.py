@@ -45,13 +45,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from tether._progress import Progress, no_progress
 from tether.errors import FeatureError, RequestColumnError
 from tether.features._definitions import FeatureView, Transformation
 from tether.features._engine import OfflineEngine
-from tether.features._evaluate import evaluate_scalar
+from tether.features._evaluate import (
+    Vector,
+    evaluate_scalar,
+    first_value,
+    scalar_vector,
+    time_vector,
+)
 from tether.features._expressions import Scalar
 from tether.features._offline import Definition, FeatureStore
 from tether.features._online_rows import (
@@ -63,7 +70,7 @@ from tether.features._online_rows import (
     normalize_key_value,
     stored_events,
 )
-from tether.features._request import request_scalars
+from tether.features._request import RequestView, request_scalars, request_vectors
 from tether.features._timestamps import timestamp_micros
 
 __all__ = [
@@ -363,8 +370,7 @@ class OnlineFeatureStore:
         for view in self.views:
             self._view_vectors(view, entity_keys, requests, times, (values, statuses))
         for request_view in self.request_views:
-            for position, request in enumerate(requests):
-                computed = request_scalars(request_view, request, times[position])
+            for position, computed in enumerate(_request_rows(request_view, requests, times)):
                 values[position].update(computed)
                 statuses[position].update(dict.fromkeys(computed, FeatureStatus.VALUE))
         return [
@@ -441,6 +447,48 @@ class OnlineFeatureStore:
                 statuses[name] = _status(result.newest_event_us, result.stale, known)
             for transformation in view.transformations:
                 _transform(transformation, requests[position], values, statuses)
+
+
+def _request_rows(
+    view: RequestView, requests: Sequence[Mapping[str, Scalar]], times: Sequence[int]
+) -> list[dict[str, Scalar]]:
+    """The request view's features of each request, computed over the batch at once.
+
+    One vectorized pass instead of one per request: the per-request pass spent most of a
+    replayed batch's lookup (1.4 of 2.1 s for a thousand payments, mostly building a pandas
+    Series per request for each encoding). Only when each request column holds values of one
+    kind in every row (all strings, say); otherwise, one request at a time, as before, so that
+    a column mixing kinds is computed exactly as a single request computes it.
+    """
+    columns: dict[str, Vector] = {}
+    for name in view.request_columns:
+        parts = [
+            scalar_vector(request[name], what=f"request column {name!r}") for request in requests
+        ]
+        kinds = {part.kind for part in parts}
+        if len(kinds) != 1:
+            return [request_scalars(view, r, t) for r, t in zip(requests, times, strict=True)]
+        columns[name] = Vector(
+            parts[0].kind,
+            np.concatenate([part.values for part in parts]),
+            np.concatenate([part.null for part in parts]),
+        )
+    at = time_vector(np.asarray(times, dtype=np.int64))
+    vectors = request_vectors(view, columns, at, length=len(requests))
+    return [
+        {name: _value_at(vector, position) for name, vector in vectors.items()}
+        for position in range(len(requests))
+    ]
+
+
+def _value_at(vector: Vector, position: int) -> Scalar:
+    """The value at ``position`` as a plain Python scalar, as :func:`first_value` gives it."""
+    if vector.kind == "time":
+        return first_value(vector)  # refuses times, with its message
+    if vector.null[position]:
+        return None
+    item: Scalar = vector.values[position]
+    return item if vector.kind == "string" else vector.values[position].item()
 
 
 def _status(newest_event_us: int | None, stale: bool, known: bool) -> FeatureStatus:
