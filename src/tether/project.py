@@ -262,7 +262,9 @@ class Project(Closing):
             redaction = Redaction(
                 hash=serving.hash_columns, drop=serving.drop_columns, salt=serving.redaction_salt
             )
-            return PredictionLog(self.store_url, redaction=redaction)
+            # On the project's clock: a replay's served times and retention's cut-off then
+            # agree (retention on the wall clock would delete a replayed January at once).
+            return PredictionLog(self.store_url, redaction=redaction, clock=self.clock.now)
 
         return self._once("prediction log", build, close="close")
 

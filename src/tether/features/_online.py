@@ -45,13 +45,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from tether._progress import Progress, no_progress
 from tether.errors import FeatureError, RequestColumnError
 from tether.features._definitions import FeatureView, Transformation
 from tether.features._engine import OfflineEngine
-from tether.features._evaluate import evaluate_scalar
+from tether.features._evaluate import (
+    Vector,
+    evaluate_scalar,
+    first_value,
+    scalar_vector,
+    time_vector,
+)
 from tether.features._expressions import Scalar
 from tether.features._offline import Definition, FeatureStore
 from tether.features._online_rows import (
@@ -63,7 +70,7 @@ from tether.features._online_rows import (
     normalize_key_value,
     stored_events,
 )
-from tether.features._request import request_scalars
+from tether.features._request import RequestView, request_scalars, request_vectors
 from tether.features._timestamps import timestamp_micros
 
 __all__ = [
@@ -345,26 +352,44 @@ class OnlineFeatureStore:
         ``request_data`` one mapping per entity with the request columns the transformations
         and request views need (e.g. the amount, category and country being scored). ``at``
         is a UTC time (naive only when every view's source says naive times are UTC) or
-        integer microseconds since the epoch.
+        integer microseconds since the epoch, or a list (or tuple) of those with one time per
+        entity key row: a replayed batch, whose instances each have their own event time.
+
+        A batch costs one store read per view whatever its times: the read starts at the
+        earliest row's horizon, and each row then keeps only the events that can feed its
+        own windows (:func:`stored_events`), so the values equal one call per row.
 
         Raises:
             FeatureError: an unknown or missing key column, a missing request column, or a
                 naive or invalid time. StoreUnavailableError: the store cannot be reached.
         """
-        at_us = self._request_time(datetime.now(UTC) if at is None else at, what="request time at")
+        times = self._request_times(at, len(entity_keys))
         requests = self._check_request(entity_keys, request_data)
         values: list[dict[str, Scalar]] = [{} for _ in entity_keys]
         statuses: list[dict[str, FeatureStatus]] = [{} for _ in entity_keys]
         for view in self.views:
-            self._view_vectors(view, entity_keys, requests, at_us, (values, statuses))
+            self._view_vectors(view, entity_keys, requests, times, (values, statuses))
         for request_view in self.request_views:
-            for position, request in enumerate(requests):
-                computed = request_scalars(request_view, request, at_us)
+            for position, computed in enumerate(_request_rows(request_view, requests, times)):
                 values[position].update(computed)
                 statuses[position].update(dict.fromkeys(computed, FeatureStatus.VALUE))
         return [
             FeatureVector(dict(keys), at_us, value, status)
-            for keys, value, status in zip(entity_keys, values, statuses, strict=True)
+            for keys, at_us, value, status in zip(entity_keys, times, values, statuses, strict=True)
+        ]
+
+    def _request_times(self, at: Any, rows: int) -> list[int]:
+        """One request time in microseconds per entity key row."""
+        if not isinstance(at, list | tuple):
+            moment = datetime.now(UTC) if at is None else at
+            return [self._request_time(moment, what="request time at")] * rows
+        if len(at) != rows:
+            raise FeatureError(
+                f"at has {len(at)} times but entity_keys has {rows} rows: expected one time, "
+                "or one per entity key row"
+            )
+        return [
+            self._request_time(moment, what=f"request time at[{i}]") for i, moment in enumerate(at)
         ]
 
     def _request_time(self, at: Any, *, what: str) -> int:
@@ -401,15 +426,20 @@ class OnlineFeatureStore:
         view: FeatureView,
         entity_keys: Sequence[Mapping[str, object]],
         requests: Sequence[Mapping[str, Scalar]],
-        at_us: int,
+        times: Sequence[int],
         out: tuple[list[dict[str, Scalar]], list[dict[str, FeatureStatus]]],
     ) -> None:
+        if not entity_keys:
+            return
         keys = [[normalize_key_value(row[c]) for c in view.entity.keys] for row in entity_keys]
         codec, namespace = self._codecs[view.name], self.namespace(view)
         entities = [encode_key(key) for key in keys]
-        rows = self.store.read(namespace, entities, at_us - codec.horizon_us)
+        # One read for the batch from its earliest horizon; stored_events then drops, per
+        # row, what its own later horizon excludes (the extra rows are exactly those).
+        rows = self.store.read(namespace, entities, min(times) - codec.horizon_us)
         for position, (key, stored) in enumerate(zip(keys, rows, strict=True)):
             known = stored is not None and all(value is not None for value in key)
+            at_us = times[position]
             results = stored_events(codec, stored or [], at_us).aggregate(key, at_us)
             values, statuses = out[0][position], out[1][position]
             for name, result in results.items():
@@ -417,6 +447,48 @@ class OnlineFeatureStore:
                 statuses[name] = _status(result.newest_event_us, result.stale, known)
             for transformation in view.transformations:
                 _transform(transformation, requests[position], values, statuses)
+
+
+def _request_rows(
+    view: RequestView, requests: Sequence[Mapping[str, Scalar]], times: Sequence[int]
+) -> list[dict[str, Scalar]]:
+    """The request view's features of each request, computed over the batch at once.
+
+    One vectorized pass instead of one per request: the per-request pass spent most of a
+    replayed batch's lookup (1.4 of 2.1 s for a thousand payments, mostly building a pandas
+    Series per request for each encoding). Only when each request column holds values of one
+    kind in every row (all strings, say); otherwise, one request at a time, as before, so that
+    a column mixing kinds is computed exactly as a single request computes it.
+    """
+    columns: dict[str, Vector] = {}
+    for name in view.request_columns:
+        parts = [
+            scalar_vector(request[name], what=f"request column {name!r}") for request in requests
+        ]
+        kinds = {part.kind for part in parts}
+        if len(kinds) != 1:
+            return [request_scalars(view, r, t) for r, t in zip(requests, times, strict=True)]
+        columns[name] = Vector(
+            parts[0].kind,
+            np.concatenate([part.values for part in parts]),
+            np.concatenate([part.null for part in parts]),
+        )
+    at = time_vector(np.asarray(times, dtype=np.int64))
+    vectors = request_vectors(view, columns, at, length=len(requests))
+    return [
+        {name: _value_at(vector, position) for name, vector in vectors.items()}
+        for position in range(len(requests))
+    ]
+
+
+def _value_at(vector: Vector, position: int) -> Scalar:
+    """The value at ``position`` as a plain Python scalar, as :func:`first_value` gives it."""
+    if vector.kind == "time":
+        return first_value(vector)  # refuses times, with its message
+    if vector.null[position]:
+        return None
+    item: Scalar = vector.values[position]
+    return item if vector.kind == "string" else vector.values[position].item()
 
 
 def _status(newest_event_us: int | None, stale: bool, known: bool) -> FeatureStatus:

@@ -9,14 +9,15 @@ limits, the bearer tokens, the HTTP metrics, the error mapping and the published
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from tether.config import (
@@ -31,7 +32,7 @@ from tether.server._admin import admin_router
 from tether.server._auth import UNAUTHORIZED, bearer_guard
 from tether.server._body import check_json_content_type
 from tether.server._errors import DEFAULT_STATUSES, ErrorBody, install_error_handlers
-from tether.server._feedback import feedback_router
+from tether.server._feedback import Feedback, FeedbackBatch, feedback_router
 from tether.server._health import health_router
 from tether.server._limits import BodyLimit
 from tether.server._metrics import HttpMetrics, ServerMetrics, metrics_router
@@ -58,6 +59,7 @@ def create_app(
     admin: Admin | None = None,
     monitoring: MonitorResults | None = None,
     error_statuses: Mapping[type[Exception], int] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The prediction server for the deployments of ``source``.
 
@@ -67,7 +69,8 @@ def create_app(
     stops it stops them and closes ``predictions``. With ``monitoring``, ``/metrics`` also
     exports the latest monitoring results (read from its tables at each scrape).
     ``error_statuses`` adds (or overrides) HTTP statuses of exception classes in
-    :data:`DEFAULT_STATUSES`.
+    :data:`DEFAULT_STATUSES`. ``clock`` stamps each prediction's served time (default: the
+    wall clock; a replay passes its :class:`~tether.ReplayClock`'s ``now``).
 
     Example::
 
@@ -85,6 +88,7 @@ def create_app(
         max_instances=settings.max_instances,
         shadow_queue_size=settings.shadow_queue_size,
         reload_interval_s=settings.reload_interval_s,
+        clock=clock,
     )
     predictions.observe(metrics)  # the log's rows, retries and rejections on /metrics
     if monitoring is not None:
@@ -141,9 +145,13 @@ def create_app(
     if guarded:
         _schema_routes(app, settings)
     install_error_handlers(app, {**DEFAULT_STATUSES, **(error_statuses or {})})
-    publish_schemas(
-        app, [request_type(settings.max_instances), ErrorBody], lambda: router.deployment
-    )
+    published: list[type[BaseModel]] = [
+        request_type(settings.max_instances),
+        Feedback,
+        FeedbackBatch,
+        ErrorBody,
+    ]
+    publish_schemas(app, published, lambda: router.deployment)
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )

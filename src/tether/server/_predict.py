@@ -22,6 +22,7 @@ store, ``request`` when the client sent it): exactly what the prediction log rec
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -192,8 +193,20 @@ def _predict(state: ServerState, body_type: type[PredictRequest], body: bytes) -
 
 def _parse(body_type: type[PredictRequest], body: bytes, max_instances: int) -> PredictRequest:
     """The validated body; the errors FastAPI would raise for it (400, 422), and 413."""
+    decoded = decode_body(body, "instances", max_instances, body_type.model_fields)
     try:
-        decoded: Any = decode_bounded(body, "instances", max_instances, body_type.model_fields)
+        return body_type.model_validate(decoded)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from exc
+
+
+def decode_body(body: bytes, key: str, max_items: int, keys: Collection[str]) -> Any:
+    """The body decoded with at most ``max_items`` in the array at ``key`` (see
+    :func:`decode_bounded`); the errors FastAPI would raise for it (400, 422), and 413."""
+    try:
+        return decode_bounded(body, key, max_items, keys)
     except TooManyItemsError as exc:
         raise BatchTooLargeError(str(exc)) from exc
     except json.JSONDecodeError as exc:
@@ -202,12 +215,6 @@ def _parse(body_type: type[PredictRequest], body: bytes, max_instances: int) -> 
         raise RequestValidationError([error]) from exc
     except ValueError as exc:  # not UTF-8, or an integer past the standard library's limit
         raise HTTPException(400, f"There was an error parsing the body ({exc})") from exc
-    try:
-        return body_type.model_validate(decoded)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-        ) from exc
 
 
 def _instance_request(instance: Instance) -> InstanceRequest:

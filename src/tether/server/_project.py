@@ -90,7 +90,7 @@ def create_project_app(project: Project) -> FastAPI:
     app = create_app(settings.serving, source=project.deployment_source,
                      predictions=project.predictions, features=lookup,
                      admin=RegistryAdmin(project.aliases),
-                     monitoring=project.monitor_results)  # fmt: skip
+                     monitoring=project.monitor_results, clock=project.clock.now)  # fmt: skip
     _announce_lifespan(app, project)
     return app
 

@@ -50,7 +50,7 @@ from tether.serving._predlog_aggtypes import (
     ScorePairs,
     WindowAggregate,
 )
-from tether.serving._predlog_feedback import FeedbackRecord
+from tether.serving._predlog_feedback import FeedbackItem, FeedbackOutcome, FeedbackRecord
 from tether.serving._predlog_parquet import SparkLogAggregates, export_parquet
 from tether.serving._predlog_read import SKIP_REASONS, PredictionReader, ServedVectors
 from tether.serving._redaction import Redaction
@@ -81,6 +81,8 @@ __all__ = [
     "FeatureValue",
     "FeatureVersionMismatchError",
     "FeedbackConflictError",
+    "FeedbackItem",
+    "FeedbackOutcome",
     "FeedbackRecord",
     "InstanceRequest",
     "InstanceResult",

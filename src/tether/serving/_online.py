@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -13,9 +12,10 @@ from tether.serving._features import FeatureRow, FeatureValue
 class OnlineLookup:
     """Features of request entities from an :class:`OnlineFeatureStore`, at each request's time.
 
-    Instances of one request may carry different event times (a replay); the store answers
-    one time per call, so instances are grouped by time. Each value keeps the status the
-    store gave it (``FeatureVector.statuses``), as plain text.
+    Instances of one request may carry different event times (a replay): the store takes one
+    time per instance in a single call, so a batch of a thousand costs one store read per
+    view (it cost one per distinct time, that is per instance, before). Each value keeps the
+    status the store gave it (``FeatureVector.statuses``), as plain text.
     """
 
     def __init__(self, online: OnlineFeatureStore) -> None:
@@ -28,19 +28,14 @@ class OnlineLookup:
         at: Sequence[datetime],
     ) -> list[FeatureRow]:
         """One feature row per instance, computed as of its own time."""
-        by_time: dict[datetime, list[int]] = defaultdict(list)
-        for index, moment in enumerate(at):
-            by_time[moment].append(index)
-        rows: list[FeatureRow] = [_EMPTY for _ in entities]
-        for moment, indexes in by_time.items():
-            vectors = self._online.get_online_features(
-                [entities[i] for i in indexes], [request_data[i] for i in indexes], at=moment
+        vectors = self._online.get_online_features(entities, request_data, at=list(at))
+        return [
+            FeatureRow(
+                {name: _plain(value) for name, value in vector.values.items()},
+                {name: status.value for name, status in vector.statuses.items()},
             )
-            for index, vector in zip(indexes, vectors, strict=True):
-                values = {name: _plain(value) for name, value in vector.values.items()}
-                statuses = {name: status.value for name, status in vector.statuses.items()}
-                rows[index] = FeatureRow(values, statuses)
-        return rows
+            for vector in vectors
+        ]
 
     def ping(self) -> None:
         """Read a watermark: raises StoreUnavailableError when the store is down."""
@@ -48,9 +43,6 @@ class OnlineLookup:
             return  # request views only: computed from the request, no store to reach
         view = self._online.views[0]
         self._online.store.watermark(self._online.namespace(view))
-
-
-_EMPTY = FeatureRow({}, {})
 
 
 def _plain(value: object) -> FeatureValue:

@@ -68,16 +68,26 @@ from tether._storage import (
     to_micros,
 )
 from tether._uris import mask_uri
-from tether.errors import PredictionLogDatabaseError, ServingError, UnknownInstanceError
+from tether.errors import (
+    InvalidFeedbackError,
+    PredictionLogDatabaseError,
+    ServingError,
+    UnknownInstanceError,
+)
 from tether.serving import _predlog_sql as sql
 from tether.serving import _predlog_typed as typed
 from tether.serving._batch import BatchWriter
-from tether.serving._labels import LabelSpace, checked_label
+from tether.serving._labels import LabelSpace
 from tether.serving._observer import NullObserver, ServingObserver
 from tether.serving._predlog_feedback import (
+    FeedbackItem,
+    FeedbackOutcome,
     FeedbackRecord,
     FeedbackStatus,
     check_reason,
+    labelled,
+    refused,
+    store_batch,
     store_checked,
 )
 from tether.serving._redaction import Redaction
@@ -532,22 +542,64 @@ class PredictionLog(Closing):
     def _store_feedback(
         self, row: dict[str, SQLValue], label: JSONValue, *, correction: bool
     ) -> FeedbackStatus | None:
-        instance_id = str(row["instance_id"])
         with self._guarded("recording feedback"), self._database.write() as transaction:
-            spaces = sql.label_spaces(transaction, instance_id)
-            if not spaces:
-                return None
-            known = [LabelSpace.from_json(text) for text in spaces if text is not None]
-            accepted = checked_label(instance_id, label, known)
+            checked = labelled(transaction, row, label)
+            return (
+                None
+                if checked is None
+                else store_checked(transaction, checked, correction=correction)
+            )
+
+    def record_feedback_batch(
+        self, items: Sequence[FeedbackItem], *, received: datetime | None = None
+    ) -> list[FeedbackOutcome]:
+        """Record many feedbacks in one write transaction; one outcome per item, in order.
+
+        Each item follows the rules of :meth:`record_feedback` (see :mod:`._predlog_feedback`
+        for the batch's); an item refused on its own gets its outcome (``"not_found"``,
+        ``"conflict"``, ``"invalid"``) and does not stop the others. Items whose prediction is
+        not in the database yet are tried once more after a :meth:`flush`.
+
+        Raises:
+            ServingError: the database failed (nothing of the batch is stored then).
+        """
+        received_us = to_micros(received or _utc_now())
+        outcomes: list[FeedbackOutcome | None] = [None] * len(items)
+        pending: list[tuple[int, tuple[Params, JSONValue, bool]]] = []
+        for index, item in enumerate(items):
             try:
-                row = {
-                    **row,
-                    "label": dump_json(accepted, canonical=True),
-                    "label_value": typed.label_value(accepted),
-                }
-            except (TypeError, ValueError) as exc:
-                raise ServingError(f"The feedback for instance {instance_id!r}: {exc}") from exc
-            return store_checked(transaction, row, correction=correction)
+                check_reason(item.correction, item.reason)
+            except InvalidFeedbackError as exc:
+                outcomes[index] = refused(item.instance_id, exc)
+                continue
+            time = item.time or self._clock()
+            row = self._feedback_row(item.instance_id, item.business, time, item.reason)
+            row["received_us"] = received_us
+            pending.append((index, (row, item.label, item.correction)))
+        for attempt in range(2):
+            if attempt:
+                self.flush()  # perhaps their predictions are still in this log's queue
+            with self._guarded("recording feedback"), self._database.write() as transaction:
+                stored = store_batch(transaction, [entry for _, entry in pending])
+            for (index, _), outcome in zip(pending, stored, strict=True):
+                outcomes[index] = outcome
+            pending = [
+                entry for entry, outcome in zip(pending, stored, strict=True) if outcome is None
+            ]
+            if not pending:
+                break
+        return [
+            outcome or self._not_found(items[i].instance_id) for i, outcome in enumerate(outcomes)
+        ]
+
+    def _not_found(self, instance_id: str) -> FeedbackOutcome:
+        return FeedbackOutcome(
+            instance_id,
+            "not_found",
+            f"No prediction of instance {instance_id!r} is in the prediction log. If it was "
+            f"served less than {self._writer.flush_interval} s ago by another replica, retry "
+            "later.",
+        )
 
     @contextmanager
     def _guarded(self, action: str) -> Iterator[None]:
