@@ -25,7 +25,7 @@ import dataclasses
 import logging
 import threading
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -372,6 +372,7 @@ class Project(Closing):
         allow_dirty: bool = False,
         progress: Progress | None = None,
         window: TrainWindow | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> TrainResult:
         """Train the project (``params`` override ``[train.params]``) and register the model.
 
@@ -388,7 +389,7 @@ class Project(Closing):
         return train_project(
             settings, allow_dirty=allow_dirty, progress=progress or no_progress,
             profiler=reference_profiler, calibrator=reference_calibration,
-            window=window or whole_data(self.clock.now()),
+            window=window or whole_data(self.clock.now()), tags=tags,
         )  # fmt: skip
 
     def window_supported(self) -> bool:

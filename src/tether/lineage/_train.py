@@ -111,8 +111,12 @@ def train_project(
     profiler: Profiler | None = None,
     calibrator: Calibrator | None = None,
     window: TrainWindow | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> TrainResult:
     """Train the project in ``settings.project_dir`` and register the model.
+
+    ``tags`` are set on the run before anything else is logged (the loop finds an
+    interrupted tick's training by one).
 
     ``window`` is ``ctx.window``: without one, the whole data as known now (wall time; a
     :class:`~tether.project.Project` passes its clock's). A window other than the whole
@@ -144,6 +148,8 @@ def train_project(
         )
         with _mlflow.start_run(tracking, experiment, settings.model_name) as run:
             run_id = run.run_id
+            if tags:
+                run.set_tags(dict(tags))
             _log_configuration(settings, run, code, code_files, environment, work)
             _log_window(run, window, settings.train.known_time)
             progress("running the entry point")

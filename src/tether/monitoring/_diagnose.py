@@ -198,14 +198,29 @@ def diagnose(evidence: DiagnosisInput, policy: DiagnosisPolicy | None = None) ->
         _rollback,
         _retrain,
     )
+    action, cause, reasons = _first(rules, evidence, policy, seen)
+    if action == "fix_data":
+        # What the other rules say with the data break set aside: a loop that keeps the broken
+        # days out of every training window acts on it once the data is whole again.
+        other, other_cause, other_reasons = _first(rules[1:], evidence, policy, seen)
+        base["without_data_break"] = {
+            "action": other, "cause": other_cause, "reasons": other_reasons,
+        }  # fmt: skip
+    return Diagnosis(evidence.model, action, cause, reasons, base)
+
+
+def _first(
+    rules: Sequence[Callable[[DiagnosisInput, DiagnosisPolicy, _Seen], _Verdict | None]],
+    evidence: DiagnosisInput,
+    policy: DiagnosisPolicy,
+    seen: _Seen,
+) -> _Verdict:
+    """The verdict of the first rule that has one, else :func:`_wait`'s."""
     for rule in rules:
         verdict = rule(evidence, policy, seen)
         if verdict is not None:
-            break
-    else:
-        verdict = _wait(evidence, policy, seen)
-    action, cause, reasons = verdict
-    return Diagnosis(evidence.model, action, cause, reasons, base)
+            return verdict
+    return _wait(evidence, policy, seen)
 
 
 _Verdict = tuple[DiagnosisAction, str, list[str]]
