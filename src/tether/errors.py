@@ -36,7 +36,8 @@ is this module's class).
     ├── RequestBodyError             a request body the server cannot read
     │   ├── UnsupportedMediaTypeError  a body not declared as JSON
     │   └── TooManyItemsError        a bounded array of a body with too many elements
-    └── MonitoringError              drift, quality, performance, experiments
+    ├── MonitoringError              drift, quality, performance, experiments
+    └── LoopError                    the closed loop's state, lease or policy
 
     TetherWarning                    tether's own warnings (errors in tests)
 """
@@ -202,6 +203,10 @@ class TooManyItemsError(RequestBodyError):
 
 class MonitoringError(TetherError):
     """A monitoring computation got input it cannot judge."""
+
+
+class LoopError(TetherError):
+    """The closed loop's state store failed, or a step it cannot take was asked of it."""
 
 
 class TetherWarning(UserWarning):

@@ -1,9 +1,33 @@
-"""The closed loop: monitoring's verdicts back to retraining and safe deployment.
+"""The closed loop: monitoring's diagnosis drives rollback, holding on a data incident, and
+retraining through gate, shadow and challenger to promotion, as a persisted state machine.
 
-``gate`` is the offline gate a retrained candidate passes before it serves a request
-(:mod:`tether.loop._gate`).
+``Controller(ports, store, settings, clock).tick()`` is one pass; :class:`LoopStore` holds the
+state, the events and the lease in tether's database; :class:`LoopPorts` is what the controller
+needs of the world, :class:`ProjectPorts` the real one over a project; ``gate`` is the offline
+gate a retrained candidate passes before it serves a request (:mod:`tether.loop._gate`).
 """
 
+from tether._config_loop import LoopSettings
+from tether.loop._controller import Controller, TickResult
 from tether.loop._gate import GateResult, GateSettings, gate
+from tether.loop._ports import GateVerdict, LoopPorts, Observation, ShadowSeen, Trained
+from tether.loop._project import ProjectPorts
+from tether.loop._store import LoopEvent, LoopState, LoopStore
 
-__all__ = ["GateResult", "GateSettings", "gate"]
+__all__ = [
+    "Controller",
+    "GateResult",
+    "GateSettings",
+    "GateVerdict",
+    "LoopEvent",
+    "LoopPorts",
+    "LoopSettings",
+    "LoopState",
+    "LoopStore",
+    "Observation",
+    "ProjectPorts",
+    "ShadowSeen",
+    "TickResult",
+    "Trained",
+    "gate",
+]

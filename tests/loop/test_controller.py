@@ -1,0 +1,207 @@
+"""Each policy branch of the controller, on the in-memory world, driven by a replay clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from tests.loop.fakes import MODEL, START, FakePorts, clock, settings
+
+from tether.loop import Controller, LoopStore, Observation, ShadowSeen
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LoopStore:
+    return LoopStore(f"sqlite:///{tmp_path / 'tether.db'}")
+
+
+def _controller(ports: FakePorts, store: LoopStore, **changes: object) -> Controller:
+    return Controller(ports, store, settings(**changes), clock(), holder="test")
+
+
+def _to_promotion(ports: FakePorts, controller: Controller) -> None:
+    """retrain -> train, gate, shadow; shadow agrees -> challenger; test says promote."""
+    ports.observation = Observation(action="retrain", cause="performance decline")
+    controller.tick()
+    ports.observation = Observation(action="wait", shadows={"2": ShadowSeen(150, 0.97)})
+    controller.tick()
+    ports.observation = Observation(action="wait", experiment="promote")
+    controller.tick()
+
+
+def test_wait_records_and_changes_nothing(store: LoopStore) -> None:
+    ports = FakePorts()
+    result = _controller(ports, store).tick()
+    assert result.acted and result.steps == ((MODEL, "wait"),)
+    assert ports.calls == [] and store.state(MODEL, START).phase == "idle"
+    assert store.history(MODEL)[0].step == "wait"
+
+
+def test_rollback_moves_the_champion_back_and_alerts(store: LoopStore) -> None:
+    ports = FakePorts(aliases_now={"champion": "2", "previous-champion": "1"})
+    ports.observation = Observation(action="rollback", cause="precision collapsed")
+    _controller(ports, store).tick()
+    assert ports.aliases_now == {"champion": "1"}
+    assert ports.calls == ["rollback"] and len(ports.alerts) == 1
+    assert store.history(MODEL)[0].step == "rollback_done"
+
+
+def test_retrain_goes_through_gate_shadow_and_challenger_to_promotion(store: LoopStore) -> None:
+    ports = FakePorts()
+    controller = _controller(ports, store)
+    ports.observation = Observation(action="retrain", cause="performance decline")
+    controller.tick()
+    state = store.state(MODEL, START)
+    assert (state.phase, state.candidate, state.run_id) == ("shadow", "2", "run-1")
+    assert ports.aliases_now == {"champion": "1", "shadow-2": "2"}
+    ports.observation = Observation(action="wait", shadows={"2": ShadowSeen(50, 1.0)})
+    controller.tick()
+    assert store.state(MODEL, START).phase == "shadow", "50 pairs are fewer than 100"
+    ports.observation = Observation(action="wait", shadows={"2": ShadowSeen(150, 0.97)})
+    controller.tick()
+    assert ports.aliases_now == {"champion": "1", "challenger": "2"}
+    ports.observation = Observation(action="wait", experiment="continue")
+    controller.tick()
+    assert store.state(MODEL, START).phase == "challenger"
+    ports.observation = Observation(action="wait", experiment="promote")
+    controller.tick()
+    assert ports.aliases_now == {"champion": "2", "previous-champion": "1"}
+    assert ports.calls == [
+        "train", "gate", "deploy_shadow", "retire", "deploy_challenger", "promote"
+    ]  # fmt: skip
+    assert store.state(MODEL, START).phase == "idle"
+
+
+def test_the_challenger_share_never_exceeds_the_maximum(store: LoopStore) -> None:
+    ports = FakePorts()
+    shares: list[float] = []
+    deploy = ports.deploy
+
+    def spy(model: str, version: str, role: str, *, reason: str, share: float) -> None:
+        shares.append(share)
+        deploy(model, version, role, reason=reason, share=share)
+
+    ports.deploy = spy  # type: ignore[method-assign]
+    controller = _controller(ports, store, challenger_share=0.3, max_challenger_share=0.3)
+    _to_promotion(ports, controller)
+    assert shares[-1] == 0.3
+
+
+def test_a_second_retrain_waits_for_the_cooldown(store: LoopStore) -> None:
+    ports = FakePorts()
+    controller = _controller(ports, store, cooldown_days=7)
+    _to_promotion(ports, controller)
+    ports.observation = Observation(action="retrain", cause="still drifting")
+    controller.tick()
+    assert ports.calls.count("train") == 1
+    assert store.history(MODEL)[0].step == "cooling_down"
+    assert isinstance(controller.clock, type(clock()))
+    controller.clock.advance(timedelta(days=7))
+    controller.tick()
+    assert ports.calls.count("train") == 2
+
+
+def test_a_project_without_window_support_is_never_retrained(store: LoopStore) -> None:
+    ports = FakePorts(supports_window=False)
+    ports.observation = Observation(action="retrain", cause="drift")
+    _controller(ports, store).tick()
+    assert ports.calls == []
+    event = store.history(MODEL)[0]
+    assert event.step == "retrain_refused" and "window support" in str(event.evidence["reason"])
+
+
+def test_a_candidate_failing_the_gate_is_never_deployed(store: LoopStore) -> None:
+    ports = FakePorts(gate_passes=False)
+    ports.observation = Observation(action="retrain", cause="drift")
+    _controller(ports, store).tick()
+    assert ports.calls == ["train", "gate"] and ports.aliases_now == {"champion": "1"}
+    assert store.state(MODEL, START).phase == "idle"
+    assert store.history(MODEL)[0].evidence["reason"] == "candidate worse"
+
+
+def test_a_shadow_that_disagrees_is_discarded(store: LoopStore) -> None:
+    ports = FakePorts()
+    controller = _controller(ports, store)
+    ports.observation = Observation(action="retrain", cause="drift")
+    controller.tick()
+    ports.observation = Observation(action="wait", shadows={"2": ShadowSeen(150, 0.5)})
+    controller.tick()
+    assert ports.aliases_now == {"champion": "1"}
+    assert store.state(MODEL, START).phase == "idle"
+
+
+def test_a_challenger_the_test_rejects_is_retired(store: LoopStore) -> None:
+    ports = FakePorts()
+    controller = _controller(ports, store)
+    ports.observation = Observation(action="retrain", cause="drift")
+    controller.tick()
+    ports.observation = Observation(action="wait", shadows={"2": ShadowSeen(150, 0.95)})
+    controller.tick()
+    ports.observation = Observation(action="wait", experiment="keep_champion")
+    controller.tick()
+    assert ports.aliases_now == {"champion": "1"} and "promote" not in ports.calls
+
+
+def test_a_data_incident_holds_and_its_span_is_excluded_from_the_next_window(
+    store: LoopStore,
+) -> None:
+    ports = FakePorts()
+    controller = _controller(ports, store)
+    span = (START - timedelta(days=2), START - timedelta(days=1))
+    ports.observation = Observation(action="fix_data", cause="cents", incident=span)
+    controller.tick()
+    assert store.state(MODEL, START).phase == "holding" and len(ports.alerts) == 1
+    ports.observation = Observation(action="fix_data", cause="cents", incident=span)
+    controller.tick()
+    assert store.state(MODEL, START).phase == "holding" and ports.calls == []
+    ports.observation = Observation(action="retrain", cause="quality fine again, drift")
+    controller.tick()
+    assert store.state(MODEL, START).phase == "idle", "resumes, does not train the same tick"
+    assert ports.calls == []
+    controller.tick()
+    assert ports.calls[0] == "train" and ports.windows == [(span,)]
+
+
+def test_a_data_incident_discards_the_challenger_in_flight(store: LoopStore) -> None:
+    ports = FakePorts()
+    controller = _controller(ports, store)
+    ports.observation = Observation(action="retrain", cause="drift")
+    controller.tick()
+    ports.observation = Observation(action="wait", shadows={"2": ShadowSeen(150, 0.95)})
+    controller.tick()
+    ports.observation = Observation(action="fix_data", cause="cents", experiment="promote")
+    controller.tick()
+    assert ports.aliases_now == {"champion": "1"} and "promote" not in ports.calls
+    assert store.state(MODEL, START).phase == "holding"
+
+
+def test_dry_run_records_what_it_would_do_and_changes_nothing(store: LoopStore) -> None:
+    ports = FakePorts(aliases_now={"champion": "2", "previous-champion": "1"})
+    controller = _controller(ports, store, dry_run=True)
+    for action in ("rollback", "retrain", "fix_data"):
+        ports.observation = Observation(action=action)  # type: ignore[arg-type]
+        controller.tick()
+    assert ports.calls == [] and ports.alerts == []
+    assert ports.aliases_now == {"champion": "2", "previous-champion": "1"}
+    assert [e.step for e in reversed(store.history(MODEL))] == [
+        "would_rollback", "would_train", "would_hold"
+    ]  # fmt: skip
+    assert store.state(MODEL, START).phase == "idle"
+
+
+def test_a_paused_loop_does_nothing_until_resumed(store: LoopStore) -> None:
+    ports = FakePorts()
+    ports.observation = Observation(action="retrain", cause="drift")
+    controller = _controller(ports, store)
+    store.set_paused(True, "investigating the cents incident")
+    result = controller.tick()
+    assert not result.acted and "investigating" in result.reason and ports.calls == []
+    store.set_paused(False, "")
+    assert controller.tick().acted and ports.calls[0] == "train"
+
+
+def test_the_config_pause_switch_also_stops_ticks(store: LoopStore) -> None:
+    ports = FakePorts()
+    result = _controller(ports, store, paused=True).tick()
+    assert not result.acted and result.reason.startswith("paused")
