@@ -28,6 +28,8 @@ LOOP_KEYS: frozenset[str] = frozenset(
         "paused",
         "dry_run",
         "lease_seconds",
+        "gate_average_precision_margin",
+        "gate_min_precision",
     }
 )
 """The keys ``[loop]`` takes."""
@@ -46,6 +48,9 @@ class LoopSettings:
     bounds how long a dead controller blocks another: a tick must finish within it (a long
     training renews it). ``paused`` and ``dry_run`` are the switches; ``tether loop pause``
     persists a pause in the database, which wins over this file's ``paused = false``.
+    ``gate_average_precision_margin`` and ``gate_min_precision`` are the offline gate's
+    (:class:`tether.loop.GateSettings`; without a floor, ``[monitoring] metric_floor`` when the
+    monitored metric is precision).
     """
 
     interval_s: float = 3600.0
@@ -58,6 +63,8 @@ class LoopSettings:
     paused: bool = False
     dry_run: bool = False
     lease_seconds: float = 1800.0
+    gate_average_precision_margin: float = 0.0
+    gate_min_precision: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.challenger_share <= self.max_challenger_share <= 1.0:
@@ -97,4 +104,12 @@ def loop_settings(table: Mapping[str, Any]) -> LoopSettings:
         paused=_flag(table, "paused", defaults.paused),
         dry_run=_flag(table, "dry_run", defaults.dry_run),
         lease_seconds=toml.positive_seconds(table, "loop.lease_seconds", defaults.lease_seconds),
+        gate_average_precision_margin=toml.fraction(
+            table, "loop.gate_average_precision_margin", defaults.gate_average_precision_margin
+        ),
+        gate_min_precision=(
+            toml.fraction(table, "loop.gate_min_precision", 0.0)
+            if "gate_min_precision" in table
+            else None
+        ),
     )

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
         TrainResult,
         TrainWindow,
     )  # fmt: skip
-    from tether.loop import GateResult, GateSettings
+    from tether.loop import Controller, GateResult, GateSettings, LoopStore
     from tether.monitoring import AlertSender, ModelReference, Monitor, MonitorResults
     from tether.registry import EventLog, ModelAliases
     from tether.serving import LogAggregates, PredictionLog, RegistryDeploymentSource
@@ -364,6 +364,23 @@ class Project(Closing):
                 sender=self.alert_sender,
             ),
         )
+
+    @property
+    def loop_store(self) -> LoopStore:
+        """The loop's state, events and lease, in tether's database."""
+        from tether.loop import LoopStore
+
+        return self._once("loop store", lambda: LoopStore(self.store_url), close="close")
+
+    def loop(self, *, dry_run: bool | None = None) -> Controller:
+        """The loop's controller for this project, on the project's clock (``dry_run``
+        overrides ``[loop] dry_run``)."""
+        from tether.loop import Controller, ProjectPorts
+
+        settings = self.settings.loop
+        if dry_run is not None:
+            settings = dataclasses.replace(settings, dry_run=dry_run)
+        return Controller(ProjectPorts(self), self.loop_store, settings, self.clock)
 
     def train(
         self,

@@ -66,11 +66,19 @@ def demo_report(outcome: DemoOutcome) -> _render.Report:
                "rollbacks")  # fmt: skip
     rows = [
         (
-            month.month, _share(month.off.precision), _share(month.off.recall),
-            _money(month.off.value), _share(month.on.precision), _share(month.on.recall),
-            _money(month.on.value), ",".join(month.versions) or "-", str(month.alerts),
-            str(month.retrains), str(month.promotions), str(month.rollbacks),
-        )  # fmt: skip
+            month.month,
+            _share(month.off.precision),
+            _share(month.off.recall),
+            _money(month.off.value),
+            _share(month.on.precision),
+            _share(month.on.recall),
+            _money(month.on.value),
+            ",".join(month.versions) or "-",
+            str(month.alerts),
+            str(month.retrains),
+            str(month.promotions),
+            str(month.rollbacks),
+        )
         for month in outcome.months
     ]
     value = totals(outcome.months)

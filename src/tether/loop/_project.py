@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, cast
 
 from tether import _mlflow
 from tether._storage import JSONValue
+from tether.loop._gate import GateSettings
 from tether.loop._ports import ExperimentAction, GateVerdict, Observation, ShadowSeen, Trained
 from tether.registry import CHAMPION
 
@@ -85,7 +86,9 @@ class ProjectPorts:
         return None
 
     def gate(self, model: str, candidate: str, champion: str) -> GateVerdict:
-        result = self.project.gate(candidate, champion)
+        loop = self.project.settings.loop
+        settings = GateSettings(loop.gate_average_precision_margin, loop.gate_min_precision)
+        result = self.project.gate(candidate, champion, settings)
         return GateVerdict(result.passed, result.reason, result.metrics)
 
     def aliases(self, model: str) -> Mapping[str, str]:
@@ -120,23 +123,20 @@ def observation(report: ModelReport) -> Observation:
     action, cause = diagnosis.action, diagnosis.cause
     incident = _incident(evidence)
     last_day = report.days[-1].day if report.days else None
-    if action == "fix_data" and incident is not None and last_day is not None:
-        # The newest day passes the checks again: the incident is over; its span is kept and
-        # excluded from training, and the other rules' verdict is the loop's to act on.
-        if incident[1] <= _midnight(last_day):
-            second = evidence.get("without_data_break")
-            if isinstance(second, dict):
-                action = cast("DiagnosisAction", second.get("action", "wait"))
-                cause = str(second.get("cause", cause))
+    # The newest day passes the checks again: the incident is over; its span is kept and
+    # excluded from training, and the other rules' verdict is the loop's to act on.
+    over = incident is not None and last_day is not None and incident[1] <= _midnight(last_day)
+    second = evidence.get("without_data_break")
+    if action == "fix_data" and over and isinstance(second, dict):
+        action = cast("DiagnosisAction", second.get("action", "wait"))
+        cause = str(second.get("cause", cause))
     experiment: ExperimentAction | None = None
     experiment_evidence: dict[str, JSONValue] = {}
     if report.experiment is not None:
         experiment = report.experiment.action
         experiment_evidence = {"reason": report.experiment.reason, **report.experiment.evidence}
     shadows = {
-        version: ShadowSeen(
-            found.pairs, None if found.agreement is None else found.agreement.rate
-        )
+        version: ShadowSeen(found.pairs, None if found.agreement is None else found.agreement.rate)
         for version, found in report.shadows.items()
     }
     return Observation(

@@ -7,7 +7,8 @@
    label posted in batched ``POST /v1/feedback`` at its own ``label_time``, the log flushed at
    the day's end and the loop ticked once; the replay drives the clock of the server, of
    monitoring and of the loop, so the same seed gives the same story;
-3. after the replay, the outcomes still due arrive (a month table needs every label);
+3. after the replay (and the loop's last tick), the outcomes still due arrive: a month table
+   needs every label, and nothing decides on them any more;
 4. the month table: version 1 alone (scored offline on the same payments) beside the loop on.
 
 Nothing here decides anything: the loop (:mod:`tether.loop`) does, over monitoring's verdicts.
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -29,10 +31,18 @@ from tether.examples._scaffold import NewProject, init_project
 from tether.examples.fraud import story
 from tether.examples.fraud.simulate import ScenarioConfig
 
-REPLAY_START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-"""Version 1 learns January with the labels known on 1 March (chargebacks come within 45 days,
-so January's fraud is nearly all known; a payment still without a label counts as honest, by
-the example's label rule); the loop takes over from then, six months to the world's end."""
+if TYPE_CHECKING:
+    from tether.project import Project
+
+REPLAY_START = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+"""Version 1 is trained on 1 April on January, the first month whose every outcome is known
+then (honest payments are known at the close of their 30-60-day dispute window); the loop
+takes over from then, for the six months to the world's end."""
+WORLD_MONTHS = 9
+"""January to September: the bundled world's eight months and one more, so the replay covers
+six months after version 1's January has matured."""
+VERSION_1_DAYS = 30
+"""Version 1's window: the 30 matured days before its training (January)."""
 INCIDENT_DAY = dt.date(2026, 5, 13)
 """The day the pipeline delivers amounts in cents: mid-May, once the loop has work in hand."""
 DEMO_TRANSACTIONS = 400_000
@@ -69,6 +79,7 @@ def scenario(transactions: int, seed: int = 7) -> ScenarioConfig:
         n_customers=max(100, transactions // 100),
         seed=seed,
         incident_day=INCIDENT_DAY,
+        months=WORLD_MONTHS,
     )
 
 
@@ -96,6 +107,7 @@ def run(
 
     ``progress`` hears each step, its name prefixed by the stage (``replay: 2026-03-04``)."""
     from tether.examples.fraud.replay import replay
+    from tether.lineage import choose_window
     from tether.monitoring import MonitorPolicy
     from tether.project import Project
     from tether.server import create_app
@@ -115,7 +127,11 @@ def run(
     clock = ReplayClock(REPLAY_START)
     with Project.open(directory, clock=clock) as project:
         model = project.settings.model_name
-        trained = project.train(progress=progress_for("training version 1"))
+        window = choose_window(
+            REPLAY_START, days=VERSION_1_DAYS,
+            outcome_window_days=project.settings.monitoring.outcome_window_days,
+        )  # fmt: skip
+        trained = project.train(window=window, progress=progress_for("training version 1"))
         version_1 = trained.model_version
         project.aliases.deploy(
             version_1, "champion", actor="demo", reason="version 1, trained on January"
@@ -133,6 +149,8 @@ def run(
             end=config.end.date(), on_day_end=tick, progress=progress_for("replay"),
         )  # fmt: skip
         lap("replay")
+        outstanding = outcomes_due_after(project, clock, events, labels, config.end)
+        lap("outcomes due after the replay")
         bounds = story.month_starts(REPLAY_START, config.end)
         off = story.counterfactual(project, version_1, events, labels, REPLAY_START, config.end)
         on_cells, on_versions = story.loop_on(project, bounds)
@@ -148,6 +166,40 @@ def run(
     counts = {
         "days": stats.days, "requests": stats.requests, "predictions": stats.predictions,
         "feedbacks": stats.feedbacks, "pushed": stats.pushed, "ticks": ticks[0],
+        "outcomes after the replay": outstanding,
     }  # fmt: skip
     seconds.update({f"replay {name}": value for name, value in stats.seconds.items()})
     return DemoOutcome(made, version_1, months, counts, seconds)
+
+
+def outcomes_due_after(
+    project: Project, clock: ReplayClock, events: pd.DataFrame, labels: pd.DataFrame,
+    end: dt.datetime,
+) -> int:  # fmt: skip
+    """Record the outcomes of replayed payments that arrive after ``end``, at their own times
+    (the clock moved past the last of them first); the number recorded."""
+    from tether.serving import FeedbackItem
+
+    due = labels[labels["label_time"] >= end]
+    amounts = events.sort_values("ingested_time").drop_duplicates("event_id", keep="last")
+    due = due.merge(amounts[["event_id", "amount"]], on="event_id", how="inner")
+    if due.empty:
+        return 0
+    clock.set(due["label_time"].max().to_pydatetime() + dt.timedelta(seconds=1))
+    items = [
+        FeedbackItem(
+            row["event_id"],
+            int(row["is_fraud"]),
+            {"amount": float(row["amount"])},
+            time=row["label_time"].to_pydatetime(),
+        )  # fmt: skip
+        for row in due.to_dict("records")
+    ]
+    recorded = 0
+    for start in range(0, len(items), OUTCOME_BATCH):
+        outcomes = project.predictions.record_feedback_batch(items[start : start + OUTCOME_BATCH])
+        recorded += sum(1 for outcome in outcomes if outcome.status == "created")
+    return recorded
+
+
+OUTCOME_BATCH = 5_000
