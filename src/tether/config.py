@@ -41,6 +41,8 @@ from types import MappingProxyType
 from typing import Any
 
 from tether import _toml as toml
+from tether._config_loop import LOOP_KEYS, loop_settings
+from tether._config_loop import LoopSettings as LoopSettings
 from tether._config_monitoring import MONITORED_METRICS as MONITORED_METRICS
 from tether._config_monitoring import MONITORING_KEYS, monitoring_settings
 from tether._config_monitoring import MonitoringSettings as MonitoringSettings
@@ -123,6 +125,7 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
         }
     ),
     "monitoring": MONITORING_KEYS,
+    "loop": LOOP_KEYS,
 }
 
 
@@ -212,6 +215,7 @@ class Settings:
     features: FeatureSettings
     store: StoreSettings
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    loop: LoopSettings = field(default_factory=LoopSettings)
 
     @property
     def state_dir(self) -> Path:
@@ -281,6 +285,7 @@ def settings_from_mapping(
         features=_features(toml.table(raw, "features"), environ),
         store=_store(toml.table(raw, "store"), project_dir, environ),
         monitoring=monitoring_settings(toml.table(raw, "monitoring"), environ),
+        loop=loop_settings(toml.table(raw, "loop")),
     )
 
 
