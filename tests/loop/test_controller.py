@@ -6,8 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.loop.fakes import MODEL, START, FakePorts, clock, settings
+from loop_world import MODEL, START, FakePorts, clock, settings
 
+from tether.errors import TransitionError
 from tether.loop import Controller, LoopStore, Observation, ShadowSeen
 
 
@@ -205,3 +206,21 @@ def test_the_config_pause_switch_also_stops_ticks(store: LoopStore) -> None:
     ports = FakePorts()
     result = _controller(ports, store, paused=True).tick()
     assert not result.acted and result.reason.startswith("paused")
+
+
+def test_a_failing_step_is_recorded_and_retried_from_its_intent(store: LoopStore) -> None:
+    ports = FakePorts()
+    ports.observation = Observation(action="retrain", cause="drift")
+    train = ports.train
+
+    def down(*args: object, **kwargs: object) -> object:
+        raise TransitionError("tracking server unreachable")
+
+    ports.train = down  # type: ignore[assignment]
+    controller = _controller(ports, store)
+    assert controller.tick().steps[-1] == (MODEL, "error")
+    assert "unreachable" in str(store.history(MODEL)[0].evidence["error"])
+    assert store.state(MODEL, START).intent == "train"
+    ports.train = train  # type: ignore[method-assign]
+    controller.tick()
+    assert ports.calls.count("train") == 1 and store.state(MODEL, START).phase == "shadow"

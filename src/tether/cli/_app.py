@@ -115,6 +115,7 @@ def _register_commands() -> None:
         _demo,
         _drift,
         _features,
+        _loop,
         _models,
         _monitor,
         _predictions,

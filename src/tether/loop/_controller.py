@@ -103,12 +103,34 @@ class Controller:
             other = "" if held is None else f"{held.holder} until {held.expires.isoformat()}"
             return TickResult(False, self.holder, f"lease held by {other}")
         self._steps = []
+        # Released on success or an ordinary error; a process killed mid-tick keeps it until
+        # it expires, so a successor cannot act while the dead tick's side effect may be live.
         try:
             for model in self.ports.models():
-                self._tick_model(model)
-        finally:
+                self._tick_model_guarded(model)
+        except Exception:
             self.store.release(self.holder, self.clock.now())
+            raise
+        self.store.release(self.holder, self.clock.now())
         return TickResult(True, self.holder, "ticked", tuple(self._steps))
+
+    def _tick_model_guarded(self, model: str) -> None:
+        # The tick is a process boundary: one model's failure (MLflow down, a refused
+        # transition) is logged and recorded, its intent kept for the next tick, and the other
+        # models still get their turn.
+        try:
+            self._tick_model(model)
+        except Exception as exc:
+            logger.exception("loop tick of %s failed", model)
+            self._steps.append((model, "error"))
+            self.store.record(
+                model,
+                step="error",
+                phase=self.store.state(model, self.clock.now()).phase,
+                time=self.clock.now(),
+                holder=self.holder,
+                evidence={"error": f"{type(exc).__name__}: {exc}"},
+            )
 
     def _tick_model(self, model: str) -> None:
         state = self.store.state(model, self.clock.now())
