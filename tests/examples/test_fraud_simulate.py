@@ -129,6 +129,29 @@ def test_incident_multiplies_amounts_by_100_on_that_day_only(
     assert broken_labels.equals(labels)
 
 
+def test_incident_fix_follows_each_broken_event_with_its_correct_amount_days_later(
+    world: tuple[pd.DataFrame, ...],
+) -> None:
+    events, _ = world
+    fixed, _ = simulate(
+        ScenarioConfig(
+            n_transactions=40_000, n_customers=400, incident_day=INCIDENT_DAY, incident_fix_days=3
+        )
+    )
+    on_day = _on_day(events, INCIDENT_DAY)
+    corrected = fixed["event_id"].duplicated(keep="first")
+    assert corrected.sum() == on_day.sum()
+    assert fixed["event_time"].is_monotonic_increasing
+    originals = fixed[~corrected].reset_index(drop=True)
+    assert originals.drop(columns="amount").equals(events.drop(columns="amount"))
+    fixes = fixed[corrected].set_index("event_id")
+    truth = events[on_day].set_index("event_id")
+    assert fixes["amount"].equals(truth["amount"])  # the correct dollars, not the cents
+    assert fixes["event_time"].equals(truth["event_time"])
+    fix_time = pd.Timestamp(INCIDENT_DAY, tz="UTC") + pd.Timedelta(days=3)
+    assert (fixes["ingested_time"] == fix_time).all()
+
+
 def test_same_seed_writes_identical_bytes(tmp_path: Path) -> None:
     first = write_scenario(tmp_path / "first", SMALL)
     second = write_scenario(tmp_path / "second", SMALL)

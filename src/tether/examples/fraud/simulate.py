@@ -124,6 +124,14 @@ class ScenarioConfig:
             in July), ``2.0`` changes twice as fast, ``0.0`` is a stationary world.
         incident_day: A UTC date on which a pipeline bug delivered amounts in cents
             (x100) to the events file; labels are unaffected. ``None``: no incident.
+        incident_fix_days: Days after the start of ``incident_day`` at which the
+            pipeline's fix re-delivers that day's events with their correct amounts: the
+            events file then also holds, right after each of them, a corrected version
+            (same ``event_id``, ``ingested_time`` = the incident day + this many days),
+            which the feature store's newest-version rule prefers from that time on.
+            ``0`` (the default): the incident is never fixed, and every event id is
+            unique, as the worlds of earlier issues were (a spine built straight from the
+            events file, like ``train.py``'s, must take one version per id once this is set).
         warmup_days: Days of stationary history (drift level 0) before ``start``, so that
             the 30-day features are as full on ``start`` as on any later day and an
             undrifted world looks the same every month. ``0``: payments start on
@@ -142,6 +150,7 @@ class ScenarioConfig:
     seed: int = 7
     drift: float = 1.0
     incident_day: dt.date | None = None
+    incident_fix_days: int = 0
     warmup_days: int = WARMUP_DAYS
 
     def __post_init__(self) -> None:
@@ -156,6 +165,7 @@ class ScenarioConfig:
             "drift": (0.0 <= self.drift <= 10.0, "from 0 to 10"),
             "start": (utc and self.start.day <= 28, "a UTC datetime on day 1 to 28"),
             "warmup_days": (0 <= self.warmup_days <= 366, "from 0 to 366"),
+            "incident_fix_days": (0 <= self.incident_fix_days <= 366, "from 0 to 366"),
         }
         for name, (valid, expected) in checks.items():
             if not valid:
@@ -210,7 +220,7 @@ def simulate(config: ScenarioConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
             "label_time": _timestamps(payments.time_us + _label_delays(rng, payments)),
         }
     )
-    return events, labels
+    return _with_fix(events, payments, config), labels
 
 
 def write_scenario(directory: Path, config: ScenarioConfig | None = None) -> ScenarioFiles:
@@ -303,6 +313,27 @@ def _with_incident(amounts: Floats, times_us: Ints, incident_day: dt.date | None
     start_us = micros(dt.datetime.combine(incident_day, dt.time(), tzinfo=dt.UTC))
     on_day = (times_us >= start_us) & (times_us < start_us + MICROS_PER_DAY)
     return np.where(on_day, np.round(amounts * 100.0, 2), amounts)
+
+
+def _with_fix(events: pd.DataFrame, payments: Transactions, config: ScenarioConfig) -> pd.DataFrame:
+    """``events`` with the fix's corrected versions of the incident day's events, if any.
+
+    Drawn after everything else (no random numbers), so a world with the incident has the
+    same payments as one without it. Each correction follows its original, so the file
+    stays in event order.
+    """
+    if config.incident_day is None or config.incident_fix_days == 0:
+        return events
+    day_start = dt.datetime.combine(config.incident_day, dt.time(), tzinfo=dt.UTC)
+    start_us = micros(day_start)
+    on_day = (payments.time_us >= start_us) & (payments.time_us < start_us + MICROS_PER_DAY)
+    fixed = events[on_day].copy()
+    fixed["amount"] = np.maximum(np.round(payments.amount[on_day], 2), MIN_AMOUNT)
+    fixed["ingested_time"] = pd.Timestamp(day_start + dt.timedelta(days=config.incident_fix_days))
+    fixed["ingested_time"] = fixed["ingested_time"].astype(events["ingested_time"].dtype)
+    order = np.r_[np.arange(len(events)), np.flatnonzero(on_day) + 0.5]
+    both = pd.concat([events, fixed], ignore_index=True)
+    return both.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
 
 def _names(prefix: str, codes: Ints, count: int, min_width: int = 5) -> pd.Series:
