@@ -37,3 +37,18 @@ def test_history_of_a_loop_that_never_ran_is_empty(
 ) -> None:
     code, out = _run(capsys, ["-C", str(fraud_project), "--json", "loop", "history"])
     assert code == 0 and json.loads(out) == {"events": []}
+
+
+def test_once_ticks_and_reports_its_steps_and_a_bad_interval_names_the_option(
+    fraud_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["-C", str(fraud_project)]
+    # No champion is deployed: a tick has no model to act on, and says so.
+    code, out = _run(capsys, [*where, "--json", "loop", "--once"])
+    assert code == 0
+    (tick,) = json.loads(out)["ticks"]
+    assert tick["acted"] is True and tick["steps"] == []
+    with pytest.raises(SystemExit) as exited:
+        main([*where, "loop", "--interval", "soon"])
+    assert exited.value.code == 2
+    assert "--interval 'soon'" in capsys.readouterr().err

@@ -330,8 +330,8 @@ class PredictionLog(Closing):
 
         ``time`` is when the outcome became known (default: now); it is not part of the
         feedback's identity, so a retry sent later is still the same feedback. ``received``
-        is when tether received it (default: the wall time now, whatever the log's clock:
-        "known by day d" needs both). With
+        is when tether received it (default: the log's clock now: the wall time in service, a
+        replay's time in a replay, so that "known by day d", which needs both, holds there too). With
         ``correction=True`` and a ``reason`` (e.g. "chargeback reversed"), the feedback
         replaces the instance's current one, which stays in :meth:`feedback_history`.
 
@@ -345,7 +345,7 @@ class PredictionLog(Closing):
         """
         check_reason(correction, reason)
         row = self._feedback_row(instance_id, business or {}, time or self._clock(), reason)
-        row["received_us"] = to_micros(received or _utc_now())
+        row["received_us"] = to_micros(received or self._clock())
         status = self._store_feedback(row, label, correction=correction)
         if status is None:  # perhaps its prediction is still in this log's queue
             self.flush()
@@ -563,7 +563,7 @@ class PredictionLog(Closing):
         Raises:
             ServingError: the database failed (nothing of the batch is stored then).
         """
-        received_us = to_micros(received or _utc_now())
+        received_us = to_micros(received or self._clock())
         outcomes: list[FeedbackOutcome | None] = [None] * len(items)
         pending: list[tuple[int, tuple[Params, JSONValue, bool]]] = []
         for index, item in enumerate(items):

@@ -45,6 +45,8 @@ VERSION_1_DAYS = 30
 """Version 1's window: the 30 matured days before its training (January)."""
 INCIDENT_DAY = dt.date(2026, 5, 13)
 """The day the pipeline delivers amounts in cents: mid-May, once the loop has work in hand."""
+INCIDENT_FIX_DAYS = 3
+"""The pipeline's fix re-delivers the incident day's events, corrected, three days later."""
 DEMO_TRANSACTIONS = 400_000
 """The smallest world where an honest promotion is possible: some 1,000 flagged payments a
 month (at 100,000 a month holds 230-360, too few to tell 88% from 80% precision)."""
@@ -79,6 +81,7 @@ def scenario(transactions: int, seed: int = 7) -> ScenarioConfig:
         n_customers=max(100, transactions // 100),
         seed=seed,
         incident_day=INCIDENT_DAY,
+        incident_fix_days=INCIDENT_FIX_DAYS,
         months=WORLD_MONTHS,
     )
 
@@ -192,7 +195,7 @@ def outcomes_due_after(
             int(row["is_fraud"]),
             {"amount": float(row["amount"])},
             time=row["label_time"].to_pydatetime(),
-        )  # fmt: skip
+        )
         for row in due.to_dict("records")
     ]
     recorded = 0

@@ -157,8 +157,13 @@ def training_window(
 def training_spine(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """One row per payment, in event order: its request columns and its label.
 
-    Payments without a label get ``is_fraud`` = NaN rather than being dropped.
+    Payments without a label get ``is_fraud`` = NaN rather than being dropped. A payment the
+    pipeline delivered twice (a corrected version: the same ``event_id``, ingested later) is
+    trained on as last delivered, the newest version, as the feature store reads it.
     """
+    if "ingested_time" in events.columns:
+        events = events.sort_values("ingested_time", kind="stable")
+    events = events.drop_duplicates("event_id", keep="last")
     spine = events[SPINE_COLUMNS].sort_values(
         ["event_time", "event_id"], kind="stable", ignore_index=True
     )
