@@ -7,9 +7,11 @@ tether keeps two times apart:
   windows (deploys, alias changes) are on it. In production it is the wall clock; a replay (the
   demo that plays the fraud world's months in minutes) drives a :class:`ReplayClock` forward
   day by day, so the same monitor and loop code sees the replayed January as "now".
-- **wall time**: when something really happened on this machine. Leases, retention and
-  timeouts stay on it, whatever the clock says: a replay at 1 March must not delete
-  predictions written a minute ago, nor keep a lease it took an hour ago.
+- **wall time**: when something really happened on this machine. Timeouts stay on it,
+  whatever the clock says, and so does every row's ``wall_time``. The loop's lease and the
+  prediction log's retention follow the clock instead (issue 11): on the wall clock a replay's
+  retention would delete the replayed January at start-up, and a replayed month would never
+  see a dead controller's lease expire. In service the two clocks are one.
 
 The one obvious way to pass it: a :class:`tether.Project` holds one clock and hands it to the
 components it builds; domain code (monitoring, the loop, the event log) takes ``clock: Clock``

@@ -14,6 +14,7 @@ import pytest
 
 from tether.examples.fraud import loop_demo
 from tether.project import Project
+from tether.server import create_app
 
 pytestmark = pytest.mark.slow
 TRANSACTIONS = 20_000
@@ -22,7 +23,11 @@ TRANSACTIONS = 20_000
 def test_the_loop_demo_ticks_daily_and_its_table_agrees_online_and_offline(
     tmp_path: Path,
 ) -> None:
-    outcome = loop_demo.run(tmp_path / "demo", loop_demo.scenario(TRANSACTIONS))
+    outcome = loop_demo.run(
+        tmp_path / "demo", loop_demo.scenario(TRANSACTIONS),
+        open_project=lambda folder, clock: Project.open(folder, clock=clock),
+        create_app=create_app,
+    )  # fmt: skip
     counts = outcome.counts
     assert counts["ticks"] == counts["days"] == 183
     # Every replayed payment was scored once; every outcome arrived, in the replay or after.

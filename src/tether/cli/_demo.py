@@ -20,6 +20,7 @@ from tether.config import CONFIG_FILE
 from tether.errors import ConfigError
 
 if TYPE_CHECKING:
+    from tether._clock import ReplayClock
     from tether.examples.fraud.loop_demo import DemoOutcome
 
 DEMO_DIR = Path("tether-demo")
@@ -103,8 +104,15 @@ def loop_demo(directory: Path, transactions: int, quick: bool) -> _render.Report
     count = transactions or (QUICK_TRANSACTIONS if quick else DEMO_TRANSACTIONS)
     if count < 20_000:
         raise ConfigError(f"--transactions {count}: expected at least 20000 with --loop.")
+    from tether.project import Project
+    from tether.server import create_app
+
+    def open_project(folder: Path, clock: ReplayClock) -> Project:
+        return Project.open(folder, clock=clock)
+
     with _render.steps("demo --loop") as progress:
-        outcome = run(directory, scenario(count), progress=progress)
+        outcome = run(directory, scenario(count), open_project=open_project,
+                      create_app=create_app, progress=progress)  # fmt: skip
     return demo_report(outcome)
 
 

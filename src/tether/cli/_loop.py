@@ -100,7 +100,7 @@ def _tick_report(tick: TickResult) -> _render.Report:
 def status_command(ctx: typer.Context) -> _render.Report:
     """Each model's phase, since when, its candidate, and who holds the lease."""
     with _store(ctx) as store:
-        states, lease = store.states(), store.lease()
+        states, lease, newest = store.states(), store.lease(), store.history(None, limit=1)
     data: dict[str, Any] = {
         "models": [state.to_dict() for state in states],
         "lease": None
@@ -112,9 +112,11 @@ def status_command(ctx: typer.Context) -> _render.Report:
             "pause_reason": lease.pause_reason,
         },
     }
-    view: list[_render.Block] = [
-        _render.Table(state.model, state.to_dict()) for state in states
-    ] or ["the loop has not ticked yet"]
+    view: list[_render.Block] = [_render.Table(state.model, state.to_dict()) for state in states]
+    if not states:
+        last = (f"the last tick, {newest[0].time.isoformat()}: {newest[0].model} "
+                f"{newest[0].step}") if newest else "the loop has not ticked yet"  # fmt: skip
+        view.append(f"every model is idle, nothing trained, deployed or held ({last})")
     if data["lease"] is not None:
         view.append(_render.Table("lease", data["lease"]))
     return _render.Report(data, view)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from tether import _mlflow
 from tether._storage import JSONValue
@@ -29,8 +29,7 @@ from tether.loop._ports import ExperimentAction, GateVerdict, Observation, Shado
 from tether.registry import CHAMPION
 
 if TYPE_CHECKING:
-    from tether.monitoring import ModelReport
-    from tether.project import Project
+    from tether.monitoring import DiagnosisAction, ModelReport
 
 _LOGGER = logging.getLogger("tether.loop")
 INTENT_TAG = "tether.loop.intent"
@@ -39,10 +38,29 @@ RUNS_SEARCHED = 200
 """How many of the newest runs a resumed tick looks through for its interrupted training."""
 
 
+class ProjectLike(Protocol):
+    """What the loop's ports use of a :class:`tether.project.Project` (which is to the right
+    of ``loop`` in the order of packages, so it is named by its shape, not imported)."""
+
+    @property
+    def settings(self) -> Any: ...
+    @property
+    def tracking_uri(self) -> str: ...
+    @property
+    def events(self) -> Any: ...
+    @property
+    def aliases(self) -> Any: ...
+    def monitor(self) -> Any: ...
+    def window_supported(self) -> bool: ...
+    def feature_reach(self) -> timedelta: ...
+    def train(self, *, window: Any, tags: Mapping[str, str]) -> Any: ...
+    def gate(self, candidate: str, champion: str, settings: GateSettings) -> Any: ...
+
+
 class ProjectPorts:
     """:class:`~tether.loop.LoopPorts` over one project."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: ProjectLike) -> None:
         self.project = project
 
     def models(self) -> Sequence[str]:
@@ -92,7 +110,8 @@ class ProjectPorts:
         return GateVerdict(result.passed, result.reason, result.metrics)
 
     def aliases(self, model: str) -> Mapping[str, str]:
-        return self.project.events.latest_state(model)
+        state: Mapping[str, str] = self.project.events.latest_state(model)
+        return state
 
     def deploy(self, model: str, version: str, role: str, *, reason: str, share: float) -> None:
         self.project.aliases.deploy(version, role, actor=ACTOR, reason=reason, traffic=share)
@@ -160,7 +179,3 @@ def _incident(evidence: Mapping[str, JSONValue]) -> tuple[datetime, datetime] | 
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
-
-
-if TYPE_CHECKING:
-    from tether.monitoring import DiagnosisAction

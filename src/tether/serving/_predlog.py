@@ -331,8 +331,8 @@ class PredictionLog(Closing):
         ``time`` is when the outcome became known (default: now); it is not part of the
         feedback's identity, so a retry sent later is still the same feedback. ``received``
         is when tether received it (default: the log's clock now: the wall time in service, a
-        replay's time in a replay, so that "known by day d", which needs both, holds there too). With
-        ``correction=True`` and a ``reason`` (e.g. "chargeback reversed"), the feedback
+        replay's time in a replay, so that "known by day d", which needs both, holds there
+        too). With ``correction=True`` and a ``reason`` (e.g. "chargeback reversed"), the feedback
         replaces the instance's current one, which stays in :meth:`feedback_history`.
 
         Raises:

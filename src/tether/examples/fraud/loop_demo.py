@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -32,7 +32,11 @@ from tether.examples.fraud import story
 from tether.examples.fraud.simulate import ScenarioConfig
 
 if TYPE_CHECKING:
-    from tether.project import Project
+    from tether.examples.fraud._replay_server import AppFactory
+
+ProjectOpener = Callable[[Path, ReplayClock], Any]
+"""``tether.project.Project.open`` (the project is to the right of ``examples`` in the order of
+packages: the front hands it in, with the server's ``create_app``)."""
 
 REPLAY_START = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 """Version 1 is trained on 1 April on January, the first month whose every outcome is known
@@ -104,6 +108,8 @@ def run(
     directory: Path,
     config: ScenarioConfig,
     *,
+    open_project: ProjectOpener,
+    create_app: AppFactory,
     progress: Progress = no_progress,
 ) -> DemoOutcome:
     """Play the story in ``directory`` (a new folder) and return the month table.
@@ -112,8 +118,6 @@ def run(
     from tether.examples.fraud.replay import replay
     from tether.lineage import choose_window
     from tether.monitoring import MonitorPolicy
-    from tether.project import Project
-    from tether.server import create_app
 
     def progress_for(stage: str) -> Progress:
         def report(step: str, done: int | None = None, total: int | None = None) -> None:
@@ -128,7 +132,7 @@ def run(
     labels = pd.read_parquet(made.data.labels)
     lap("generate")
     clock = ReplayClock(REPLAY_START)
-    with Project.open(directory, clock=clock) as project:
+    with open_project(directory, clock) as project:
         model = project.settings.model_name
         window = choose_window(
             REPLAY_START, days=VERSION_1_DAYS,
@@ -176,7 +180,7 @@ def run(
 
 
 def outcomes_due_after(
-    project: Project, clock: ReplayClock, events: pd.DataFrame, labels: pd.DataFrame,
+    project: Any, clock: ReplayClock, events: pd.DataFrame, labels: pd.DataFrame,
     end: dt.datetime,
 ) -> int:  # fmt: skip
     """Record the outcomes of replayed payments that arrive after ``end``, at their own times

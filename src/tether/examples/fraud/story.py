@@ -20,7 +20,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,22 @@ import pandas as pd
 from tether.monitoring import BusinessMetric, CellAggregate, ConfusionCells
 from tether.registry import Event
 
-if TYPE_CHECKING:
-    from tether.project import Project
+
+class StoryProject(Protocol):
+    """What the table reads of a :class:`tether.project.Project` (to the right of ``examples``
+    in the order of packages, so named by its shape)."""
+
+    @property
+    def settings(self) -> Any: ...
+    @property
+    def tracking_uri(self) -> str: ...
+    @property
+    def events(self) -> Any: ...
+    @property
+    def feature_store(self) -> Any: ...
+    @property
+    def log_aggregates(self) -> Any: ...
+
 
 CELLS = ("tp", "fp", "fn", "tn")
 SERVED_ROLES = ("champion", "challenger")
@@ -195,7 +209,7 @@ def totals(rows: Sequence[Month]) -> Mapping[str, float]:
 
 
 def counterfactual(
-    project: Project, version: str, events: pd.DataFrame, labels: pd.DataFrame,
+    project: StoryProject, version: str, events: pd.DataFrame, labels: pd.DataFrame,
     start: datetime, end: datetime,
 ) -> pd.DataFrame:  # fmt: skip
     """Version 1's decision on every payment of ``[start, end)``, as if it had served alone.
@@ -226,7 +240,7 @@ def counterfactual(
 
 
 def loop_on(
-    project: Project, bounds: Sequence[datetime]
+    project: StoryProject, bounds: Sequence[datetime]
 ) -> tuple[list[ConfusionCells], list[tuple[str, ...]]]:
     """Per month, the confusion cells of what was served and the versions that served it."""
     model = project.settings.model_name
