@@ -378,3 +378,17 @@ def test_bad_evidence_is_refused_with_what_was_seen() -> None:
     with pytest.raises(MonitoringError, match="11 labelled of 10 predictions"):
         DayEvidence(START, 10, 11)
     assert day.completeness == 0.1
+
+
+def test_a_matured_window_below_the_floor_with_broad_drift_is_a_retrain_without_a_trend() -> None:
+    # A flat, noisy daily series (no change found) but the rule fired on the matured window:
+    # a slow slide the daily series cannot show is still a decline.
+    flat = _retraining_case(seed=13)
+    noisy = tuple(replace(d, realized=0.9, estimated=0.9) for d in flat.days)
+    fired = "precision 0.742 [0.70, 0.78] on 520 flagged rows, below 0.80"
+
+    diagnosis = diagnose(replace(flat, days=noisy, below_floor=fired))
+    assert (diagnosis.action, diagnosis.cause) == ("retrain", "gradual_decline")
+    assert diagnosis.reasons[0] == fired
+    # Without the rule's finding the same evidence has nothing to act on.
+    assert diagnose(replace(flat, days=noisy)).action == "wait"

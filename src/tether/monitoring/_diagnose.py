@@ -381,8 +381,12 @@ def _rollback(evidence: DiagnosisInput, policy: DiagnosisPolicy, seen: _Seen) ->
 
 def _retrain(evidence: DiagnosisInput, policy: DiagnosisPolicy, seen: _Seen) -> _Verdict | None:
     decline = seen.decline()
+    # A decline is a change the daily series show, or the matured window below the rule's
+    # floor: a slow slide (a few points a month) hides in a noisy daily series, but not from
+    # the rule that fired on a whole matured window.
+    why = decline.reason if decline is not None else evidence.below_floor
     drift_broad = math.isfinite(seen.recent_drift) and seen.recent_drift > policy.drift_share
-    if decline is None or not drift_broad or seen.predictions < policy.min_predictions:
+    if not why or not drift_broad or seen.predictions < policy.min_predictions:
         return None
     if evidence.new_labelled_rows < policy.min_new_labelled_rows:
         return None
@@ -390,7 +394,7 @@ def _retrain(evidence: DiagnosisInput, policy: DiagnosisPolicy, seen: _Seen) -> 
         "retrain",
         "gradual_decline",
         [
-            decline.reason,
+            why,
             f"drift is broad: {seen.recent_drift:.0%} of the monitored features drifted over "
             f"the last {policy.recent_days} days (more than {policy.drift_share:.0%})",
             f"{evidence.new_labelled_rows:,} new labelled rows to learn from (at least "

@@ -189,6 +189,8 @@ class DiagnosisInput:
         new_labelled_rows: matured labelled rows newer than the serving version's training
             data: what a retrain could learn from.
         metric: the realized / estimated metric's name, for the reasons (``"precision"``).
+        below_floor: the performance rule's words when it fired on the serving version's
+            matured window (its metric below the floor, with labels enough), else empty.
     """
 
     model: str
@@ -197,6 +199,7 @@ class DiagnosisInput:
     changes: tuple[RegistryChange, ...] = ()
     new_labelled_rows: int = 0
     metric: str = "precision"
+    below_floor: str = ""
 
     def __post_init__(self) -> None:
         days = [evidence.day for evidence in self.days]

@@ -459,8 +459,10 @@ class Monitor:
         labelled = (
             0 if champion is None or champion.realized is None else champion.realized.labelled
         )
+        rule = champion.rule if champion is not None else None
+        below = rule.message if rule is not None and rule.state == "fired" else ""
         evidence = DiagnosisInput(model, tuple(days), quality, changes, labelled,
-                                  self._policy.rule.metric)  # fmt: skip
+                                  self._policy.rule.metric, below)  # fmt: skip
         return diagnose(evidence, self._policy.diagnosis)
 
 
