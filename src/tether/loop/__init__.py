@@ -11,7 +11,7 @@ from tether._config_loop import LoopSettings
 from tether.loop._controller import Controller, TickResult
 from tether.loop._gate import GateResult, GateSettings, gate
 from tether.loop._ports import GateVerdict, LoopPorts, Observation, ShadowSeen, Trained
-from tether.loop._project import ProjectPorts
+from tether.loop._project import ProjectLike, ProjectPorts
 from tether.loop._store import LoopEvent, LoopState, LoopStore
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "LoopState",
     "LoopStore",
     "Observation",
+    "ProjectLike",
     "ProjectPorts",
     "ShadowSeen",
     "TickResult",

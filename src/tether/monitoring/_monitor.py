@@ -124,9 +124,8 @@ class MonitorPolicy:
         """The policy of a project's ``[monitoring]`` table."""
         return cls(
             window=timedelta(days=settings.window_days),
-            # A day's realized metric is judged only once its outcomes are in, so the daily
-            # evidence reaches back past the outcome window: 28 days of history ending at today
-            # would hold no judged day at all when outcomes take 60 days.
+            # A day's realized metric is judged once its outcomes are in: the history reaches
+            # past the outcome window, or it would hold no judged day when outcomes take 60.
             history_days=DEFAULT_HISTORY_DAYS + settings.outcome_window_days,
             drift=DriftThresholds(
                 psi_drift=settings.psi_drift,

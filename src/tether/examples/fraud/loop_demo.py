@@ -188,7 +188,7 @@ def outcomes_due_after(
     from tether.serving import FeedbackItem
 
     due = labels[labels["label_time"] >= end]
-    amounts = events.sort_values("ingested_time").drop_duplicates("event_id", keep="last")
+    amounts = story.newest_versions(events)
     due = due.merge(amounts[["event_id", "amount"]], on="event_id", how="inner")
     if due.empty:
         return 0

@@ -25,20 +25,15 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from tether.loop import ProjectLike
 from tether.monitoring import BusinessMetric, CellAggregate, ConfusionCells
 from tether.registry import Event
 
 
-class StoryProject(Protocol):
-    """What the table reads of a :class:`tether.project.Project` (to the right of ``examples``
-    in the order of packages, so named by its shape)."""
+class StoryProject(ProjectLike, Protocol):
+    """What the table reads of a :class:`tether.project.Project`: the loop's view of one
+    (the project is to the right of ``examples`` in the order of packages), and its stores."""
 
-    @property
-    def settings(self) -> Any: ...
-    @property
-    def tracking_uri(self) -> str: ...
-    @property
-    def events(self) -> Any: ...
     @property
     def feature_store(self) -> Any: ...
     @property
@@ -223,7 +218,7 @@ def counterfactual(
     chosen = events[(events["event_time"] >= start) & (events["event_time"] < end)]
     # The newest version of each payment is the one whose outcome the labels describe (a
     # corrected row replaces the incident's); the spine is what a request carries.
-    chosen = chosen.sort_values("ingested_time").drop_duplicates("event_id", keep="last")
+    chosen = newest_versions(chosen)
     spine = chosen.drop(columns=["ingested_time"]).sort_values(["event_time", "event_id"])
     spine = spine.reset_index(drop=True)
     features = project.feature_store.build_training_set(spine, "event_time")
@@ -237,6 +232,12 @@ def counterfactual(
     frame["decision"] = (scores >= threshold).astype(int)
     frame["is_fraud"] = frame["is_fraud"].fillna(0).astype(int)
     return frame
+
+
+def newest_versions(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per payment: the version ingested last (a correction replaces the original)."""
+    by_ingest = events.sort_values("ingested_time", kind="stable")
+    return by_ingest.drop_duplicates("event_id", keep="last")
 
 
 def loop_on(
