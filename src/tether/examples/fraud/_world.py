@@ -7,6 +7,7 @@ Everything here is plain numpy on integer codes; strings are made once, at the e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,11 @@ RISKY_ABROAD: dict[str, float] = {
     "GB": 0.08,
     "CN": 0.07,
 }
+TRAVEL_ABROAD: dict[str, float] = {
+    name: share for name, share in LEGIT_ABROAD.items() if name not in RISKY_ABROAD
+}
+"""The destinations of cardholders' trips where fraud has not come from: where honest
+shopping sprees abroad happen."""
 COUNTRIES: tuple[str, ...] = tuple(sorted({HOME_COUNTRY, *LEGIT_ABROAD, *RISKY_ABROAD}))
 
 
@@ -137,7 +143,7 @@ def lerp(at_start: float, at_end: float, level: Floats) -> Floats:
 
 
 def pick(
-    rng: np.random.Generator, weights: dict[str, float], vocabulary: tuple[str, ...], size: int
+    rng: np.random.Generator, weights: Mapping[str, float], vocabulary: tuple[str, ...], size: int
 ) -> Ints:
     """Draw ``size`` vocabulary codes with the given relative weights."""
     codes = np.array([vocabulary.index(name) for name in weights], dtype=np.int64)
