@@ -18,6 +18,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -35,29 +36,29 @@ def _world_table() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[int, object]]:
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[int, Any]]:
     world_table = _world_table()
     scenario = world_table.scenario_for(400_000, 7)
     frame = world_table.feature_frame(scenario, tmp_path_factory.mktemp("world"))
-    table: dict[str, dict[int, object]] = world_table.table(frame, months=MONTHS)
+    table: dict[str, dict[int, Any]] = world_table.table(frame, months=MONTHS)
     return table
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("month", MONTHS)
 def test_matured_retrain_holds_85_percent_precision_at_no_less_recall_than_version_1(
-    result: dict[str, dict[int, object]], month: int
+    result: dict[str, dict[int, Any]], month: int
 ) -> None:
     retrain, v1 = result["c"][month], result["v1"][month]
-    assert retrain.precision >= 0.85, (month, retrain, v1)  # type: ignore[attr-defined]
-    assert retrain.recall >= v1.recall, (month, retrain, v1)  # type: ignore[attr-defined]
+    assert retrain.precision >= 0.85, (month, retrain, v1)
+    assert retrain.recall >= v1.recall, (month, retrain, v1)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("month", MONTHS)
 def test_naive_retrain_on_unmatured_labels_floods_the_team_with_false_alarms(
-    result: dict[str, dict[int, object]], month: int
+    result: dict[str, dict[int, Any]], month: int
 ) -> None:
     naive, retrain = result["naive"][month], result["c"][month]
-    assert naive.precision < 0.05, (month, naive)  # type: ignore[attr-defined]
-    assert naive.flagged > 10 * retrain.flagged, (month, naive, retrain)  # type: ignore[attr-defined]
+    assert naive.precision < 0.05, (month, naive)
+    assert naive.flagged > 10 * retrain.flagged, (month, naive, retrain)

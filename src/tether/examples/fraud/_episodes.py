@@ -24,11 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from tether.examples.fraud._transactions import (
-    AMOUNT_INFLATION,
-    AMOUNT_MULTIPLIER,
-    Transactions,
-)
+from tether.examples.fraud._transactions import AMOUNT_INFLATION, AMOUNT_MULTIPLIER, Transactions
 from tether.examples.fraud._world import (
     CATEGORIES,
     COUNTRIES,
@@ -52,9 +48,10 @@ FRAUD_SHARE = 0.025
 SPREE_SHARE = 0.010
 """Share of payments that are honest classic-looking sprees at drift level 1 (0 at level 0)."""
 SPREES_AFTER_DAYS = 31
+"""Days after the world starts to change before the first honest spree: none in January,
+so version 1 never learns to tell a spree from fraud."""
 SPREE_STEP = 0.06
 """The spree share's step on the first day of sprees, as a drift level: a few from day one."""
-"""Days after the world starts to change before the first honest spree: none in January."""
 
 _HOME_CODE = COUNTRIES.index(HOME_COUNTRY)
 _RESELLABLE = {"electronics": 0.45, "gift_cards": 0.35, "jewelry": 0.2}

@@ -42,12 +42,11 @@ _HOME_CODE = COUNTRIES.index(HOME_COUNTRY)
 AMOUNT_MULTIPLIER = np.array([profile[2] for profile in CATEGORY_PROFILE.values()])
 _MIX_START = {name: profile[0] for name, profile in CATEGORY_PROFILE.items()}
 _MIX_END = {name: profile[1] for name, profile in CATEGORY_PROFILE.items()}
-HOUR_PROFILE = np.interp(
+# Legitimate spending by hour of day: quiet at night, peaks at lunch and early evening.
+_HOUR_PROFILE = np.interp(
     np.arange(24), [0, 4, 8, 12, 15, 19, 23], [1.0, 0.3, 4.0, 6.5, 5.0, 7.0, 2.0]
 )
-HOUR_PROFILE = HOUR_PROFILE / HOUR_PROFILE.sum()
-"""Honest spending by hour of day (UTC, customers live in the US): quiet at night, peaks at
-lunch and early evening."""
+_HOUR_PROFILE = _HOUR_PROFILE / _HOUR_PROFILE.sum()
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def legitimate(
 ) -> Transactions:
     """``size`` honest payments, drawn over the world's days in proportion to volume."""
     days = rng.choice(clock.n_days, size=size, p=clock.day_weights())
-    hours = rng.choice(24, size=size, p=HOUR_PROFILE)
+    hours = rng.choice(24, size=size, p=_HOUR_PROFILE)
     within = rng.integers(0, MICROS_PER_HOUR, size)
     times = clock.start_us + days * MICROS_PER_DAY + hours * MICROS_PER_HOUR + within
     level = clock.level(times)
