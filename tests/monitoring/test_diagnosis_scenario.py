@@ -5,11 +5,11 @@ a replayed clock, against the reference and calibration its training run records
 One world (60,000 payments, 600 customers, ``drift=1``, the cents incident on 10 February)
 serves three stories, each in a log of its own holding only the days its monitor reads:
 
-1. **gradual drift**: the model serves from 15 March; on 1 September (history 170 days; the
+1. **gradual drift**: the model serves from 1 March; on 1 September (history 184 days; the
    outcome window of 60 days leaves the days to early July labelled) the realized precision
-   falls by a trend (measured: -0.0025 a day, 0.96 to 0.68 over 113 labelled days; CUSUM
-   2.05, BIC trend 8 below constant), 67% of the features drifted over the last week, and
-   3,680 new labelled rows: **retrain**, with the concept-drift gap (realized 0.31 below
+   falls by a trend (measured: -0.0024 a day, 0.91 to 0.61 over 127 labelled days; CUSUM
+   2.72, BIC trend 8.7 below constant), 66% of the features drifted over the last week, and
+   3,705 new labelled rows: **retrain**, with the concept-drift gap (realized 0.40 below
    CBPE's estimate) in the reasons;
 2. **the cents incident**: the day after it, the incident day's quality check shows the unit
    shift on ``amount`` (median 96x the reference's, near x100) and ``amount_to_mean_30d``,
@@ -20,8 +20,8 @@ serves three stories, each in a log of its own holding only the days its monitor
    from 0.20 to 8.0 on the deploy's day: **rollback**, naming the deploy.
 
 Measured on the shared 2-core machine (pytest --durations): the world (simulation, feature
-store, training) 4-8 s; the first story 19-30 s (43,000 predictions logged, then a run of
-170 daily evidences); each of the others 1-4 s; the module 36-44 s.
+store, training) 4-8 s; the first story 13-30 s (some 46,000 predictions logged, then a run of
+184 daily evidences); each of the others 1-4 s; the module 36-44 s.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def test_the_world_is_the_one_the_stories_need(served: Served) -> None:
     flagged = frame["score"] >= _threshold(served)
     month = frame["event_time"].dt.month
     precision = frame["is_fraud"][flagged].groupby(month[flagged]).mean()
-    assert precision[3] > 0.9 > 0.8 > precision[7]  # measured 0.95 in March, 0.67 in July
+    assert precision[3] > 0.85 > 0.7 > precision[7]  # measured 0.89 in March, 0.62 in July
     incident = frame["event_time"].dt.date == INCIDENT
     before = frame["event_time"].dt.date == INCIDENT - timedelta(days=1)
     ratio = frame.loc[incident, "amount"].median() / frame.loc[before, "amount"].median()
@@ -138,9 +138,9 @@ def test_the_world_is_the_one_the_stories_need(served: Served) -> None:
 
 
 def test_gradual_drift_is_diagnosed_retrain(served: Served, tmp_path: Path) -> None:
-    start, now = datetime(2026, 3, 15, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
+    start, now = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
     url = _log(tmp_path, served, start, now, _version_one)
-    policy = MonitorPolicy(window=timedelta(days=14), history_days=170, sample_size=2_000)
+    policy = MonitorPolicy(window=timedelta(days=14), history_days=184, sample_size=2_000)
     report = _run(url, served, now, policy, [(FIRST_DEPLOY, "1")])
     diagnosis = report.diagnosis
     assert (diagnosis.action, diagnosis.cause) == ("retrain", "gradual_decline"), diagnosis.reasons
@@ -155,7 +155,7 @@ def test_gradual_drift_is_diagnosed_retrain(served: Served, tmp_path: Path) -> N
     assert not diagnosis.evidence["quality"]  # no breaking data-quality finding
     (champion,) = report.groups
     assert champion.drift is not None and champion.drift.dataset_drift
-    assert len(report.days) == 170
+    assert len(report.days) == 184
     assert [a.name for a in report.alerts if a.kind == "diagnosis"] == ["retrain"]
     assert report.run_id > 0  # stored with its verdict
 

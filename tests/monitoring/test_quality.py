@@ -138,6 +138,29 @@ def test_a_feature_stuck_at_one_value_is_constant(frame: pd.DataFrame, reference
     assert found == {("constant", "tx_count_7d"), ("constant", "category")}
 
 
+@pytest.mark.parametrize(("rows", "stuck"), [(150, False), (2_000, True)])
+def test_a_sparse_feature_all_zero_is_stuck_only_when_the_reference_makes_it_improbable(
+    rows: int, stuck: bool
+) -> None:
+    # A count that is 0 in 97% of the reference: all zeros in 150 rows happens one window in
+    # a hundred (0.97 ** 150 = 0.01), in 2,000 rows once in 1e26.
+    rng = np.random.default_rng(3)
+    sparse = pd.DataFrame({"tx_count_1h": (rng.random(20_000) < 0.03).astype(np.int64)})
+    reference = profile_frame(sparse, seed=0)
+    found = findings_of(reference, pd.DataFrame({"tx_count_1h": np.zeros(rows, np.int64)}))
+    assert [f.check for f in found] == (["constant"] if stuck else [])
+
+
+def test_a_category_stuck_on_its_usual_value_in_a_few_rows_is_no_finding(
+    frame: pd.DataFrame, reference: Profile
+) -> None:
+    # "grocery" is 40% of the reference: ten grocery rows in a row are a chance of 1e-4.
+    assert findings_of(reference, frame.iloc[:10].assign(category="grocery")) == []
+    assert {
+        f.check for f in findings_of(reference, frame.iloc[:100].assign(category="grocery"))
+    } == {"constant"}
+
+
 def test_a_feature_constant_in_the_reference_too_is_no_finding() -> None:
     frame = draw(5_000, seed=5).assign(version=2)
     reference = profile_frame(frame)

@@ -14,7 +14,10 @@ checks, each with its default in :class:`QualityThresholds`:
 ``out_of_range``    more than ``out_of_range_share`` of the window's values (estimated on its
                     sample) lie outside the reference's ``[minimum, maximum]``
 ``constant``        a feature that varied in the reference is one value now (numeric: its
-                    standard deviation is 0; categorical: one category)
+                    standard deviation is 0; categorical: one category), and the
+                    reference makes that improbable: the chance that every row of the
+                    window draws that value, its reference share to the power of the
+                    window's rows, is below ``constant_chance``
 ``unit_shift``      the median moved by a factor near 10, 100 or 1000 (or 1/10, 1/100,
                     1/1000: within ``unit_tolerance``) while the shape, the quantiles divided
                     by the median, stayed within ``shape_tolerance``: dollars read as cents
@@ -68,6 +71,12 @@ SHAPE_QUANTILES = (0.1, 0.25, 0.75, 0.9)
 UNSEEN_SHARE = 0.05
 """A share of rows in categories the reference never saw: new categories do appear, one by
 one; a flood is a renamed or re-encoded column."""
+CONSTANT_CHANCE = 1e-6
+"""A window is called stuck on one value only if the reference gives every one of its rows
+that value with less than this chance: a sparse count (0 in 97% of the reference) is all
+zeros on a quiet day of 150 payments one day in seventy, which is no pipeline fault, and a
+monitor checks some 15 features on each of 180 days; at 2,000 rows the same zeros are a
+chance of 1e-27."""
 MIN_ROWS = 30
 """The fewest sampled values of a feature for the checks that need rows."""
 
@@ -85,6 +94,7 @@ class QualityThresholds:
     unit_tolerance: float = UNIT_TOLERANCE
     shape_tolerance: float = SHAPE_TOLERANCE
     unseen_share: float = UNSEEN_SHARE
+    constant_chance: float = CONSTANT_CHANCE
     min_rows: int = MIN_ROWS
 
 
@@ -187,7 +197,12 @@ def _numeric_findings(
     limits: QualityThresholds,
 ) -> list[QualityFinding]:
     findings = []
-    if now.count >= 2 and now.std == 0 and before.std > 0:
+    if (
+        now.count >= 2
+        and now.std == 0
+        and before.std > 0
+        and _improbable(_numeric_share(name, now.minimum, before, reference), now.count, limits)
+    ):
         message = (
             f"{name!r} is constant in the window (every value {now.minimum:g}); it varied "
             f"in the reference (std {before.std:.4g})"
@@ -258,13 +273,48 @@ def _categorical_findings(
                 "categories the reference never saw"
             )
             findings.append(QualityFinding("unseen", name, share, 0.0, message))
-    if now.count >= 2 and _distinct(before) > 1 and _is_one_category(name, now, current):
+    if (
+        now.count >= 2
+        and _distinct(before) > 1
+        and _is_one_category(name, now, current)
+        and _improbable(_category_share(now, before), now.count, limits)
+    ):
         message = (
             f"{name!r} holds one category in the window; the reference had "
             f"{_distinct(before)} or more"
         )
         findings.append(QualityFinding("constant", name, 1.0, float(_distinct(before)), message))
     return findings
+
+
+def _improbable(share: float, rows: int, limits: QualityThresholds) -> bool:
+    """Whether ``rows`` draws from the reference all landing on a value of reference share
+    ``share`` is rarer than ``limits.constant_chance`` (in logs: ``share ** rows`` underflows)."""
+    if share <= 0:
+        return True
+    return rows * math.log(min(share, 1.0)) < math.log(limits.constant_chance)
+
+
+def _numeric_share(name: str, value: float, before: NumericSummary, reference: Profile) -> float:
+    """The reference's share of ``value``: exact on its sample, else the share of the bin
+    holding it (an upper bound, so a summary-only reference errs towards no finding)."""
+    sampled = _values(reference.sample, name)
+    if len(sampled):
+        return float(np.mean(sampled == value))
+    total = sum(before.counts)
+    if total == 0:
+        return 0.0
+    return before.counts[int(np.searchsorted(before.edges, value, side="right"))] / total
+
+
+def _category_share(now: CategoricalSummary, before: CategoricalSummary) -> float:
+    """The reference's share of the window's one category: a named one's frequency, or, for
+    a category in the "other" bucket, that bucket's share (an upper bound)."""
+    if before.count == 0:
+        return 0.0
+    named = [category for category, rows in now.frequencies.items() if rows > 0]
+    rows = before.frequencies.get(named[0], 0) if named else before.other
+    return rows / before.count
 
 
 def _distinct(summary: CategoricalSummary) -> int:
