@@ -4,9 +4,10 @@ one that recomputes every day reports, tick after tick, on SQLite and PostgreSQL
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,10 @@ from tether._storage import dump_json
 from tether.monitoring import Calibration, MonitorResults, profile_frame
 from tether.monitoring import _monitor as monitor_module
 from tether.monitoring._monitor import Monitor, MonitorPolicy
-from tether.monitoring._monitor_days import DayDrift
+from tether.monitoring._monitor_days import DayDrift, shifts_from_days_before
 from tether.monitoring._monitor_report import ModelReport
 from tether.monitoring._performance_rules import MaturityRule, PerformanceRule
+from tether.monitoring._quality import QualityThresholds, Scale, unit_shift
 from tether.monitoring._report import DriftThresholds
 from tether.monitoring._results import DayRecord
 from tether.monitoring._window import Group, ModelReference, confusion, daily_confusion
@@ -287,3 +289,51 @@ def test_a_version_5_sqlite_log_gains_the_window_index_its_narrow_windows_read(
     ).fetchall()
     database.close()
     assert ("tether_features_1_window",) in indexes
+
+
+def _drift_of(scales: dict[str, Scale]) -> DayDrift:
+    return DayDrift(0.0, 0.0, 0.0, (), scales)
+
+
+def test_a_day_in_cents_is_a_unit_shift_from_the_days_before_though_not_from_the_reference() -> (
+    None
+):
+    # Amounts rising 2% a day for a month (60% above the reference's median by then), 300
+    # payments a day, then one day delivered in cents: x100 from the week before, x160 from
+    # the reference (beyond a unit's tolerance), so only the comparison with the days finds it.
+    rng = np.random.default_rng(4)
+    limits = QualityThresholds()
+    reference = rng.lognormal(3.7, 0.9, 5_000)
+    days = []
+    for index in range(30):
+        amounts = rng.lognormal(3.7, 0.9, 300) * 1.02 ** (index + 1)
+        if index == 25:
+            amounts *= 100
+        day = date(2026, 5, 1) + timedelta(days=index)
+        scale = Scale.of(amounts)
+        assert scale is not None
+        days.append((day, _drift_of({"amount": scale})))
+    found = shifts_from_days_before(days, limits)
+    assert [(q.day, q.check, q.feature) for q in found] == [
+        (date(2026, 5, 26), "unit_shift", "amount")
+    ]
+    assert "over the 7 days before" in found[0].message and "near x100" in found[0].message
+    incident = days[25][1].scales["amount"]
+    from_reference = Scale.of(reference)
+    assert from_reference is not None
+    assert unit_shift("amount", from_reference, incident, limits) is None
+
+
+def test_a_unit_shift_needs_three_days_before_it_with_a_scale() -> None:
+    one = Scale(50.0, (0.3, 0.5, 2.0, 4.0))
+    cents = Scale(5_000.0, (0.3, 0.5, 2.0, 4.0))
+    scales: list[dict[str, Scale]] = [{"amount": one}, {}, {"amount": one}, {"amount": cents}]
+    days = [(date(2026, 5, 1 + i), _drift_of(seen)) for i, seen in enumerate(scales)]
+    assert shifts_from_days_before(days, QualityThresholds()) == []
+    days.insert(0, (date(2026, 4, 30), _drift_of({"amount": one})))
+    assert [q.day for q in shifts_from_days_before(days, QualityThresholds())] == [date(2026, 5, 4)]
+
+
+def test_a_day_drift_keeps_its_scales_through_its_stored_form() -> None:
+    drift = _drift_of({"amount": Scale(62.35, (0.294, 0.516, 1.975, 4.178))})
+    assert DayDrift.from_dict(json.loads(dump_json(drift.to_dict()))) == drift

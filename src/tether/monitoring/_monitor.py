@@ -60,6 +60,7 @@ from tether.monitoring._monitor_days import (
     basis,
     closed,
     day_drift,
+    shifts_from_days_before,
 )
 from tether.monitoring._monitor_days import realized as day_realized
 from tether.monitoring._monitor_report import (
@@ -380,8 +381,8 @@ class Monitor:
     ) -> tuple[tuple[DayEvidence, ...], tuple[QualityEvidence, ...], list[DayRecord]]:
         """The champion's evidence day by day over the history, each day against the
         reference of the version that served it, with each day's data-quality findings (a
-        one-day break, such as the cents incident, moves a week's median too little to see),
-        and the closed days computed afresh, to store (:mod:`._monitor_days`)."""
+        one-day break, such as the cents incident, moves a week's median too little to see;
+        each day also against the days before), and the closed days computed afresh."""
         policy = self._policy
         today = datetime(now.year, now.month, now.day, tzinfo=UTC)
         history = (today - timedelta(days=policy.history_days), now)
@@ -393,6 +394,7 @@ class Monitor:
         days: list[DayEvidence] = []
         quality: list[QualityEvidence] = []
         computed: list[DayRecord] = []
+        drifts: list[tuple[date, DayDrift]] = []
         for version, start, predictions, labelled in zip(
             counts["version"], counts["day"], counts["predictions"], counts["labelled"],
             strict=True,
@@ -408,6 +410,8 @@ class Monitor:
                                     score_psi=drift.score_psi, metric_rows=rows,
                                     drifted_share=drift.drifted_share))  # fmt: skip
             quality += [QualityEvidence.of(first.date(), finding) for finding in drift.quality]
+            drifts.append((first.date(), drift))
+        quality += shifts_from_days_before(drifts, policy.quality)
         return tuple(days), tuple(quality), computed
 
     def _day_drift(
@@ -423,7 +427,7 @@ class Monitor:
         the same predictions, else computed (and, when closed, added to ``computed``)."""
         reference = self._reference(model, group.version)
         if isinstance(reference, str):
-            return DayDrift(math.nan, math.nan, math.nan, ())
+            return DayDrift(math.nan, math.nan, math.nan, (), {})
         policy = self._day_policy
         key = (group.version, day[0], self._basis(group.version, reference))
         found = stored.get(key) if self._reuse_days else None

@@ -221,31 +221,79 @@ def _numeric_findings(
     return findings + ([shift] if shift else [])
 
 
-def _unit_shift(
-    name: str, before: Floats, now: Floats, limits: QualityThresholds
+@dataclass(frozen=True)
+class Scale:
+    """A numeric feature's median and its shape, the quantiles of :data:`SHAPE_QUANTILES`
+    over the median: what a unit change moves, and what it keeps."""
+
+    median: float
+    shape: tuple[float, ...]
+
+    @classmethod
+    def of(cls, values: Floats) -> Scale | None:
+        """The scale of ``values``; none without values or with a median of 0 (no scale to
+        compare: a ratio to zero)."""
+        if len(values) == 0:
+            return None
+        median = float(np.median(values))
+        if median == 0:
+            return None
+        quantiles = np.quantile(values, SHAPE_QUANTILES) / median
+        return cls(median, tuple(float(q) for q in quantiles))
+
+    @classmethod
+    def typical(cls, scales: list[Scale]) -> Scale:
+        """The median of the medians and of each shape quantile: one odd day among
+        ``scales`` moves neither."""
+        shapes = np.array([scale.shape for scale in scales])
+        return cls(
+            float(np.median([scale.median for scale in scales])),
+            tuple(float(q) for q in np.median(shapes, axis=0)),
+        )
+
+
+def unit_shift(
+    name: str,
+    before: Scale,
+    now: Scale,
+    limits: QualityThresholds,
+    *,
+    against: str = "in the reference",
+    shape_tolerance: float | None = None,
 ) -> QualityFinding | None:
-    """A median moved by a unit factor while the quantiles over the median stayed."""
-    if min(len(before), len(now)) < limits.min_rows:
-        return None
-    median_before, median_now = float(np.median(before)), float(np.median(now))
-    if median_before == 0 or median_now == 0 or (median_before > 0) != (median_now > 0):
-        return None  # no scale to compare: a ratio to zero, or a sign change (not a unit)
-    ratio = median_now / median_before
+    """A median moved by a unit factor from ``before`` to ``now`` while the shape stayed
+    (within ``shape_tolerance``, by default the thresholds'); ``against`` names ``before``
+    in the finding's words."""
+    if (before.median > 0) != (now.median > 0):
+        return None  # a sign change is not a unit
+    ratio = now.median / before.median
     factor = _unit_factor(ratio, limits.unit_tolerance)
     if factor is None:
         return None
-    shape_before = np.quantile(before, SHAPE_QUANTILES) / median_before
-    shape_now = np.quantile(now, SHAPE_QUANTILES) / median_now
+    tolerance = limits.shape_tolerance if shape_tolerance is None else shape_tolerance
+    shape_before, shape_now = np.array(before.shape), np.array(now.shape)
     change = np.abs(shape_now - shape_before) / np.maximum(np.abs(shape_before), 1.0)
-    if float(change.max()) > limits.shape_tolerance:
+    if float(change.max()) > tolerance:
         return None
     words = f"x{factor:g}" if factor > 1 else f"/{1 / factor:g}"
     message = (
-        f"median of {name!r} is {median_now:.4g} in the window; {median_before:.4g} in the "
-        f"reference (a factor of {ratio:.4g}, near {words}) while its shape stayed: "
+        f"median of {name!r} is {now.median:.4g} in the window; {before.median:.4g} "
+        f"{against} (a factor of {ratio:.4g}, near {words}) while its shape stayed: "
         "a unit change upstream (cents for dollars?)"
     )
-    return QualityFinding("unit_shift", name, median_now, median_before, message)
+    return QualityFinding("unit_shift", name, now.median, before.median, message)
+
+
+def _unit_shift(
+    name: str, before: Floats, now: Floats, limits: QualityThresholds
+) -> QualityFinding | None:
+    """A unit shift of the window's sample against the reference's."""
+    if min(len(before), len(now)) < limits.min_rows:
+        return None
+    scale_before, scale_now = Scale.of(before), Scale.of(now)
+    if scale_before is None or scale_now is None:
+        return None
+    return unit_shift(name, scale_before, scale_now, limits)
 
 
 def _unit_factor(ratio: float, tolerance: float) -> float | None:
