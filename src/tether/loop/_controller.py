@@ -195,7 +195,9 @@ class Controller:
         if self.settings.dry_run:
             self._note(state, "would_hold", evidence)
             return
-        self.ports.alert(state.model, f"{state.model}: data incident, loop holding", evidence)
+        self.ports.alert(
+            state.model, "hold", f"{state.model}: data incident, loop holding", evidence
+        )
         held = replace(state, phase="holding", since=now, incidents=(*state.incidents, span))
         self._save(held, "hold", evidence)
 
@@ -276,7 +278,7 @@ class Controller:
             if aliases.get(CHAMPION, "") == detail.get("champion"):
                 self.ports.rollback(model, reason=f"loop: {detail.get('cause', '')}")
             self._crash("rollback:done")
-            self.ports.alert(model, f"{model}: rolled back", detail)
+            self.ports.alert(model, "rollback", f"{model}: rolled back", detail)
             result = replace(cleared, phase="idle", since=now)
         elif intent == "train":
             tag = str(detail["tag"])
