@@ -224,3 +224,18 @@ def test_a_failing_step_is_recorded_and_retried_from_its_intent(store: LoopStore
     ports.train = train  # type: ignore[method-assign]
     controller.tick()
     assert ports.calls.count("train") == 1 and store.state(MODEL, START).phase == "shadow"
+
+
+def test_each_event_names_the_version_it_concerns(store: LoopStore) -> None:
+    ports = FakePorts()
+    _to_promotion(ports, _controller(ports, store))
+    steps = [(event.step, event.version) for event in reversed(store.history(MODEL))]
+    assert steps[:2] == [("train", ""), ("train_done", "2")]
+    assert ("deploy_shadow_done", "2") in steps and steps[-1] == ("promote_done", "2")
+    assert store.decisions(MODEL, {"2"})[0].step == "train_done"
+    # A rollback concerns the champion it rolls away from.
+    ports.observation = Observation(action="rollback", cause="precision collapsed")
+    _controller(ports, store).tick()
+    rolled = [(e.step, e.evidence.get("cause")) for e in store.decisions(MODEL, {"2"})][-2:]
+    assert rolled == [("rollback", None), ("rollback_done", "precision collapsed")]
+    assert store.decisions(MODEL, {"7"}) == []

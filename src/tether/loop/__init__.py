@@ -12,7 +12,7 @@ from tether.loop._controller import Controller, TickResult
 from tether.loop._gate import GateResult, GateSettings, gate
 from tether.loop._ports import GateVerdict, LoopPorts, Observation, ShadowSeen, Trained
 from tether.loop._project import ProjectLike, ProjectPorts
-from tether.loop._store import LoopEvent, LoopState, LoopStore
+from tether.loop._store import LoopEvent, LoopState, LoopStore, read_decisions
 
 __all__ = [
     "Controller",
@@ -31,4 +31,5 @@ __all__ = [
     "TickResult",
     "Trained",
     "gate",
+    "read_decisions",
 ]

@@ -222,7 +222,7 @@ class Controller:
         }
         if not verdict.passed:
             idle = replace(state, phase="idle", since=self.clock.now(), candidate="", run_id="")
-            self._save(idle, "gate_failed", evidence)
+            self._save(idle, "gate_failed", evidence, version=state.candidate)
             return
         self._begin(state, "deploy_shadow", evidence)
 
@@ -259,10 +259,12 @@ class Controller:
     # -- side effects, each between a saved intent and its saved result ---------------------
 
     def _begin(self, state: LoopState, intent: str, detail: Mapping[str, JSONValue]) -> None:
+        version = _concerns(intent, state, detail)
         if self.settings.dry_run:
-            self._note(state, f"would_{intent}", detail)
+            self._note(state, f"would_{intent}", detail, version=version)
             return
-        begun = self._save(replace(state, intent=intent, intent_detail=dict(detail)), intent, {})
+        begun = replace(state, intent=intent, intent_detail=dict(detail))
+        begun = self._save(begun, intent, {}, version=version)
         self._crash(f"{intent}:begun")
         self._finish(begun)
 
@@ -332,17 +334,34 @@ class Controller:
             result = replace(cleared, phase=phase, since=now, candidate="", run_id="")
         else:
             raise ValueError(f"Loop state of {model} has unknown intent {intent!r}.")
-        return self._save(result, f"{intent}_done", detail)
+        concerns = result.candidate or _concerns(intent, state, detail)
+        return self._save(result, f"{intent}_done", detail, version=concerns)
 
     # -- bookkeeping ----------------------------------------------------------------------
 
-    def _save(self, state: LoopState, step: str, evidence: Mapping[str, JSONValue]) -> LoopState:
+    def _save(
+        self,
+        state: LoopState,
+        step: str,
+        evidence: Mapping[str, JSONValue],
+        *,
+        version: str | None = None,
+    ) -> LoopState:
+        """Save ``state`` with its event, which concerns ``version`` (default: the candidate)."""
         self._steps.append((state.model, step))
         return self.store.save(
-            state, step=step, time=self.clock.now(), holder=self.holder, evidence=evidence
-        )
+            state, step=step, time=self.clock.now(), holder=self.holder, evidence=evidence,
+            version=version,
+        )  # fmt: skip
 
-    def _note(self, state: LoopState, step: str, evidence: Mapping[str, JSONValue]) -> None:
+    def _note(
+        self,
+        state: LoopState,
+        step: str,
+        evidence: Mapping[str, JSONValue],
+        *,
+        version: str | None = None,
+    ) -> None:
         self._steps.append((state.model, step))
         self.store.record(
             state.model,
@@ -351,8 +370,17 @@ class Controller:
             time=self.clock.now(),
             holder=self.holder,
             evidence=evidence,
+            version=state.candidate if version is None else version,
         )
 
     def _crash(self, point: str) -> None:
         if self._crash_hook is not None:
             self._crash_hook(point)
+
+
+def _concerns(intent: str, state: LoopState, detail: Mapping[str, JSONValue]) -> str:
+    """The version an intent's events concern: a rollback's, the champion it rolls away from;
+    any other's, the candidate (empty before a training names one)."""
+    if intent == "rollback":
+        return str(detail.get("champion", ""))
+    return state.candidate
