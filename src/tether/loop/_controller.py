@@ -17,8 +17,9 @@ its *intent*, saved with the state, and followed by its result, saved in the sam
 that clears the intent. A tick that finds an intent (the last one died between the two) checks
 the world before redoing it: the aliases for a deploy, promote, rollback or retire, the run
 tagged with the intent's tag for a training. So a crash at any step costs at most a repeated
-check, never a second training, deployment or promotion. Alerts are sent before the result is
-saved: after a crash they may be sent twice, never lost.
+check, never a second training, deployment or promotion. A rollback, a hold, a promotion and a
+discard each alert a person (monitoring's alert path, kind ``loop``); alerts are sent before the
+result is saved: after a crash they may be sent twice, never lost.
 
 **Incidents.** A ``fix_data`` diagnosis during shadow or challenger discards the candidate: its
 evidence was gathered on broken data and cannot be trusted (a fresh retrain after the incident
@@ -325,11 +326,15 @@ class Controller:
                     evidence=evidence if isinstance(evidence, dict) else {},
                 )
             self._crash("promote:done")
+            promoted = f"{model}: version {state.candidate} promoted to champion"
+            self.ports.alert(model, "promote", promoted, detail)
             result = replace(cleared, phase="idle", since=now, candidate="", run_id="")
         elif intent == "discard":
             if state.candidate in aliases.values() and aliases.get(CHAMPION) != state.candidate:
                 self.ports.retire(model, state.candidate, reason=f"loop: {detail.get('reason')}")
             self._crash("discard:done")
+            discarded = f"{model}: candidate {state.candidate} discarded ({detail.get('reason')})"
+            self.ports.alert(model, "discard", discarded, detail)
             phase: Phase = "holding" if detail.get("then") == "holding" else "idle"
             result = replace(cleared, phase=phase, since=now, candidate="", run_id="")
         else:

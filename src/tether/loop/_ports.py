@@ -119,6 +119,7 @@ class LoopPorts(Protocol):
         ...
 
     def alert(self, model: str, step: str, message: str, evidence: Mapping[str, JSONValue]) -> None:
-        """Tell a person that the loop took ``step`` (``rollback``, ``hold``): stored, logged
+        """Tell a person that the loop took ``step`` (``rollback``, ``hold``, ``promote``,
+        ``discard``): stored, logged
         and sent to the webhook as monitoring's alerts are."""
         ...

@@ -14,9 +14,9 @@ The loop excludes those days (and their reach into windowed features) from every
 window, so it reads the diagnosis's second opinion (``without_data_break``: the verdict of the
 other rules) once the newest day passes the quality checks again: that is when the loop resumes.
 
-**Alerts.** A rollback or a hold is an alert row of kind ``loop`` in monitoring's alert table,
-logged and POSTed to ``[monitoring] webhook_url`` by monitoring's own sender
-(:func:`tether.monitoring.raise_alert`), its delivery written back to the row.
+**Alerts.** A rollback, a hold, a promotion or a discard is an alert row of kind ``loop`` in
+monitoring's alert table, logged and POSTed to ``[monitoring] webhook_url`` by monitoring's own
+sender (:func:`tether.monitoring.raise_alert`), its delivery written back to the row.
 """
 
 from __future__ import annotations
@@ -147,7 +147,8 @@ class ProjectPorts:
 ACTOR = "tether-loop"
 """The actor of the loop's registry events."""
 LOOP_ALERT_KIND = "loop"
-"""The ``kind`` of the loop's alert rows; their ``name`` is the step (``rollback``, ``hold``)."""
+"""The ``kind`` of the loop's alert rows; their ``name`` is the step (``rollback``, ``hold``,
+``promote``, ``discard``)."""
 
 
 def observation(report: ModelReport) -> Observation:
