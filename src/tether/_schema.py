@@ -90,6 +90,14 @@ def schema_version(transaction: Transaction, component: str) -> int:
     return 0 if row is None else int(row[0] or 0)
 
 
+def stored_version(database: Database, component: str) -> int:
+    """The version ``component`` is at in ``database``, 0 if never created: for a reader that
+    must not create a component's tables (only the shared version table, where missing)."""
+    with database.write() as transaction:
+        transaction.execute(_CREATE_VERSION_TABLE)
+        return schema_version(transaction, component)
+
+
 def upgrade(database: Database, schema: Schema, *, target: int | None = None) -> int:
     """Bring ``schema`` in ``database`` to ``target`` (default: the current version).
 

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from tether.features import OnlineStore as OnlineBackend
     from tether.lineage import (
         AuditReport,
+        LoopEntry,
         MonitorEntry,
         ReproduceReport,
         TrainResult,
@@ -467,12 +468,32 @@ class Project(Closing):
         first = audit(self.settings.stores, ref)
         model = self.settings.model_name
         versions = {v.version for v in first.versions if v.name == model}
+        loop, loop_ran = self._loop_entries(model, versions)
         return dataclasses.replace(
             first,
             history=tuple(version_history(self.events, model, versions)),
             monitoring=self._monitor_entries(model, versions),
             aliases=self.events.latest_state(model),
+            loop=loop,
+            loop_ran=loop_ran,
         )
+
+    def _loop_entries(self, model: str, versions: set[str]) -> tuple[tuple[LoopEntry, ...], bool]:
+        """The loop's steps about ``versions`` of ``model``, oldest first, and whether the loop
+        ever ran: read without creating the loop's tables where it never did."""
+        from tether.lineage import LoopEntry
+        from tether.loop import read_decisions
+
+        found = read_decisions(self.store_url, model, versions)
+        entries = tuple(
+            LoopEntry(
+                event_id=event.event_id, time=event.time.isoformat(), step=event.step,
+                version=event.version, phase=event.phase, summary=event.summary(),
+                evidence=dict(event.evidence),
+            )
+            for event in found or ()
+        )  # fmt: skip
+        return entries, found is not None
 
     def _monitor_entries(self, model: str, versions: set[str]) -> tuple[MonitorEntry, ...]:
         """What the latest monitor runs found for ``versions`` of ``model``, newest first."""

@@ -101,7 +101,7 @@ class FakePorts:
         for alias in held:
             del self.aliases_now[alias]
 
-    def alert(self, model: str, message: str, evidence: Mapping[str, JSONValue]) -> None:
+    def alert(self, model: str, step: str, message: str, evidence: Mapping[str, JSONValue]) -> None:
         self.alerts.append(message)
 
 

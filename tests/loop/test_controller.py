@@ -72,6 +72,7 @@ def test_retrain_goes_through_gate_shadow_and_challenger_to_promotion(store: Loo
         "train", "gate", "deploy_shadow", "retire", "deploy_challenger", "promote"
     ]  # fmt: skip
     assert store.state(MODEL, START).phase == "idle"
+    assert ports.alerts == [f"{MODEL}: version 2 promoted to champion"]
 
 
 def test_the_challenger_share_never_exceeds_the_maximum(store: LoopStore) -> None:
@@ -130,6 +131,7 @@ def test_a_shadow_that_disagrees_is_discarded(store: LoopStore) -> None:
     controller.tick()
     assert ports.aliases_now == {"champion": "1"}
     assert store.state(MODEL, START).phase == "idle"
+    assert ports.alerts == [f"{MODEL}: candidate 2 discarded (shadow disagreed)"]
 
 
 def test_a_challenger_the_test_rejects_is_retired(store: LoopStore) -> None:
@@ -175,6 +177,7 @@ def test_a_data_incident_discards_the_challenger_in_flight(store: LoopStore) -> 
     controller.tick()
     assert ports.aliases_now == {"champion": "1"} and "promote" not in ports.calls
     assert store.state(MODEL, START).phase == "holding"
+    assert ports.alerts == [f"{MODEL}: candidate 2 discarded (data incident)"]
 
 
 def test_dry_run_records_what_it_would_do_and_changes_nothing(store: LoopStore) -> None:
@@ -224,3 +227,18 @@ def test_a_failing_step_is_recorded_and_retried_from_its_intent(store: LoopStore
     ports.train = train  # type: ignore[method-assign]
     controller.tick()
     assert ports.calls.count("train") == 1 and store.state(MODEL, START).phase == "shadow"
+
+
+def test_each_event_names_the_version_it_concerns(store: LoopStore) -> None:
+    ports = FakePorts()
+    _to_promotion(ports, _controller(ports, store))
+    steps = [(event.step, event.version) for event in reversed(store.history(MODEL))]
+    assert steps[:2] == [("train", ""), ("train_done", "2")]
+    assert ("deploy_shadow_done", "2") in steps and steps[-1] == ("promote_done", "2")
+    assert store.decisions(MODEL, {"2"})[0].step == "train_done"
+    # A rollback concerns the champion it rolls away from.
+    ports.observation = Observation(action="rollback", cause="precision collapsed")
+    _controller(ports, store).tick()
+    rolled = [(e.step, e.evidence.get("cause")) for e in store.decisions(MODEL, {"2"})][-2:]
+    assert rolled == [("rollback", None), ("rollback_done", "precision collapsed")]
+    assert store.decisions(MODEL, {"7"}) == []

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from loop_world import START
 
-from tether.loop import LoopState, LoopStore
+from tether._schema import upgrade
+from tether._storage import dump_json, open_database
+from tether.errors import LoopError
+from tether.loop import LoopState, LoopStore, read_decisions
+from tether.loop._store import EVENTS, LOOP_SCHEMA
 
 LEASE = timedelta(minutes=10)
 
@@ -72,3 +77,49 @@ def test_the_pause_is_persisted(store: LoopStore) -> None:
     store.set_paused(False, "")
     lease = store.lease()
     assert lease is not None and not lease.paused and lease.holder == "a"
+
+
+def test_decisions_are_the_events_of_the_named_versions_oldest_first(store: LoopStore) -> None:
+    candidate = LoopState("fraud", "gating", START, candidate="3", run_id="r")
+    store.save(candidate, step="train_done", time=START, holder="h", evidence={"version": "3"})
+    store.record("fraud", step="wait", phase="idle", time=START, holder="h")
+    idle = LoopState("fraud", "idle", START)
+    store.save(idle, step="gate_failed", time=START, holder="h", version="3")
+    store.record("other", step="shadowing", phase="shadow", time=START, holder="h", version="3")
+    found = store.decisions("fraud", {"3", "9"})
+    assert [(e.step, e.version) for e in found] == [("train_done", "3"), ("gate_failed", "3")]
+    assert store.decisions("fraud", set()) == []
+
+
+def test_events_written_before_versions_were_kept_get_theirs_from_the_replayed_steps(
+    database_url: str,
+) -> None:
+    database = open_database(database_url, error=LoopError, purpose="test")
+    upgrade(database, LOOP_SCHEMA, target=1)
+    steps = [
+        ("train", {}), ("train_done", {"version": "4"}), ("deploy_shadow_done", {}),
+        ("discard_done", {"reason": "shadow disagreed"}), ("wait", {}),
+        ("rollback_done", {"champion": "2"}),
+    ]  # fmt: skip
+    with database.write() as transaction:
+        transaction.execute_many(
+            f"INSERT INTO {EVENTS} (event_id, model, clock_us, step, phase, holder, evidence) "
+            "VALUES (:id, 'fraud', 0, :step, 'idle', 'h', :evidence)",
+            [{"id": i, "step": s, "evidence": dump_json(e)} for i, (s, e) in enumerate(steps, 1)],
+        )
+    database.dispose()
+    with LoopStore(database_url) as store:
+        versions = [(e.step, e.version) for e in reversed(store.history("fraud"))]
+    assert versions == [
+        ("train", ""), ("train_done", "4"), ("deploy_shadow_done", "4"), ("discard_done", "4"),
+        ("wait", ""), ("rollback_done", "2"),
+    ]  # fmt: skip
+
+
+def test_reading_decisions_where_the_loop_never_ran_creates_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tether.db'}"
+    assert read_decisions(url, "fraud", {"1"}) is None
+    assert read_decisions(url, "fraud", {"1"}) is None, "the first read created no loop table"
+    with LoopStore(url) as store:
+        store.record("fraud", step="wait", phase="idle", time=START, holder="h")
+    assert read_decisions(url, "fraud", {"1"}) == []

@@ -21,6 +21,7 @@ from tether.lineage._artifacts import (
 from tether.lineage._audit import (
     AuditReport,
     HistoryEntry,
+    LoopEntry,
     MonitorEntry,
     audit,
     render_html,
@@ -72,6 +73,7 @@ __all__ = [
     "EnvironmentDifference",
     "HistoryEntry",
     "ImmatureWindowError",
+    "LoopEntry",
     "MonitorEntry",
     "Profiler",
     "ReferenceRecord",

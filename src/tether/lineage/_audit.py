@@ -1,9 +1,11 @@
 """The compliance answer: what trained a model, from the run's own record.
 
 ``tether audit`` names the data (digests, rows, time ranges, schemas), the code (commit,
-patch, repository), the configuration (params, seed), the environment, the metrics, and
-when and by whom each model version was registered. The report is built once as
-sections of rows and rendered to Markdown, HTML or JSON from that one structure.
+patch, repository), the configuration (params, seed), the environment, the metrics, when
+and by whom each model version was registered, and what the closed loop decided about each
+(the caller reads the loop's events: lineage comes before loop in the order of packages).
+The report is built once as sections of rows and rendered to Markdown, HTML or JSON from
+that one structure.
 
 Aliases come from the registry's event log, which is their authority (MLflow's copy can lag
 behind, and MLflow's version search does not return aliases at all): the caller passes the
@@ -69,6 +71,21 @@ class MonitorEntry:
 
 
 @dataclass(frozen=True)
+class LoopEntry:
+    """One step the closed loop took about a version of the audited run (its retrain, gate,
+    shadow and challenger steps, its promotion or discard, a rollback away from it): when (the
+    loop's clock), the step, the phase it left the model in, and its evidence."""
+
+    event_id: int
+    time: str
+    step: str
+    version: str
+    phase: str
+    summary: str
+    evidence: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class AuditReport:
     """Everything the audit found about one run and the versions it produced."""
 
@@ -81,6 +98,10 @@ class AuditReport:
     aliases: Mapping[str, str] | None = None
     """The model's aliases now, from the event log (alias -> version); None when the event
     log could not be read, and MLflow's copy is shown."""
+    loop: tuple[LoopEntry, ...] = ()
+    loop_ran: bool | None = None
+    """Whether the loop's tables exist in the project's store (False: the loop never ran);
+    None when they were not read (the caller had no project)."""
 
     def version_aliases(self, version: _mlflow.ModelVersionInfo) -> list[str]:
         """The aliases ``version`` holds now: the event log's when known, else MLflow's."""
@@ -100,6 +121,7 @@ class AuditReport:
             _monitoring_section(self.record),
             _history_section(self.history),
             _monitor_section(self.monitoring),
+            _loop_section(self.loop, self.loop_ran),
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +137,7 @@ class AuditReport:
             "environment": asdict(self.environment),
             "history": [asdict(h) for h in self.history],
             "monitoring": [asdict(m) for m in self.monitoring],
+            "loop": {"ran": self.loop_ran, "decisions": [asdict(e) for e in self.loop]},
             # Also inside "record"; at the top so that a reader need not know the record.
             "decision": asdict(self.record.decision) if self.record.decision else None,
             "reference": asdict(self.record.reference) if self.record.reference else None,
@@ -303,6 +326,21 @@ def _monitor_section(entries: tuple[MonitorEntry, ...]) -> Section:
     )  # fmt: skip
     header = ("run", "time", "window", "version", "drift", "performance", "diagnosis", "alerts")
     return Section("Monitoring (latest runs of tether monitor)", header, rows)
+
+
+_LOOP_NOT_RUN = "none: the loop never ran on this project's store"
+_LOOP_NOT_READ = "not read: no project settings to find the loop's store"
+
+
+def _loop_section(entries: tuple[LoopEntry, ...], ran: bool | None) -> Section:
+    header = ("event", "time", "step", "version", "phase after", "reason and evidence")
+    rows = tuple((str(e.event_id), e.time, e.step, e.version, e.phase, e.summary) for e in entries)
+    if not rows:
+        said = _LOOP_NOT_READ if ran is None else _LOOP_NOT_RUN if not ran else (
+            "none: the loop took no step about these versions"
+        )  # fmt: skip
+        rows = (("-", "-", "-", "-", "-", said),)
+    return Section("Loop decisions", header, rows)
 
 
 def render_markdown(report: AuditReport) -> str:

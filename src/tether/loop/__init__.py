@@ -11,10 +11,11 @@ from tether._config_loop import LoopSettings
 from tether.loop._controller import Controller, TickResult
 from tether.loop._gate import GateResult, GateSettings, gate
 from tether.loop._ports import GateVerdict, LoopPorts, Observation, ShadowSeen, Trained
-from tether.loop._project import ProjectLike, ProjectPorts
-from tether.loop._store import LoopEvent, LoopState, LoopStore
+from tether.loop._project import LOOP_ALERT_KIND, ProjectLike, ProjectPorts
+from tether.loop._store import LoopEvent, LoopState, LoopStore, read_decisions
 
 __all__ = [
+    "LOOP_ALERT_KIND",
     "Controller",
     "GateResult",
     "GateSettings",
@@ -31,4 +32,5 @@ __all__ = [
     "TickResult",
     "Trained",
     "gate",
+    "read_decisions",
 ]

@@ -17,8 +17,9 @@ its *intent*, saved with the state, and followed by its result, saved in the sam
 that clears the intent. A tick that finds an intent (the last one died between the two) checks
 the world before redoing it: the aliases for a deploy, promote, rollback or retire, the run
 tagged with the intent's tag for a training. So a crash at any step costs at most a repeated
-check, never a second training, deployment or promotion. Alerts are sent before the result is
-saved: after a crash they may be sent twice, never lost.
+check, never a second training, deployment or promotion. A rollback, a hold, a promotion and a
+discard each alert a person (monitoring's alert path, kind ``loop``); alerts are sent before the
+result is saved: after a crash they may be sent twice, never lost.
 
 **Incidents.** A ``fix_data`` diagnosis during shadow or challenger discards the candidate: its
 evidence was gathered on broken data and cannot be trusted (a fresh retrain after the incident
@@ -195,7 +196,9 @@ class Controller:
         if self.settings.dry_run:
             self._note(state, "would_hold", evidence)
             return
-        self.ports.alert(state.model, f"{state.model}: data incident, loop holding", evidence)
+        self.ports.alert(
+            state.model, "hold", f"{state.model}: data incident, loop holding", evidence
+        )
         held = replace(state, phase="holding", since=now, incidents=(*state.incidents, span))
         self._save(held, "hold", evidence)
 
@@ -220,7 +223,7 @@ class Controller:
         }
         if not verdict.passed:
             idle = replace(state, phase="idle", since=self.clock.now(), candidate="", run_id="")
-            self._save(idle, "gate_failed", evidence)
+            self._save(idle, "gate_failed", evidence, version=state.candidate)
             return
         self._begin(state, "deploy_shadow", evidence)
 
@@ -257,10 +260,12 @@ class Controller:
     # -- side effects, each between a saved intent and its saved result ---------------------
 
     def _begin(self, state: LoopState, intent: str, detail: Mapping[str, JSONValue]) -> None:
+        version = _concerns(intent, state, detail)
         if self.settings.dry_run:
-            self._note(state, f"would_{intent}", detail)
+            self._note(state, f"would_{intent}", detail, version=version)
             return
-        begun = self._save(replace(state, intent=intent, intent_detail=dict(detail)), intent, {})
+        begun = replace(state, intent=intent, intent_detail=dict(detail))
+        begun = self._save(begun, intent, {}, version=version)
         self._crash(f"{intent}:begun")
         self._finish(begun)
 
@@ -276,7 +281,7 @@ class Controller:
             if aliases.get(CHAMPION, "") == detail.get("champion"):
                 self.ports.rollback(model, reason=f"loop: {detail.get('cause', '')}")
             self._crash("rollback:done")
-            self.ports.alert(model, f"{model}: rolled back", detail)
+            self.ports.alert(model, "rollback", f"{model}: rolled back", detail)
             result = replace(cleared, phase="idle", since=now)
         elif intent == "train":
             tag = str(detail["tag"])
@@ -321,26 +326,47 @@ class Controller:
                     evidence=evidence if isinstance(evidence, dict) else {},
                 )
             self._crash("promote:done")
+            promoted = f"{model}: version {state.candidate} promoted to champion"
+            self.ports.alert(model, "promote", promoted, detail)
             result = replace(cleared, phase="idle", since=now, candidate="", run_id="")
         elif intent == "discard":
             if state.candidate in aliases.values() and aliases.get(CHAMPION) != state.candidate:
                 self.ports.retire(model, state.candidate, reason=f"loop: {detail.get('reason')}")
             self._crash("discard:done")
+            discarded = f"{model}: candidate {state.candidate} discarded ({detail.get('reason')})"
+            self.ports.alert(model, "discard", discarded, detail)
             phase: Phase = "holding" if detail.get("then") == "holding" else "idle"
             result = replace(cleared, phase=phase, since=now, candidate="", run_id="")
         else:
             raise ValueError(f"Loop state of {model} has unknown intent {intent!r}.")
-        return self._save(result, f"{intent}_done", detail)
+        concerns = result.candidate or _concerns(intent, state, detail)
+        return self._save(result, f"{intent}_done", detail, version=concerns)
 
     # -- bookkeeping ----------------------------------------------------------------------
 
-    def _save(self, state: LoopState, step: str, evidence: Mapping[str, JSONValue]) -> LoopState:
+    def _save(
+        self,
+        state: LoopState,
+        step: str,
+        evidence: Mapping[str, JSONValue],
+        *,
+        version: str | None = None,
+    ) -> LoopState:
+        """Save ``state`` with its event, which concerns ``version`` (default: the candidate)."""
         self._steps.append((state.model, step))
         return self.store.save(
-            state, step=step, time=self.clock.now(), holder=self.holder, evidence=evidence
-        )
+            state, step=step, time=self.clock.now(), holder=self.holder, evidence=evidence,
+            version=version,
+        )  # fmt: skip
 
-    def _note(self, state: LoopState, step: str, evidence: Mapping[str, JSONValue]) -> None:
+    def _note(
+        self,
+        state: LoopState,
+        step: str,
+        evidence: Mapping[str, JSONValue],
+        *,
+        version: str | None = None,
+    ) -> None:
         self._steps.append((state.model, step))
         self.store.record(
             state.model,
@@ -349,8 +375,17 @@ class Controller:
             time=self.clock.now(),
             holder=self.holder,
             evidence=evidence,
+            version=state.candidate if version is None else version,
         )
 
     def _crash(self, point: str) -> None:
         if self._crash_hook is not None:
             self._crash_hook(point)
+
+
+def _concerns(intent: str, state: LoopState, detail: Mapping[str, JSONValue]) -> str:
+    """The version an intent's events concern: a rollback's, the champion it rolls away from;
+    any other's, the candidate (empty before a training names one)."""
+    if intent == "rollback":
+        return str(detail.get("champion", ""))
+    return state.candidate

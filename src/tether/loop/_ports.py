@@ -118,6 +118,8 @@ class LoopPorts(Protocol):
         """Remove every alias of ``version`` but the champion's."""
         ...
 
-    def alert(self, model: str, message: str, evidence: Mapping[str, JSONValue]) -> None:
-        """Tell a person (the monitoring webhook)."""
+    def alert(self, model: str, step: str, message: str, evidence: Mapping[str, JSONValue]) -> None:
+        """Tell a person that the loop took ``step`` (``rollback``, ``hold``, ``promote``,
+        ``discard``): stored, logged
+        and sent to the webhook as monitoring's alerts are."""
         ...

@@ -13,11 +13,14 @@ in its 28 days of evidence: rightly, for a person, since the broken days are sti
 The loop excludes those days (and their reach into windowed features) from every training
 window, so it reads the diagnosis's second opinion (``without_data_break``: the verdict of the
 other rules) once the newest day passes the quality checks again: that is when the loop resumes.
+
+**Alerts.** A rollback, a hold, a promotion or a discard is an alert row of kind ``loop`` in
+monitoring's alert table, logged and POSTed to ``[monitoring] webhook_url`` by monitoring's own
+sender (:func:`tether.monitoring.raise_alert`), its delivery written back to the row.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -31,7 +34,6 @@ from tether.registry import CHAMPION
 if TYPE_CHECKING:
     from tether.monitoring import DiagnosisAction, ModelReport
 
-_LOGGER = logging.getLogger("tether.loop")
 INTENT_TAG = "tether.loop.intent"
 """The run tag that ties a training to the loop intent that started it."""
 RUNS_SEARCHED = 200
@@ -48,6 +50,12 @@ class ProjectLike(Protocol):
     def tracking_uri(self) -> str: ...
     @property
     def events(self) -> Any: ...
+    @property
+    def clock(self) -> Any: ...
+    @property
+    def monitor_results(self) -> Any: ...
+    @property
+    def alert_sender(self) -> Any: ...
     @property
     def aliases(self) -> Any: ...
     def monitor(self) -> Any: ...
@@ -125,14 +133,22 @@ class ProjectPorts:
     def retire(self, model: str, version: str, *, reason: str) -> None:
         self.project.aliases.retire(version, actor=ACTOR, reason=reason)
 
-    def alert(self, model: str, message: str, evidence: Mapping[str, JSONValue]) -> None:
+    def alert(self, model: str, step: str, message: str, evidence: Mapping[str, JSONValue]) -> None:
         # The loop's own record (its event, with this evidence) is written by the controller;
-        # the log line is the alert a person's log pipeline picks up.
-        _LOGGER.warning("loop alert for %s: %s", model, message)
+        # the alert goes where the monitor's go: a row of kind "loop", the log, the webhook.
+        from tether.monitoring import NewAlert, raise_alert
+
+        raise_alert(
+            self.project.monitor_results, self.project.alert_sender, model,
+            NewAlert(LOOP_ALERT_KIND, step, message, evidence), time=self.project.clock.now(),
+        )  # fmt: skip
 
 
 ACTOR = "tether-loop"
 """The actor of the loop's registry events."""
+LOOP_ALERT_KIND = "loop"
+"""The ``kind`` of the loop's alert rows; their ``name`` is the step (``rollback``, ``hold``,
+``promote``, ``discard``)."""
 
 
 def observation(report: ModelReport) -> Observation:

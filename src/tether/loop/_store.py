@@ -8,8 +8,8 @@ database (``[store] url``: SQLite by default, PostgreSQL by config), migrated li
                         training run, the data incidents seen, the last retrain, and the
                         *intent*: the side effect the controller is about to make, written
                         before it is made, cleared in the same transaction as its result
-    tether_loop_events  one row per step with its evidence (JSON): what ``tether loop history``
-                        and ``tether audit`` show
+    tether_loop_events  one row per step with its evidence (JSON) and the model version it
+                        concerns: what ``tether loop history`` and ``tether audit`` show
     tether_loop_lease   one row per loop: who holds it until when, and the persisted pause
 
 The lease is a compare-and-set in one write transaction holding a lock (SQLite: ``BEGIN
@@ -20,16 +20,18 @@ replayed month expires a dead holder's lease after ``lease_seconds`` of replayed
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from tether._closing import Closing
-from tether._schema import Migration, Schema, upgrade
+from tether._schema import Migration, Schema, stored_version, upgrade
 from tether._storage import (
     JSONValue,
+    Params,
     Row,
+    SQLValue,
     Transaction,
     dump_json,
     from_micros,
@@ -86,6 +88,14 @@ LOOP_SCHEMA = Schema(
                 )""",
             ),
         ),
+        Migration(
+            2,
+            "the model version each event concerns",
+            (
+                f"ALTER TABLE {EVENTS} ADD COLUMN version TEXT NOT NULL DEFAULT ''",
+                lambda transaction: _backfill_versions(transaction),
+            ),
+        ),
     ),
 )
 """The loop's tables, version by version."""
@@ -133,6 +143,9 @@ class LoopEvent:
     phase: str
     holder: str
     evidence: Mapping[str, JSONValue]
+    version: str = ""
+    """The model version the step concerns (the candidate; for a rollback, the champion rolled
+    away from); empty for a step about no version (a wait, a hold)."""
 
     def to_dict(self) -> dict[str, JSONValue]:
         """JSON-ready: a line of ``tether loop history --json``."""
@@ -143,8 +156,20 @@ class LoopEvent:
             "step": self.step,
             "phase": self.phase,
             "holder": self.holder,
+            "version": self.version,
             "evidence": dict(self.evidence),
         }
+
+    def summary(self) -> str:
+        """The evidence in one line a person reads: its reason, cause and the numbers that
+        decided (``reason shadow disagreed; pairs 500; agreement 0.91``)."""
+        found = [
+            f"{key} {_said(self.evidence[key])}" for key in SUMMARY_KEYS if key in self.evidence
+        ]
+        experiment = self.evidence.get("experiment")
+        if isinstance(experiment, dict) and experiment.get("reason"):
+            found.append(f"experiment {experiment['reason']}")
+        return "; ".join(found) or "-"
 
 
 @dataclass(frozen=True)
@@ -255,9 +280,11 @@ class LoopStore(Closing):
         time: datetime,
         holder: str,
         evidence: Mapping[str, JSONValue] | None = None,
+        version: str | None = None,
     ) -> LoopState:
         """Write ``state`` and the event ``step`` that led to it in one transaction, so the
-        history never disagrees with the state."""
+        history never disagrees with the state; the event concerns ``version`` (default: the
+        state's candidate)."""
         with self._database.write() as transaction:
             transaction.lock("tether-loop", STATE)
             params = _state_params(state)
@@ -268,7 +295,10 @@ class LoopStore(Closing):
                 transaction.execute(
                     f"INSERT INTO {STATE} ({_STATE_COLUMNS}) VALUES ({_STATE_VALUES})", params
                 )
-            self._insert_event(transaction, state.model, time, step, state.phase, holder, evidence)
+            concerns = state.candidate if version is None else version
+            self._insert_event(
+                transaction, state.model, time, step, state.phase, holder, evidence, concerns
+            )
         return state
 
     def record(
@@ -280,33 +310,39 @@ class LoopStore(Closing):
         time: datetime,
         holder: str,
         evidence: Mapping[str, JSONValue] | None = None,
+        version: str = "",
     ) -> None:
         """Write an event that changes no state (a wait, a refusal, a dry-run's intent)."""
         with self._database.write() as transaction:
             transaction.lock("tether-loop", STATE)
-            self._insert_event(transaction, model, time, step, phase, holder, evidence)
+            self._insert_event(transaction, model, time, step, phase, holder, evidence, version)
 
     def history(self, model: str | None = None, *, limit: int = 100) -> list[LoopEvent]:
         """The latest events (of ``model``, or of every model), newest first."""
         where = "" if model is None else " WHERE model = :model"
         with self._database.read() as transaction:
             rows = transaction.fetch_all(
-                f"SELECT event_id, model, clock_us, step, phase, holder, evidence FROM {EVENTS}"
-                f"{where} ORDER BY event_id DESC LIMIT {int(limit)}",
+                f"SELECT {_EVENT_COLUMNS} FROM {EVENTS}{where} "
+                f"ORDER BY event_id DESC LIMIT {int(limit)}",
                 {} if model is None else {"model": model},
             )
-        return [
-            LoopEvent(
-                int(row[0] or 0),
-                str(row[1]),
-                from_micros(int(row[2] or 0)),
-                str(row[3]),
-                str(row[4]),
-                str(row[5]),
-                load_json(str(row[6])),
+        return [_event(row) for row in rows]
+
+    def decisions(self, model: str, versions: Collection[str]) -> list[LoopEvent]:
+        """Every event of ``model`` that concerns one of ``versions``, oldest first: what
+        ``tether audit`` lists of a run's versions (its training, gate, shadow, challenger,
+        promotion or discard, and rollbacks away from it)."""
+        if not versions:
+            return []
+        marks = ", ".join(f":v{i}" for i in range(len(versions)))
+        params: dict[str, SQLValue] = {f"v{i}": v for i, v in enumerate(sorted(versions))}
+        with self._database.read() as transaction:
+            rows = transaction.fetch_all(
+                f"SELECT {_EVENT_COLUMNS} FROM {EVENTS} WHERE model = :model "
+                f"AND version IN ({marks}) ORDER BY event_id",
+                {**params, "model": model},
             )
-            for row in rows
-        ]
+        return [_event(row) for row in rows]
 
     @staticmethod
     def _insert_event(
@@ -317,12 +353,13 @@ class LoopStore(Closing):
         phase: str,
         holder: str,
         evidence: Mapping[str, JSONValue] | None,
+        version: str,
     ) -> None:
         found = transaction.fetch_one(f"SELECT MAX(event_id) FROM {EVENTS}")
         event_id = int((found[0] if found else 0) or 0) + 1
         transaction.execute(
-            f"INSERT INTO {EVENTS} (event_id, model, clock_us, step, phase, holder, evidence) "
-            "VALUES (:event_id, :model, :clock, :step, :phase, :holder, :evidence)",
+            f"INSERT INTO {EVENTS} ({_EVENT_COLUMNS}) VALUES (:event_id, :model, :clock, :step, "
+            ":phase, :holder, :evidence, :version)",
             {
                 "event_id": event_id,
                 "model": model,
@@ -331,8 +368,86 @@ class LoopStore(Closing):
                 "phase": phase,
                 "holder": holder,
                 "evidence": dump_json(dict(evidence or {})),
+                "version": version,
             },
         )
+
+
+def read_decisions(url: str, model: str, versions: Collection[str]) -> list[LoopEvent] | None:
+    """:meth:`LoopStore.decisions` of the database at ``url``; None when the loop's tables
+    were never created there (the loop never ran), which a reader must not create.
+
+    Example::
+
+        read_decisions(project.store_url, "fraud", {"3"})  # None, or the events of version 3
+    """
+    database = open_database(url, error=LoopError, purpose="loop state")
+    try:
+        found = stored_version(database, LOOP_SCHEMA.component)
+    finally:
+        database.dispose()
+    if found == 0:
+        return None
+    with LoopStore(url) as store:
+        return store.decisions(model, versions)
+
+
+SUMMARY_KEYS: Final = (
+    "reason", "cause", "passed", "champion", "version", "run_id", "pairs", "agreement",
+    "needed", "share", "incident", "until", "error",
+)  # fmt: skip
+"""The evidence keys :meth:`LoopEvent.summary` names, in this order (the rest is in the JSON)."""
+_EVENT_COLUMNS = "event_id, model, clock_us, step, phase, holder, evidence, version"
+_ENDS_CANDIDATE: Final = frozenset({"gate_failed", "promote_done", "discard_done"})
+"""Steps after which a model has no candidate (the migration's backfill reads them)."""
+
+
+def _said(value: JSONValue) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return " to ".join(str(item) for item in value)
+    return str(value)
+
+
+def _event(row: Row) -> LoopEvent:
+    return LoopEvent(
+        int(row[0] or 0),
+        str(row[1]),
+        from_micros(int(row[2] or 0)),
+        str(row[3]),
+        str(row[4]),
+        str(row[5]),
+        load_json(str(row[6])),
+        str(row[7] or ""),
+    )
+
+
+def _backfill_versions(transaction: Transaction) -> None:
+    """Give the events written before migration 2 the version they concern, replaying each
+    model's steps in order: the controller holds one candidate at a time, from its
+    ``train_done`` (whose evidence names the version) to a gate failure, promotion or discard;
+    a rollback concerns the champion its evidence names."""
+    rows = transaction.fetch_all(
+        f"SELECT event_id, model, step, evidence FROM {EVENTS} ORDER BY model, event_id"
+    )
+    candidates: dict[str, str] = {}
+    updates: list[Params] = []
+    for event_id, model, step, evidence in rows:
+        found = load_json(str(evidence))
+        key, name = str(model), str(step)
+        if name == "train_done" and found.get("version"):
+            candidates[key] = str(found["version"])
+        version = candidates.get(key, "")
+        if name.startswith("rollback"):
+            version = str(found.get("champion", ""))
+        if name in _ENDS_CANDIDATE:
+            candidates.pop(key, None)
+        if version:
+            updates.append({"event_id": event_id, "version": version})
+    transaction.execute_many(
+        f"UPDATE {EVENTS} SET version = :version WHERE event_id = :event_id", updates
+    )
 
 
 _FIELDS = (

@@ -21,7 +21,7 @@ of an unlabelled window (CBPE), and :func:`concept_drift_gap` reports a realized
 its estimate.
 """
 
-from tether.monitoring._alerts import AlertSender, WebhookSettings
+from tether.monitoring._alerts import AlertSender, WebhookSettings, raise_alert
 from tether.monitoring._analysis import ChunkReport, FramesReport, compare_files, compare_frames
 from tether.monitoring._arms import arm_metrics, arms_by
 from tether.monitoring._business import BusinessMetric, business_metrics
@@ -136,6 +136,7 @@ from tether.monitoring._report import (
     FeatureDrift,
 )
 from tether.monitoring._results import (
+    NO_MONITOR_RUN,
     AlertRecord,
     DayRecord,
     MonitorResults,
@@ -180,6 +181,7 @@ __all__ = [
     "KS_SAMPLE_SIZE",
     "MAX_CATEGORIES",
     "MIXING_SD",
+    "NO_MONITOR_RUN",
     "NUMERIC_EFFECT",
     "PSI_DRIFT",
     "PSI_EPSILON",
@@ -284,6 +286,7 @@ __all__ = [
     "labelled_rows",
     "profile_frame",
     "psi",
+    "raise_alert",
     "read_frame",
     "realized",
     "realized_from_counts",

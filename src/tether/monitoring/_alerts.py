@@ -1,5 +1,8 @@
 """Sending alerts: to the log always, and to a webhook (a JSON POST) when one is configured.
 
+The monitor's alerts and the loop's (kind ``loop``: a rollback, a hold on a data incident, via
+:func:`raise_alert`) share this one path, the alert table and the one sender.
+
 A monitor run must never wait on a receiver that is slow or down, so delivery happens on one
 background thread fed by a bounded queue: :meth:`AlertSender.send` only enqueues. Each alert
 is POSTed as JSON with a bounded timeout and retried with exponential backoff; a 2xx is
@@ -20,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 import httpx
@@ -27,7 +31,7 @@ import httpx
 from tether._closing import Closing
 from tether._storage import JSONValue
 from tether._uris import mask_uri
-from tether.monitoring._results import AlertRecord, Delivery
+from tether.monitoring._results import AlertRecord, Delivery, MonitorResults, NewAlert
 
 _LOGGER = logging.getLogger("tether.monitoring")
 DEFAULT_TIMEOUT_S: Final = 5.0
@@ -74,6 +78,38 @@ def log_alert(alert: AlertRecord) -> None:
         alert.kind,
         alert.name,
     )
+
+
+def dispatch(alert: AlertRecord, sender: AlertSender | None) -> None:
+    """Log a stored alert and, when a webhook is configured, queue it for delivery."""
+    log_alert(alert)
+    if sender is not None:
+        sender.send(alert)
+
+
+def raise_alert(
+    results: MonitorResults,
+    sender: AlertSender | None,
+    model: str,
+    alert: NewAlert,
+    *,
+    time: datetime,
+) -> AlertRecord:
+    """Store ``alert`` (outside a monitor run: the loop's), log it and send it as the
+    monitor's alerts are sent; its delivery is written back to its row.
+
+    Example::
+
+        raise_alert(project.monitor_results, project.alert_sender, "fraud",
+                    NewAlert("loop", "rollback", "fraud: rolled back", {"champion": "3"}),
+                    time=clock.now())
+    """
+    delivery: Delivery = "none" if sender is None else "pending"
+    stored = results.record_alert(
+        model, alert, time=time, wall_time=datetime.now(UTC), delivery=delivery
+    )
+    dispatch(stored, sender)
+    return stored
 
 
 class AlertSender(Closing):

@@ -45,7 +45,7 @@ from tether._clock import Clock
 from tether._progress import Progress, no_progress
 from tether.config import MonitoringSettings
 from tether.errors import TetherError
-from tether.monitoring._alerts import AlertSender, log_alert
+from tether.monitoring._alerts import AlertSender, dispatch
 from tether.monitoring._business import BusinessMetric, business_metrics
 from tether.monitoring._diagnose import Diagnosis, DiagnosisPolicy, diagnose
 from tether.monitoring._drift import compare
@@ -264,9 +264,7 @@ class Monitor:
             days=computed,
         )
         for alert in stored:
-            log_alert(alert)
-            if self._sender is not None:
-                self._sender.send(alert)
+            dispatch(alert, self._sender)
         return replace(report, run_id=run.run_id)
 
     def _experiment(

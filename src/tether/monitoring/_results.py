@@ -50,6 +50,8 @@ RUNS: Final = "tether_monitor_runs"
 SERIES: Final = "tether_monitor_series"
 ALERTS: Final = "tether_monitor_alerts"
 DAYS: Final = "tether_monitor_days"
+NO_MONITOR_RUN: Final = 0
+"""The ``run_id`` of an alert raised outside a monitor run: the loop's (kind ``"loop"``)."""
 Delivery = Literal["none", "pending", "sent", "failed"]
 """An alert's delivery: no webhook configured, queued, delivered, or given up after retries."""
 
@@ -278,6 +280,24 @@ class MonitorResults(Closing):
             self._replace_days(transaction, run_id, model, days)
         run = MonitorRun(run_id, model, window[0], window[1], time, wall_time, action, dict(report))
         return run, stored
+
+    def record_alert(
+        self,
+        model: str,
+        alert: NewAlert,
+        *,
+        time: datetime,
+        wall_time: datetime,
+        delivery: Delivery,
+    ) -> AlertRecord:
+        """Store one alert raised outside a monitor run (the loop's rollback, hold...), under
+        :data:`NO_MONITOR_RUN`, beside the monitor's alerts; return it as stored."""
+        with self._database.write() as transaction:
+            # The lock record_run takes: alert ids stay consecutive with a run's alerts.
+            transaction.lock("tether-monitor", RUNS)
+            return self._insert_alert(
+                transaction, NO_MONITOR_RUN, model, alert, time, wall_time, delivery
+            )
 
     def _insert_alert(
         self,

@@ -30,6 +30,7 @@ from tether._progress import Progress, no_progress
 from tether.examples._scaffold import NewProject, init_project
 from tether.examples.fraud import story
 from tether.examples.fraud.simulate import ScenarioConfig
+from tether.loop import LOOP_ALERT_KIND
 
 if TYPE_CHECKING:
     from tether.examples.fraud._replay_server import AppFactory
@@ -166,7 +167,10 @@ def run(
         months = story.month_table(
             bounds=bounds, off_frame=off, on_cells=on_cells, on_versions=on_versions,
             events=project.events.events(model),
-            alert_times=[a.time for a in project.monitor_results.alerts(model, limit=100_000)],
+            # The monitor's alerts: the loop's own (kind "loop") are its rollbacks, promotions
+            # and discards, which the table counts in their own columns.
+            alert_times=[a.time for a in project.monitor_results.alerts(model, limit=100_000)
+                         if a.kind != LOOP_ALERT_KIND],
             metric=metric,
         )  # fmt: skip
         lap("table")
