@@ -85,6 +85,20 @@ def test_a_windowed_run_logs_its_window_to_mlflow_and_audit(
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_a_window_whose_end_an_incident_reaches_still_holds_out_its_last_payments(
+    project: Project,
+) -> None:
+    # The window is 1 February to 2 April; an incident on 20 March reaches 30 days on (the
+    # features' windows), so the window's last 13 days, more than its last fifth, are gone.
+    incident = (datetime(2026, 3, 20, tzinfo=UTC), datetime(2026, 3, 21, tzinfo=UTC))
+    window = choose_window(NOW, days=60, outcome_window_days=OUTCOME_DAYS, incidents=[incident],
+                           reach=project.feature_reach())  # fmt: skip
+    assert incident[0] < window.end - (window.end - window.start) / 5  # before the last fifth
+    result = project.train(window=window)
+    assert 0.5 < result.record.metrics["roc_auc"] <= 1.0  # held-out payments were scored
+
+
 def test_reproduce_of_a_windowed_run_is_identical(project: Project, windowed: TrainResult) -> None:
     report = reproduce(project.settings.stores, windowed.run_id)
     assert report.reproduced, report.reason

@@ -11,8 +11,9 @@ history only: they fill the features' 30-day windows, so the model learns from, 
 later compared with, features as full as they are in service.
 
 Given a window (``ctx.window``, the loop's retraining), the model learns from that window
-instead: the first 80% of ``[start, end)`` by time, the last 20% held out (tether has
-already dropped the excluded spans and the rows not known by the cut-off). The window has
+instead: the first 80% of the window's payments by time, the last 20% held out (tether has
+already dropped the excluded spans and the rows not known by the cut-off, so a window whose
+end an incident's reach covers holds fewer days than ``[start, end)``). The window has
 matured (tether refuses one that has not), so a payment inside it without a label is honest:
 its outcome window closed with no chargeback. A plain ``tether train`` gets the whole data,
 and ``train_start`` and ``train_months`` decide as before; only labelled payments count.
@@ -105,6 +106,11 @@ def train(ctx: TrainContext) -> tuple[HistGradientBoostingClassifier, pd.DataFra
         frame = frame.assign(**{LABEL: frame[LABEL].fillna(0)})
         start, end = pd.Timestamp(ctx.window.start), pd.Timestamp(ctx.window.end)
     eval_start = start + (end - start) * (1 - EVAL_SHARE)
+    if not ctx.window.whole:
+        # Split the payments the window holds, not its span: an excluded span at its end
+        # (the cents incident's 30-day reach) would otherwise leave nothing to evaluate.
+        inside = frame["event_time"][(frame["event_time"] >= start) & (frame["event_time"] < end)]
+        eval_start = inside.quantile(1 - EVAL_SHARE) if len(inside) else eval_start
     fit = frame[(frame["event_time"] >= start) & (frame["event_time"] < eval_start)]
     held_out = frame[(frame["event_time"] >= eval_start) & (frame["event_time"] < end)]
     if fit.empty or held_out.empty:
