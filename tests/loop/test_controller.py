@@ -10,6 +10,7 @@ from loop_world import MODEL, START, FakePorts, clock, settings
 
 from tether.errors import TransitionError
 from tether.loop import Controller, LoopStore, Observation, ShadowSeen
+from tether.loop._controller import TRAIN_ATTEMPTS
 
 
 @pytest.fixture
@@ -227,6 +228,34 @@ def test_a_failing_step_is_recorded_and_retried_from_its_intent(store: LoopStore
     ports.train = train  # type: ignore[method-assign]
     controller.tick()
     assert ports.calls.count("train") == 1 and store.state(MODEL, START).phase == "shadow"
+
+
+def test_a_training_failing_every_tick_is_given_up_alerted_and_cooled_down(
+    store: LoopStore,
+) -> None:
+    ports = FakePorts()
+    ports.observation = Observation(action="retrain", cause="drift")
+    attempts: list[str] = []
+
+    def broken(*args: object, **kwargs: object) -> object:
+        attempts.append("train")
+        raise ValueError("the window holds nothing to evaluate")
+
+    ports.train = broken  # type: ignore[assignment]
+    controller = _controller(ports, store, cooldown_days=7)
+    for _ in range(TRAIN_ATTEMPTS):
+        assert isinstance(controller.clock, type(clock()))
+        controller.tick()
+        controller.clock.advance(timedelta(days=1))
+    assert len(attempts) == TRAIN_ATTEMPTS
+    state = store.state(MODEL, START)
+    assert (state.phase, state.intent) == ("idle", "")
+    given_up = store.history(MODEL)[0]
+    assert given_up.step == "train_abandoned" and given_up.evidence["attempts"] == TRAIN_ATTEMPTS
+    assert "nothing to evaluate" in str(given_up.evidence["error"])
+    assert ports.alerts[-1] == f"{MODEL}: retraining failed 3 times in a row, given up"
+    controller.tick()  # the diagnosis still says retrain, but the cool-down runs
+    assert len(attempts) == TRAIN_ATTEMPTS and store.history(MODEL)[0].step == "cooling_down"
 
 
 def test_each_event_names_the_version_it_concerns(store: LoopStore) -> None:

@@ -48,6 +48,11 @@ logger = logging.getLogger(__name__)
 
 ACTOR: Final = "tether-loop"
 """The actor the loop's registry events carry."""
+TRAIN_ATTEMPTS: Final = 3
+"""Ticks a training may fail in a row before the loop gives it up: a store that is down for a
+tick or two is retried; an entry point that raises the same error every day (measured: the demo
+retrained 25 times in a row on a window it could not split) is given up, alerted, and the
+cool-down starts as if it had trained, so the next attempt is a fresh window."""
 
 CrashHook = Callable[[str], None]
 """Called at each step boundary (``"<intent>:begun"``, ``"<intent>:done"``); tests raise
@@ -132,6 +137,24 @@ class Controller:
                 holder=self.holder,
                 evidence={"error": f"{type(exc).__name__}: {exc}"},
             )
+            self._give_up_failing_training(model, f"{type(exc).__name__}: {exc}")
+
+    def _give_up_failing_training(self, model: str, error: str) -> None:
+        state = self.store.state(model, self.clock.now())
+        if state.intent != "train":
+            return
+        latest = self.store.history(model, limit=TRAIN_ATTEMPTS)
+        failed = [e for e in latest if e.step == "error" and e.time >= state.since]
+        if len(failed) < TRAIN_ATTEMPTS:
+            return
+        now = self.clock.now()
+        evidence: dict[str, JSONValue] = {"attempts": len(failed), "error": error,
+                                          "intent": dict(state.intent_detail)}  # fmt: skip
+        message = f"{model}: retraining failed {len(failed)} times in a row, given up"
+        self.ports.alert(model, "train_abandoned", message, evidence)
+        idle = replace(state, phase="idle", since=now, intent="", intent_detail={},
+                       last_retrain=now)  # fmt: skip
+        self._save(idle, "train_abandoned", evidence)
 
     def _tick_model(self, model: str) -> None:
         state = self.store.state(model, self.clock.now())

@@ -110,7 +110,8 @@ def train(ctx: TrainContext) -> tuple[HistGradientBoostingClassifier, pd.DataFra
         # Split the payments the window holds, not its span: an excluded span at its end
         # (the cents incident's 30-day reach) would otherwise leave nothing to evaluate.
         inside = frame["event_time"][(frame["event_time"] >= start) & (frame["event_time"] < end)]
-        eval_start = inside.quantile(1 - EVAL_SHARE) if len(inside) else eval_start
+        if len(inside):
+            eval_start = inside.sort_values().iloc[int(len(inside) * (1 - EVAL_SHARE))]
     fit = frame[(frame["event_time"] >= start) & (frame["event_time"] < eval_start)]
     held_out = frame[(frame["event_time"] >= eval_start) & (frame["event_time"] < end)]
     if fit.empty or held_out.empty:
