@@ -407,7 +407,7 @@ class Project(Closing):
         return train_project(
             settings, allow_dirty=allow_dirty, progress=progress or no_progress,
             profiler=reference_profiler, calibrator=reference_calibration,
-            window=window or whole_data(self.clock.now()), tags=tags,
+            window=window or whole_data(self.clock.now()), tags=tags, clock=self.clock,
         )  # fmt: skip
 
     def window_supported(self) -> bool:

@@ -121,3 +121,17 @@ def test_a_plain_run_gets_the_whole_data_as_known_at_the_clock(project: Project)
     low, _ = plain.record.evaluation.time_ranges.get("event_time", ("", ""))
     assert plain.record.dataset("training_set").rows > 0
     assert low == ""  # the evaluation frame holds features and the label only
+
+
+def test_the_register_event_is_stamped_on_the_projects_clock(
+    project: Project, windowed: TrainResult
+) -> None:
+    # The demo counts a month's retrains by the register events inside it: a wall-clock stamp
+    # put every loop training outside the replay's months.
+    registered = [
+        event
+        for event in project.events.events(windowed.model_name)
+        if event.action == "register" and event.details.get("version") == windowed.model_version
+    ]
+    assert [event.time for event in registered] == [NOW]
+    assert registered[0].wall_time is not None and registered[0].wall_time != NOW

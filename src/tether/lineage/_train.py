@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tether import _mlflow
-from tether._clock import WallClock
+from tether._clock import Clock, WallClock
 from tether._names import MODEL_SHA256_TAG
 from tether._progress import Progress, no_progress
 from tether.config import FeatureSettings, Settings, check_no_literal_credentials
@@ -112,14 +112,17 @@ def train_project(
     calibrator: Calibrator | None = None,
     window: TrainWindow | None = None,
     tags: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
 ) -> TrainResult:
     """Train the project in ``settings.project_dir`` and register the model.
 
     ``tags`` are set on the run before anything else is logged (the loop finds an
     interrupted tick's training by one).
 
-    ``window`` is ``ctx.window``: without one, the whole data as known now (wall time; a
-    :class:`~tether.project.Project` passes its clock's). A window other than the whole
+    ``window`` is ``ctx.window``: without one, the whole data as known at ``clock``'s now.
+    ``clock`` (the wall clock by default; a :class:`~tether.project.Project` passes its own,
+    a replay's in a replay) also stamps the ``register`` event, so monitoring and the demo
+    place the new version on the same timeline as its deploy. A window other than the whole
     data must have matured (:func:`~tether.lineage.check_matured` with ``[monitoring]
     outcome_window_days``), so no run trains on labels that have not all arrived.
 
@@ -133,7 +136,8 @@ def train_project(
         print(result.run_id, result.model_version, result.record.metrics["roc_auc"])
     """
     check_no_literal_credentials(settings.project_dir)  # before the config is archived
-    window = window or whole_data(WallClock().now())
+    clock = clock or WallClock()
+    window = window or whole_data(clock.now())
     if not window.whole:
         check_matured(window, settings.monitoring.outcome_window_days)
     store = SnapshotStore(settings.stores.snapshot_uri)
@@ -173,7 +177,7 @@ def train_project(
                 },
                 run_id=run_id,
             )
-            _record_registration(settings, version.version, run_id, manifest_sha256)
+            _record_registration(settings, version.version, run_id, manifest_sha256, clock)
             name = run_name(settings.model_name, version.version, record.run_key)
             _mlflow.set_run_tag(tracking, run_id, MLFLOW_RUN_NAME_TAG, name)
     return TrainResult(run_id, settings.model_name, version.version, record)
@@ -191,7 +195,9 @@ def run_name(model: str, version: str, run_key: str) -> str:
     return f"{model}-v{version}-{run_key[:RUN_NAME_DIGEST_CHARS]}"
 
 
-def _record_registration(settings: Settings, version: str, run_id: str, digest: str) -> None:
+def _record_registration(
+    settings: Settings, version: str, run_id: str, digest: str, clock: Clock
+) -> None:
     """Append the ``register`` event that holds the manifest digest in the event log.
 
     The one import against the flow of packages (lineage -> registry): the event log is
@@ -208,6 +214,7 @@ def _record_registration(settings: Settings, version: str, run_id: str, digest: 
         actor=getpass.getuser(),
         reason=f"registered by `tether train` from run {run_id}",
         details={"run_id": run_id, "manifest_sha256": digest, "model_file": _mlflow.MODEL_FILE},
+        clock=clock,
     )
 
 

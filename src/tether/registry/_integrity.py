@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tether import _mlflow
+from tether._clock import Clock
 from tether._storage import JSONValue
 from tether._versions import canonical_version
 from tether.errors import IntegrityError, RegistryError
@@ -37,10 +38,12 @@ def record_registration(
     actor: str,
     reason: str,
     details: Mapping[str, JSONValue],
+    clock: Clock | None = None,
 ) -> None:
     """Append a ``register`` event (aliases unchanged) to the event log in the store at
-    ``store_url`` (``[store] url``)."""
-    log = EventLog(store_url)
+    ``store_url`` (``[store] url``), stamped with ``clock``'s time (the wall clock's by
+    default)."""
+    log = EventLog(store_url, clock=clock)
     try:
         _append_manifest_event(log, model, REGISTER, version, actor, reason, details)
     finally:
