@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from tether._clock import ReplayClock
 from tether.errors import TrackingError
 from tether.monitoring import Monitor, MonitorPolicy, MonitorResults
 from tether.monitoring._experiment_decision import ExperimentPolicy
-from tether.monitoring._window import ModelReference
+from tether.monitoring._experiment_window import SettledLooks, experiment
+from tether.monitoring._window import Group, ModelReference
 from tether.registry import EventLog
 from tether.serving import LogAggregates, Prediction, PredictionLog
 
@@ -107,3 +109,42 @@ def test_linear_business_metrics_become_values_per_prediction() -> None:
         "shifted": "3 + fp.count",  # a constant is no sum over rows
     })  # fmt: skip
     assert linear_values(metrics) == {"net_value": {"tp.amount": 1.0, "fp.count": -5.0}}
+
+
+class _CountingLog:
+    """A log reader that counts its confusion scans (one per look read)."""
+
+    def __init__(self, log: LogAggregates) -> None:
+        self.log, self.scans = log, 0
+
+    def confusion(self, *args: object, **kwargs: object) -> object:
+        self.scans += 1
+        return self.log.confusion(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_settled_looks_are_read_once_and_decide_the_same(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'looks.db'}"
+    clock = ReplayClock(T0)
+    events = EventLog(url, clock=clock)
+    experiment_id = _fill(url, events, clock)
+    started = events.event(experiment_id).time
+    arms = (Group("1", "champion"), Group("2", "challenger"))
+    policy = ExperimentPolicy(metric="precision", min_samples=50)
+    settled: SettledLooks = {}
+    with LogAggregates(url) as aggregates:
+        counting = _CountingLog(aggregates)
+
+        def decide_at(day: int, cache: SettledLooks | None) -> object:
+            return experiment(counting, MODEL, arms, experiment_id, started,  # type: ignore[arg-type]
+                              started + timedelta(days=day), policy=policy, business=(),
+                              values={}, settled=cache)  # fmt: skip
+
+        for day in (6, 7, 8):
+            before = counting.scans
+            cached = decide_at(day, settled)
+            # Day 6 reads its 6 looks; each later day only its last two (yesterday's was
+            # read at its own end, before it had settled, and today's is not final).
+            assert counting.scans - before == (6 if day == 6 else 2)
+            assert cached == decide_at(day, None)
+    events.close()
+    assert sorted(end for *_, end in settled) == [started + timedelta(days=d) for d in range(1, 8)]

@@ -11,7 +11,7 @@ what a person checking daily would have seen, which is what the always-valid p-v
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -31,6 +31,14 @@ from tether.monitoring._window import Group, LogReader
 
 MAX_LOOKS = 120
 """Looks read at most (one a day): an experiment older than this is judged on its last ones."""
+SETTLED_AFTER = timedelta(hours=1)
+"""How long after its end a look is final. It counts the labels received by its end, which a
+clock that only moves on cannot add to; the margin covers predictions timed before the end
+that a server's log writer had not yet flushed (it flushes within seconds)."""
+
+SettledLooks = MutableMapping[tuple[int, Group, Group, datetime], ExperimentLook]
+"""Final looks already read, by experiment, arms and end: a daily tick of a 60-day
+experiment reads two looks instead of sixty (each a scan of the experiment so far)."""
 
 
 def linear_values(metrics: Sequence[BusinessMetric]) -> dict[str, dict[str, float]]:
@@ -74,24 +82,47 @@ def experiment(
     policy: ExperimentPolicy,
     business: Sequence[str],
     values: Mapping[str, Mapping[str, float]],
+    settled: SettledLooks | None = None,
 ) -> ExperimentDecision:
     """Decide the experiment ``experiment_id`` between ``arms`` (champion, challenger) from
-    its daily looks since ``started``."""
+    its daily looks since ``started``.
+
+    ``settled`` keeps the final looks (ended :data:`SETTLED_AFTER` before ``now``) between
+    calls, so that each is read once; the decision is the same with or without it.
+    """
     days = max(1, math.ceil((now - started) / timedelta(days=1)))
     first = max(1, days - MAX_LOOKS + 1)
     looks: list[ExperimentLook] = []
     for day in range(first, days + 1):
         end = min(started + timedelta(days=day), now)
-        frame = log.confusion(started, end, model, by=("version", "role"), business=business,
-                              filters={"experiment_id": experiment_id}, known_by=end)  # fmt: skip
-        looks.append(
-            ExperimentLook(
-                (end - started) / timedelta(days=1),
-                _arm(frame, arms[0], business, values),
-                _arm(frame, arms[1], business, values),
-            )
-        )
+        key = (experiment_id, arms[0], arms[1], end)
+        look = settled.get(key) if settled is not None else None
+        if look is None:
+            look = _look(log, model, arms, experiment_id, (started, end), business, values)
+            if settled is not None and end <= now - SETTLED_AFTER:
+                settled[key] = look
+        looks.append(look)
     return decide(looks, policy)
+
+
+def _look(
+    log: LogReader,
+    model: str,
+    arms: tuple[Group, Group],
+    experiment_id: int,
+    span: tuple[datetime, datetime],
+    business: Sequence[str],
+    values: Mapping[str, Mapping[str, float]],
+) -> ExperimentLook:
+    """The look at the experiment's predictions in ``span`` with the labels known by its end."""
+    started, end = span
+    frame = log.confusion(started, end, model, by=("version", "role"), business=business,
+                          filters={"experiment_id": experiment_id}, known_by=end)  # fmt: skip
+    return ExperimentLook(
+        (end - started) / timedelta(days=1),
+        _arm(frame, arms[0], business, values),
+        _arm(frame, arms[1], business, values),
+    )
 
 
 def _arm(

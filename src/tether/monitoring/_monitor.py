@@ -53,7 +53,7 @@ from tether.monitoring._estimate import EstimatedPerformance, GapSignal, compare
 from tether.monitoring._estimate import estimate as estimate_scores
 from tether.monitoring._evidence import DayEvidence, DiagnosisInput, QualityEvidence, RegistryChange
 from tether.monitoring._experiment_decision import ExperimentDecision, ExperimentPolicy
-from tether.monitoring._experiment_window import experiment, linear_values, shadow
+from tether.monitoring._experiment_window import SettledLooks, experiment, linear_values, shadow
 from tether.monitoring._monitor_days import (
     DayDrift,
     DayPolicy,
@@ -204,6 +204,7 @@ class Monitor:
         self._policy = policy or MonitorPolicy()
         self._sender = sender
         self._cache: dict[tuple[str, str], ModelReference | str] = {}
+        self._settled_looks: SettledLooks = {}
         self._reuse_days = reuse_days
         self._bases: dict[str, str] = {}
         policy = self._policy
@@ -287,7 +288,8 @@ class Monitor:
         policy = self._policy
         return experiment(self._log, model, (champion, challenger), experiment_id, started, now,
                           policy=policy.experiment, business=policy.business_fields,
-                          values=linear_values(policy.business))  # fmt: skip
+                          values=linear_values(policy.business),
+                          settled=self._settled_looks)  # fmt: skip
 
     def _reference(self, model: str, version: str) -> ModelReference | str:
         key = (model, version)
