@@ -119,3 +119,17 @@ def test_the_demo_runs_the_whole_story_and_reproduces_it(run_cli: RunCli, tmp_pa
     assert "fraud-detector/1" in out
     assert "REPRODUCED: " in out and "NOT REPRODUCED" not in out
     assert "## Metrics (held-out evaluation)" in out
+
+
+def test_demo_help_shows_the_real_defaults_and_quick_alone_means_the_loop(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(["demo", "--help"])
+    text = " ".join(out.split())  # the help wraps at the terminal's width
+    assert code == 0
+    assert "[default: 0]" not in text
+    assert "(implies --loop)" in text
+    # --quick without --loop is the loop's demo (its own check, before any world is made).
+    code, _, err = run_cli(["demo", "--quick", "--transactions", "500", "--dir", str(tmp_path)])
+    assert code == 2
+    assert "--transactions 500: expected at least 20000 with --loop" in err

@@ -31,21 +31,25 @@ DEMO_TRANSACTIONS = 100_000
 @app.command("demo")
 def demo_command(
     directory: Path = typer.Option(DEMO_DIR, "--dir", help="Where to create the demo project."),
-    transactions: int = typer.Option(
-        0, help="Transactions to generate (default 100,000; with --loop 400,000)."
+    transactions: int | None = typer.Option(
+        None,
+        show_default=False,
+        help="Transactions to generate (default 100,000; with --loop 400,000).",
     ),
     loop: bool = typer.Option(
         False, "--loop", help="Replay six months through the server with the loop ticking daily."
     ),
-    quick: bool = typer.Option(False, "--quick", help="With --loop: 100,000 payments."),
+    quick: bool = typer.Option(
+        False, "--quick", help="The loop's replay at 100,000 payments (implies --loop)."
+    ),
 ) -> _render.Report:
     """Generate the fraud scenario, train version 1, reproduce it and print its audit; with
     --loop, replay six months of it through the real server with the closed loop on."""
     from tether.examples import init_project
 
-    if loop:
+    if loop or quick:
         return loop_demo(directory, transactions, quick)
-    transactions = transactions or DEMO_TRANSACTIONS
+    transactions = DEMO_TRANSACTIONS if transactions is None else transactions
     from tether.lineage import render_markdown
     from tether.project import Project
 
@@ -87,7 +91,7 @@ def demo_command(
     return _render.Report(data, exit_code=failed)
 
 
-def loop_demo(directory: Path, transactions: int, quick: bool) -> _render.Report:
+def loop_demo(directory: Path, transactions: int | None, quick: bool) -> _render.Report:
     """``tether demo --loop``: the month table of version 1 alone beside the loop on."""
     from tether.examples.fraud.loop_demo import (
         DEMO_TRANSACTIONS,
@@ -101,7 +105,9 @@ def loop_demo(directory: Path, transactions: int, quick: bool) -> _render.Report
             f"--dir {directory} already holds a project; the loop's story starts from a new "
             f"world: remove it (rm -r {directory}) or pass another --dir."
         )
-    count = transactions or (QUICK_TRANSACTIONS if quick else DEMO_TRANSACTIONS)
+    count = transactions
+    if count is None:
+        count = QUICK_TRANSACTIONS if quick else DEMO_TRANSACTIONS
     if count < 20_000:
         raise ConfigError(f"--transactions {count}: expected at least 20000 with --loop.")
     from tether.project import Project
