@@ -122,6 +122,10 @@ def loop_demo(directory: Path, transactions: int | None, quick: bool) -> _render
     return demo_report(outcome)
 
 
+QUALITY_COLUMNS = ("month", "precision v1", "precision loop", "recall v1", "recall loop", "served")
+ACTION_COLUMNS = ("month", "value v1", "value loop", "alerts", "retrains", "promoted", "rollbacks")
+
+
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
@@ -134,19 +138,23 @@ def demo_report(outcome: DemoOutcome) -> _render.Report:
     """The month table, the totals, the counts and where the time went."""
     from tether.examples.fraud.story import totals
 
-    columns = ("month", "v1 precision", "v1 recall", "v1 value", "loop precision",
-               "loop recall", "loop value", "versions", "alerts", "retrains", "promotions",
-               "rollbacks")  # fmt: skip
-    rows = [
+    # Two grids, not one of twelve columns: each fits an 80-column terminal unwrapped.
+    quality = [
         (
             month.month,
             _share(month.off.precision),
-            _share(month.off.recall),
-            _money(month.off.value),
             _share(month.on.precision),
+            _share(month.off.recall),
             _share(month.on.recall),
-            _money(month.on.value),
             ",".join(month.versions) or "-",
+        )
+        for month in outcome.months
+    ]
+    actions = [
+        (
+            month.month,
+            _money(month.off.value),
+            _money(month.on.value),
             str(month.alerts),
             str(month.retrains),
             str(month.promotions),
@@ -164,10 +172,12 @@ def demo_report(outcome: DemoOutcome) -> _render.Report:
         **{f"seconds {name}": f"{s:.1f}" for name, s in outcome.seconds.items()},
     }
     view: list[_render.Block] = [
-        "Version 1 alone (loop off) beside the loop on, month by month, on the same payments;",
-        "precision and recall at each serving version's own threshold, value = the project's",
+        # One paragraph: the terminal wraps it at its own width.
+        "Version 1 alone (loop off) beside the loop on, month by month, on the same payments; "
+        "precision and recall at each serving version's own threshold, value = the project's "
         "net_value (fraud caught minus $5 per false alarm).",
-        _render.Grid(columns, rows),
+        _render.Grid(QUALITY_COLUMNS, quality),
+        _render.Grid(ACTION_COLUMNS, actions),
         _render.Table("The run", summary),
         "Next: `tether loop history` and `tether audit fraud-detector@champion` in "
         f"{outcome.project.directory if outcome.project else 'the project'} tell why.",
