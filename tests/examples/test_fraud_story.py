@@ -40,14 +40,18 @@ def test_month_table_counts_the_registry_by_month() -> None:
     })  # fmt: skip
     on = [cells_of(np.array([1]), np.array([0]), np.array([3.0]))] * 2
 
-    def event(action: str, day: str) -> Event:
+    def event(action: str, day: str, version: str = "") -> Event:
         return Event(1, datetime.fromisoformat(day).replace(tzinfo=UTC), "m", action, "loop",
-                     "", {}, {})  # fmt: skip
+                     "", {}, {}, details={"version": version})  # fmt: skip
 
-    events = [event("register", "2026-03-02"), event("promote", "2026-03-20")]
+    # Version 1's own registration, at the replay's start, is not a retrain.
+    events = [event("register", "2026-02-01", "1"), event("register", "2026-03-02", "2"),
+              event("promote", "2026-03-20")]  # fmt: skip
     rows = month_table(bounds=bounds, off_frame=off, on_cells=on, on_versions=[("1",), ("1", "2")],
-                       events=events, alert_times=[bounds[0]], metric=NET)  # fmt: skip
+                       events=events, alert_times=[bounds[0]], metric=NET,
+                       first_version="1")  # fmt: skip
     assert [r.month for r in rows] == ["2026-02", "2026-03"]
     assert rows[0].off.value == pytest.approx(10.0) and rows[1].off.recall == 0.0
     assert rows[0].on.value == pytest.approx(-5.0)
     assert (rows[1].retrains, rows[1].promotions, rows[0].alerts) == (1, 1, 1)
+    assert rows[0].retrains == 0

@@ -171,7 +171,7 @@ def run(
             # and discards, which the table counts in their own columns.
             alert_times=[a.time for a in project.monitor_results.alerts(model, limit=100_000)
                          if a.kind != LOOP_ALERT_KIND],
-            metric=metric,
+            metric=metric, first_version=version_1,
         )  # fmt: skip
         lap("table")
     counts = {

@@ -160,13 +160,14 @@ def month_table(
     events: Sequence[Event],
     alert_times: Sequence[datetime],
     metric: BusinessMetric | None,
+    first_version: str,
 ) -> list[Month]:
     """The table's rows, one per month between consecutive ``bounds``.
 
     ``off_frame`` has one row per replayed payment: ``event_time``, ``decision`` (version 1's),
     ``is_fraud`` and ``amount``; ``on_cells``/``on_versions`` are the log's per month; events
-    are the registry's (retrains are counted by ``register`` events, promotions and rollbacks by
-    their actions), alerts by their times.
+    are the registry's (retrains are counted by ``register`` events of versions other than
+    ``first_version``, promotions and rollbacks by their actions), alerts by their times.
     """
     rows: list[Month] = []
     times = off_frame["event_time"]
@@ -185,9 +186,13 @@ def month_table(
                 on=Side(on_cells[index], value_of(on_cells[index], metric)),
                 versions=on_versions[index],
                 alerts=sum(1 for t in alert_times if start <= t < end),
-                # Version 1 is registered before the replay starts: every register inside it
-                # is a retrain the loop made.
-                retrains=sum(1 for e in within if e.action == "register"),
+                # Version 1 is registered on the replay's clock at its start; every other
+                # register is a retrain the loop made.
+                retrains=sum(
+                    1
+                    for e in within
+                    if e.action == "register" and e.details.get("version") != first_version
+                ),
                 promotions=sum(1 for e in within if e.action == "promote"),
                 rollbacks=sum(1 for e in within if e.action == "rollback"),
             )
