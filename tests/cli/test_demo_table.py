@@ -1,4 +1,5 @@
-"""The loop demo's month table reads in an 80-column terminal: no row is wrapped."""
+"""The loop demo's month table reads in an 80-column terminal (no row is wrapped) and says
+where the loop stood at the end."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def test_the_month_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> Non
               _side(900, 80, 120, 33_000, 1_345_678.0), ("1", "2"), 298, 1, 1, 0)
         for m in range(4, 10)
     ]  # fmt: skip
-    outcome = DemoOutcome(None, "1", months, {"ticks": 183}, {"replay": 1165.0})
+    end = {"phase": "challenger", "since": "2026-07-28", "candidate": "2", "step": "experimenting",
+           "evidence": "experiment continue: waiting for 1000 rows per arm"}  # fmt: skip
+    outcome = DemoOutcome(None, "1", months, {"ticks": 183}, {"replay": 1165.0}, end)
     console = Console(width=80, record=True, highlight=False, markup=False, emoji=False)
     monkeypatch.setattr(_render, "out", console)
     _render.show_part(_demo.demo_report(outcome))
@@ -33,3 +36,6 @@ def test_the_month_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "served" in header
     row = next(line for line in lines if "1,345,678" in line)
     assert "2026-04" in row and "298" in row  # month, values and counts on one line
+    said = " ".join(" ".join(lines).split())
+    assert "in phase challenger since 2026-07-28 (candidate version 2)" in said
+    assert "waiting for 1000 rows per arm" in said

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,6 +135,16 @@ def _money(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def _loop_end(end: Mapping[str, str]) -> list[_render.Block]:
+    if not end:
+        return []
+    candidate = f" (candidate version {end['candidate']})" if end["candidate"] else ""
+    return [
+        f"At the end the loop was in phase {end['phase']} since {end['since']}{candidate}; "
+        f"its last step, {end['step']}: {end['evidence']}"
+    ]
+
+
 def demo_report(outcome: DemoOutcome) -> _render.Report:
     """The month table, the totals, the counts and where the time went."""
     from tether.examples.fraud.story import totals
@@ -179,6 +190,7 @@ def demo_report(outcome: DemoOutcome) -> _render.Report:
         _render.Grid(QUALITY_COLUMNS, quality),
         _render.Grid(ACTION_COLUMNS, actions),
         _render.Table("The run", summary),
+        *_loop_end(outcome.loop_end),
         "Next: `tether loop history` and `tether audit fraud-detector@champion` in "
         f"{outcome.project.directory if outcome.project else 'the project'} tell why.",
     ]

@@ -133,7 +133,7 @@ def history_command(
         events = store.history(model or None, limit=limit)
     data = {"events": [event.to_dict() for event in events]}
     lines: list[_render.Block] = [
-        f"{e.time.isoformat()}  {e.model}  {e.phase:<10}  {e.step}" for e in events
+        f"{e.time.isoformat()}  {e.model}  {e.phase:<10}  {e.step}  {e.summary()}" for e in events
     ] or ["no loop events"]
     return _render.Report(data, lines)
 

@@ -67,11 +67,15 @@ class DemoOutcome:
     months: list[story.Month]
     counts: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)
+    loop_end: dict[str, str] = field(default_factory=dict)
+    """The loop's phase, since when, its candidate, and its last step with that step's
+    evidence in one line, when the replay ended."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready."""
         return {
             "version_1": self.version_1,
+            "loop_end": dict(self.loop_end),
             "months": [month.to_dict() for month in self.months],
             "value": dict(story.totals(self.months)),
             "counts": dict(self.counts),
@@ -157,6 +161,7 @@ def run(
             end=config.end.date(), on_day_end=tick, progress=progress_for("replay"),
         )  # fmt: skip
         lap("replay")
+        loop_end = _loop_end(project, model, clock.now())
         outstanding = outcomes_due_after(project, clock, events, labels, config.end)
         lap("outcomes due after the replay")
         bounds = story.month_starts(REPLAY_START, config.end)
@@ -180,7 +185,21 @@ def run(
         "outcomes after the replay": outstanding,
     }  # fmt: skip
     seconds.update({f"replay {name}": value for name, value in stats.seconds.items()})
-    return DemoOutcome(made, version_1, months, counts, seconds)
+    return DemoOutcome(made, version_1, months, counts, seconds, loop_end)
+
+
+def _loop_end(project: Any, model: str, now: dt.datetime) -> dict[str, str]:
+    """Where the loop stood when the replay ended, and its last step's evidence: what says,
+    for one, that an experiment was still short of evidence when the six months ran out."""
+    state = project.loop_store.state(model, now)
+    last = next(iter(project.loop_store.history(model, limit=1)), None)
+    return {
+        "phase": state.phase,
+        "since": f"{state.since:%Y-%m-%d}",
+        "candidate": state.candidate,
+        "step": last.step if last else "",
+        "evidence": last.summary() if last else "",
+    }
 
 
 def outcomes_due_after(
