@@ -118,3 +118,11 @@ def test_a_bad_since_is_exit_2_naming_it(feature_project: Path, run_cli: RunCli)
 
 def test_the_cli_default_limit_is_the_readers() -> None:
     assert _features.DEFAULT_SKEW_LIMIT == DEFAULT_SKEW_LIMIT
+
+
+def test_a_bad_or_naive_at_is_exit_2_naming_it(feature_project: Path, run_cli: RunCli) -> None:
+    cli = ["-C", str(feature_project), "features", "get", "a", "--request", "amount=1", "--at"]
+    code, _, err = run_cli([*cli, "yesterday"])
+    assert code == 2 and "'--at'" in err and "'yesterday' is not a time" in err
+    code, _, err = run_cli([*cli, "2026-08-31T12:00:00"])
+    assert code == 2 and "without a timezone" in err and "2026-01-20T09:30:00Z" in err

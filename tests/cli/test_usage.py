@@ -89,3 +89,35 @@ def test_completion_completes_a_command_name(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "features" in done.stdout.split()
+
+
+
+def _commands() -> list[tuple[list[str], object]]:
+    import typer.main
+
+    from tether.cli._app import _register_commands, app
+
+    _register_commands()
+    found: list[tuple[list[str], object]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        found.append((path, command))
+        for name, sub in getattr(command, "commands", {}).items():  # a group's
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def test_an_option_that_says_its_default_in_words_shows_no_other(run_cli: RunCli) -> None:
+    # An option whose real default comes from tether.toml (or another option) is declared as
+    # 0 or "" and says its default in its help; "[default: 0]" beside that misleads.
+    commands = _commands()
+    assert {"serve", "demo"} <= {path[0] for path, _ in commands if path}
+    for path, command in commands:
+        for param in getattr(command, "params", []):
+            said = "(default" in (getattr(param, "help", None) or "")
+            shown = getattr(param, "show_default", None) and param.default not in ("", None)
+            assert not (said and shown), (path, param.name)
+        code, out, _ = run_cli([*path, "--help"])
+        assert code == 0 and "[default: ]" not in " ".join(out.split()), path

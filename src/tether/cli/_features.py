@@ -13,7 +13,7 @@ import typer
 from tether._uris import mask_uri
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, app, open_project
-from tether.cli._predictions import parquet_out, parse_since
+from tether.cli._predictions import parquet_out, parse_moment, parse_since
 from tether.errors import ConfigError, FeatureError
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ def get_command(
     needed = tuple(dict.fromkeys(key for view in online.views for key in view.entity.keys))
     entity_keys = [_entity(k, needed) for k in keys]
     data = {k: _request_value(v) for k, _, v in (r.partition("=") for r in request)}
-    moment = datetime.fromisoformat(at) if at else None
+    moment = parse_moment(at, "--at") if at else None
     vectors = online.get_online_features(entity_keys, [data] * len(entity_keys), at=moment)
     found = [
         {

@@ -45,15 +45,25 @@ def parse_since(text: str, now: datetime) -> datetime:
     match = _DURATION.fullmatch(text.strip())
     if match:
         return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return parse_moment(text, "--since", ", or a duration back from now (30m, 24h, 7d)")
+
+
+def parse_moment(text: str, option: str, other: str = "") -> datetime:
+    """An option's ISO-8601 time with a timezone (``2026-01-20T09:30:00Z``), in UTC.
+
+    Raises:
+        typer.BadParameter: not one, or one without a timezone (exit 2, naming the option).
+    """
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
+        what = "a time without a timezone" if moment is not None else "not a time"
         raise typer.BadParameter(
-            f"{text!r} is neither a time with a timezone (2026-01-20T09:30:00Z) nor a duration "
-            "back from now (30m, 24h, 7d).",
-            param_hint="'--since'",
+            f"{text!r} is {what}: expected a time with a timezone (2026-01-20T09:30:00Z or "
+            f"+00:00){other}.",
+            param_hint=f"'{option}'",
         )
     return moment.astimezone(UTC)
 

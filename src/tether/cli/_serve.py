@@ -39,9 +39,14 @@ _LOGGER = logging.getLogger("tether.serve")
 @app.command("serve")
 def serve_command(
     ctx: typer.Context,
-    host: str = typer.Option("", help="Address to bind (default: [serving] host, 127.0.0.1)."),
-    port: int = typer.Option(0, help="Port (default: [serving] port, 8000)."),
-    workers: int = typer.Option(0, help="uvicorn worker processes (default: [serving] workers)."),
+    # The defaults come from tether.toml, so the help says so instead of showing 0 or "".
+    host: str = typer.Option(
+        "", help="Address to bind (default: [serving] host, 127.0.0.1).", show_default=False
+    ),
+    port: int = typer.Option(0, help="Port (default: [serving] port, 8000).", show_default=False),
+    workers: int = typer.Option(
+        0, help="uvicorn worker processes (default: [serving] workers).", show_default=False
+    ),
     access_log: bool | None = typer.Option(
         None,
         "--access-log/--no-access-log",
