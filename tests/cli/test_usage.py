@@ -91,7 +91,6 @@ def test_completion_completes_a_command_name(tmp_path: Path) -> None:
     assert "features" in done.stdout.split()
 
 
-
 def _commands() -> list[tuple[list[str], object]]:
     import typer.main
 

@@ -61,4 +61,3 @@ def test_the_loop_demo_ticks_daily_and_its_table_agrees_online_and_offline(
                 assert served.count == alone.count, (month.month, name)
                 # Sums of the same amounts in another order: equal to the last bits or so.
                 assert served.sums["amount"] == pytest.approx(alone.sums["amount"], rel=1e-9)
-
