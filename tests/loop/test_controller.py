@@ -186,7 +186,7 @@ def test_dry_run_records_what_it_would_do_and_changes_nothing(store: LoopStore) 
     controller = _controller(ports, store, dry_run=True)
     for action in ("rollback", "retrain", "fix_data"):
         ports.observation = Observation(action=action)  # type: ignore[arg-type]
-        controller.tick()
+        assert controller.tick().dry_run
     assert ports.calls == [] and ports.alerts == []
     assert ports.aliases_now == {"champion": "2", "previous-champion": "1"}
     assert [e.step for e in reversed(store.history(MODEL))] == [

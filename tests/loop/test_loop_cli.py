@@ -47,7 +47,9 @@ def test_once_ticks_and_reports_its_steps_and_a_bad_interval_names_the_option(
     code, out = _run(capsys, [*where, "--json", "loop", "--once"])
     assert code == 0
     (tick,) = json.loads(out)["ticks"]
-    assert tick["acted"] is True and tick["steps"] == []
+    assert tick["acted"] is True and tick["steps"] == [] and tick["dry_run"] is False
+    code, out = _run(capsys, [*where, "loop", "--once", "--dry-run"])
+    assert code == 0 and "tick (dry run: recorded, nothing done)" in out
     with pytest.raises(SystemExit) as exited:
         main([*where, "loop", "--interval", "soon"])
     assert exited.value.code == 2

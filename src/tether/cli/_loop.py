@@ -84,6 +84,7 @@ def _interval(text: str) -> float:
 def _tick_data(tick: TickResult) -> dict[str, Any]:
     return {
         "acted": tick.acted,
+        "dry_run": tick.dry_run,
         "holder": tick.holder,
         "reason": tick.reason,
         "steps": [{"model": model, "step": step} for model, step in tick.steps],
@@ -92,7 +93,8 @@ def _tick_data(tick: TickResult) -> dict[str, Any]:
 
 def _tick_report(tick: TickResult) -> _render.Report:
     steps = ", ".join(f"{model}: {step}" for model, step in tick.steps) or "no model to act on"
-    line = f"tick: {steps}" if tick.acted else f"tick skipped: {tick.reason}"
+    said = "tick (dry run: recorded, nothing done)" if tick.dry_run else "tick"
+    line = f"{said}: {steps}" if tick.acted else f"tick skipped: {tick.reason}"
     return _render.Report(_tick_data(tick), [line])
 
 

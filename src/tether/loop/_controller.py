@@ -62,12 +62,13 @@ from it to kill a tick there."""
 @dataclass(frozen=True)
 class TickResult:
     """What one tick did: whether it held the lease (``acted``), who did, and each model's
-    steps in order (``(model, step)``)."""
+    steps in order (``(model, step)``); under ``dry_run`` the steps were recorded, not done."""
 
     acted: bool
     holder: str
     reason: str
     steps: tuple[tuple[str, str], ...] = ()
+    dry_run: bool = False
 
 
 class Controller:
@@ -118,7 +119,9 @@ class Controller:
             self.store.release(self.holder, self.clock.now())
             raise
         self.store.release(self.holder, self.clock.now())
-        return TickResult(True, self.holder, "ticked", tuple(self._steps))
+        return TickResult(
+            True, self.holder, "ticked", tuple(self._steps), dry_run=self.settings.dry_run
+        )
 
     def _tick_model_guarded(self, model: str) -> None:
         # The tick is a process boundary: one model's failure (MLflow down, a refused
