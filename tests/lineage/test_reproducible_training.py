@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -120,3 +121,27 @@ def test_audit_names_data_code_config_and_registration(fraud_project: Path) -> N
     as_json = json.loads(render_json(report))
     assert as_json["record"]["run_id"] == result.run_id
     assert as_json["versions"][0]["version"] == result.model_version
+
+
+@pytest.mark.slow
+def test_reproduce_in_a_fresh_process_finds_the_model_file_byte_identical(
+    fraud_project: Path,
+) -> None:
+    # Each command in its own process, as a user runs them. Unpickling the recorded model
+    # before serializing the new one interned attribute names and changed which equal
+    # strings the new pickle shared: its bytes differed although its content did not.
+    def tether(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "tether", "-C", str(fraud_project), *args],
+            capture_output=True, text=True, check=False, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    trained = json.loads(tether("--json", "train"))
+    report = json.loads(tether("--json", "reproduce", trained["run_id"]))
+    assert report["reproduced"] and report["max_abs_difference"] == 0.0
+    assert report["model_bytes_identical"], (
+        report["new_model_sha256"],
+        report["recorded_model_sha256"],
+    )

@@ -198,14 +198,19 @@ def reproduce(
         progress("verifying the recorded snapshots")
         _verify_snapshots(record, store)
         progress("verifying the recorded model")
-        recorded = _recorded_model(tracking, record, work, registered_digest)
+        # Verified before the costly retrain, unpickled after the new model is serialized:
+        # unpickling interns attribute names, which changes which equal strings a later
+        # pickle shares (memo references) and so its bytes, though not its content.
+        _recorded_model(tracking, record, work, registered_digest, unpickle=False)
         progress("restoring the recorded code")
         source = _restore_code(tracking, record, work)
         progress("re-running the entry point")
         new_model, new_frame = _retrain(record, source, store, work)
+        new_sha = sha256_file(_mlflow.save_sklearn_model(new_model, work / "new-model"))
+        recorded = _recorded_model(tracking, record, work, registered_digest)
         progress("comparing predictions")
         report = _compare(
-            record, store, recorded, new_model, new_frame, differences, tolerance, work
+            record, store, recorded, (new_model, new_sha), new_frame, differences, tolerance
         )
         same = _same_reference(record, new_model, new_frame, profiler)
         return dataclasses.replace(report, reference_identical=same)
@@ -304,9 +309,15 @@ class _RecordedModel:
 
 
 def _recorded_model(
-    tracking: str, record: RunRecord, work: Path, registered_digest: RegisteredDigest | None
+    tracking: str,
+    record: RunRecord,
+    work: Path,
+    registered_digest: RegisteredDigest | None,
+    *,
+    unpickle: bool = True,
 ) -> _RecordedModel:
-    """The run's model, verified against its manifest before it is unpickled."""
+    """The run's model, verified against its manifest before it is unpickled (not at all
+    unless ``unpickle``: the model is then None)."""
     run = _mlflow.get_run(tracking, record.run_id)
     versions = [v for v in _mlflow.versions_of_run(tracking, record.run_id)
                 if v.name == record.model_name]  # fmt: skip
@@ -330,7 +341,9 @@ def _recorded_model(
     event = registered_digest(first.name, first.version) if registered_digest else None
     model, manifest = load_registered_model(
         tracking, first.source, label=label, version=first.version, run_tags=run.tags,
-        version_tags=first.tags, event_digest=event, work=work / "recorded-model",
+        version_tags=first.tags, event_digest=event,
+        work=work / ("recorded-model" if unpickle else "recorded-model-verified"),
+        unpickle=unpickle,
     )  # fmt: skip
     return _RecordedModel(model, manifest.files[manifest.model_file])
 
@@ -339,13 +352,14 @@ def _compare(
     record: RunRecord,
     store: SnapshotStore,
     recorded: _RecordedModel,
-    new_model: Any,
+    new: tuple[Any, str],
     new_frame: pd.DataFrame,
     differences: tuple[EnvironmentDifference, ...],
     tolerance: float,
-    work: Path,
 ) -> ReproduceReport:
+    """``new`` is the retrained model and the sha256 of its serialized file."""
     old_model = recorded.model
+    new_model, new_sha = new
     evaluation = read_table(store.read_bytes(record.evaluation.digest), "parquet", "evaluation")
     features = features_of(evaluation, record.label)
     old_scores = predict_scores(old_model, features)
@@ -356,7 +370,6 @@ def _compare(
             f"one {old_scores.shape}: the code being reproduced differs from the recorded code."
         )
     largest = float(np.max(np.abs(old_scores - new_scores))) if old_scores.size else 0.0
-    new_sha = sha256_file(_mlflow.save_sklearn_model(new_model, work / "new-model"))
     same_eval = _frame_digest(new_frame) == record.evaluation.digest
     if largest <= tolerance and not np.isnan(largest):
         reason = (
