@@ -107,9 +107,8 @@ def loop_demo(directory: Path, transactions: int | None, quick: bool) -> _render
             f"--dir {directory} already holds a project; the loop's story starts from a new "
             f"world: remove it (rm -r {directory}) or pass another --dir."
         )
-    count = transactions
-    if count is None:
-        count = QUICK_TRANSACTIONS if quick else DEMO_TRANSACTIONS
+    default = QUICK_TRANSACTIONS if quick else DEMO_TRANSACTIONS
+    count = default if transactions is None else transactions
     if count < 20_000:
         raise ConfigError(f"--transactions {count}: expected at least 20000 with --loop.")
     from tether.project import Project
@@ -144,7 +143,7 @@ def _money(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def _loop_end(end: Mapping[str, str]) -> list[_render.Block]:
+def _loop_end_lines(end: Mapping[str, str]) -> list[_render.Block]:
     if not end:
         return []
     candidate = f" (candidate version {end['candidate']})" if end["candidate"] else ""
@@ -199,7 +198,7 @@ def demo_report(outcome: DemoOutcome) -> _render.Report:
         _render.Grid(QUALITY_COLUMNS, quality),
         _render.Grid(ACTION_COLUMNS, actions),
         _render.Table("The run", summary),
-        *_loop_end(outcome.loop_end),
+        *_loop_end_lines(outcome.loop_end),
         "Next: `tether loop history` and `tether audit fraud-detector@champion` in "
         f"{outcome.project.directory if outcome.project else 'the project'} tell why.",
     ]
