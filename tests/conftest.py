@@ -12,14 +12,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import psycopg
 import pytest
 
 from tether.examples._scaffold import init_project
 from tether.examples.fraud.simulate import ScenarioConfig
-from tether.lineage._code import commit_new_repository
+from tiny_project import write_tiny_project
 
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -75,78 +73,10 @@ def make_fraud_project() -> Callable[[Path], Path]:
     return new_fraud_project
 
 
-FEATURES_PY = """
-from tether.features import Aggregation, Entity, EventSource, FeatureView, Transformation
-
-EVENTS = EventSource.parquet("data/events.parquet", entity_key="customer_id",
-                             event_id="event_id", event_time="event_time")
-FEATURE_VIEWS = [
-    FeatureView("customer", entity=Entity("customer", keys=["customer_id"]), source=EVENTS,
-                features=[
-                    Aggregation("n_1d", "count", window="1d"),
-                    Aggregation("mean_7d", "mean", column="amount", window="7d", empty=0.0),
-                    Transformation("ratio", "amount / (mean_7d + 1)", request=["amount"]),
-                ]),
-]
-"""
-
-TRAIN_PY = """
-from sklearn.linear_model import LogisticRegression
-
-def train(ctx):
-    events = ctx.dataset("events")
-    spine = events[["customer_id", "event_time", "amount", "label"]]
-    frame = ctx.training_set(spine, timestamp="event_time")
-    features = frame[["n_1d", "mean_7d", "ratio", "amount"]]
-    model = LogisticRegression(C=float(ctx.params["C"])).fit(features, frame["label"])
-    return model, features.assign(label=frame["label"])
-"""
-
-TOML = """
-[project]
-name = "tiny"
-
-[datasets]
-events = "data/events.parquet"
-
-[train]
-entry_point = "train:train"
-label = "label"
-
-[train.params]
-C = 1.0
-
-[features]
-definitions = "features:FEATURE_VIEWS"
-"""
-
-
 @pytest.fixture
 def feature_project(tmp_path: Path) -> Path:
     """A tiny project whose training set comes from feature definitions."""
-    root = tmp_path / "tiny"
-    (root / "data").mkdir(parents=True)
-    rng = np.random.default_rng(3)
-    n = 400
-    times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(
-        np.sort(rng.integers(0, 30 * 86400, n)), unit="s"
-    )
-    events = pd.DataFrame(
-        {
-            "event_id": [f"e{i}" for i in range(n)],
-            "customer_id": rng.choice(["a", "b", "c", "d"], n),
-            "event_time": times.astype("datetime64[us, UTC]"),
-            "amount": rng.gamma(2.0, 30.0, n).round(2),
-        }
-    )
-    events["label"] = (events["amount"] > 80).astype(int)
-    events.to_parquet(root / "data" / "events.parquet")
-    (root / "features.py").write_text(FEATURES_PY)
-    (root / "train.py").write_text(TRAIN_PY)
-    (root / "tether.toml").write_text(TOML)
-    (root / ".gitignore").write_text(".tether/\n")
-    commit_new_repository(root, "tiny project")
-    return root
+    return write_tiny_project(tmp_path / "tiny")
 
 
 # Databases for the storage contract suites: a SQLite file, and a fresh PostgreSQL schema.

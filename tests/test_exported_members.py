@@ -9,6 +9,7 @@ import pytest
 PACKAGES = [
     "tether",
     "tether.cli",
+    "tether.dashboard",
     "tether.features",
     "tether.lineage",
     "tether.monitoring",

@@ -73,6 +73,7 @@ ADMIN_TOKEN_ENV = "TETHER_ADMIN_TOKEN"
 PREDICT_TOKEN_ENV = "TETHER_PREDICT_TOKEN"
 FEEDBACK_TOKEN_ENV = "TETHER_FEEDBACK_TOKEN"
 METRICS_TOKEN_ENV = "TETHER_METRICS_TOKEN"
+DASHBOARD_TOKEN_ENV = "TETHER_DASHBOARD_TOKEN"
 """Optional bearer tokens of the server's scopes; a scope without one is open."""
 DEFAULT_BODY_TIMEOUT_S = 10.0
 """Seconds a client has to send a whole request body: a megabyte (the default body limit)
@@ -199,6 +200,7 @@ class ServingSettings:
     predict_token: str = ""
     feedback_token: str = ""
     metrics_token: str = ""
+    dashboard_token: str = ""
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
@@ -441,6 +443,7 @@ def _serving(table: Mapping[str, Any], environ: Mapping[str, str]) -> ServingSet
         predict_token=environ.get(PREDICT_TOKEN_ENV, ""),
         feedback_token=environ.get(FEEDBACK_TOKEN_ENV, ""),
         metrics_token=environ.get(METRICS_TOKEN_ENV, ""),
+        dashboard_token=environ.get(DASHBOARD_TOKEN_ENV, ""),
         **values,
     )
 

@@ -37,7 +37,8 @@ is this module's class).
     │   ├── UnsupportedMediaTypeError  a body not declared as JSON
     │   └── TooManyItemsError        a bounded array of a body with too many elements
     ├── MonitoringError              drift, quality, performance, experiments
-    └── LoopError                    the closed loop's state, lease or policy
+    ├── LoopError                    the closed loop's state, lease or policy
+    └── DashboardError               a page asked for what the stores do not hold
 
     TetherWarning                    tether's own warnings (errors in tests)
 """
@@ -207,6 +208,10 @@ class MonitoringError(TetherError):
 
 class LoopError(TetherError):
     """The closed loop's state store failed, or a step it cannot take was asked of it."""
+
+
+class DashboardError(TetherError):
+    """A dashboard page was asked for an event, feature or view the stores do not hold."""
 
 
 class TetherWarning(UserWarning):

@@ -34,6 +34,7 @@ def test_train_reproduce_and_audit_from_the_command_line(
     )
     assert code == 0
     assert trained["run_id"] in target.read_text()
+    assert '<a href="report.html">' in target.read_text()  # the dashboard's report, linked
 
     missing = fraud_project / "no-such-folder" / "audit.md"
     code, _, err = run_cli(["-C", project, "audit", "fraud-detector/1", "-o", str(missing)])

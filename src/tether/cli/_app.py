@@ -112,6 +112,7 @@ def _options(
 def _register_commands() -> None:
     # Imported for their @app.command side effect, after `app` exists.
     from tether.cli import (  # noqa: F401
+        _dashboard,
         _demo,
         _drift,
         _features,

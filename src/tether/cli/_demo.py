@@ -12,6 +12,7 @@ import typer
 
 from tether.cli import _render
 from tether.cli._app import EXIT_FAILED_CHECK, app
+from tether.cli._dashboard import write_report
 from tether.cli._project import (
     new_project_report,
     reproduction_report,
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from tether.examples.fraud.loop_demo import DemoOutcome
 
 DEMO_DIR = Path("tether-demo")
+REPORT_FILE = "report.html"
+"""Written at the end in the project's state folder (``.tether/``, which git ignores: a file
+beside ``tether.toml`` would make the next training's work tree dirty)."""
 DEMO_TRANSACTIONS = 100_000
 """Enough for the story; small enough that the whole demo takes about a minute."""
 
@@ -52,6 +56,7 @@ def demo_command(
     if loop or quick:
         return loop_demo(directory, transactions, quick)
     transactions = DEMO_TRANSACTIONS if transactions is None else transactions
+    from tether.dashboard import Dashboard
     from tether.lineage import render_markdown
     from tether.project import Project
 
@@ -87,7 +92,10 @@ def demo_command(
             reproduction_report(reproduction),
         )
         document = render_markdown(project.audit(f"{result.model_name}/{result.model_version}"))
-    chapter("audit", "4. The audit", _render.Report({"markdown": document}, [document]))
+        chapter("audit", "4. The audit", _render.Report({"markdown": document}, [document]))
+        out = project.settings.state_dir / REPORT_FILE
+        written = write_report(Dashboard(project).report(), out, result.model_name)
+    chapter("report", "5. The dashboard's report, to open in a browser", _render.Report(*written))
     data = {name: report.data for name, report in chapters.items()}
     failed = 0 if reproduction.reproduced else EXIT_FAILED_CHECK
     return _render.Report(data, exit_code=failed)
@@ -111,6 +119,7 @@ def loop_demo(directory: Path, transactions: int | None, quick: bool) -> _render
     count = default if transactions is None else transactions
     if count < 20_000:
         raise ConfigError(f"--transactions {count}: expected at least 20000 with --loop.")
+    from tether.dashboard import Dashboard
     from tether.project import Project
     from tether.server import create_app
 
@@ -128,7 +137,12 @@ def loop_demo(directory: Path, transactions: int | None, quick: bool) -> _render
                           create_app=create_app, progress=progress)  # fmt: skip
     finally:
         alerts.setLevel(level)
-    return demo_report(outcome)
+    report = demo_report(outcome)
+    with Project.open(directory) as project:
+        data, lines = write_report(Dashboard(project).report(),
+                                   project.settings.state_dir / REPORT_FILE,
+                                   project.settings.model_name)  # fmt: skip
+    return _render.Report({**report.data, "report": data}, [*report.view, *lines])
 
 
 QUALITY_COLUMNS = ("month", "precision v1", "precision loop", "recall v1", "recall loop", "served")

@@ -226,6 +226,10 @@ def audit_command(
     format = format or "md"
     render = {"md": render_markdown, "json": render_json, "html": render_html}[format]
     document = render(report)
+    if format == "html":
+        from tether.cli._dashboard import link_report
+
+        document = link_report(document, report.record.model_name)
     if output is None:
         return _render.Report({"format": format, "document": document}, [document])
     try:

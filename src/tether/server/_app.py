@@ -2,8 +2,9 @@
 
 The app is thin: the routing logic is :class:`~tether.serving.Router`'s, the storage the
 prediction log's, the registry operations the :class:`Admin`'s. Here they are only wired to
-HTTP: one router module per resource (predict, feedback, admin, health, metrics), the body
-limits, the bearer tokens, the HTTP metrics, the error mapping and the published schema.
+HTTP: one router module per resource (predict, feedback, admin, health, metrics, dashboard),
+the body limits, the bearer tokens, the HTTP metrics, the error mapping and the published
+schema.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from tether.config import (
     PREDICT_TOKEN_ENV,
     ServingSettings,
 )
+from tether.dashboard import Dashboard
 from tether.monitoring import MonitorResults
 from tether.server._admin import admin_router
 from tether.server._auth import UNAUTHORIZED, bearer_guard
 from tether.server._body import check_json_content_type
+from tether.server._dashboard import dashboard_router
 from tether.server._errors import DEFAULT_STATUSES, ErrorBody, install_error_handlers
 from tether.server._feedback import Feedback, FeedbackBatch, feedback_router
 from tether.server._health import health_router
@@ -58,6 +61,7 @@ def create_app(
     features: FeatureLookup | None = None,
     admin: Admin | None = None,
     monitoring: MonitorResults | None = None,
+    dashboard: Dashboard | None = None,
     error_statuses: Mapping[type[Exception], int] | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
@@ -67,7 +71,8 @@ def create_app(
     deployment and starts the shadow worker, the reload poller and the retention worker
     (predictions older than ``settings.retention_days`` go, at start and every hour); when it
     stops it stops them and closes ``predictions``. With ``monitoring``, ``/metrics`` also
-    exports the latest monitoring results (read from its tables at each scrape).
+    exports the latest monitoring results (read from its tables at each scrape). With
+    ``dashboard``, its pages are served at ``/dashboard`` (behind ``settings.dashboard_token``).
     ``error_statuses`` adds (or overrides) HTTP statuses of exception classes in
     :data:`DEFAULT_STATUSES`. ``clock`` stamps each prediction's served time (default: the
     wall clock; a replay passes its :class:`~tether.ReplayClock`'s ``now``).
@@ -142,6 +147,8 @@ def create_app(
         metrics_router(metrics),
         dependencies=_dependencies("metrics", settings.metrics_token, METRICS_TOKEN_ENV),
     )
+    if dashboard is not None:
+        app.include_router(dashboard_router(dashboard, settings.dashboard_token))
     if guarded:
         _schema_routes(app, settings)
     install_error_handlers(app, {**DEFAULT_STATUSES, **(error_statuses or {})})

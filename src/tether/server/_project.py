@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from tether._names import Role
 from tether._uris import mask_uri
 from tether.config import project_from_environment
+from tether.dashboard import Dashboard
 from tether.project import Project
 from tether.registry import DEFAULT_TRAFFIC, AppliedEvent, ModelAliases
 from tether.server._app import create_app
@@ -90,7 +91,8 @@ def create_project_app(project: Project) -> FastAPI:
     app = create_app(settings.serving, source=project.deployment_source,
                      predictions=project.predictions, features=lookup,
                      admin=RegistryAdmin(project.aliases),
-                     monitoring=project.monitor_results, clock=project.clock.now)  # fmt: skip
+                     monitoring=project.monitor_results, dashboard=Dashboard(project),
+                     clock=project.clock.now)  # fmt: skip
     _announce_lifespan(app, project)
     return app
 

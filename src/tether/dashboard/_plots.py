@@ -1,0 +1,169 @@
+"""The views as plotly figures: plain JSON (``data`` and ``layout``) for ``Plotly.newPlot``.
+
+The figures are built as dictionaries, not with plotly's Python graph objects: they hold
+nothing but what the view holds, and a year of daily windows over 50 features (18,250
+heatmap cells) builds in milliseconds. The script that draws them is plotly's own bundled
+``plotly.min.js`` (:func:`plotly_js`), served from the installed package or inlined in the
+report: never a CDN. Every figure is progressive enhancement: its page says the same in text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from tether.dashboard._views import DriftGrid, Experiments, FeatureBins, MetricPoint, Timeline
+
+Figure = dict[str, Any]
+ROLE_COLOURS = {"champion": "#1f77b4", "challenger": "#ff7f0e"}
+MARKER_COLOURS = {"registry": "#2ca02c", "loop": "#9467bd", "alert": "#d62728"}
+
+
+@cache
+def plotly_js() -> bytes:
+    """plotly.js as the installed plotly package bundles it (about 4.8 MB)."""
+    return resources.files("plotly").joinpath("package_data/plotly.min.js").read_bytes()
+
+
+def script_json(figure: Figure) -> str:
+    """``figure`` as JSON safe inside a ``<script>`` element (no ``</script>`` can close it)."""
+    text = json.dumps(figure, allow_nan=False, default=str, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def is_empty(figure: Figure) -> bool:
+    """Whether no trace of ``figure`` has a point."""
+    return not any(trace.get("x") for trace in figure["data"])
+
+
+def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
+    """Realized (solid, with its interval) and estimated (dotted) metric per window end, the
+    threshold line, and one marker per stored change of state (``link(key)`` on click)."""
+    data: list[Figure] = []
+    for role in ("champion", "challenger"):
+        realized = [p for p in view.realized if p.role == role]
+        estimated = [p for p in view.estimated if p.role == role]
+        if realized:
+            data.append(_line(realized, f"{view.metric} realized ({role})", role, "solid"))
+        if estimated:
+            data.append(_line(estimated, f"{view.metric} estimated ({role})", role, "dot"))
+    ends = [p.end for p in (*view.realized, *view.estimated)] + [m.time for m in view.markers]
+    if ends:
+        data.append({
+            "type": "scatter", "mode": "lines", "name": f"threshold {view.threshold:g}",
+            "x": [min(ends).isoformat(), max(ends).isoformat()],
+            "y": [view.threshold, view.threshold],
+            "line": {"color": "#555", "dash": "dash"}, "hoverinfo": "name",
+            "meta": "threshold",
+        })  # fmt: skip
+    for source, colour in MARKER_COLOURS.items():
+        chosen = [m for m in view.markers if m.source == source]
+        if not chosen:
+            continue
+        data.append({
+            "type": "scatter", "mode": "markers", "name": f"{source} events",
+            "x": [m.time.isoformat() for m in chosen], "y": [1.05] * len(chosen),
+            "text": [f"{m.title}<br>{m.summary[:300]}" for m in chosen],
+            "customdata": [link(m.key) for m in chosen],
+            "hovertemplate": "%{x}<br>%{text}<extra></extra>",
+            "marker": {"color": colour, "size": 11, "symbol": "diamond"},
+            "meta": "markers",
+        })  # fmt: skip
+    layout = {
+        "title": {"text": f"{view.model}: {view.metric} per window"},
+        "yaxis": {"range": [0, 1.1], "title": {"text": view.metric}},
+        "xaxis": {"title": {"text": "window end"}},
+        "hovermode": "closest", "height": 460, "legend": {"orientation": "h", "y": -0.2},
+    }  # fmt: skip
+    return {"data": data, "layout": layout}
+
+
+def _line(points: Sequence[MetricPoint], name: str, role: str, dash: str) -> Figure:
+    values = [p.value for p in points]
+    above = [None if p.upper is None or p.value is None else p.upper - p.value for p in points]
+    below = [None if p.lower is None or p.value is None else p.value - p.lower for p in points]
+    return {
+        "type": "scatter", "mode": "lines+markers", "name": name,
+        "x": [p.end.isoformat() for p in points], "y": values,
+        "error_y": {"type": "data", "symmetric": False, "array": above, "arrayminus": below,
+                    "visible": dash == "solid", "thickness": 1},
+        "text": [f"version {p.version}, {p.n} rows" for p in points],
+        "line": {"color": ROLE_COLOURS[role], "dash": dash},
+    }  # fmt: skip
+
+
+def drift_figure(view: DriftGrid, link: Callable[[str], str]) -> Figure:
+    """Features x windows of PSI; KS or chi-square on hover; drifted cells crossed."""
+    x = [w.isoformat() for w in view.windows]
+    z, text = [], []
+    crossed_x, crossed_y = [], []
+    for feature in view.features:
+        row, hover = [], []
+        for window, label in zip(view.windows, x, strict=True):
+            cell = view.cells.get((feature, window))
+            row.append(None if cell is None else cell.psi)
+            hover.append("" if cell is None else _cell_text(cell))
+            if cell is not None and cell.flagged:
+                crossed_x.append(label)
+                crossed_y.append(feature)
+        z.append(row)
+        text.append(hover)
+    data: list[Figure] = [{
+        "type": "heatmap", "x": x, "y": list(view.features), "z": z, "text": text,
+        "hovertemplate": "%{y} at %{x}<br>PSI %{z:.4f}<br>%{text}<extra></extra>",
+        # Plotly's YlOrRd runs from red to yellow: reversed, a drifted cell is the darker one.
+        "colorscale": "YlOrRd", "reversescale": True, "zmin": 0, "zmax": 0.5,
+        "colorbar": {"title": {"text": "PSI"}},
+        "customdata": [[link(f)] * len(x) for f in view.features], "meta": "heatmap",
+    }, {
+        "type": "scatter", "mode": "markers", "name": "drifted", "x": crossed_x,
+        "y": crossed_y, "marker": {"symbol": "x", "color": "#000", "size": 7},
+        "hoverinfo": "skip", "meta": "drifted",
+    }]  # fmt: skip
+    layout = {
+        "title": {"text": f"{view.model}: PSI per feature and window (x: drifted)"},
+        "height": max(300, 60 + 22 * len(view.features)),
+        "yaxis": {"automargin": True, "type": "category"},
+        "xaxis": {"title": {"text": "window end"}},
+    }  # fmt: skip
+    return {"data": data, "layout": layout}
+
+
+def _cell_text(cell: Any) -> str:
+    test = "KS" if cell.test == "ks" else "chi-square" if cell.test == "chi2" else cell.test
+    p = "no test" if cell.p_value is None else f"{test} p {cell.p_value:.3g}"
+    return f"{p}; {cell.rows} rows" + ("; drifted" if cell.flagged else "")
+
+
+def feature_figure(view: FeatureBins) -> Figure:
+    """The reference's and the current window's shares of each bin, side by side."""
+    data = [
+        {"type": "bar", "name": "reference", "x": list(view.bins), "y": list(view.reference)},
+        {"type": "bar", "name": "current", "x": list(view.bins), "y": list(view.current)},
+    ]
+    layout = {"title": {"text": f"{view.feature}: share of rows per bin"}, "barmode": "group",
+              "yaxis": {"title": {"text": "share"}}, "height": 420}  # fmt: skip
+    return {"data": data, "layout": layout}
+
+
+def experiment_figure(view: Experiments) -> Figure:
+    """The always-valid p-value at each look, against the test's alpha."""
+    looks = [look for look in view.looks if "always_valid_p" in look.evidence]
+    x = [look.time.isoformat() for look in looks]
+    data: list[Figure] = [{
+        "type": "scatter", "mode": "lines+markers", "name": "always-valid p", "x": x,
+        "y": [look.evidence.get("always_valid_p") for look in looks],
+        "text": [f"{look.action}: lift {look.evidence.get('lift')}" for look in looks],
+    }]  # fmt: skip
+    alphas = {look.evidence.get("alpha") for look in looks} - {None}
+    if x and len(alphas) == 1:
+        alpha = alphas.pop()
+        data.append({"type": "scatter", "mode": "lines", "name": f"alpha {alpha}",
+                     "x": [x[0], x[-1]], "y": [alpha, alpha],
+                     "line": {"dash": "dash", "color": "#555"}})  # fmt: skip
+    layout = {"title": {"text": f"{view.model}: sequential test, always-valid p per look"},
+              "yaxis": {"type": "log", "title": {"text": "p"}}, "height": 400}  # fmt: skip
+    return {"data": data, "layout": layout}

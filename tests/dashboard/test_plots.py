@@ -1,0 +1,71 @@
+"""The figures: what each trace holds, and JSON that no page content can break out of."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tether.dashboard import _plots as plots
+from tether.dashboard._views import DriftCell, DriftGrid, Marker, MetricPoint, Timeline
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _point(day: int, value: float, role: str = "champion") -> MetricPoint:
+    end = T0 + timedelta(days=day)
+    return MetricPoint(end - timedelta(days=28), end, "1", role, value, value - 0.05,
+                       value + 0.04, 300)  # fmt: skip
+
+
+def test_the_timeline_has_the_threshold_line_and_one_marker_per_change_of_state() -> None:
+    markers = (
+        Marker("registry-1", T0, "registry", "deploy", "deploy by ana", "first"),
+        Marker("loop-4", T0 + timedelta(days=3), "loop", "train", "loop: train", "drift"),
+        Marker("alert-2", T0 + timedelta(days=5), "alert", "drift", "alert: drift x", "x"),
+    )
+    view = Timeline("fraud", "precision", 0.8, (_point(1, 0.9), _point(2, 0.7)),
+                    (_point(2, 0.85),), (), markers)  # fmt: skip
+    figure = plots.timeline_figure(view, lambda key: f"/e/{key}")
+    threshold = [t for t in figure["data"] if t.get("meta") == "threshold"]
+    assert len(threshold) == 1 and threshold[0]["y"] == [0.8, 0.8]
+    assert threshold[0]["x"] == [T0.isoformat(), (T0 + timedelta(days=5)).isoformat()]
+    placed = [
+        link for t in figure["data"] if t.get("meta") == "markers" for link in t["customdata"]
+    ]
+    assert sorted(placed) == ["/e/alert-2", "/e/loop-4", "/e/registry-1"]
+    realized = next(t for t in figure["data"] if t["name"] == "precision realized (champion)")
+    assert realized["y"] == [0.9, 0.7]
+    assert realized["error_y"]["array"] == pytest.approx([0.04, 0.04])
+    assert realized["error_y"]["arrayminus"] == pytest.approx([0.05, 0.05])
+
+
+def test_the_heatmap_has_a_row_per_feature_and_crosses_each_drifted_cell() -> None:
+    windows = (T0, T0 + timedelta(days=1))
+    cells = {
+        ("amount", windows[0]): DriftCell(0.01, 0.4, "ks", False, 500),
+        ("amount", windows[1]): DriftCell(0.3, 1e-9, "ks", True, 500),
+        ("country", windows[1]): DriftCell(0.02, 0.3, "chi2", False, 500),
+    }
+    figure = plots.drift_figure(DriftGrid("fraud", windows, ("amount", "country"), cells),
+                                lambda name: f"/f/{name}")  # fmt: skip
+    heatmap, crosses = figure["data"]
+    assert heatmap["y"] == ["amount", "country"]
+    assert heatmap["z"] == [[0.01, 0.3], [None, 0.02]]
+    assert "chi-square p 0.3" in heatmap["text"][1][1]
+    assert list(zip(crosses["x"], crosses["y"], strict=True)) == [
+        (windows[1].isoformat(), "amount")
+    ]
+
+
+def test_figure_json_cannot_close_its_script_element() -> None:
+    text = plots.script_json({"data": [{"name": "</script><script>alert(1)</script>&"}]})
+    assert "</script" not in text and "<" not in text and "&" not in text
+    assert json.loads(text)["data"][0]["name"] == "</script><script>alert(1)</script>&"
+
+
+def test_the_bundled_plotly_script_can_be_inlined() -> None:
+    script = plots.plotly_js()
+    assert len(script) > 3_000_000  # the whole bundle, not a loader that fetches the rest
+    assert b"</script" not in script.lower()
