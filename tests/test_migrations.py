@@ -17,7 +17,8 @@ from tether.errors import ConfigError, RegistryError, ServingError, TetherError
 from tether.project import Project
 from tether.registry._events import EVENTS_SCHEMA, EventLog
 from tether.serving import _predlog_sql as predlog_sql
-from tether.serving._predlog import Prediction, PredictionLog
+from tether.serving._prediction import Prediction
+from tether.serving._predlog import PredictionLog
 from tether.serving._predlog_sql import PREDICTIONS_SCHEMA
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)

@@ -15,7 +15,7 @@ from server_cases import FEATURES, MemoryRegistry, running_app, served
 
 from tether.serving import InstanceRequest
 from tether.serving._deployment import Deployment, ServedModel
-from tether.serving._predlog import Prediction
+from tether.serving._prediction import Prediction
 from tether.serving._predlog_sql import PREDICTIONS
 from tether.serving._router import Router
 from tether.serving._scoring import decide, score

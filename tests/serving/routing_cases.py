@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from tether.errors import StoreUnavailableError
 from tether.serving._deployment import Deployment, ServedModel
 from tether.serving._features import FeatureRow, FeatureValue, InstanceRequest
-from tether.serving._predlog import Prediction
+from tether.serving._prediction import Prediction
 
 FEATURES = ("a", "b", "c")
 ROW = {"a": 0.5, "b": -1.0, "c": 2.0}

@@ -17,11 +17,8 @@ import pytest
 from tether._storage import open_database
 from tether.errors import FeedbackConflictError, InvalidFeedbackError, ServingError
 from tether.serving._labels import LabelSpace
-from tether.serving._predlog import (
-    Prediction,
-    PredictionLog,
-    UnknownInstanceError,
-)
+from tether.serving._prediction import Prediction
+from tether.serving._predlog import PredictionLog, UnknownInstanceError
 from tether.serving._predlog_feedback import FeedbackRecord
 from tether.serving._redaction import Redaction
 

@@ -13,7 +13,8 @@ from multiprocessing.connection import Connection
 
 import pytest
 
-from tether.serving._predlog import Prediction, PredictionLog
+from tether.serving._prediction import Prediction
+from tether.serving._predlog import PredictionLog
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 MAX_BATCH = 100

@@ -42,7 +42,8 @@ from tether.serving._labels import LabelSpace
 from tether.serving._loading import load_version
 from tether.serving._observer import FallbackReason, ModelRole, NullObserver, ServingObserver
 from tether.serving._online import OnlineLookup
-from tether.serving._predlog import Prediction, PredictionLog, RetentionResult
+from tether.serving._prediction import Prediction, RetentionResult
+from tether.serving._predlog import PredictionLog
 from tether.serving._predlog_agg import LogAggregates
 from tether.serving._predlog_aggtypes import (
     CategoricalAggregate,

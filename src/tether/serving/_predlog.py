@@ -7,11 +7,12 @@ latency; and, later, the label and business outcome of the instance. SQLite (WAL
 default, PostgreSQL by URL, on the same code (:mod:`tether._storage`).
 
 Writes are off the request path. :meth:`PredictionLog.record` only enqueues (about 2 µs,
-measured on a loaded 2-core machine); a writer thread (:mod:`tether.serving._batch`) redacts,
-encodes and inserts the rows in batches of up to ``max_batch``, one transaction per batch, as
-soon as ``max_batch`` rows are queued and at least every ``flush_interval`` seconds. A full
-queue refuses the prediction (``record`` returns False, counted in ``dropped``, logged)
-rather than slow the request; the router then answers the request 503, never 200.
+measured on a loaded 2-core machine); a writer thread (:mod:`tether.serving._batch`) redacts
+and encodes the rows (:mod:`._prediction`) and inserts them in batches of up to ``max_batch``,
+one transaction per batch, as soon as ``max_batch`` rows are queued and at least every
+``flush_interval`` seconds. A full queue refuses the prediction (``record`` returns False,
+counted in ``dropped``, logged) rather than slow the request; the router then answers the
+request 503, never 200.
 
 **Retries and revisions**: a prediction is keyed by its instance id, model, version and
 ``input_digest``, a keyed digest of the instance's fields as the client sent them (computed
@@ -49,13 +50,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
 from tether._closing import Closing
-from tether._names import ROLES, Role
+from tether._names import Role
 from tether._schema import upgrade
 from tether._storage import (
     JSONValue,
@@ -77,8 +77,8 @@ from tether.errors import (
 from tether.serving import _predlog_sql as sql
 from tether.serving import _predlog_typed as typed
 from tether.serving._batch import BatchWriter
-from tether.serving._labels import LabelSpace
 from tether.serving._observer import NullObserver, ServingObserver
+from tether.serving._prediction import Prediction, RetentionResult, prediction_row
 from tether.serving._predlog_feedback import (
     FeedbackItem,
     FeedbackOutcome,
@@ -91,9 +91,6 @@ from tether.serving._predlog_feedback import (
     store_checked,
 )
 from tether.serving._redaction import Redaction
-
-INPUT_DIGEST_CHARS = 32
-"""Hex characters of the input digest kept: 128 bits, no collision among any log's rows."""
 
 DEFAULT_MAX_BATCH = 500
 """Rows per transaction. Measured (20-feature rows, loaded 2-core machine): 100 gave about
@@ -108,84 +105,6 @@ DEFAULT_TIMEOUT = 30.0
 """Seconds :meth:`PredictionLog.flush` and :meth:`PredictionLog.close` wait for the writer."""
 
 _LOGGER = logging.getLogger(__name__)
-
-
-# Not frozen: one is built per prediction on the request path, and a frozen dataclass took four
-# times as long to build (12 against 2 microseconds, measured on a loaded 2-core machine).
-@dataclass(slots=True)
-class Prediction:
-    """One prediction as served, handed to :meth:`PredictionLog.record`.
-
-    Attributes:
-        request_id: the request it answered (a request may score several instances).
-        instance_id: the instance scored, e.g. a transaction id; feedback joins on it.
-        time: when it was served (timezone-aware).
-        model: the registered model's name.
-        version: the model version that computed it.
-        role: ``"champion"``, ``"challenger"`` or ``"shadow"``.
-        features: the feature vector exactly as the model received it.
-        output: what the model returned: a score, a label, or any JSON value.
-        latency_ms: how long the model took, in milliseconds.
-        unit_id: the unit the sticky assignment keys on (e.g. the customer), if any.
-        cohort: the experiment cohort the unit fell in, if any.
-        event_time: the time of the scored event itself, if it has one (timezone-aware).
-        inputs: the instance's fields as the client sent them, which identify a retry
-            (default: ``features``, ``unit_id`` and ``event_time``). The router passes the
-            request's own fields: ``features`` may hold online values that change between
-            a request and its retry.
-        labels: the labels the model can be told (None: not known), checked by feedback.
-        entity: the instance's entity keys (None: it had none), redacted like the features.
-        statuses: the status of each of ``features`` (``SERVED_STATUSES``; None: not known).
-        request_data: the client's raw values that are not among ``features`` (request
-            columns for the online store's transformations; None: not recorded), redacted.
-        experiment_id: the deploy event id of the deployment that served it, which
-            assigned its cohort (None: not known).
-        decision: 1 or 0, the output at the version's decision threshold (None: the version
-            has no threshold, or the output is no number).
-
-    The log owns the object once recorded: do not change it, nor its ``features``, afterwards.
-    """
-
-    request_id: str
-    instance_id: str
-    time: datetime
-    model: str
-    version: str
-    role: Role
-    features: Mapping[str, JSONValue]
-    output: JSONValue
-    latency_ms: float
-    unit_id: str | None = None
-    cohort: str | None = None
-    event_time: datetime | None = None
-    inputs: Mapping[str, JSONValue] | None = None
-    labels: LabelSpace | None = None
-    entity: Mapping[str, str] | None = None
-    statuses: Mapping[str, str] | None = None
-    request_data: Mapping[str, JSONValue] | None = None
-    experiment_id: int | None = None
-    decision: int | None = None
-
-    def __post_init__(self) -> None:
-        # Cheap checks only (this runs on the request path); the rest is the writer's job.
-        if self.role not in ROLES:
-            raise ServingError(
-                f"Prediction {self.instance_id!r} has role {self.role!r}; expected one of "
-                f"{', '.join(ROLES)}."
-            )
-        if self.time.tzinfo is None:
-            raise ServingError(
-                f"Prediction {self.instance_id!r} has the naive time {self.time}; expected a "
-                "timezone-aware datetime (e.g. datetime.now(UTC))."
-            )
-
-
-@dataclass(frozen=True)
-class RetentionResult:
-    """What :meth:`PredictionLog.delete_older_than` deleted."""
-
-    predictions: int
-    feedback: int
 
 
 class PredictionLog(Closing):
@@ -442,7 +361,7 @@ class PredictionLog(Closing):
         rejected: list[tuple[Prediction, Exception]] = []
         for prediction in batch:
             try:
-                row, vector = self._encoded(prediction)
+                row, vector = prediction_row(prediction, self._redaction)
                 rows.append(row)
                 vectors.append(vector)
             except (TypeError, ValueError) as error:
@@ -472,55 +391,7 @@ class PredictionLog(Closing):
         Raises:
             TypeError, ValueError: a value cannot be stored.
         """
-        return self._encoded(prediction)[0]
-
-    def _encoded(self, prediction: Prediction) -> tuple[Params, Mapping[str, JSONValue]]:
-        """The row of ``prediction`` and its feature vector, both redacted."""
-        features = prediction.features
-        inputs = prediction.inputs
-        if inputs is None:
-            inputs = {
-                "features": features,
-                "unit_id": prediction.unit_id,
-                "event_time": _optional_micros(prediction.event_time),
-            }
-        entity: Mapping[str, JSONValue] | None = prediction.entity
-        request, statuses = prediction.request_data, prediction.statuses
-        if self._redaction.active:
-            features = self._redaction.features(features)
-            entity = None if entity is None else self._redaction.features(entity)
-            request = None if request is None else self._redaction.features(request)
-            statuses = None if statuses is None else self._redaction.statuses(statuses)
-        labels = prediction.labels
-        event_us = _optional_micros(prediction.event_time)
-        time_us = to_micros(prediction.time)
-        row: Params = {
-            "instance_id": prediction.instance_id,
-            "model": prediction.model,
-            "version": prediction.version,
-            # Keyed by the redaction's salt: the digest of an instance that holds personal
-            # values cannot be matched by hashing guesses without it.
-            "input_digest": self._redaction.digest(inputs)[:INPUT_DIGEST_CHARS],
-            "role": prediction.role,
-            "request_id": prediction.request_id,
-            "time_us": time_us,
-            "event_time_us": event_us,
-            "window_us": time_us if event_us is None else event_us,
-            "unit_id": self._redaction.unit_id(prediction.unit_id),
-            "cohort": prediction.cohort,
-            "features": dump_json(features),
-            "output": dump_json(prediction.output),
-            "score": sql.score_of(prediction.output),
-            "latency_ms": float(prediction.latency_ms),
-            "labels": None if labels is None else labels.json,
-            "entity": None if entity is None else dump_json(entity),
-            "request_data": None if request is None else dump_json(request),
-            "statuses": None if statuses is None else dump_json(statuses),
-            "experiment_id": prediction.experiment_id,
-            "decision": None if prediction.decision is None else int(prediction.decision),
-            "sample_key": typed.sample_key(prediction.instance_id),
-        }
-        return row, features
+        return prediction_row(prediction, self._redaction)[0]
 
     def _feedback_row(
         self,
@@ -614,10 +485,6 @@ class PredictionLog(Closing):
                 f"The prediction log's database failed while {action} ({detail}); the server "
                 "log has the details."
             ) from exc
-
-
-def _optional_micros(moment: datetime | None) -> int | None:
-    return None if moment is None else to_micros(moment)
 
 
 def _utc_now() -> datetime:

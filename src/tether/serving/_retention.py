@@ -17,7 +17,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from tether.errors import TetherError
-from tether.serving._predlog import PredictionLog, RetentionResult
+from tether.serving._prediction import RetentionResult
+from tether.serving._predlog import PredictionLog
 
 __all__ = ["DEFAULT_RETENTION_INTERVAL_S", "RetentionWorker"]
 

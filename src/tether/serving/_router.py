@@ -75,7 +75,7 @@ from tether.serving._features import (
 )
 from tether.serving._labels import LabelSpace
 from tether.serving._observer import ModelRole, NullObserver, ServingObserver
-from tether.serving._predlog import Prediction
+from tether.serving._prediction import Prediction
 from tether.serving._scoring import CoalescingScorer, Scores, decide
 from tether.serving._shadow import PredictionRecorder, ShadowJob, ShadowRow, ShadowWorker
 

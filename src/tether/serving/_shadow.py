@@ -28,7 +28,7 @@ from tether.serving._deployment import ServedModel
 from tether.serving._features import FeatureValue, Vector, request_data
 from tether.serving._labels import LabelSpace
 from tether.serving._observer import NullObserver, ServingObserver
-from tether.serving._predlog import Prediction
+from tether.serving._prediction import Prediction
 from tether.serving._scoring import Scores, decide, score
 
 DEFAULT_SHADOW_THREADS = 1
