@@ -56,13 +56,8 @@ from tether.serving._predlog_parquet import SparkLogAggregates, export_parquet
 from tether.serving._predlog_read import SKIP_REASONS, PredictionReader, ServedVectors
 from tether.serving._redaction import Redaction
 from tether.serving._retention import RetentionWorker
-from tether.serving._router import (
-    InstanceResult,
-    PredictResult,
-    ReloadResult,
-    Router,
-    RouterStats,
-)
+from tether.serving._router import Router
+from tether.serving._routing_results import InstanceResult, PredictResult, ReloadResult, RouterStats
 from tether.serving._shadow import PredictionRecorder
 from tether.serving._source import RegistryDeploymentSource
 

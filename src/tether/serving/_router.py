@@ -3,7 +3,7 @@
 :meth:`Router.predict` scores a batch of instances on the current :class:`Deployment`:
 
 1. validates the instances and assembles their feature vectors (``_features.py``), looking
-   entity features up online;
+   entity features up online, into one row per instance (``_request_rows.py``);
 2. assigns each instance a cohort, sticky on its unit id (``_assignment.py``);
 3. scores the challenger's cohort on a worker thread while the calling thread scores the
    champion's; a challenger that raises, or has not answered ``challenger_timeout_s`` after
@@ -37,15 +37,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from tether._names import CHALLENGER, CHAMPION, Cohort
-from tether._storage import JSONValue, to_micros
+from tether._names import CHALLENGER, CHAMPION
 from tether.errors import (
     BatchTooLargeError,
     InvalidInstanceError,
@@ -62,21 +60,25 @@ from tether.serving._deployment import (
     describe_deployment,
 )
 from tether.serving._features import (
-    Assembled,
     FeatureLookup,
     FeatureSpec,
-    FeatureValue,
     InstanceRequest,
-    Statuses,
-    Vector,
     assemble,
     request_data,
-    utc,
 )
 from tether.serving._labels import LabelSpace
 from tether.serving._observer import ModelRole, NullObserver, ServingObserver
 from tether.serving._prediction import Prediction
-from tether.serving._scoring import CoalescingScorer, Scores, decide
+from tether.serving._request_rows import (
+    Answer,
+    RequestRow,
+    instance_ids,
+    instance_result,
+    request_row,
+    with_utc_time,
+)
+from tether.serving._routing_results import InstanceResult, PredictResult, ReloadResult, RouterStats
+from tether.serving._scoring import CoalescingScorer, Scores
 from tether.serving._shadow import PredictionRecorder, ShadowJob, ShadowRow, ShadowWorker
 
 DEFAULT_CHALLENGER_TIMEOUT_S = 0.2
@@ -87,78 +89,6 @@ CHALLENGER_THREADS = 4
 """Threads that run challengers; a hung challenger holds one until it returns."""
 
 _LOGGER = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class InstanceResult:
-    """The answer for one instance: its id, output, the version that answered, its cohort.
-
-    ``fallback`` is True when the instance's cohort is the challenger's but the champion
-    answered because the challenger failed or was too slow. ``features`` and ``statuses``
-    are what the answering model received: each feature's value and its status (one of
-    ``SERVED_STATUSES``), as logged. ``decision`` is the output at the answering version's
-    own threshold (1 at or above it, else 0; None when that version has none).
-    """
-
-    instance_id: str
-    output: JSONValue
-    version: str
-    cohort: Cohort
-    fallback: bool = False
-    features: Mapping[str, float | None] = field(default_factory=dict)
-    statuses: Mapping[str, str] = field(default_factory=dict)
-    decision: int | None = None
-
-
-@dataclass(frozen=True)
-class PredictResult:
-    """The answer to one request: one :class:`InstanceResult` per instance, in order."""
-
-    request_id: str
-    model: str
-    event_id: int
-    results: list[InstanceResult]
-
-
-@dataclass(frozen=True)
-class ReloadResult:
-    """What :meth:`Router.refresh` did, and the event id of the deployment served after it."""
-
-    outcome: Literal["unchanged", "reloaded", "failed"]
-    event_id: int
-    error: str = ""
-
-
-@dataclass
-class RouterStats:
-    """Counters of the things that went wrong without failing a request."""
-
-    fallbacks: int = 0
-    reloads: int = 0
-    reload_failures: int = 0
-    predictions_dropped: int = 0
-
-
-@dataclass(frozen=True)
-class _Row:
-    instance_id: str
-    unit_id: str | None
-    event_time: datetime
-    cohort: Cohort
-    vector: Vector
-    statuses: Statuses
-    entity: Mapping[str, str] | None
-    raw: Mapping[str, FeatureValue]  # the client's `features`: request data for the log
-    inputs: dict[str, JSONValue]  # the fields as sent: the log's digest of them spots retries
-
-
-@dataclass(frozen=True)
-class _Answer:
-    model: ServedModel
-    role: ModelRole
-    output: JSONValue
-    seconds: float
-    fallback: bool
 
 
 class Router:
@@ -289,7 +219,7 @@ class Router:
         now = self._clock()
         rows = self._prepare(instances, deployment, spec, now)
         answers = self._answer(deployment, rows)
-        results = [_result(row, answer) for row, answer in zip(rows, answers, strict=True)]
+        results = [instance_result(row, answer) for row, answer in zip(rows, answers, strict=True)]
         self._record(deployment, labels, request_id, now, rows, answers, results)
         self._count_statuses(deployment.model_name, rows)
         self._shadow(deployment, request_id, now, rows)
@@ -301,7 +231,7 @@ class Router:
         deployment: Deployment,
         spec: FeatureSpec,
         now: datetime,
-    ) -> list[_Row]:
+    ) -> list[RequestRow]:
         if not instances:
             raise InvalidInstanceError(
                 "instances is empty; expected at least one instance to score.",
@@ -313,19 +243,19 @@ class Router:
                 f"The request has {len(instances)} instances; this server scores at most "
                 f"{self._max_instances} per request (serving.max_instances). Split the batch."
             )
-        timed = [_with_utc_time(i, instance, now) for i, instance in enumerate(instances)]
-        ids = _instance_ids(timed)
+        timed = [with_utc_time(i, instance, now) for i, instance in enumerate(instances)]
+        ids = instance_ids(timed)
         assembled = assemble(timed, spec, self._lookup, now)
         share = deployment.challenger_share if deployment.challenger is not None else 0.0
         return [
-            _row(instance_id, instance, found, sent, now, deployment.experiment_id, share)
+            request_row(instance_id, instance, found, sent, now, deployment.experiment_id, share)
             for instance_id, instance, found, sent in zip(
                 ids, timed, assembled, instances, strict=True
             )
         ]
 
-    def _answer(self, deployment: Deployment, rows: Sequence[_Row]) -> list[_Answer]:
-        answers: list[_Answer | None] = [None] * len(rows)
+    def _answer(self, deployment: Deployment, rows: Sequence[RequestRow]) -> list[Answer]:
+        answers: list[Answer | None] = [None] * len(rows)
         challenger = deployment.challenger
         chosen = [i for i, row in enumerate(rows) if row.cohort == CHALLENGER]
         future: Future[Scores] | None = None
@@ -348,9 +278,9 @@ class Router:
 
     def _fill(
         self,
-        answers: list[_Answer | None],
+        answers: list[Answer | None],
         positions: Sequence[int],
-        rows: Sequence[_Row],
+        rows: Sequence[RequestRow],
         model: ServedModel,
         role: ModelRole,
         *,
@@ -365,7 +295,7 @@ class Router:
 
     def _place(
         self,
-        answers: list[_Answer | None],
+        answers: list[Answer | None],
         positions: Sequence[int],
         model: ServedModel,
         role: ModelRole,
@@ -375,7 +305,7 @@ class Router:
     ) -> None:
         self._observer.model_called(model.version, role, scores.seconds, len(positions))
         for position, output in zip(positions, scores.outputs, strict=True):
-            answers[position] = _Answer(model, role, output, scores.seconds, fallback)
+            answers[position] = Answer(model, role, output, scores.seconds, fallback)
 
     def _await_challenger(
         self, future: Future[Scores], challenger: ServedModel, started: float, instances: int
@@ -410,8 +340,8 @@ class Router:
         labels: dict[str, LabelSpace],
         request_id: str,
         now: datetime,
-        rows: Sequence[_Row],
-        answers: Sequence[_Answer],
+        rows: Sequence[RequestRow],
+        answers: Sequence[Answer],
         results: Sequence[InstanceResult],
     ) -> None:
         refused = 0
@@ -451,7 +381,7 @@ class Router:
                 "hold. Retry in a moment: a retry of the same request is logged once."
             )
 
-    def _count_statuses(self, model_name: str, rows: Sequence[_Row]) -> None:
+    def _count_statuses(self, model_name: str, rows: Sequence[RequestRow]) -> None:
         """Report how many instances had each (feature, status): once per instance, not
         per model call, whatever models scored it (the vector is the request's)."""
         counts: Counter[tuple[str, str]] = Counter()
@@ -460,7 +390,7 @@ class Router:
         self._observer.features_served(model_name, counts)
 
     def _shadow(
-        self, deployment: Deployment, request_id: str, now: datetime, rows: Sequence[_Row]
+        self, deployment: Deployment, request_id: str, now: datetime, rows: Sequence[RequestRow]
     ) -> None:
         if not deployment.shadows:
             return
@@ -522,82 +452,6 @@ def _checked_spec(deployment: Deployment) -> FeatureSpec:
     if deployment.challenger is not None:
         assign_cohort(deployment.experiment_id, None, deployment.challenger_share)
     return FeatureSpec.of(deployment)
-
-
-def _row(
-    instance_id: str,
-    instance: InstanceRequest,
-    assembled: Assembled,
-    sent: InstanceRequest,
-    now: datetime,
-    experiment_id: str,
-    share: float,
-) -> _Row:
-    return _Row(
-        instance_id,
-        instance.unit_id,
-        instance.event_time or now,
-        assign_cohort(experiment_id, instance.unit_id, share),
-        assembled.vector,
-        assembled.statuses,
-        instance.entity,
-        instance.features,
-        _sent_fields(sent),
-    )
-
-
-def _result(row: _Row, answer: _Answer) -> InstanceResult:
-    """The answer for ``row``, with the features (and statuses) of the model that gave it."""
-    names = answer.model.features
-    return InstanceResult(
-        row.instance_id,
-        answer.output,
-        answer.model.version,
-        row.cohort,
-        answer.fallback,
-        {name: row.vector[name] for name in names},
-        {name: row.statuses[name] for name in names},
-        decide(answer.model, answer.output),
-    )
-
-
-def _with_utc_time(position: int, instance: InstanceRequest, now: datetime) -> InstanceRequest:
-    if instance.event_time is None:
-        return replace(instance, event_time=now)
-    return replace(
-        instance, event_time=utc(instance.event_time, f"instances[{position}].event_time")
-    )
-
-
-def _sent_fields(instance: InstanceRequest) -> dict[str, JSONValue]:
-    """The fields of ``instance`` as the client sent them (no default time, no looked-up
-    features): what a retry repeats. References only: the log digests them off the path."""
-    sent = instance.event_time
-    return {
-        "features": instance.features,
-        "entity": instance.entity,
-        "unit_id": instance.unit_id,
-        "event_time": None if sent is None else to_micros(sent),
-    }
-
-
-def _instance_ids(instances: Sequence[InstanceRequest]) -> list[str]:
-    """The instance id of each instance (a new UUID where absent); repeats are refused."""
-    ids: list[str] = []
-    seen: dict[str, int] = {}
-    for position, instance in enumerate(instances):
-        instance_id = instance.instance_id or uuid.uuid4().hex
-        if instance_id in seen:
-            raise InvalidInstanceError(
-                f"instances[{position}].instance_id {instance_id!r} repeats "
-                f"instances[{seen[instance_id]}]; expected unique instance ids (feedback "
-                "joins on them).",
-                field=f"instances[{position}].instance_id",
-                expected="an instance id not used elsewhere in the request",
-            )
-        seen[instance_id] = position
-        ids.append(instance_id)
-    return ids
 
 
 def _utc_now() -> datetime:
