@@ -80,6 +80,7 @@ from tether.serving import (
     load_version,
 )
 from tether.serving import _predlog_sql as predlog_sql
+from tether.serving._prediction import prediction_row
 
 BLOCK = 50
 """Calls per block; blocks of the contenders of one measurement alternate."""
@@ -407,7 +408,7 @@ def _log_prediction(number: int, prefix: str) -> Prediction:
 def _synchronous_check(database: Database, log: PredictionLog, prediction: Prediction) -> None:
     """What a 409 for a reused instance id costs the request: one write transaction."""
     # The log's own row encoding is used so both contenders store the same row.
-    row = log._encode(prediction)
+    row = prediction_row(prediction, log._redaction)[0]
     with database.write() as transaction:
         if transaction.execute(predlog_sql.INSERT_PREDICTION, row) == 0:
             transaction.fetch_one(

@@ -72,7 +72,7 @@ def link_report(audit_html: str, model: str) -> str:
     ``tether report`` writes beside it (the report is 5 MB: linked, not embedded)."""
     link = (
         "<h2>Monitoring, experiments and the loop</h2><p>The dashboard's views of "
-        f"{html.escape(model)} are in <a href=\"{DEFAULT_REPORT}\">{DEFAULT_REPORT}</a>, "
+        f'{html.escape(model)} are in <a href="{DEFAULT_REPORT}">{DEFAULT_REPORT}</a>, '
         f"written in this folder by <code>tether report --model {html.escape(model)} --out "
         f"{DEFAULT_REPORT}</code>.</p>"
     )

@@ -385,14 +385,6 @@ class PredictionLog(Closing):
             )
         self._observer.predictions_logged(inserted, retries, len(rejected))
 
-    def _encode(self, prediction: Prediction) -> Params:
-        """The row of ``prediction``, redacted.
-
-        Raises:
-            TypeError, ValueError: a value cannot be stored.
-        """
-        return prediction_row(prediction, self._redaction)[0]
-
     def _feedback_row(
         self,
         instance_id: str,
