@@ -97,12 +97,33 @@ def test_what_the_stores_do_not_hold_is_a_404_page_naming_it(
     for path, named in (
         (f"/dashboard/models/{model}/events/registry-99999", "registry-99999"),
         (f"/dashboard/models/{model}/versions/77", "version &#x27;77&#x27;"),
+        (f"/dashboard/models/{model}/versions/abc", "version &#x27;abc&#x27;"),
         (f"/dashboard/models/{model}/drift/no_such_feature", "no_such_feature"),
+        ("/dashboard/models/nope/timeline", "model &#x27;nope&#x27;"),
+        ("/dashboard/models/nope/drift", "model &#x27;nope&#x27;"),
+        (f"/dashboard/models/{model}/timeline?metric=bogus", "metric &#x27;bogus&#x27;"),
     ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert named in response.text
         assert ".tether" not in response.text  # no store location reaches a viewer
+
+
+def test_a_page_answers_head_as_it_answers_get(client: TestClient) -> None:
+    assert client.head("/dashboard/").status_code == 200
+    assert client.head("/dashboard/models/nope/drift").status_code == 404
+
+
+def test_the_commands_refuse_an_unknown_model_and_an_impossible_port(
+    dashboard_project: DashboardProject, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    root = str(dashboard_project.directory)
+    code, _, err = run_cli(["-C", root, "report", "--model", "nope", "--out", str(out)])
+    assert code == 2 and "no model 'nope'" in err
+    assert not out.exists()
+    code, _, err = run_cli(["-C", root, "dashboard", "--port", "80000"])
+    assert code == 2 and "--port" in err and "65535" in err
 
 
 def test_with_a_token_every_page_needs_it(opened: Project) -> None:

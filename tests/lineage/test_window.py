@@ -116,3 +116,8 @@ def test_from_dict_refuses_a_record_without_its_times() -> None:
 def test_choose_window_refuses_a_non_positive_length() -> None:
     with pytest.raises(ConfigError, match="days > 0"):
         choose_window(NOW, days=0, outcome_window_days=60)
+
+
+def test_the_whole_data_window_is_described_in_words_not_by_pandas_limits() -> None:
+    cutoff = datetime(2026, 3, 1, tzinfo=UTC)
+    assert whole_data(cutoff).describe() == "the whole data (data known by 2026-03-01)"

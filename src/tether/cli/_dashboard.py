@@ -28,7 +28,7 @@ def dashboard_command(
     host: str = typer.Option(
         "", help="Address to bind (default: [serving] host, 127.0.0.1).", show_default=False
     ),
-    port: int = typer.Option(DEFAULT_PORT, help="Port."),
+    port: int = typer.Option(DEFAULT_PORT, min=1, max=65535, help="Port."),
 ) -> None:
     """Serve the dashboard (models, timeline, drift, experiments, lineage) read-only."""
     import uvicorn
@@ -67,14 +67,15 @@ def report_command(
     return _render.Report(*write_report(document, out, name))
 
 
-def link_report(audit_html: str, model: str) -> str:
-    """``tether audit --format html`` with a last section linking the model's report, which
-    ``tether report`` writes beside it (the report is 5 MB: linked, not embedded)."""
+def link_report(audit_html: str, model: str, folder: Path) -> str:
+    """``tether audit --format html`` with a last section linking the model's report in the
+    audit's ``folder``, which ``tether report`` writes (5 MB: linked, not embedded)."""
+    target = folder / DEFAULT_REPORT
     link = (
         "<h2>Monitoring, experiments and the loop</h2><p>The dashboard's views of "
-        f'{html.escape(model)} are in <a href="{DEFAULT_REPORT}">{DEFAULT_REPORT}</a>, '
-        f"written in this folder by <code>tether report --model {html.escape(model)} --out "
-        f"{DEFAULT_REPORT}</code>.</p>"
+        f'{html.escape(model)} are linked here as <a href="{DEFAULT_REPORT}">{DEFAULT_REPORT}'
+        "</a>, once written beside this file: from the project's folder, run <code>tether "
+        f"report --model {html.escape(model)} --out {html.escape(str(target))}</code>.</p>"
     )
     return audit_html.replace("</body>", link + "</body>", 1)
 

@@ -229,7 +229,8 @@ def audit_command(
     if format == "html":
         from tether.cli._dashboard import link_report
 
-        document = link_report(document, report.record.model_name)
+        folder = Path(".") if output is None else output.parent
+        document = link_report(document, report.record.model_name, folder)
     if output is None:
         return _render.Report({"format": format, "document": document}, [document])
     try:

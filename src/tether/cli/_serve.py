@@ -43,7 +43,9 @@ def serve_command(
     host: str = typer.Option(
         "", help="Address to bind (default: [serving] host, 127.0.0.1).", show_default=False
     ),
-    port: int = typer.Option(0, help="Port (default: [serving] port, 8000).", show_default=False),
+    port: int = typer.Option(
+        0, min=0, max=65535, help="Port (default: [serving] port, 8000).", show_default=False
+    ),
     workers: int = typer.Option(
         0, help="uvicorn worker processes (default: [serving] workers).", show_default=False
     ),

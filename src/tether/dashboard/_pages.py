@@ -70,6 +70,7 @@ class Dashboard:
 
     def timeline_page(self, model: str, metric: str | None = None) -> str:
         """``model``'s metric per window with its threshold and every change of state."""
+        views.require_model(self._project, model)
         view = views.timeline(self._project, model, metric)
         figure = plots.timeline_figure(view, lambda key: self._url(model, "events", key))
         return self._render("timeline.html", f"{model}: timeline", model=model, view=view,
@@ -77,11 +78,13 @@ class Dashboard:
 
     def event_page(self, model: str, key: str) -> str:
         """One marker's evidence."""
+        views.require_model(self._project, model)
         found = views.marker(self._project, model, key)
         return self._render("event.html", f"{model}: {found.title}", model=model, marker=found)
 
     def drift_page(self, model: str) -> str:
         """The feature x window PSI heatmap."""
+        views.require_model(self._project, model)
         view = views.drift(self._project, model)
         figure = plots.drift_figure(view, lambda name: self._url(model, "drift", name))
         return self._render("drift.html", f"{model}: drift", model=model, view=view,
@@ -89,12 +92,14 @@ class Dashboard:
 
     def feature_page(self, model: str, feature: str) -> str:
         """One feature's reference and current distributions."""
+        views.require_model(self._project, model)
         view = views.feature_bins(self._project, model, feature)
         return self._render("feature.html", f"{model}: {feature}", model=model, view=view,
                             figures={"feature": plots.feature_figure(view)})  # fmt: skip
 
     def experiments_page(self, model: str) -> str:
         """Champion against challenger, the sequential test over time, shadow agreement."""
+        views.require_model(self._project, model)
         view = views.experiments(self._project, model)
         figure = plots.experiment_figure(view)
         return self._render("experiments.html", f"{model}: experiments", model=model,
@@ -102,6 +107,7 @@ class Dashboard:
 
     def lineage_page(self, model: str, version: str) -> str:
         """What trained ``version``: its audit."""
+        views.require_model(self._project, model)
         view = views.lineage(self._project, model, version)
         return self._render("lineage.html", f"{model} version {version}: lineage", model=model,
                             view=view)  # fmt: skip
@@ -109,6 +115,7 @@ class Dashboard:
     def report(self, model: str | None = None) -> str:
         """Every view of ``model`` (the project's by default) in one self-contained page."""
         name = model or self._project.settings.model_name
+        views.require_model(self._project, name)
         card = views.model_card(self._project, name)
         timeline = views.timeline(self._project, name)
         grid = views.drift(self._project, name)

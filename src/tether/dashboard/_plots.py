@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -52,9 +53,12 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
             data.append(_line(estimated, f"{view.metric} estimated ({role})", role, "dot"))
     ends = [p.end for p in (*view.realized, *view.estimated)] + [m.time for m in view.markers]
     if ends:
+        first, last = min(ends), max(ends)
+        if last - first < timedelta(days=1):  # one moment: the line would have no length
+            first, last = first - timedelta(days=1), last + timedelta(days=1)
         data.append({
             "type": "scatter", "mode": "lines", "name": f"threshold {view.threshold:g}",
-            "x": [min(ends).isoformat(), max(ends).isoformat()],
+            "x": [first.isoformat(), last.isoformat()],
             "y": [view.threshold, view.threshold],
             "line": {"color": "#555", "dash": "dash"}, "hoverinfo": "name",
             "meta": "threshold",

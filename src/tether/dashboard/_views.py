@@ -30,6 +30,8 @@ SCORE_SERIES = "score"
 """The name of the score's drift among the drift series (``monitoring/_monitor_report.py``)."""
 WAIT_STEP = "wait"
 """The loop's step that changes nothing: not a marker."""
+MODEL_METRICS = ("precision", "recall", "f1", "roc_auc")
+"""The model metrics monitoring stores per window (``monitoring/_monitor_report.py``)."""
 MARKER_LIMIT = 5_000
 """Markers read per source: a year of daily ticks raises some 3,000 alerts."""
 
@@ -191,10 +193,23 @@ class Lineage:
     audit: Mapping[str, Any]
 
 
-def models(project: Project) -> list[ModelCard]:
+def model_names(project: Project) -> list[str]:
     """Every model the event log knows, and the project's own (even before its first event)."""
-    names = sorted({project.settings.model_name, *(e.model for e in project.events.events())})
-    return [model_card(project, name) for name in names]
+    return sorted({project.settings.model_name, *(e.model for e in project.events.events())})
+
+
+def require_model(project: Project, model: str) -> None:
+    """Raise ``DashboardError`` unless ``model`` is one :func:`model_names` lists."""
+    names = model_names(project)
+    if model not in names:
+        raise DashboardError(
+            f"There is no model {model!r} in this project: expected one of {', '.join(names)}."
+        )
+
+
+def models(project: Project) -> list[ModelCard]:
+    """Each model's card (see :func:`model_names`)."""
+    return [model_card(project, name) for name in model_names(project)]
 
 
 def model_card(project: Project, model: str) -> ModelCard:
@@ -224,6 +239,12 @@ def timeline(project: Project, model: str, metric: str | None = None) -> Timelin
     """``model``'s metric (``[monitoring] metric`` by default) and every marker."""
     settings = project.settings.monitoring
     chosen = metric or settings.metric
+    known = sorted({*MODEL_METRICS, *settings.business, settings.metric})
+    if chosen not in known:
+        raise DashboardError(
+            f"metric {chosen!r}: expected one of {', '.join(known)} (the monitor's metrics and "
+            "the project's [monitoring.business] ones)."
+        )
     results = project.monitor_results
     return Timeline(
         model=model,
@@ -363,6 +384,10 @@ def lineage(project: Project, model: str, version: str) -> Lineage:
         DashboardError: the version is not registered.
         TetherError: its record cannot be read.
     """
+    if not version.isdigit():
+        raise DashboardError(
+            f"version {version!r}: expected a version number, as the models page lists them."
+        )
     try:
         report = project.audit(f"{model}/{version}")
     except TrackingNotFoundError as exc:

@@ -99,7 +99,10 @@ class TrainWindow:
         return self.start == WHOLE_START and self.end == WHOLE_END and not self.excluded
 
     def describe(self) -> str:
-        """One line for the audit: ``2026-01-01 to 2026-03-01 (known by ..., excluding ...)``."""
+        """One line for the audit: ``2026-01-01 to 2026-03-01 (known by ..., excluding ...)``;
+        a plain ``tether train``'s is ``the whole data (known by ...)``."""
+        if self.whole:  # its bounds are pandas' limits, not dates anyone chose
+            return f"the whole data (data known by {self.cutoff:%Y-%m-%d})"
         text = (
             f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d} (data known by {self.cutoff:%Y-%m-%d})"
         )

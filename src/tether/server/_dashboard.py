@@ -15,6 +15,7 @@ server's other scopes are without theirs.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from collections.abc import Callable
@@ -30,42 +31,44 @@ from tether.server._errors import DEFAULT_STATUSES, install_error_handlers
 
 _LOGGER = logging.getLogger("tether.dashboard")
 _CACHE_SCRIPT = "public, max-age=86400"
+_READ = ["GET", "HEAD"]  # HEAD too: a link checker or a proxy's probe asks without the body
 
 
 def dashboard_router(dashboard: Dashboard, token: str = "") -> APIRouter:
     """The dashboard's routes under ``/dashboard``, behind ``token`` when one is set."""
     guard = [Depends(bearer_guard("dashboard", [token], DASHBOARD_TOKEN_ENV))] if token else []
     router = APIRouter(prefix=DEFAULT_PREFIX, dependencies=guard, include_in_schema=False)
+    route = functools.partial(router.api_route, methods=_READ)
 
-    @router.get("/", response_class=HTMLResponse)
+    @route("/")
     def models() -> HTMLResponse:
         return _page(dashboard.models_page)
 
-    @router.get("/models/{model}/timeline", response_class=HTMLResponse)
+    @route("/models/{model}/timeline")
     def timeline(model: str, metric: str | None = None) -> HTMLResponse:
         return _page(lambda: dashboard.timeline_page(model, metric))
 
-    @router.get("/models/{model}/events/{key}", response_class=HTMLResponse)
+    @route("/models/{model}/events/{key}")
     def event(model: str, key: str) -> HTMLResponse:
         return _page(lambda: dashboard.event_page(model, key))
 
-    @router.get("/models/{model}/drift", response_class=HTMLResponse)
+    @route("/models/{model}/drift")
     def drift(model: str) -> HTMLResponse:
         return _page(lambda: dashboard.drift_page(model))
 
-    @router.get("/models/{model}/drift/{feature}", response_class=HTMLResponse)
+    @route("/models/{model}/drift/{feature}")
     def feature(model: str, feature: str) -> HTMLResponse:
         return _page(lambda: dashboard.feature_page(model, feature))
 
-    @router.get("/models/{model}/experiments", response_class=HTMLResponse)
+    @route("/models/{model}/experiments")
     def experiments(model: str) -> HTMLResponse:
         return _page(lambda: dashboard.experiments_page(model))
 
-    @router.get("/models/{model}/versions/{version}", response_class=HTMLResponse)
+    @route("/models/{model}/versions/{version}")
     def lineage(model: str, version: str) -> HTMLResponse:
         return _page(lambda: dashboard.lineage_page(model, version))
 
-    @router.get(PLOTLY_PATH)
+    @route(PLOTLY_PATH)
     def script() -> Response:
         return Response(plotly_js(), media_type="text/javascript",
                         headers={"Cache-Control": _CACHE_SCRIPT})  # fmt: skip
