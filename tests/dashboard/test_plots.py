@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tether.dashboard import _plots as plots
-from tether.dashboard._views import DriftCell, DriftGrid, Marker, MetricPoint, Timeline
+from tether.dashboard._views import (
+    DriftCell,
+    DriftGrid,
+    Marker,
+    MetricPoint,
+    Timeline,
+    mlflow_run_url,
+)
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -69,3 +76,9 @@ def test_the_bundled_plotly_script_can_be_inlined() -> None:
     script = plots.plotly_js()
     assert len(script) > 3_000_000  # the whole bundle, not a loader that fetches the rest
     assert b"</script" not in script.lower()
+
+
+def test_the_mlflow_link_is_the_servers_run_page_without_its_credentials() -> None:
+    url = mlflow_run_url("https://ana:s3cret@mlflow.example:5443/", "7", "abc123")
+    assert url == "https://mlflow.example:5443/#/experiments/7/runs/abc123"
+    assert mlflow_run_url("sqlite:////srv/p/.tether/mlflow.db", "7", "abc123") == ""

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from tether._storage import JSONValue
 from tether.errors import DashboardError, TetherError, TrackingNotFoundError
@@ -396,11 +397,19 @@ def lineage(project: Project, model: str, version: str) -> Lineage:
             "the versions the models page lists."
         ) from exc
     run = report.run
-    tracking = project.tracking_uri
-    url = ""
-    if tracking.startswith(("http://", "https://")):
-        url = f"{tracking.rstrip('/')}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
+    url = mlflow_run_url(project.tracking_uri, run.experiment_id, run.run_id)
     return Lineage(model, version, run.run_id, tuple(report.sections()), url, report.to_dict())
+
+
+def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """The run's page in the MLflow UI of a tracking server; empty for a local store (no UI
+    runs there). A user and password in the URI are left out: the page shows the link."""
+    parts = urlsplit(tracking_uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    base = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+    return f"{base}/#/experiments/{quote(experiment_id)}/runs/{quote(run_id)}"
 
 
 def _metric_points(stored: Sequence[StoredPoint]) -> tuple[MetricPoint, ...]:
