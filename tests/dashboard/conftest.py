@@ -49,10 +49,11 @@ metric_floor = {METRIC_FLOOR}
 """
 
 
-@pytest.fixture(scope="module")
+# One per test process: the pages' and the browser's tests read the same stores, never write.
+@pytest.fixture(scope="session")
 def dashboard_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProject]:
     """A tiny project with three versions and a month of monitoring, registry and loop
-    history (``dashboard_history.py`` tells the story), shared by a module's tests."""
+    history (``dashboard_history.py`` tells the story), shared by the tests of a process."""
     root = write_tiny_project(tmp_path_factory.mktemp("dashboard") / "tiny", TOML)
     clock = ReplayClock(START)
     with Project.open(root, clock=clock) as project:
