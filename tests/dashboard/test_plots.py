@@ -30,7 +30,7 @@ def test_the_timeline_has_the_threshold_line_and_one_marker_per_change_of_state(
     markers = (
         Marker("registry-1", T0, "registry", "deploy", "deploy by ana", "first"),
         Marker("loop-4", T0 + timedelta(days=3), "loop", "train", "loop: train", "drift"),
-        Marker("alert-2", T0 + timedelta(days=5), "alert", "drift", "alert: drift x", "x"),
+        Marker("alert-2", T0 + timedelta(days=5), "alert", "drift", "alert: drift x", "<b>x</b>"),
     )
     view = Timeline("fraud", "precision", 0.8, (_point(1, 0.9), _point(2, 0.7)),
                     (_point(2, 0.85),), (), markers)  # fmt: skip
@@ -42,6 +42,8 @@ def test_the_timeline_has_the_threshold_line_and_one_marker_per_change_of_state(
         link for t in figure["data"] if t.get("meta") == "markers" for link in t["customdata"]
     ]
     assert sorted(placed) == ["/e/alert-2", "/e/loop-4", "/e/registry-1"]
+    alert = next(t for t in figure["data"] if t.get("name") == "alert events")
+    assert alert["text"] == ["alert: drift x<br>&lt;b&gt;x&lt;/b&gt;"]  # a message is not markup
     realized = next(t for t in figure["data"] if t["name"] == "precision realized (champion)")
     assert realized["y"] == [0.9, 0.7]
     assert realized["error_y"]["array"] == pytest.approx([0.04, 0.04])

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cache
+from html import escape
 from importlib import resources
 from typing import Any
 
@@ -70,7 +71,8 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
         data.append({
             "type": "scatter", "mode": "markers", "name": f"{source} events",
             "x": [m.time.isoformat() for m in chosen], "y": [1.05] * len(chosen),
-            "text": [f"{m.title}<br>{m.summary[:300]}" for m in chosen],
+            # plotly reads a few HTML tags in hover text: a stored message is shown, not parsed.
+            "text": [f"{escape(m.title)}<br>{escape(m.summary[:300])}" for m in chosen],
             "customdata": [link(m.key) for m in chosen],
             "hovertemplate": "%{x}<br>%{text}<extra></extra>",
             "marker": {"color": colour, "size": 11, "symbol": "diamond"},
