@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from dashboard_history import DashboardProject, run_cli
+from markupsafe import escape
 
 from tether import Project
 from tether.dashboard import Dashboard
+from tether.dashboard import _views as dashboard_views
+from tether.errors import TrackingError
 from tether.server import create_dashboard_app
 
 with warnings.catch_warnings():
@@ -107,6 +110,19 @@ def test_what_the_stores_do_not_hold_is_a_404_page_naming_it(
         assert response.status_code == 404, path
         assert named in response.text
         assert ".tether" not in response.text  # no store location reaches a viewer
+
+
+def test_a_store_that_fails_is_said_without_its_location(
+    opened: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(*args: object) -> None:
+        raise TrackingError("the tracking store at http://mlflow.internal:5000 is unreachable")
+
+    monkeypatch.setattr(dashboard_views, "list_versions", unreachable)
+    response = TestClient(create_dashboard_app(Dashboard(opened))).get("/dashboard/")
+    assert response.status_code == 200  # the rest of the page still shows
+    assert str(escape(dashboard_views.STORE_PROBLEM)) in response.text
+    assert "mlflow.internal" not in response.text
 
 
 def test_a_page_answers_head_as_it_answers_get(client: TestClient) -> None:

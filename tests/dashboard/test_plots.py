@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tether.dashboard import _plots as plots
+from tether.dashboard import _views as views
 from tether.dashboard._views import (
     DriftCell,
     DriftGrid,
@@ -32,7 +34,7 @@ def test_the_timeline_has_the_threshold_line_and_one_marker_per_change_of_state(
         Marker("loop-4", T0 + timedelta(days=3), "loop", "train", "loop: train", "drift"),
         Marker("alert-2", T0 + timedelta(days=5), "alert", "drift", "alert: drift x", "<b>x</b>"),
     )
-    view = Timeline("fraud", "precision", 0.8, (_point(1, 0.9), _point(2, 0.7)),
+    view = Timeline("fraud", "precision", 0.8, True, (_point(1, 0.9), _point(2, 0.7)),
                     (_point(2, 0.85),), (), markers)  # fmt: skip
     figure = plots.timeline_figure(view, lambda key: f"/e/{key}")
     threshold = [t for t in figure["data"] if t.get("meta") == "threshold"]
@@ -84,3 +86,20 @@ def test_the_mlflow_link_is_the_servers_run_page_without_its_credentials() -> No
     url = mlflow_run_url("https://ana:s3cret@mlflow.example:5443/", "7", "abc123")
     assert url == "https://mlflow.example:5443/#/experiments/7/runs/abc123"
     assert mlflow_run_url("sqlite:////srv/p/.tether/mlflow.db", "7", "abc123") == ""
+
+
+def test_a_metric_without_a_floor_has_no_line_and_money_no_share_axis() -> None:
+    marker = Marker("registry-1", T0, "registry", "deploy", "deploy", "first")
+    view = Timeline("fraud", "net_value", None, False, (_point(1, 1200.0),), (), (), (marker,))
+    figure = plots.timeline_figure(view, lambda key: key)
+    assert not [t for t in figure["data"] if t.get("meta") == "threshold"]
+    assert "range" not in figure["layout"]["yaxis"]  # money: plotly fits the axis
+    markers = next(t for t in figure["data"] if t.get("meta") == "markers")
+    assert markers["yaxis"] == "y2"  # at the top of the plot whatever the metric's scale
+
+
+def test_a_stored_nan_reaches_a_page_as_no_value() -> None:
+    evidence = {"always_valid_p": math.nan, "confidence_sequence": [-math.inf, 0.2], "n": 3}
+    assert views._without_nan(evidence) == {"always_valid_p": None,
+                                            "confidence_sequence": [None, 0.2], "n": 3}  # fmt: skip
+    assert views._floats([0.5, math.nan, "x"]) == (0.5, None, None)

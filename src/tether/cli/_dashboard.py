@@ -20,6 +20,7 @@ from tether.errors import ProjectError
 DEFAULT_PORT = 8050
 """The dashboard's own port: beside the prediction server's 8000, not on it."""
 DEFAULT_REPORT = Path("report.html")
+"""Where ``tether report`` writes, and the name ``tether audit --format html`` links."""
 
 
 @app.command("dashboard")

@@ -10,6 +10,7 @@ inside the one file, so it opens from ``file://`` with no network.
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -21,9 +22,13 @@ from tether.dashboard import _plots as plots
 from tether.dashboard import _views as views
 from tether.errors import TetherError
 from tether.project import Project
+from tether.registry import CHAMPION
 
 DEFAULT_PREFIX = "/dashboard"
+"""Where the server mounts the pages."""
 PLOTLY_PATH = "/static/plotly.min.js"
+"""Where, under the prefix, the server serves plotly's bundled script."""
+_LOGGER = logging.getLogger("tether.dashboard")
 
 _ENVIRONMENT = Environment(
     loader=PackageLoader("tether.dashboard", "templates"),
@@ -120,13 +125,14 @@ class Dashboard:
         timeline = views.timeline(self._project, name)
         grid = views.drift(self._project, name)
         found = views.experiments(self._project, name)
-        serving = card.aliases.get("champion")
+        serving = card.aliases.get(CHAMPION)
         lineage, problem = None, ""
         if serving is not None:
             try:
                 lineage = views.lineage(self._project, name, serving)
-            except TetherError as exc:  # the report still tells the rest
-                problem = str(exc)
+            except TetherError as exc:  # the report still tells the rest, and names no store
+                _LOGGER.warning("the report could not read the champion's audit: %s", exc)
+                problem = views.STORE_PROBLEM
         figures = {
             "timeline": plots.timeline_figure(timeline, lambda key: f"#marker-{key}"),
             "drift": plots.drift_figure(grid, lambda feature: "#drift"),

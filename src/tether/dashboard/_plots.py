@@ -21,7 +21,9 @@ from tether.dashboard._views import DriftGrid, Experiments, FeatureBins, MetricP
 
 Figure = dict[str, Any]
 ROLE_COLOURS = {"champion": "#1f77b4", "challenger": "#ff7f0e"}
+"""A serving role's line colour (plotly's first two)."""
 MARKER_COLOURS = {"registry": "#2ca02c", "loop": "#9467bd", "alert": "#d62728"}
+"""A marker's colour by its source."""
 
 
 @cache
@@ -49,11 +51,11 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
         realized = [p for p in view.realized if p.role == role]
         estimated = [p for p in view.estimated if p.role == role]
         if realized:
-            data.append(_line(realized, f"{view.metric} realized ({role})", role, "solid"))
+            data.append(_line(realized, f"{escape(view.metric)} realized ({role})", role, "solid"))
         if estimated:
-            data.append(_line(estimated, f"{view.metric} estimated ({role})", role, "dot"))
+            data.append(_line(estimated, f"{escape(view.metric)} estimated ({role})", role, "dot"))
     ends = [p.end for p in (*view.realized, *view.estimated)] + [m.time for m in view.markers]
-    if ends:
+    if ends and view.threshold is not None:
         first, last = min(ends), max(ends)
         if last - first < timedelta(days=1):  # one moment: the line would have no length
             first, last = first - timedelta(days=1), last + timedelta(days=1)
@@ -70,7 +72,9 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
             continue
         data.append({
             "type": "scatter", "mode": "markers", "name": f"{source} events",
-            "x": [m.time.isoformat() for m in chosen], "y": [1.05] * len(chosen),
+            # On an axis of their own across the plot's height: at its top whatever the metric's
+            # scale (a business metric is money, not a share).
+            "x": [m.time.isoformat() for m in chosen], "y": [0.97] * len(chosen), "yaxis": "y2",
             # plotly reads a few HTML tags in hover text: a stored message is shown, not parsed.
             "text": [f"{escape(m.title)}<br>{escape(m.summary[:300])}" for m in chosen],
             "customdata": [link(m.key) for m in chosen],
@@ -78,9 +82,13 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
             "marker": {"color": colour, "size": 11, "symbol": "diamond"},
             "meta": "markers",
         })  # fmt: skip
+    metric_axis: Figure = {"title": {"text": escape(view.metric)}}
+    if view.share:
+        metric_axis["range"] = [0, 1.02]
     layout = {
-        "title": {"text": f"{view.model}: {view.metric} per window"},
-        "yaxis": {"range": [0, 1.1], "title": {"text": view.metric}},
+        "title": {"text": f"{escape(view.model)}: {escape(view.metric)} per window"},
+        "yaxis": metric_axis,
+        "yaxis2": {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
         "xaxis": {"title": {"text": "window end"}},
         "hovermode": "closest", "height": 460, "legend": {"orientation": "h", "y": -0.2},
     }  # fmt: skip
@@ -118,7 +126,7 @@ def drift_figure(view: DriftGrid, link: Callable[[str], str]) -> Figure:
         z.append(row)
         text.append(hover)
     data: list[Figure] = [{
-        "type": "heatmap", "x": x, "y": list(view.features), "z": z, "text": text,
+        "type": "heatmap", "x": x, "y": [escape(f) for f in view.features], "z": z, "text": text,
         "hovertemplate": "%{y} at %{x}<br>PSI %{z:.4f}<br>%{text}<extra></extra>",
         # Plotly's YlOrRd runs from red to yellow: reversed, a drifted cell is the darker one.
         "colorscale": "YlOrRd", "reversescale": True, "zmin": 0, "zmax": 0.5,
@@ -126,11 +134,11 @@ def drift_figure(view: DriftGrid, link: Callable[[str], str]) -> Figure:
         "customdata": [[link(f)] * len(x) for f in view.features], "meta": "heatmap",
     }, {
         "type": "scatter", "mode": "markers", "name": "drifted", "x": crossed_x,
-        "y": crossed_y, "marker": {"symbol": "x", "color": "#000", "size": 7},
+        "y": [escape(f) for f in crossed_y], "marker": {"symbol": "x", "color": "#000", "size": 7},
         "hoverinfo": "skip", "meta": "drifted",
     }]  # fmt: skip
     layout = {
-        "title": {"text": f"{view.model}: PSI per feature and window (x: drifted)"},
+        "title": {"text": f"{escape(view.model)}: PSI per feature and window (x: drifted)"},
         "height": max(300, 60 + 22 * len(view.features)),
         "yaxis": {"automargin": True, "type": "category"},
         "xaxis": {"title": {"text": "window end"}},
@@ -141,16 +149,19 @@ def drift_figure(view: DriftGrid, link: Callable[[str], str]) -> Figure:
 def _cell_text(cell: Any) -> str:
     test = "KS" if cell.test == "ks" else "chi-square" if cell.test == "chi2" else cell.test
     p = "no test" if cell.p_value is None else f"{test} p {cell.p_value:.3g}"
-    return f"{p}; {cell.rows} rows" + ("; drifted" if cell.flagged else "")
+    served = f"; version {escape(cell.version)}" if cell.version else ""
+    return f"{p}; {cell.rows} rows{served}" + ("; drifted" if cell.flagged else "")
 
 
 def feature_figure(view: FeatureBins) -> Figure:
     """The reference's and the current window's shares of each bin, side by side."""
+    bins = [escape(label) for label in view.bins]
     data = [
-        {"type": "bar", "name": "reference", "x": list(view.bins), "y": list(view.reference)},
-        {"type": "bar", "name": "current", "x": list(view.bins), "y": list(view.current)},
+        {"type": "bar", "name": "reference", "x": bins, "y": list(view.reference)},
+        {"type": "bar", "name": "current", "x": bins, "y": list(view.current)},
     ]
-    layout = {"title": {"text": f"{view.feature}: share of rows per bin"}, "barmode": "group",
+    title = f"{escape(view.feature)}: share of rows per bin"
+    layout = {"title": {"text": title}, "barmode": "group",
               "yaxis": {"title": {"text": "share"}}, "height": 420}  # fmt: skip
     return {"data": data, "layout": layout}
 
@@ -170,6 +181,6 @@ def experiment_figure(view: Experiments) -> Figure:
         data.append({"type": "scatter", "mode": "lines", "name": f"alpha {alpha}",
                      "x": [x[0], x[-1]], "y": [alpha, alpha],
                      "line": {"dash": "dash", "color": "#555"}})  # fmt: skip
-    layout = {"title": {"text": f"{view.model}: sequential test, always-valid p per look"},
+    layout = {"title": {"text": f"{escape(view.model)}: sequential test, always-valid p per look"},
               "yaxis": {"type": "log", "title": {"text": "p"}}, "height": 400}  # fmt: skip
     return {"data": data, "layout": layout}

@@ -12,6 +12,7 @@ the loop's own (kind ``loop``: they repeat a loop step, which is already a marke
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tether._storage import JSONValue
+from tether.config import MONITORED_METRICS
 from tether.errors import DashboardError, TetherError, TrackingNotFoundError
 from tether.lineage import Section
 from tether.loop import LOOP_ALERT_KIND, LoopState
@@ -27,12 +29,13 @@ from tether.monitoring import StoredPoint
 from tether.project import Project
 from tether.registry import CHALLENGER, CHAMPION, SHADOW_PREFIX, ModelAliases, list_versions
 
+STORE_PROBLEM = "the tracking store could not be read; the server's log says why"
+"""What a page says of a store that failed (its location is the operator's business)."""
 SCORE_SERIES = "score"
 """The name of the score's drift among the drift series (``monitoring/_monitor_report.py``)."""
+_LOGGER = logging.getLogger("tether.dashboard")
 WAIT_STEP = "wait"
 """The loop's step that changes nothing: not a marker."""
-MODEL_METRICS = ("precision", "recall", "f1", "roc_auc")
-"""The model metrics monitoring stores per window (``monitoring/_monitor_report.py``)."""
 MARKER_LIMIT = 5_000
 """Markers read per source: a year of daily ticks raises some 3,000 alerts."""
 
@@ -102,7 +105,9 @@ class Timeline:
 
     model: str
     metric: str
-    threshold: float
+    threshold: float | None
+    share: bool
+    """Whether the metric is a share in [0, 1] (a model metric), not money (a business one)."""
     realized: tuple[MetricPoint, ...]
     estimated: tuple[MetricPoint, ...]
     completeness: tuple[MetricPoint, ...]
@@ -118,6 +123,7 @@ class DriftCell:
     test: str
     flagged: bool
     rows: int
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,8 +153,8 @@ class FeatureBins:
     version: str
     window: tuple[str, str]
     bins: tuple[str, ...]
-    reference: tuple[float, ...]
-    current: tuple[float, ...]
+    reference: tuple[float | None, ...]
+    current: tuple[float | None, ...]
     reason: str
 
 
@@ -230,7 +236,9 @@ def model_card(project: Project, model: str) -> ModelCard:
                 for v in list_versions(project.settings, project.events)
             )
         except TetherError as exc:  # the tracking store is down: the rest still shows
-            problem = str(exc)
+            # Its message names where the store is: the log has it, the page only says so.
+            _LOGGER.warning("the models page could not list the versions: %s", exc)
+            problem = STORE_PROBLEM
     loop = {s.model: s for s in project.loop_store.states()}.get(model)
     return ModelCard(model, dict(status.aliases), since, status.challenger_share, versions,
                      loop, problem)  # fmt: skip
@@ -240,7 +248,7 @@ def timeline(project: Project, model: str, metric: str | None = None) -> Timelin
     """``model``'s metric (``[monitoring] metric`` by default) and every marker."""
     settings = project.settings.monitoring
     chosen = metric or settings.metric
-    known = sorted({*MODEL_METRICS, *settings.business, settings.metric})
+    known = sorted({*MONITORED_METRICS, *settings.business, settings.metric})
     if chosen not in known:
         raise DashboardError(
             f"metric {chosen!r}: expected one of {', '.join(known)} (the monitor's metrics and "
@@ -250,7 +258,9 @@ def timeline(project: Project, model: str, metric: str | None = None) -> Timelin
     return Timeline(
         model=model,
         metric=chosen,
-        threshold=settings.metric_floor,
+        # The floor is the configured metric's: another metric has no line to cross.
+        threshold=settings.metric_floor if chosen == settings.metric else None,
+        share=chosen in MONITORED_METRICS,
         realized=_metric_points(results.series(model, "performance", chosen)),
         estimated=_metric_points(results.series(model, "estimate", chosen)),
         completeness=_metric_points(results.series(model, "labels", "completeness")),
@@ -304,14 +314,15 @@ def drift(project: Project, model: str) -> DriftGrid:
         point = stored.point
         if point.role != CHAMPION or point.cohort:
             continue
+        key = (point.name, stored.window_end)
+        found = cells.get(key)
+        # A window with a promotion has two champions; the one that served more rows stands.
+        if found is not None and found.rows >= point.n:
+            continue
         detail = point.detail
-        cells[(point.name, stored.window_end)] = DriftCell(
-            _finite(point.value),
-            _finite(detail.get("p_value")),
-            str(detail.get("test") or ""),
-            point.flagged,
-            point.n,
-        )
+        cells[key] = DriftCell(_finite(point.value), _finite(detail.get("p_value")),
+                               str(detail.get("test") or ""), point.flagged, point.n,
+                               point.version)  # fmt: skip
     windows = tuple(sorted({end for _, end in cells}))
     features = tuple(sorted({name for name, _ in cells}))
     return DriftGrid(model, windows, features, cells)
@@ -324,9 +335,11 @@ def feature_bins(project: Project, model: str, feature: str) -> FeatureBins:
         DashboardError: no stored run has the feature's drift.
     """
     for run in project.monitor_results.runs(model, limit=1):
-        for group in _list(run.report.get("groups")):
-            if not isinstance(group, dict) or group.get("role") != CHAMPION:
-                continue
+        champions = [g for g in _list(run.report.get("groups"))
+                     if isinstance(g, dict) and g.get("role") == CHAMPION]  # fmt: skip
+        # The heatmap's rule: in a window with a promotion, the champion with more rows.
+        champions.sort(key=lambda g: -int(g.get("predictions") or 0))
+        for group in champions:
             found = _feature_drift(group.get("drift"), feature)
             if found is not None:
                 return FeatureBins(
@@ -362,7 +375,7 @@ def experiments(project: Project, model: str, *, limit: int = 1_000) -> Experime
     for run in reversed(project.monitor_results.runs(model, limit=limit)):
         found = run.report.get("experiment")
         if isinstance(found, dict):
-            evidence = found.get("evidence")
+            evidence = _without_nan(found.get("evidence"))
             evidence = evidence if isinstance(evidence, dict) else {}
             looks.append(ExperimentLook(run.time, str(found.get("action", "")),
                                         str(found.get("reason", "")), evidence))  # fmt: skip
@@ -407,7 +420,7 @@ def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
     parts = urlsplit(tracking_uri)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return ""
-    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]  # brackets of an IPv6 host kept
     base = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
     return f"{base}/#/experiments/{quote(experiment_id)}/runs/{quote(run_id)}"
 
@@ -428,12 +441,24 @@ def _finite(value: object) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _without_nan(value: object) -> object:
+    """``value`` with every non-finite number as None: stored evidence may hold NaN (a
+    p-value before any row), which JSON for a page cannot carry."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _without_nan(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nan(item) for item in value]
+    return value
+
+
 def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _floats(value: object) -> tuple[float, ...]:
-    return tuple(float(v) if isinstance(v, int | float) else math.nan for v in _list(value))
+def _floats(value: object) -> tuple[float | None, ...]:
+    return tuple(_finite(v) for v in _list(value))
 
 
 def _pair(value: object) -> tuple[float | None, float | None]:

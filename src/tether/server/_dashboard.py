@@ -56,7 +56,7 @@ def dashboard_router(dashboard: Dashboard, token: str = "") -> APIRouter:
     def drift(model: str) -> HTMLResponse:
         return _page(lambda: dashboard.drift_page(model))
 
-    @route("/models/{model}/drift/{feature}")
+    @route("/models/{model}/drift/{feature:path}")  # a name may hold a slash
     def feature(model: str, feature: str) -> HTMLResponse:
         return _page(lambda: dashboard.feature_page(model, feature))
 
@@ -98,9 +98,9 @@ def _page(render: Callable[[], str]) -> HTMLResponse:
         # A store that failed. Its message names where the store is: the operator's business,
         # so it goes to the server's log (masked), and the page only says what happened.
         _LOGGER.warning("a dashboard page failed: %s", exc)
-        return _problem(503, "A store is unavailable",
-                        "The dashboard could not read one of tether's stores; the server's log "
-                        "names it and why. Try again once it is back.")  # fmt: skip
+        return _problem(503, "A store could not be read",
+                        "The dashboard could not read what this page shows from tether's "
+                        "stores; the server's log names the store and why.")  # fmt: skip
 
 
 def _problem(status: int, title: str, message: str) -> HTMLResponse:
