@@ -18,30 +18,15 @@ from browser import browser_page, chromium, playwright_driver  # noqa: F401  (fi
 from dashboard_history import METRIC_FLOOR, START, DashboardProject, run_cli, write_history
 
 from tether import Project, ReplayClock
+from tiny_project import TOML as TINY_TOML
 from tiny_project import write_tiny_project
 
 # tests/tiny_project.py's project, with a decision threshold and a metric floor that are not
 # the defaults (0.5 and 0.8), so a page showing them shows the project's own.
-TOML = f"""
-[project]
-name = "tiny"
-
-[datasets]
-events = "data/events.parquet"
-
-[train]
-entry_point = "train:train"
-label = "label"
-
-[train.params]
-C = 1.0
-
+TOML = f"""{TINY_TOML}
 [train.threshold]
 rule = "fixed"
 value = 0.4
-
-[features]
-definitions = "features:FEATURE_VIEWS"
 
 [monitoring]
 metric = "precision"

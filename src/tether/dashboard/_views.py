@@ -27,7 +27,14 @@ from tether.lineage import Section
 from tether.loop import LOOP_ALERT_KIND, LoopState
 from tether.monitoring import StoredPoint
 from tether.project import Project
-from tether.registry import CHALLENGER, CHAMPION, SHADOW_PREFIX, ModelAliases, list_versions
+from tether.registry import (
+    CHALLENGER,
+    CHAMPION,
+    SHADOW_PREFIX,
+    ModelAliases,
+    VersionSummary,
+    list_versions,
+)
 
 STORE_PROBLEM = "the tracking store could not be read; the server's log says why"
 """What a page says of a store that failed (its location is the operator's business)."""
@@ -41,17 +48,6 @@ MARKER_LIMIT = 5_000
 
 
 @dataclass(frozen=True)
-class VersionRow:
-    """A registered version and the aliases it holds now."""
-
-    version: str
-    created: datetime
-    run_id: str
-    aliases: tuple[str, ...]
-    integrity: str
-
-
-@dataclass(frozen=True)
 class ModelCard:
     """A model on the models page: its versions, who serves, since when, and the loop."""
 
@@ -60,7 +56,7 @@ class ModelCard:
     since: Mapping[str, datetime]
     """Alias -> when it was given its current version."""
     challenger_share: float
-    versions: tuple[VersionRow, ...]
+    versions: tuple[VersionSummary, ...]
     loop: LoopState | None
     problem: str = ""
     """Why the versions could not be listed (the tracking store failed), if they could not."""
@@ -227,14 +223,11 @@ def model_card(project: Project, model: str) -> ModelCard:
         for alias, version in event.after.items():
             if event.before.get(alias) != version:
                 since[alias] = event.time
-    versions: tuple[VersionRow, ...] = ()
+    versions: tuple[VersionSummary, ...] = ()
     problem = ""
     if model == project.settings.model_name:
         try:
-            versions = tuple(
-                VersionRow(v.version, v.created, v.run_id, v.aliases, v.integrity)
-                for v in list_versions(project.settings, project.events)
-            )
+            versions = tuple(list_versions(project.settings, project.events))
         except TetherError as exc:  # the tracking store is down: the rest still shows
             # Its message names where the store is: the log has it, the page only says so.
             _LOGGER.warning("the models page could not list the versions: %s", exc)
