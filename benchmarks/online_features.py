@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from tether.features import Aggregation, Entity, EventSource, FeatureView, Transformation
-from tether.features._online import OnlineFeatureStore, OnlineStore
+from tether.features._online import OnlineFeatureStore
 from tether.features._online_redis import RedisOnlineStore
 from tether.features._online_sqlite import SQLiteOnlineStore
+from tether.features._online_store import OnlineStore
 
 SEED = 20240602
 END = pd.Timestamp("2024-09-01", tz="UTC")

@@ -39,10 +39,6 @@ from tether.config import Settings, load_settings
 from tether.errors import ProjectError
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-    import pandas as pd
-
     from tether.features import Definition, FeatureStore, OfflineEngine, OnlineFeatureStore
     from tether.features import OnlineStore as OnlineBackend
     from tether.lineage import (
@@ -62,45 +58,6 @@ _LOGGER = logging.getLogger(__name__)
 AUDITED_MONITOR_RUNS = 20
 """Monitor runs ``tether audit`` lists (the newest)."""
 _T = TypeVar("_T")
-
-
-def reference_profiler(frame: pd.DataFrame, columns: Sequence[str], score: str, seed: int) -> bytes:
-    """A run's reference profile: one DuckDB pass over the scored held-out frame, the same
-    bytes on every run for the same frame and seed.
-
-    The :data:`tether.lineage.Profiler` that :meth:`Project.train` hands to training; its
-    bytes (``Profile.to_json_bytes``, versioned) are what ``tether.lineage.load_reference``
-    returns, verified, for ``Profile.from_json_bytes``.
-    """
-    from tether.features import DuckDBEngine
-    from tether.monitoring import profile_frame
-
-    # One DuckDB thread, as for a training set (lineage/_features.py): parallel sums add in
-    # an order that changes from run to run, and the last bits of a mean or a spread would,
-    # so a rerun's reference would not be the same bytes (4 digests in 4 runs at 1M rows).
-    engine = DuckDBEngine(threads=1)
-    return profile_frame(frame, columns, score=score, seed=seed, engine=engine).to_json_bytes()
-
-
-def reference_calibration(
-    scores: npt.NDArray[np.float64], positive: npt.NDArray[np.bool_]
-) -> bytes | None:
-    """The score's calibration on the held-out rows (monitoring's isotonic ``Calibration``).
-
-    None when the rows cannot calibrate a score (fewer than ``MIN_CALIBRATION_ROWS``, or one
-    class): the run still records its held-out scores, and the audit says none was fitted.
-    """
-    import json
-
-    from tether.errors import MonitoringError
-    from tether.monitoring import Calibration
-
-    try:
-        fitted = Calibration.fit(scores, positive.astype("int8"))
-    except MonitoringError as exc:
-        _LOGGER.info("no score calibration for the reference: %s", exc)
-        return None
-    return json.dumps(fitted.to_dict(), sort_keys=True).encode("utf-8")
 
 
 class Project(Closing):
@@ -402,6 +359,7 @@ class Project(Closing):
         monitoring in the order of packages, so the project composes the two here.
         """
         from tether.lineage import train_project, whole_data
+        from tether.monitoring import reference_calibration, reference_profiler
 
         settings = self.settings.with_params(params or {})
         return train_project(
@@ -451,6 +409,7 @@ class Project(Closing):
     ) -> ReproduceReport:
         """Rebuild a recorded run (``RUN_ID``, ``MODEL@ALIAS``, ``MODEL/VERSION``) and verify it."""
         from tether.lineage import reproduce
+        from tether.monitoring import reference_profiler
         from tether.registry import registered_digest
 
         return reproduce(

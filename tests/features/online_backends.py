@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tether.features._online import OnlineStore
 from tether.features._online_redis import RedisOnlineStore
 from tether.features._online_sqlite import SQLiteOnlineStore
+from tether.features._online_store import OnlineStore
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),

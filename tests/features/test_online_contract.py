@@ -15,10 +15,10 @@ from online_backends import BACKENDS, UNREACHABLE_REDIS, open_store
 
 import tether
 from tether.errors import FeatureError, StoreUnavailableError
-from tether.features._online import OnlineStore
 from tether.features._online_redis import RedisOnlineStore
 from tether.features._online_rows import StoredVersion
 from tether.features._online_sqlite import SQLiteOnlineStore
+from tether.features._online_store import OnlineStore
 
 NS = "view@0123456789abcdef.1"
 DAY = 86_400_000_000

@@ -34,8 +34,9 @@ from hypothesis import strategies as st
 from online_backends import open_store
 
 from tether.features import EventBatch, FeatureStore
-from tether.features._online import OnlineFeatureStore, OnlineStore
+from tether.features._online import OnlineFeatureStore
 from tether.features._online_rows import RowCodec, _Batch
+from tether.features._online_store import OnlineStore
 
 MINUTE = pd.Timedelta(minutes=1)
 DELAYS = [0, 0, 1, 30, 180, 1440]  # minutes between event and created time

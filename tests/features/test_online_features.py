@@ -17,7 +17,8 @@ from test_training_set import EVENTS, utc, worked_example_view
 
 from tether.errors import FeatureError
 from tether.features import Aggregation, Entity, EventSource, FeatureView
-from tether.features._online import FeatureStatus, OnlineFeatureStore, OnlineStore
+from tether.features._online import FeatureStatus, OnlineFeatureStore
+from tether.features._online_store import OnlineStore
 
 VALUE, EMPTY = FeatureStatus.VALUE, FeatureStatus.EMPTY
 STALE, UNKNOWN = FeatureStatus.STALE, FeatureStatus.UNKNOWN_ENTITY

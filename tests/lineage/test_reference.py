@@ -28,8 +28,8 @@ from tether.lineage import (
     train_project,
 )
 from tether.lineage._code import commit_new_repository
-from tether.monitoring import Calibration, Profile
-from tether.project import Project, reference_profiler
+from tether.monitoring import Calibration, Profile, reference_profiler
+from tether.project import Project
 from tether.serving import load_version
 
 TRAIN_PY = """

@@ -39,7 +39,8 @@ from tether._clock import ReplayClock
 from tether.errors import TrackingError
 from tether.examples.fraud import ScenarioConfig
 from tether.monitoring import MonitorResults
-from tether.monitoring._monitor import ModelReport, Monitor, MonitorPolicy, _one_version_a_day
+from tether.monitoring._monitor import ModelReport, Monitor, _one_version_a_day
+from tether.monitoring._monitor_policy import MonitorPolicy
 from tether.monitoring._window import ModelReference
 from tether.registry import EventLog
 from tether.serving import LogAggregates

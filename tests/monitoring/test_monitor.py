@@ -14,7 +14,8 @@ from tether._clock import ReplayClock
 from tether.errors import TrackingError
 from tether.monitoring import Calibration, MonitorResults, profile_frame
 from tether.monitoring._experiment_decision import ExperimentPolicy
-from tether.monitoring._monitor import Monitor, MonitorPolicy
+from tether.monitoring._monitor import Monitor
+from tether.monitoring._monitor_policy import MonitorPolicy
 from tether.monitoring._performance_rules import MaturityRule, PerformanceRule
 from tether.monitoring._window import ModelReference
 from tether.registry import EventLog

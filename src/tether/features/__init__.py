@@ -51,13 +51,13 @@ from tether.features._online import (
     FeatureStatus,
     FeatureVector,
     OnlineFeatureStore,
-    OnlineStore,
     ViewWrite,
     WriteReport,
 )
 from tether.features._online_redis import RedisOnlineStore
 from tether.features._online_rows import StoredVersion
 from tether.features._online_sqlite import ONLINE_STORE_FILE, SQLiteOnlineStore
+from tether.features._online_store import OnlineStore
 from tether.features._request import Encoding, RequestColumn, RequestFeature, RequestView
 from tether.features._skew import FeatureSkew, SkewReport, measure_skew
 from tether.features._spark import SparkEngine

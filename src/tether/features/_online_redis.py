@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tether._uris import mask_uri
 from tether.errors import FeatureError, StoreUnavailableError
-from tether.features._online import OnlineStore
 from tether.features._online_rows import StoredVersion
+from tether.features._online_store import OnlineStore
 
 if TYPE_CHECKING:
     import redis

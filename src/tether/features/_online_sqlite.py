@@ -21,8 +21,8 @@ from pathlib import Path
 
 from tether.config import STATE_DIR
 from tether.errors import FeatureError, StoreUnavailableError
-from tether.features._online import OnlineStore
 from tether.features._online_rows import StoredVersion
+from tether.features._online_store import OnlineStore
 
 __all__ = ["ONLINE_STORE_FILE", "SQLITE_FORMAT", "SQLiteOnlineStore"]
 

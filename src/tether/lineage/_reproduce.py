@@ -51,6 +51,7 @@ from tether.lineage._environment import (
     parse_frozen,
 )
 from tether.lineage._evaluate import features_of, held_out_scores, predict_scores, split_result
+from tether.lineage._outputs import snapshot_frame
 from tether.lineage._record import (
     CODE_ARTIFACT_DIR,
     ENVIRONMENT_ARTIFACT_DIR,
@@ -62,7 +63,7 @@ from tether.lineage._record import (
 )
 from tether.lineage._reference import Profiler
 from tether.lineage._snapshots import SnapshotStore, sha256_file
-from tether.lineage._train import call_entry_point, snapshot_frame, training_sets
+from tether.lineage._train import call_entry_point, training_sets
 from tether.lineage._window import TrainWindow
 
 RegisteredDigest = Callable[[str, str], str]

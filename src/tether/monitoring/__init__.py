@@ -78,7 +78,8 @@ from tether.monitoring._experiments import (
     wilson_interval,
 )
 from tether.monitoring._frames import read_frame
-from tether.monitoring._monitor import Monitor, MonitorPolicy
+from tether.monitoring._monitor import Monitor
+from tether.monitoring._monitor_policy import MonitorPolicy
 from tether.monitoring._monitor_report import GroupReport, ModelReport
 from tether.monitoring._multivariate import (
     DOMAIN_AUC,
@@ -161,6 +162,7 @@ from tether.monitoring._statistics import (
     psi,
     wasserstein,
 )
+from tether.monitoring._training_reference import reference_calibration, reference_profiler
 from tether.monitoring._window import Group, ModelReference
 
 __all__ = [
@@ -290,6 +292,8 @@ __all__ = [
     "read_frame",
     "realized",
     "realized_from_counts",
+    "reference_calibration",
+    "reference_profiler",
     "required_sample_size",
     "roc_auc_delong",
     "score_table_from_sample",

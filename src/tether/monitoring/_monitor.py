@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -43,16 +43,14 @@ import pandas as pd
 
 from tether._clock import Clock
 from tether._progress import Progress, no_progress
-from tether.config import MonitoringSettings
 from tether.errors import TetherError
 from tether.monitoring._alerts import AlertSender, dispatch
-from tether.monitoring._business import BusinessMetric, business_metrics
-from tether.monitoring._diagnose import Diagnosis, DiagnosisPolicy, diagnose
+from tether.monitoring._diagnose import Diagnosis, diagnose
 from tether.monitoring._drift import compare
 from tether.monitoring._estimate import EstimatedPerformance, GapSignal, compare_with_realized
 from tether.monitoring._estimate import estimate as estimate_scores
 from tether.monitoring._evidence import DayEvidence, DiagnosisInput, QualityEvidence, RegistryChange
-from tether.monitoring._experiment_decision import ExperimentDecision, ExperimentPolicy
+from tether.monitoring._experiment_decision import ExperimentDecision
 from tether.monitoring._experiment_window import SettledLooks, experiment, linear_values, shadow
 from tether.monitoring._monitor_days import (
     DayDrift,
@@ -63,6 +61,7 @@ from tether.monitoring._monitor_days import (
     shifts_from_days_before,
 )
 from tether.monitoring._monitor_days import realized as day_realized
+from tether.monitoring._monitor_policy import MonitorPolicy
 from tether.monitoring._monitor_report import (
     GroupReport,
     ModelReport,
@@ -73,12 +72,9 @@ from tether.monitoring._monitor_report import (
 from tether.monitoring._performance import MetricValue, RealizedPerformance, realized_from_counts
 from tether.monitoring._performance_rules import (
     LabelStatus,
-    MaturityRule,
-    PerformanceRule,
     RuleOutcome,
 )
-from tether.monitoring._quality import QualityThresholds, check_quality
-from tether.monitoring._report import DriftThresholds
+from tether.monitoring._quality import check_quality
 from tether.monitoring._results import DayRecord, Delivery, MonitorResults
 from tether.monitoring._window import (
     Group,
@@ -94,85 +90,8 @@ from tether.monitoring._window import (
 from tether.registry import EventLog
 
 _LOGGER = logging.getLogger("tether.monitoring")
-DEFAULT_HISTORY_DAYS = 28
-"""Days of daily evidence the diagnosis weighs: enough for a trend to show against noise."""
-DEFAULT_RULE = "precision below 0.80"
-"""The mission's alert: the fraud model's precision fell from 94% to 71% unwatched."""
 ReferenceLoader = Callable[[str, str], ModelReference]
 """``(model, version) -> ModelReference``, verified; raises a TetherError when there is none."""
-
-
-@dataclass(frozen=True)
-class MonitorPolicy:
-    """Every line the monitor draws, built from ``[monitoring]`` by :meth:`from_settings`."""
-
-    window: timedelta = timedelta(days=7)
-    history_days: int = DEFAULT_HISTORY_DAYS
-    drift: DriftThresholds = field(default_factory=DriftThresholds)
-    quality: QualityThresholds = field(default_factory=QualityThresholds)
-    rule: PerformanceRule = field(default_factory=lambda: PerformanceRule.parse(DEFAULT_RULE))
-    maturity: MaturityRule = field(default_factory=MaturityRule)
-    business: tuple[BusinessMetric, ...] = ()
-    diagnosis: DiagnosisPolicy = field(default_factory=DiagnosisPolicy)
-    experiment: ExperimentPolicy = field(
-        default_factory=lambda: ExperimentPolicy(metric="precision")
-    )
-    sample_size: int = 20_000
-    seed: int = 0
-
-    @classmethod
-    def from_settings(cls, settings: MonitoringSettings) -> MonitorPolicy:
-        """The policy of a project's ``[monitoring]`` table."""
-        return cls(
-            window=timedelta(days=settings.window_days),
-            # A day's realized metric is judged once its outcomes are in: the history reaches
-            # past the outcome window, or it would hold no judged day when outcomes take 60.
-            history_days=DEFAULT_HISTORY_DAYS + settings.outcome_window_days,
-            drift=DriftThresholds(
-                psi_drift=settings.psi_drift,
-                psi_warn=settings.psi_warn,
-                psi_noise=settings.psi_noise,
-                p_value=settings.p_value,
-                numeric_effect=settings.effect_floor,
-                categorical_effect=settings.categorical_effect_floor,
-                dataset_share=settings.drifted_share,
-                domain_auc=settings.domain_auc,
-            ),
-            rule=PerformanceRule(
-                settings.metric,
-                "below",
-                settings.metric_floor,
-                settings.min_label_completeness,
-                settings.min_labelled,
-            ),
-            maturity=MaturityRule(settings.outcome_window_days),
-            business=business_metrics(settings.business),
-            quality=QualityThresholds(
-                null_rate_increase=settings.null_rate_increase,
-                out_of_range_share=settings.out_of_range_share,
-                unseen_share=settings.unseen_share,
-            ),
-            diagnosis=DiagnosisPolicy(
-                drift_share=settings.drifted_share,
-                min_label_completeness=settings.min_label_completeness,
-                min_new_labelled_rows=settings.min_new_labelled,
-            ),
-            experiment=ExperimentPolicy(
-                # The business value per prediction when the project names one, else precision.
-                metric="net_value" if "net_value" in settings.business else "precision",
-                alpha=settings.alpha,
-                min_samples=settings.experiment_min_samples,
-                max_days=float(settings.experiment_max_days),
-            ),
-            sample_size=settings.sample_size,
-        )
-
-    @property
-    def business_fields(self) -> tuple[str, ...]:
-        """The business values the metrics read from feedback (``amount`` in ``fn.amount``)."""
-        fields = {name for metric in self.business for _, name in metric.names if name}
-        fields.discard("count")
-        return tuple(sorted(fields))
 
 
 class Monitor:
