@@ -575,6 +575,15 @@ def _experiment(day: int, action: str) -> dict[str, JSONValue]:
         "lift": _precision(day, "2", "challenger") - _precision(day, "1", "champion"),
         "always_valid_p": p_value, "rule": action, "alpha": 0.05,
         "confidence_sequence": [0.08 - 0.3 / look, 0.08 + 0.3 / look],
+        # The other metrics, business and model, as ExperimentDecision gives them.
+        "metrics": {
+            "net_value": {"champion": 1.5, "challenger": 2.25, "difference": 0.75,
+                          "interval": [0.25, 1.25], "n_champion": n_challenger * 4,
+                          "n_challenger": n_challenger},
+            "recall": {"champion": 0.7, "challenger": 0.72, "difference": 0.02,
+                       "interval": [-0.01, 0.05], "n_champion": n_challenger * 4,
+                       "n_challenger": n_challenger},
+        },
     }  # fmt: skip
 
 

@@ -64,7 +64,7 @@ def test_the_timeline_lists_every_window_and_every_change_of_state_without_javas
     )
     assert listed == expected
     text = _text(response.text)
-    assert f"the line is the threshold, {dashboard_project.threshold:g}" in text
+    assert f"the dashed line is the threshold, {dashboard_project.threshold:g}" in text
     assert text.count(" champion ") >= len(dashboard_project.window_ends)
 
 
@@ -78,6 +78,24 @@ def test_the_drift_page_has_a_row_per_monitored_feature(
         page = client.get(f"/dashboard/models/{dashboard_project.model}/drift/{feature}")
         assert page.status_code == 200, feature
         assert _text(page.text).count("[") >= 2, feature  # the bins, as text
+
+
+def test_the_experiments_page_has_every_look_the_other_metrics_and_the_shadows(
+    client: TestClient, dashboard_project: DashboardProject
+) -> None:
+    response = client.get(f"/dashboard/models/{dashboard_project.model}/experiments")
+    assert response.status_code == 200
+    looks = re.findall(r"<tr><td>(2026-[^<]+)</td><td>(continue|promote)</td>", response.text)
+    # Days 14-20 continue and day 21 promotes (dashboard_history's module docstring).
+    assert [decision for _, decision in looks] == ["continue"] * 7 + ["promote"]
+    text = _text(response.text)
+    assert "0.0100" in text  # the promoting look's always-valid p, to four places
+    # The business and model metrics of the latest look, each arm and the interval.
+    dash = "\N{EN DASH}"
+    assert f"net_value 1.500 2.250 0.750 0.250 {dash} 1.250" in text
+    assert f"recall 0.700 0.720 0.020 -0.010 {dash} 0.050" in text
+    shadows = re.findall(r"<tr><td>2026-[^<]+</td><td>2</td>", response.text)
+    assert len(shadows) == 3  # the shadow phase's three days
 
 
 def test_the_lineage_page_shows_the_digests_the_audit_gives(

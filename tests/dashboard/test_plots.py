@@ -34,8 +34,9 @@ def test_the_timeline_has_the_threshold_line_and_one_marker_per_change_of_state(
         Marker("loop-4", T0 + timedelta(days=3), "loop", "train", "loop: train", "drift"),
         Marker("alert-2", T0 + timedelta(days=5), "alert", "drift", "alert: drift x", "<b>x</b>"),
     )
+    completeness = (_point(1, 0.6), _point(2, 0.4), _point(2, 1.0, "challenger"))
     view = Timeline("fraud", "precision", 0.8, True, (_point(1, 0.9), _point(2, 0.7)),
-                    (_point(2, 0.85),), (), markers)  # fmt: skip
+                    (_point(2, 0.85),), completeness, markers)  # fmt: skip
     figure = plots.timeline_figure(view, lambda key: f"/e/{key}")
     threshold = [t for t in figure["data"] if t.get("meta") == "threshold"]
     assert len(threshold) == 1 and threshold[0]["y"] == [0.8, 0.8]
@@ -50,6 +51,9 @@ def test_the_timeline_has_the_threshold_line_and_one_marker_per_change_of_state(
     assert realized["y"] == [0.9, 0.7]
     assert realized["error_y"]["array"] == pytest.approx([0.04, 0.04])
     assert realized["error_y"]["arrayminus"] == pytest.approx([0.05, 0.05])
+    labels = next(t for t in figure["data"] if t.get("meta") == "completeness")
+    assert labels["y"] == [0.6, 0.4] and labels["yaxis"] == "y3"  # the champion's, a share
+    assert figure["layout"]["yaxis3"]["range"] == [0, 1.02]
 
 
 def test_the_heatmap_has_a_row_per_feature_and_crosses_each_drifted_cell() -> None:

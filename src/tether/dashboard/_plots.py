@@ -48,7 +48,8 @@ def is_empty(figure: Figure) -> bool:
 
 def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
     """Realized (solid, with its interval) and estimated (dotted) metric per window end, the
-    threshold line, and one marker per stored change of state (``link(key)`` on click)."""
+    champion's label completeness, the threshold line, and one marker per stored change of
+    state (``link(key)`` on click)."""
     data: list[Figure] = []
     for role in ("champion", "challenger"):
         realized = [p for p in view.realized if p.role == role]
@@ -57,6 +58,17 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
             data.append(_line(realized, f"{escape(view.metric)} realized ({role})", role, "solid"))
         if estimated:
             data.append(_line(estimated, f"{escape(view.metric)} estimated ({role})", role, "dot"))
+    completeness = [p for p in view.completeness if p.role == "champion"]
+    if completeness:
+        # On an axis of its own (a share, whatever the metric is), faint: it says how far the
+        # estimate is all there is, and when the realized metric's labels arrived.
+        data.append({
+            "type": "scatter", "mode": "lines", "name": "label completeness (champion)",
+            "x": [p.end.isoformat() for p in completeness],
+            "y": [p.value for p in completeness], "yaxis": "y3",
+            "line": {"color": "#aaa", "width": 1, "shape": "hv"}, "meta": "completeness",
+            "hovertemplate": "%{x}<br>labels known: %{y:.0%}<extra></extra>",
+        })  # fmt: skip
     ends = [p.end for p in (*view.realized, *view.estimated)] + [m.time for m in view.markers]
     if ends and view.threshold is not None:
         first, last = min(ends), max(ends)
@@ -93,6 +105,9 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
         "title": {"text": f"{escape(view.model)}: {escape(view.metric)} per window"},
         "yaxis": metric_axis,
         "yaxis2": {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
+        "yaxis3": {"overlaying": "y", "side": "right", "range": [0, 1.02], "tickformat": ".0%",
+                   "title": {"text": "label completeness"}, "showgrid": False,
+                   "fixedrange": True},
         "xaxis": {"title": {"text": "window end"}},
         "hovermode": "closest", "height": 460, "legend": {"orientation": "h", "y": -0.2},
     }  # fmt: skip
