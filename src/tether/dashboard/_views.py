@@ -147,7 +147,7 @@ class FeatureBins:
     model: str
     feature: str
     version: str
-    window: tuple[str, str]
+    window: tuple[datetime, datetime]
     bins: tuple[str, ...]
     reference: tuple[float | None, ...]
     current: tuple[float | None, ...]
@@ -337,7 +337,7 @@ def feature_bins(project: Project, model: str, feature: str) -> FeatureBins:
             if found is not None:
                 return FeatureBins(
                     model, feature, str(group.get("version")),
-                    (run.window_start.isoformat(), run.window_end.isoformat()),
+                    (run.window_start, run.window_end),
                     tuple(str(b) for b in _list(found.get("bins"))),
                     _floats(found.get("reference_shares")),
                     _floats(found.get("current_shares")),
