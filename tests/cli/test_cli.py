@@ -120,6 +120,9 @@ def test_the_demo_runs_the_whole_story_and_reproduces_it(run_cli: RunCli, tmp_pa
     assert "fraud-detector/1" in out
     assert "REPRODUCED: " in out and "NOT REPRODUCED" not in out
     assert "## Metrics (held-out evaluation)" in out
+    # Its report: nothing is deployed, so the lineage is the newest version's, not missing.
+    report = (tmp_path / "demo" / ".tether" / "report.html").read_text(encoding="utf-8")
+    assert "Lineage of the newest version (no champion is deployed), version 1" in report
 
 
 def test_demo_help_shows_the_real_defaults_and_quick_alone_means_the_loop(

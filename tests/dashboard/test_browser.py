@@ -91,8 +91,8 @@ def test_clicking_a_marker_opens_its_event(
                                               t.customdata.some(u => u.endsWith('/{first.key}')));
         const at = div.data[trace].customdata.findIndex(u => u.endsWith('/{first.key}'));
         const box = div.getBoundingClientRect();
-        return [box.left + layout.margin.l + layout.xaxis.d2p(div.data[trace].x[at]),
-                box.top + layout.margin.t + layout.yaxis2.d2p(div.data[trace].y[at])];
+        return [box.left + layout.xaxis._offset + layout.xaxis.d2p(div.data[trace].x[at]),
+                box.top + layout.yaxis2._offset + layout.yaxis2.d2p(div.data[trace].y[at])];
     }})()""")  # fmt: skip
     assert isinstance(point, list)
     page.mouse.move(point[0], point[1])

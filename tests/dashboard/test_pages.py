@@ -50,6 +50,12 @@ def test_the_models_page_says_who_serves_since_when_and_the_loops_phase(
         assert f'/dashboard/models/{dashboard_project.model}/versions/{version}"' in response.text
     assert "champion 1" in text
     assert "Loop: phase" in text
+    # Registered when the register event says, on the project's clock, as the timeline has it
+    # (MLflow's creation time is today's wall clock).
+    registered = {m.time.isoformat(sep=" ", timespec="minutes") for m in dashboard_project.markers
+                  if m.kind == "register"}  # fmt: skip
+    shown = set(re.findall(r'versions/\d+">\d+</a></td>\n<td>([^<]+)</td>', response.text))
+    assert shown and shown <= {t[:16] for t in registered}
 
 
 def test_the_timeline_lists_every_window_and_every_change_of_state_without_javascript(
@@ -66,6 +72,9 @@ def test_the_timeline_lists_every_window_and_every_change_of_state_without_javas
     text = _text(response.text)
     assert f"the dashed line is the threshold, {dashboard_project.threshold:g}" in text
     assert text.count(" champion ") >= len(dashboard_project.window_ends)
+    # A table over 50 rows is folded, still in the page; the month's 30 windows are not.
+    assert f'<details class="folded"><summary>{len(expected)} changes of state' in response.text
+    assert "windows: show the table" not in response.text
 
 
 def test_the_drift_page_has_a_row_per_monitored_feature(
@@ -123,6 +132,8 @@ def test_what_the_stores_do_not_hold_is_a_404_page_naming_it(
         ("/dashboard/models/nope/timeline", "model &#x27;nope&#x27;"),
         ("/dashboard/models/nope/drift", "model &#x27;nope&#x27;"),
         (f"/dashboard/models/{model}/timeline?metric=bogus", "metric &#x27;bogus&#x27;"),
+        ("/dashboard/nosuchpage", "/dashboard/nosuchpage"),  # as a page, not the API's JSON
+        ("/dashboard/models/nope/", "/dashboard/models/nope/"),
     ):
         response = client.get(path)
         assert response.status_code == 404, path

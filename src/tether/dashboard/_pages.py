@@ -10,6 +10,7 @@ inside the one file, so it opens from ``file://`` with no network.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -50,8 +51,15 @@ def _number(value: object, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
+def _readable_json(value: object) -> str:
+    # For reading in a <pre>, escaped by the template like any text; Jinja's own tojson is
+    # for scripts, so it writes an apostrophe as \u0027.
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
 _ENVIRONMENT.filters["when"] = _when
 _ENVIRONMENT.filters["number"] = _number
+_ENVIRONMENT.filters["readable_json"] = _readable_json
 
 
 class Dashboard:
@@ -125,13 +133,18 @@ class Dashboard:
         timeline = views.timeline(self._project, name)
         grid = views.drift(self._project, name)
         found = views.experiments(self._project, name)
-        serving = card.aliases.get(CHAMPION)
+        # The champion's lineage; before any deploy (`tether demo`'s plain run), the newest
+        # version's, so that the report attached to an audit still says what trained it.
+        chosen, whose = card.aliases.get(CHAMPION), "the champion"
+        if chosen is None and card.versions:
+            chosen = max(card.versions, key=lambda v: int(v.version)).version
+            whose = "the newest version (no champion is deployed)"
         lineage, problem = None, ""
-        if serving is not None:
+        if chosen is not None:
             try:
-                lineage = views.lineage(self._project, name, serving)
+                lineage = views.lineage(self._project, name, chosen)
             except TetherError as exc:  # the report still tells the rest, and names no store
-                _LOGGER.warning("the report could not read the champion's audit: %s", exc)
+                _LOGGER.warning("the report could not read version %s's audit: %s", chosen, exc)
                 problem = views.STORE_PROBLEM
         figures = {
             "timeline": plots.timeline_figure(timeline, lambda key: f"#marker-{key}"),
@@ -140,7 +153,7 @@ class Dashboard:
         }
         return _ENVIRONMENT.get_template("report.html").render(
             title=f"tether report: {name}", model=name, card=card, timeline=timeline,
-            grid=grid, experiments=found, lineage=lineage, lineage_problem=problem,
+            grid=grid, experiments=found, lineage=lineage, lineage_problem=problem, whose=whose,
             figures=_figure_scripts(figures), script=Markup(_inline_script()),
             url=lambda *parts: "#" + parts[-1] if parts else "#", report=True,
             generated=self._project.clock.now(),

@@ -24,9 +24,14 @@ ROLE_COLOURS = {"champion": "#1f77b4", "challenger": "#ff7f0e"}
 """A serving role's line colour (plotly's first two)."""
 MARKER_COLOURS = {"alert": "#d62728", "loop": "#9467bd", "registry": "#2ca02c"}
 """A marker's colour by its source, drawn in this order (the few on top of the many)."""
-MARKER_HEIGHTS = {"alert": 0.88, "loop": 0.93, "registry": 0.98}
-"""Each source's row at the top of the plot: six months of daily alerts (some 1,500) would
-otherwise hide the loop's and the registry's few markers under them."""
+MARKER_HEIGHTS = {"alert": 0.2, "loop": 0.5, "registry": 0.8}
+"""Each source's row in the strip above the metric: six months of daily alerts (some 1,500)
+would otherwise hide the loop's and the registry's few markers, and over the metric's own
+axis they hid its line (seen on the --quick demo's project)."""
+P_TICKS = (0.0001, 0.001, 0.01, 0.05, 0.1, 0.5, 1.0)
+"""The p-value axis's ticks: decades, and the usual alphas."""
+MARKER_STRIP = 0.2
+"""The share of the plot's height the markers' strip takes, at its top."""
 
 
 @cache
@@ -87,8 +92,8 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
             continue
         data.append({
             "type": "scatter", "mode": "markers", "name": f"{source} events",
-            # On an axis of their own across the plot's height: at its top whatever the metric's
-            # scale (a business metric is money, not a share).
+            # In a strip of their own above the metric, one row per source, whatever the
+            # metric's scale (a business metric is money, not a share).
             "x": [m.time.isoformat() for m in chosen], "y": [MARKER_HEIGHTS[source]] * len(chosen),
             "yaxis": "y2",
             # plotly reads a few HTML tags in hover text: a stored message is shown, not parsed.
@@ -98,18 +103,22 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
             "marker": {"color": colour, "size": 11, "symbol": "diamond"},
             "meta": "markers",
         })  # fmt: skip
-    metric_axis: Figure = {"title": {"text": escape(view.metric)}}
+    metric_axis: Figure = {"title": {"text": escape(view.metric)},
+                           "domain": [0, 1 - MARKER_STRIP - 0.03]}  # fmt: skip
     if view.share:
         metric_axis["range"] = [0, 1.02]
+    sources = sorted(MARKER_HEIGHTS, key=MARKER_HEIGHTS.__getitem__)
     layout = {
         "title": {"text": f"{escape(view.model)}: {escape(view.metric)} per window"},
         "yaxis": metric_axis,
-        "yaxis2": {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
+        "yaxis2": {"domain": [1 - MARKER_STRIP, 1], "range": [0, 1], "fixedrange": True,
+                   "tickvals": [MARKER_HEIGHTS[s] for s in sources], "ticktext": sources,
+                   "showgrid": False, "zeroline": False},
         "yaxis3": {"overlaying": "y", "side": "right", "range": [0, 1.02], "tickformat": ".0%",
                    "title": {"text": "label completeness"}, "showgrid": False,
                    "fixedrange": True},
         "xaxis": {"title": {"text": "window end"}},
-        "hovermode": "closest", "height": 460, "legend": {"orientation": "h", "y": -0.2},
+        "hovermode": "closest", "height": 520, "legend": {"orientation": "h", "y": -0.2},
     }  # fmt: skip
     return {"data": data, "layout": layout}
 
@@ -181,8 +190,9 @@ def feature_figure(view: FeatureBins) -> Figure:
         {"type": "bar", "name": "current", "x": bins, "y": list(view.current)},
     ]
     title = f"{escape(view.feature)}: share of rows per bin"
-    layout = {"title": {"text": title}, "barmode": "group",
-              "yaxis": {"title": {"text": "share"}}, "height": 420}  # fmt: skip
+    layout = {"title": {"text": title}, "barmode": "group", "height": 460,
+              "xaxis": {"title": {"text": "bin"}, "automargin": True},
+              "yaxis": {"title": {"text": "share of rows"}}}  # fmt: skip
     return {"data": data, "layout": layout}
 
 
@@ -202,5 +212,8 @@ def experiment_figure(view: Experiments) -> Figure:
                      "x": [x[0], x[-1]], "y": [alpha, alpha],
                      "line": {"dash": "dash", "color": "#555"}})  # fmt: skip
     layout = {"title": {"text": f"{escape(view.model)}: sequential test, always-valid p per look"},
-              "yaxis": {"type": "log", "title": {"text": "p"}}, "height": 400}  # fmt: skip
+              "yaxis": {"type": "log", "title": {"text": "always-valid p"},
+                        # plotly's own log ticks label the minor ones "2" and "5"
+                        "tickvals": P_TICKS, "ticktext": [f"{t:g}" for t in P_TICKS]},
+              "height": 400}  # fmt: skip
     return {"data": data, "layout": layout}

@@ -17,6 +17,7 @@ from tether.registry._catalog import RunSummary, VersionSummary, list_runs, list
 from tether.registry._events import AliasState, Event, EventLog, Transition
 from tether.registry._integrity import (
     MANIFEST_ACTIONS,
+    REGISTER,
     VerifyReport,
     record_registration,
     registered_digest,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_TRAFFIC",
     "MANIFEST_ACTIONS",
     "PREVIOUS_CHAMPION",
+    "REGISTER",
     "SHADOW_PREFIX",
     "AliasState",
     "AppliedEvent",

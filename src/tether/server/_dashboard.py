@@ -73,6 +73,15 @@ def dashboard_router(dashboard: Dashboard, token: str = "") -> APIRouter:
         return Response(plotly_js(), media_type="text/javascript",
                         headers={"Cache-Control": _CACHE_SCRIPT})  # fmt: skip
 
+    # Last: any other path under the prefix is a page that does not exist, said as a page (a
+    # mistyped link would otherwise get the API's JSON 404).
+    @route("/{path:path}")
+    def unknown(path: str) -> HTMLResponse:
+        return _problem(404, "Not found",
+                        f"There is no dashboard page at {DEFAULT_PREFIX}/{path}: the pages are "
+                        "the models (/dashboard/) and, per model, its timeline, drift, "
+                        "experiments and versions, linked from there.")  # fmt: skip
+
     return router
 
 
