@@ -51,6 +51,20 @@ def test_the_timeline_has_the_threshold_line_and_one_marker_per_change_of_state(
     assert realized["y"] == [0.9, 0.7]
     assert realized["error_y"]["array"] == pytest.approx([0.04, 0.04])
     assert realized["error_y"]["arrayminus"] == pytest.approx([0.05, 0.05])
+    # Hover shows the evidence's plain values, escaped (the event's page has the rest).
+    loop = Marker(
+        "loop-5",
+        T0,
+        "loop",
+        "train",
+        "loop: train",
+        "drift",
+        {"version": "2", "psi": 0.31, "reasons": ["a", "b"], "note": "<i>n</i>"},
+    )
+    hover = plots.timeline_figure(
+        Timeline("fraud", "precision", 0.8, True, (), (), (), (loop,)), str
+    )["data"][-1]["text"][0]
+    assert hover == "loop: train<br>drift<br>version: 2<br>psi: 0.31<br>note: &lt;i&gt;n&lt;/i&gt;"
     labels = next(t for t in figure["data"] if t.get("meta") == "completeness")
     assert labels["y"] == [0.6, 0.4] and labels["yaxis"] == "y3"  # the champion's, a share
     assert figure["layout"]["yaxis3"]["range"] == [0, 1.02]

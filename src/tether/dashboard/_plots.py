@@ -10,7 +10,7 @@ report: never a CDN. Every figure is progressive enhancement: its page says the 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import cache
 from html import escape
@@ -97,7 +97,8 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
             "x": [m.time.isoformat() for m in chosen], "y": [MARKER_HEIGHTS[source]] * len(chosen),
             "yaxis": "y2",
             # plotly reads a few HTML tags in hover text: a stored message is shown, not parsed.
-            "text": [f"{escape(m.title)}<br>{escape(m.summary[:300])}" for m in chosen],
+            "text": [f"{escape(m.title)}<br>{escape(m.summary[:300])}{_brief(m.evidence)}"
+                     for m in chosen],
             "customdata": [link(m.key) for m in chosen],
             "hovertemplate": "%{x}<br>%{text}<extra></extra>",
             "marker": {"color": colour, "size": 11, "symbol": "diamond"},
@@ -121,6 +122,13 @@ def timeline_figure(view: Timeline, link: Callable[[str], str]) -> Figure:
         "hovermode": "closest", "height": 520, "legend": {"orientation": "h", "y": -0.2},
     }  # fmt: skip
     return {"data": data, "layout": layout}
+
+
+def _brief(evidence: Mapping[str, object], limit: int = 6) -> str:
+    """A marker's evidence on hover: its first few plain values (the event's page has all)."""
+    shown = [f"{escape(str(key))}: {escape(str(value))[:60]}" for key, value in evidence.items()
+             if isinstance(value, str | int | float)][:limit]  # fmt: skip
+    return "<br>" + "<br>".join(shown) if shown else ""
 
 
 def _line(points: Sequence[MetricPoint], name: str, role: str, dash: str) -> Figure:
