@@ -30,7 +30,6 @@ from tether.project import Project
 from tether.registry import (
     CHALLENGER,
     CHAMPION,
-    REGISTER,
     SHADOW_PREFIX,
     ModelAliases,
     VersionSummary,
@@ -61,9 +60,6 @@ class ModelCard:
     loop: LoopState | None
     problem: str = ""
     """Why the versions could not be listed (the tracking store failed), if they could not."""
-    registered: Mapping[str, datetime] = field(default_factory=dict)
-    """Version -> its ``register`` event's time, on the project's clock (a replay's in a
-    replay), as the timeline places it; MLflow's creation time is the machine's."""
 
     @property
     def shadows(self) -> list[str]:
@@ -223,13 +219,10 @@ def model_card(project: Project, model: str) -> ModelCard:
     """One model's card."""
     status = ModelAliases(project.events, project.tracking_uri, model).status()
     since: dict[str, datetime] = {}
-    registered: dict[str, datetime] = {}
     for event in project.events.events(model):
         for alias, version in event.after.items():
             if event.before.get(alias) != version:
                 since[alias] = event.time
-        if event.action == REGISTER:
-            registered.setdefault(str(event.details.get("version")), event.time)
     versions: tuple[VersionSummary, ...] = ()
     problem = ""
     if model == project.settings.model_name:
@@ -241,7 +234,7 @@ def model_card(project: Project, model: str) -> ModelCard:
             problem = STORE_PROBLEM
     loop = {s.model: s for s in project.loop_store.states()}.get(model)
     return ModelCard(model, dict(status.aliases), since, status.challenger_share, versions,
-                     loop, problem, registered)  # fmt: skip
+                     loop, problem)  # fmt: skip
 
 
 def timeline(project: Project, model: str, metric: str | None = None) -> Timeline:

@@ -17,7 +17,6 @@ from tether.registry._catalog import RunSummary, VersionSummary, list_runs, list
 from tether.registry._events import AliasState, Event, EventLog, Transition
 from tether.registry._integrity import (
     MANIFEST_ACTIONS,
-    REGISTER,
     VerifyReport,
     record_registration,
     registered_digest,
@@ -30,7 +29,6 @@ __all__ = [
     "DEFAULT_TRAFFIC",
     "MANIFEST_ACTIONS",
     "PREVIOUS_CHAMPION",
-    "REGISTER",
     "SHADOW_PREFIX",
     "AliasState",
     "AppliedEvent",

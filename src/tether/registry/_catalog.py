@@ -20,7 +20,7 @@ from datetime import datetime
 from tether import _mlflow
 from tether.config import Settings
 from tether.registry._events import EventLog
-from tether.registry._integrity import MANIFEST_ACTIONS, TRUST
+from tether.registry._integrity import MANIFEST_ACTIONS, REGISTER, TRUST
 
 GIT_COMMIT_TAG = "tether.git.commit"
 GIT_DIRTY_TAG = "tether.git.dirty"
@@ -52,6 +52,9 @@ class VersionSummary:
     version: str
     run_id: str
     created: datetime
+    """When it was registered: its ``register`` event's time, on the project's clock (a
+    replay's in a replay, as monitoring and the timeline place it); MLflow's creation time,
+    the machine's, for a version registered outside tether."""
     aliases: tuple[str, ...]
     """The aliases it holds now, by the event log."""
     integrity: str
@@ -95,7 +98,7 @@ def list_versions(settings: Settings, log: EventLog) -> list[VersionSummary]:
     """
     tracking, model = settings.stores.tracking_uri, settings.model_name
     state = log.latest_state(model)
-    integrity = _integrity_states(log, model)
+    integrity, registered = _from_events(log, model)
     summaries = []
     for info in _mlflow.model_versions(tracking, model):
         run = _mlflow.get_run(tracking, info.run_id)
@@ -105,7 +108,7 @@ def list_versions(settings: Settings, log: EventLog) -> list[VersionSummary]:
                 model=model,
                 version=info.version,
                 run_id=info.run_id,
-                created=info.created,
+                created=registered.get(info.version, info.created),
                 aliases=held,
                 integrity=integrity.get(info.version, "legacy"),
                 metrics=dict(run.metrics),
@@ -114,11 +117,15 @@ def list_versions(settings: Settings, log: EventLog) -> list[VersionSummary]:
     return summaries
 
 
-def _integrity_states(log: EventLog, model: str) -> dict[str, str]:
-    """Version -> ``registered`` or ``trusted``, by its latest manifest event."""
+def _from_events(log: EventLog, model: str) -> tuple[dict[str, str], dict[str, datetime]]:
+    """Version -> ``registered`` or ``trusted``, by its latest manifest event; and version ->
+    the time of its first ``register`` event."""
     states: dict[str, str] = {}
+    registered: dict[str, datetime] = {}
     for event in log.events(model):
+        version = str(event.details.get("version", ""))
         if event.action in MANIFEST_ACTIONS and event.details.get("manifest_sha256"):
-            version = str(event.details.get("version", ""))
             states[version] = "trusted" if event.action == TRUST else "registered"
-    return states
+        if event.action == REGISTER:
+            registered.setdefault(version, event.time)
+    return states, registered
