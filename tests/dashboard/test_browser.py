@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from browser import PageRecord, assert_clean, open_page, screenshot
-from dashboard_history import DashboardProject, run_cli
+from dashboard_history import DashboardProject, Marker, run_cli
 from playwright.sync_api import Page
 
 from subprocess_servers import free_port, running_server
@@ -76,25 +76,8 @@ def test_clicking_a_marker_opens_its_event(
     server: str, browser_page: PageRecord, dashboard_project: DashboardProject
 ) -> None:
     page = open_page(browser_page, f"{server}/models/{dashboard_project.model}/timeline")
-    # The marker farthest in time from any other: the mouse lands on it alone.
-    placed = [
-        *dashboard_project.markers,
-        *(a for a in dashboard_project.alerts if a.kind != "loop"),
-    ]
-    first = max(dashboard_project.markers, key=lambda m: min(
-        abs((m.time - other.time).total_seconds()) for other in placed if other.key != m.key
-    ))  # fmt: skip
-    # The marker's pixel from the plot's own axes: a real mouse click where it is drawn.
-    point = _figure(page, "timeline-figure", f"""(() => {{
-        const layout = div._fullLayout;
-        const trace = div.data.findIndex(t => t.meta === 'markers' &&
-                                              t.customdata.some(u => u.endsWith('/{first.key}')));
-        const at = div.data[trace].customdata.findIndex(u => u.endsWith('/{first.key}'));
-        const box = div.getBoundingClientRect();
-        return [box.left + layout.xaxis._offset + layout.xaxis.d2p(div.data[trace].x[at]),
-                box.top + layout.yaxis2._offset + layout.yaxis2.d2p(div.data[trace].y[at])];
-    }})()""")  # fmt: skip
-    assert isinstance(point, list)
+    first = _lonely_marker(dashboard_project)
+    point = _marker_point(page, f"/{first.key}")
     page.mouse.move(point[0], point[1])
     with page.expect_navigation():
         page.mouse.click(point[0], point[1])
@@ -138,4 +121,39 @@ def test_the_report_opens_from_a_file_with_no_network(
     page.wait_for_selector("#drift-figure.js-plotly-plot .main-svg")
     screenshot(browser_page, "report-drawn")
     assert page.inner_text("#lineage").count("sha256:") >= 2
+    # A marker's click goes to its row in the changes table, folded (54 rows): it unfolds.
+    first = _lonely_marker(dashboard_project)
+    row = page.locator(f"#marker-{first.key}")
+    assert not row.is_visible()
+    point = _marker_point(page, f"-{first.key}")
+    page.mouse.click(point[0], point[1])
+    row.wait_for(state="visible")
+    assert page.url.endswith(f"#marker-{first.key}")
     assert_clean(browser_page)  # a request beyond the file would be blocked and listed here
+
+
+def _lonely_marker(dashboard_project: DashboardProject) -> Marker:
+    """The marker farthest in time from any other: the mouse lands on it alone."""
+    placed = [
+        *dashboard_project.markers,
+        *(a for a in dashboard_project.alerts if a.kind != "loop"),
+    ]
+    return max(dashboard_project.markers, key=lambda m: min(
+        abs((m.time - other.time).total_seconds()) for other in placed if other.key != m.key
+    ))  # fmt: skip
+
+
+def _marker_point(page: Page, link_end: str) -> list[float]:
+    """The pixel of the marker whose link ends with ``link_end``, from the plot's own axes:
+    a real mouse click where it is drawn."""
+    point = _figure(page, "timeline-figure", f"""(() => {{
+        const layout = div._fullLayout;
+        const trace = div.data.findIndex(t => t.meta === 'markers' &&
+                                              t.customdata.some(u => u.endsWith('{link_end}')));
+        const at = div.data[trace].customdata.findIndex(u => u.endsWith('{link_end}'));
+        const box = div.getBoundingClientRect();
+        return [box.left + layout.xaxis._offset + layout.xaxis.d2p(div.data[trace].x[at]),
+                box.top + layout.yaxis2._offset + layout.yaxis2.d2p(div.data[trace].y[at])];
+    }})()""")  # fmt: skip
+    assert isinstance(point, list)
+    return point
