@@ -73,3 +73,11 @@ def test_json_output_stays_json_with_brackets_in_values(
     code, out, err = run_cli(cli)
     assert code == 0, err
     assert "{'customer_id': '[a]'}" in out
+
+
+def test_a_metrics_line_prints_counts_whole_and_tiny_values_in_significant_digits() -> None:
+    line = _render.metrics_line(
+        {"roc_auc": 0.93121, "eval_rows": 1317.0, "threshold": 5.1432e-05, "precision": 1.0}
+    )
+    assert line == "eval_rows=1317 precision=1.0000 roc_auc=0.9312 threshold=5.14e-05"
+    assert _render.metrics_line({"threshold": 0.0}) == "threshold=0.0000"

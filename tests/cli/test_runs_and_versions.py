@@ -66,6 +66,7 @@ def test_runs_and_versions_say_what_was_trained_and_registered(
     code, out, _ = run_cli([*project, "models", "versions"])
     assert code == 0
     assert "champion" in out and "registered" in out
+    assert all(column in out for column in ("version", "run", "integrity", "aliases", "metrics"))
 
     # The audit under --json: its own JSON document; with --format, that document wrapped.
     code, out, _ = run_cli([*project, "--json", "audit", "fraud-detector/1"])

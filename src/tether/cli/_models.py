@@ -192,10 +192,15 @@ def versions_command(ctx: typer.Context) -> _render.Report:
         }
         for v in versions
     ]
-    view: list[_render.Block] = [
-        f"{row['version']:>4}  {row['created'][:19]}  {row['run_id']}  {row['integrity']:<10}  "
-        f"{', '.join(row['aliases']) or '-':<20}  {_render.metrics_line(row['metrics'])}"
-        for row in rows
-    ]
+    grid = _render.Grid(
+        ("version", "registered", "run", "integrity", "aliases", "metrics"),
+        [
+            (row["version"], row["created"][:19].replace("T", " "), row["run_id"],
+             row["integrity"], ", ".join(row["aliases"]) or "-",
+             _render.metrics_line(row["metrics"]))
+            for row in rows
+        ],
+    )  # fmt: skip
     empty = f"{project.aliases.model} has no registered version yet; `tether train` registers one."
-    return _render.Report({"model": project.aliases.model, "versions": rows}, view or [empty])
+    view: list[_render.Block] = [grid] if rows else [empty]
+    return _render.Report({"model": project.aliases.model, "versions": rows}, view)

@@ -168,8 +168,20 @@ def text(message: str) -> None:
 
 
 def metrics_line(metrics: Mapping[str, float]) -> str:
-    """``precision=0.8123 roc_auc=0.9312``: metrics on one line, by name, 4 decimals."""
-    return " ".join(f"{name}={value:.4f}" for name, value in sorted(metrics.items()))
+    """``eval_rows=1317 precision=0.8123 threshold=5.14e-05``: metrics on one line, by name;
+    a count without decimals, 4 decimals otherwise, and a tiny value in 3 significant digits
+    (a threshold of 0.00005 is no ``0.0000``).
+
+    >>> metrics_line({"roc_auc": 0.93121, "eval_rows": 1317.0, "threshold": 5.1432e-05})
+    'eval_rows=1317 roc_auc=0.9312 threshold=5.14e-05'
+    """
+    return " ".join(f"{name}={_metric(value)}" for name, value in sorted(metrics.items()))
+
+
+def _metric(value: float) -> str:
+    if float(value).is_integer() and abs(value) > 1:  # a count; 1.0 is a rate
+        return f"{value:.0f}"
+    return f"{value:.4f}" if value == 0 or abs(value) >= 0.001 else f"{value:.3g}"
 
 
 def _rows(done: int | None, total: int | None) -> str:
