@@ -126,6 +126,9 @@ def test_push_reads_a_csv_of_events_with_iso_times(
     assert code == 0, err
     vector = json.loads(out)["vectors"][0]
     assert vector["values"]["n_1d"] == 1 and vector["statuses"]["n_1d"] == "value"
+    code, out, err = run_cli([*cli, "get", "new", *at[:-1]])  # as a person reads it
+    assert code == 0, err
+    assert "customer_id=new" in out and "{" not in out  # the entity, not a dict's repr
 
 
 def test_materialize_and_push_say_what_was_read_and_what_was_new(

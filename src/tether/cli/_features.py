@@ -198,7 +198,7 @@ def get_command(
     ]
     tables: list[_render.Block] = [
         _render.Table(
-            f"{dict(vector.entity)}",
+            ", ".join(f"{key}={value}" for key, value in vector.entity.items()),
             {k: f"{v} ({vector.statuses[k].value})" for k, v in vector.values.items()},
         )
         for vector in vectors
