@@ -72,9 +72,21 @@ def test_calibration_round_trips_through_json_and_refuses_other_versions(
     assert Calibration.from_dict(data) == calibration
     with pytest.raises(MonitoringError, match="format_version 3"):
         Calibration.from_dict(data | {"format_version": 3})
-    # A reference written before block rows were kept still reads, without them.
+    # A reference written before block rows were kept still reads, without them, and is
+    # written back as it was; a version 2 without them is refused, not read as version 1.
     older = {k: v for k, v in data.items() if k != "block_rows"} | {"format_version": 1}
     assert Calibration.from_dict(older) == replace(calibration, block_rows=())
+    assert Calibration.from_dict(older).to_dict() == older
+    with pytest.raises(MonitoringError, match="block_rows"):
+        Calibration.from_dict({k: v for k, v in data.items() if k != "block_rows"})
+
+
+def test_block_rows_that_do_not_make_blocks_are_refused() -> None:
+    knots = ((0.0, 0.5, 1.0), (0.1, 0.1, 0.9))
+    assert Calibration(*knots, 30, 5, (20, 20, 10)).block_rows == (20, 20, 10)
+    for wrong in ((20, 10), (20, 19, 10), (20, 20, 11), (20, 20, 0)):
+        with pytest.raises(MonitoringError, match="block row counts"):
+            Calibration(*knots, 30, 5, wrong)
 
 
 def test_each_knot_records_the_held_out_rows_of_its_block() -> None:
@@ -236,6 +248,40 @@ def test_a_pure_block_still_has_an_interval_its_jeffreys_variance_by_hand() -> N
     assert exact.precision is not None and exact.precision.low == 1.0  # the old [1, 1]
 
 
+def test_the_calibration_term_matches_finite_differences_block_by_block() -> None:
+    """Four blocks (two of two knots), a window flagged and not flagged on both sides of a
+    sloped segment: the variance the calibration adds to precision, recall and F1 is the sum
+    over blocks of the block's Jeffreys variance times the squared derivative of the metric's
+    estimate in the block's probability, taken here by moving that probability both ways."""
+    calibration = Calibration((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), (0.05, 0.05, 0.2, 0.4, 0.7, 0.7),
+                              220, 60, (100, 100, 50, 40, 30, 30))  # fmt: skip
+    scores = np.random.default_rng(13).uniform(0.0, 1.0, 3_000)
+    threshold, z, step = 0.5, 1.959963984540054, 1e-6
+    exact = replace(calibration, block_rows=())
+    full, alone = estimate(scores, calibration, threshold), estimate(scores, exact, threshold)
+    variances = calibration.block_variances()
+    assert variances is not None and len(variances) == 4
+    knots_of = ((0, 1), (2,), (3,), (4, 5))
+    for name in ("precision", "recall", "f1"):
+        with_blocks, without = full.metric(name), alone.metric(name)
+        assert with_blocks is not None and without is not None
+        added = ((with_blocks.high - with_blocks.low) / 2 / z) ** 2
+        added -= ((without.high - without.low) / 2 / z) ** 2
+        expected = 0.0
+        for block, knots in enumerate(knots_of):
+            moved = []
+            for sign in (1, -1):
+                probabilities = list(calibration.probabilities)
+                for knot in knots:
+                    probabilities[knot] += sign * step
+                shifted = replace(exact, probabilities=tuple(probabilities))
+                value = estimate(scores, shifted, threshold).metric(name)
+                assert value is not None
+                moved.append(value.value)
+            expected += ((moved[0] - moved[1]) / (2 * step)) ** 2 * variances[block]
+        assert added == pytest.approx(expected, rel=1e-4), name
+
+
 def test_with_a_small_reference_the_interval_covers_the_realized_metric_far_more_often() -> None:
     """200 seeded worlds: a 1,500-row reference with about 30 positives, a window of 2,500 rows
     from the same world, flagged at the reference positives' 15th score percentile. Taking the
@@ -243,6 +289,7 @@ def test_with_a_small_reference_the_interval_covers_the_realized_metric_far_more
     them (72%); with each block's error, in 174 (87%; still short of 95%: an isotonic fit on
     30 positives is biased, not only noisy). The test draws its line between the two."""
     inside = {"exact": 0, "with blocks": 0}
+    widths: dict[str, list[float]] = {"exact": [], "with blocks": []}
     tried = 0
     for seed in range(200):
         rng = np.random.default_rng(1_000 + seed)
@@ -260,9 +307,12 @@ def test_with_a_small_reference_the_interval_covers_the_realized_metric_far_more
             metric = estimate(window, used, threshold).precision
             assert metric is not None
             inside[name] += metric.low <= realized_precision <= metric.high
+            widths[name].append(metric.high - metric.low)
     assert tried >= 195
     assert inside["exact"] / tried < 0.80, inside
     assert inside["with blocks"] / tried > 0.80, inside
+    # Wider, not uselessly so: [0, 1] would cover everything (the median here is 1.5 times).
+    assert np.median(widths["with blocks"]) < 2 * np.median(widths["exact"]), widths
 
 
 def _small_world(rng: np.random.Generator, rows: int) -> tuple[np.ndarray, np.ndarray]:
