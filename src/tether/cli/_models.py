@@ -193,14 +193,17 @@ def versions_command(ctx: typer.Context) -> _render.Report:
         for v in versions
     ]
     grid = _render.Grid(
-        ("version", "registered", "run", "integrity", "aliases", "metrics"),
+        ("version", "registered", "run", "integrity", "aliases"),
         [
-            (row["version"], row["created"][:19].replace("T", " "), row["run_id"],
-             row["integrity"], ", ".join(row["aliases"]) or "-",
-             _render.metrics_line(row["metrics"]))
+            (row["version"], row["created"][:16].replace("T", " "), row["run_id"],
+             row["integrity"], ", ".join(row["aliases"]) or "-")
             for row in rows
         ],
     )  # fmt: skip
+    # The metrics as lines under the table: a sixth column folded them into 12-character
+    # pieces in an 80-column terminal; a line wraps at its spaces.
+    metrics = [f"version {row['version']} metrics: {_render.metrics_line(row['metrics'])}"
+               for row in rows]  # fmt: skip
     empty = f"{project.aliases.model} has no registered version yet; `tether train` registers one."
-    view: list[_render.Block] = [grid] if rows else [empty]
+    view: list[_render.Block] = [grid, *metrics] if rows else [empty]
     return _render.Report({"model": project.aliases.model, "versions": rows}, view)
